@@ -1,0 +1,17 @@
+// @ts-check
+// Importing the env module parses it: a missing or invalid variable fails `next dev`/`next build`
+// at start with a message naming each one (not at the first request).
+import { getEnv } from "./src/env.js";
+
+if (!process.env.SKIP_ENV_VALIDATION) getEnv();
+
+/** @type {import("next").NextConfig} */
+const nextConfig = {
+  // Server-only packages stay out of the bundle and load from node_modules at run time.
+  serverExternalPackages: ["@prisma/client", "@prisma/adapter-pg", "pg", "bullmq", "ioredis", "prom-client", "pino", "pino-pretty", "sharp", "@node-rs/argon2", "iron-session", "file-type"],
+  poweredByHeader: false,
+  reactStrictMode: true,
+  typedRoutes: false,
+};
+
+export default nextConfig;

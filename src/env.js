@@ -1,0 +1,62 @@
+// @ts-check
+// The one schema for the server environment. Plain JS (with types checked through JSDoc) so that
+// next.config.js can import it and a bad environment fails `next build` / `next dev` at start,
+// not at the first request. The worker imports the same module.
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1");
+
+export const serverEnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection URL"),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL"),
+  SESSION_SECRET: z.string().min(32, "must be at least 32 characters (use `openssl rand -hex 32`)"),
+  SESSION_TTL_HOURS: z.coerce.number().int().positive().default(24 * 7),
+  COOKIE_SECURE: bool.optional(),
+  STORAGE_DIR: z.string().min(1).default("./.data/storage"),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  QUEUE_PREFIX: z.string().min(1).regex(/^[\w-]+$/, "letters, digits, - and _ only").default("metastore"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3101),
+  DEMO_USER_EMAIL: z.email().default("demo@metastore.local"),
+  DEMO_USER_PASSWORD: z.string().min(8).default("demo-password"),
+  DEMO_OPERATOR_EMAIL: z.email().default("operator@metastore.local"),
+  DEMO_OPERATOR_PASSWORD: z.string().min(8).default("operator-password"),
+});
+
+/** @typedef {z.infer<typeof serverEnvSchema>} ServerEnv */
+
+/**
+ * Parse an environment, throwing one error that names every missing or invalid variable.
+ * @param {Record<string, string | undefined>} source
+ * @returns {ServerEnv}
+ */
+export function parseServerEnv(source) {
+  const result = serverEnvSchema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = issue.path.join(".") || "(environment)";
+    const missing = source[name] === undefined || source[name] === "";
+    return `  - ${name}: ${missing ? "missing" : issue.message}`;
+  });
+  return /** @type {never} */ (
+    (() => {
+      throw new Error(
+        `Invalid server environment (see .env.example for every variable and a working default):\n${lines.join("\n")}`,
+      );
+    })()
+  );
+}
+
+/** @type {ServerEnv | undefined} */
+let cached;
+
+/** The process environment, parsed once. */
+export function getEnv() {
+  cached ??= parseServerEnv(process.env);
+  return cached;
+}

@@ -1,0 +1,13 @@
+import { authRouter } from "./routers/auth";
+import { filesRouter } from "./routers/files";
+import { createCallerFactory, createTRPCRouter } from "./trpc";
+
+export const appRouter = createTRPCRouter({
+  auth: authRouter,
+  files: filesRouter,
+});
+
+export type AppRouter = typeof appRouter;
+
+/** Call procedures in-process (server components, tests): `createCaller(createInnerContext(...))`. */
+export const createCaller = createCallerFactory(appRouter);

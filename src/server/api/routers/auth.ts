@@ -1,0 +1,23 @@
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { authedProcedure, createTRPCRouter, publicProcedure } from "../trpc";
+
+export const authRouter = createTRPCRouter({
+  /** Who is signed in (null when nobody is). */
+  me: publicProcedure.query(({ ctx }) => ctx.user),
+
+  signIn: publicProcedure
+    .input(z.object({ email: z.email("enter an email address").max(254), password: z.string().min(1, "enter your password").max(1024) }))
+    .mutation(async ({ ctx, input }) => {
+      const user = await ctx.sessions.authenticate(input.email, input.password);
+      if (!user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Email or password is wrong" });
+      const sealed = await ctx.sessions.seal(user);
+      ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.cookieHeader(sealed));
+      return { id: user.id, email: user.email, name: user.name, role: user.role };
+    }),
+
+  signOut: authedProcedure.mutation(({ ctx }) => {
+    ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
+    return { ok: true as const };
+  }),
+});

@@ -1,0 +1,82 @@
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { createFilesService } from "../../domain/files/files-service";
+import { tagListSchema } from "../../domain/files/tags";
+import type { InnerContext } from "../trpc";
+import { authedProcedure, createTRPCRouter, middleware } from "../trpc";
+
+const fileId = z.uuid({ message: "must be a file id (a UUID)" });
+
+/** The multipart form of files.upload: one `file` part, optional `tags` parts (repeated). */
+const uploadForm = z.instanceof(FormData, { message: "send the upload as multipart/form-data" }).transform((form, ctx) => {
+  const file = form.get("file");
+  if (!(file instanceof File)) {
+    ctx.addIssue({ code: "custom", path: ["file"], message: "the form needs a `file` part with the file's content" });
+    return z.NEVER;
+  }
+  const tags = tagListSchema.safeParse(form.getAll("tags").map(String));
+  if (!tags.success) {
+    for (const issue of tags.error.issues) ctx.addIssue({ ...issue, path: ["tags", ...issue.path] } as never);
+    return z.NEVER;
+  }
+  return { file, tags: tags.data };
+});
+
+/** Reject an oversize body from its Content-Length before a byte of it is parsed. */
+const uploadSizeGuard = middleware(({ ctx, next }) => {
+  const declared = Number(ctx.request?.headers.get("content-length") ?? 0);
+  // Multipart framing adds a few hundred bytes around the file itself.
+  if (declared > ctx.config.maxUploadBytes + 64 * 1024) {
+    throw new TRPCError({
+      code: "PAYLOAD_TOO_LARGE",
+      message: `The upload is ${declared} bytes; the limit is ${ctx.config.maxUploadBytes} bytes`,
+    });
+  }
+  return next();
+});
+
+const files = (ctx: InnerContext) => createFilesService(ctx);
+
+export const filesRouter = createTRPCRouter({
+  upload: authedProcedure
+    .meta({ description: "Upload a file (multipart/form-data)" })
+    .use(uploadSizeGuard)
+    .input(uploadForm)
+    .mutation(async ({ ctx, input }) => {
+      const bytes = new Uint8Array(await input.file.arrayBuffer());
+      return files(ctx).upload({
+        ownerId: ctx.user.id,
+        name: input.file.name,
+        declaredType: input.file.type,
+        bytes,
+        tags: input.tags,
+        maxBytes: ctx.config.maxUploadBytes,
+      });
+    }),
+
+  list: authedProcedure
+    .input(
+      z.object({
+        cursor: z.string().max(200).optional(),
+        limit: z.number().int().min(1).max(100).default(25),
+        name: z.string().trim().max(255).optional(),
+        type: z.string().trim().max(127).regex(/^[\w.+-]+\/[\w.+-]*$/, "a MIME type such as image/png, or a prefix such as image/").optional(),
+        tag: z.string().trim().toLowerCase().max(32).optional(),
+      }),
+    )
+    .query(({ ctx, input }) => files(ctx).list(ctx.user.id, input)),
+
+  get: authedProcedure.input(z.object({ id: fileId })).query(({ ctx, input }) => files(ctx).get(ctx.user.id, input.id)),
+
+  rename: authedProcedure
+    .input(z.object({ id: fileId, name: z.string().min(1, "the new name cannot be empty").max(1024) }))
+    .mutation(({ ctx, input }) => files(ctx).rename(ctx.user.id, input.id, input.name)),
+
+  setTags: authedProcedure
+    .input(z.object({ id: fileId, tags: tagListSchema }))
+    .mutation(({ ctx, input }) => files(ctx).setTags(ctx.user.id, input.id, input.tags)),
+
+  delete: authedProcedure
+    .input(z.object({ id: fileId }))
+    .mutation(({ ctx, input }) => files(ctx).remove(ctx.user.id, input.id)),
+});

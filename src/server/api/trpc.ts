@@ -1,0 +1,117 @@
+/**
+ * The one initTRPC of MetaStore: context, meta, error shape and the base procedures.
+ * Stricter procedures are the base plus named middlewares that narrow the context.
+ */
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { z, ZodError } from "zod";
+import type { SessionUser } from "../auth/session";
+import { DomainError, type DomainErrorKind } from "../domain/errors";
+import type { AppServices } from "../services";
+import { transformer } from "../transformer";
+
+/** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
+export interface RequestMeta {
+  headers: Headers;
+  /** Response headers the procedure may add to (Set-Cookie, Idempotent-Replayed, Retry-After). */
+  resHeaders: Headers;
+}
+
+/** The inner context: what tests and server components build directly (no HTTP needed). */
+export interface InnerContext extends AppServices {
+  user: SessionUser | null;
+  request: RequestMeta | null;
+}
+
+export function createInnerContext(services: AppServices, user: SessionUser | null, request: RequestMeta | null = null): InnerContext {
+  return { ...services, user, request };
+}
+
+/** The outer context: reads the session cookie from the HTTP request. */
+export async function createHttpContext(
+  services: AppServices,
+  opts: { req: Request; resHeaders: Headers },
+  readSessionCookie: (req: Request) => string | undefined,
+): Promise<InnerContext> {
+  const user = await services.sessions.resolve(readSessionCookie(opts.req));
+  return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders });
+}
+
+/**
+ * Behaviour declared per procedure and read by middlewares (the tRPC form of the original
+ * design's decorators). Fields are added by the cache and idempotency modules.
+ */
+export interface ProcedureMeta {
+  /** Human label for logs and the dashboard. */
+  description?: string;
+}
+
+const t = initTRPC
+  .context<InnerContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    transformer,
+    errorFormatter({ shape, error }) {
+      const zodError = error.cause instanceof ZodError ? error.cause : null;
+      return {
+        ...shape,
+        // A readable summary for people, and the flattened tree for forms.
+        message: zodError ? `Invalid input: ${z.prettifyError(zodError)}` : shape.message,
+        data: {
+          ...shape.data,
+          zodError: zodError ? z.flattenError(zodError) : null,
+          details: error.cause instanceof DomainError ? (error.cause.details ?? null) : null,
+          // Stack traces are for logs, never for clients.
+          stack: undefined,
+        },
+      };
+    },
+  });
+
+export const createCallerFactory = t.createCallerFactory;
+export const createTRPCRouter = t.router;
+export const middleware = t.middleware;
+
+const DOMAIN_TO_TRPC: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
+  bad_input: "BAD_REQUEST",
+  not_found: "NOT_FOUND",
+  forbidden: "FORBIDDEN",
+  conflict: "CONFLICT",
+  too_large: "PAYLOAD_TOO_LARGE",
+  unsupported: "UNSUPPORTED_MEDIA_TYPE",
+  precondition_failed: "PRECONDITION_FAILED",
+};
+
+/** Turn the domain's deliberate errors into the matching tRPC codes; anything else stays a 500. */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof DomainError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.kind], message: cause.message, cause });
+  }
+  return result;
+});
+
+const requireUser = t.middleware(({ ctx, next }) => {
+  if (!ctx.user) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "You are not signed in (or your session expired): sign in and try again" });
+  }
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
+  return t.middleware(({ ctx, next }) => {
+    if (!ctx.user || !roles.includes(ctx.user.role)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `Only ${what} may do this; your role is ${ctx.user?.role ?? "none"}` });
+    }
+    return next();
+  });
+}
+
+export const publicProcedure = t.procedure.use(domainErrors);
+/** A signed-in user of any role. */
+export const authedProcedure = publicProcedure.use(requireUser);
+/** Read access to the operator dashboard: viewers and operators. */
+export const viewerProcedure = authedProcedure.use(requireRole(["viewer", "operator"], "viewers and operators"));
+/** Operator actions (retry, discard, flush…). */
+export const operatorProcedure = authedProcedure.use(requireRole(["operator"], "operators"));

@@ -1,0 +1,30 @@
+import { getEnv } from "~/env.js";
+import { createSessionManager } from "./auth/session";
+import { getDb } from "./db";
+import { createLogger } from "./logger";
+import { getRedis } from "./redis";
+import type { AppServices } from "./services";
+import { LocalDiskStorage } from "./storage/local-disk-storage";
+
+const globalForServices = globalThis as unknown as { metastoreServices?: AppServices };
+
+/** The services of this process, from the parsed environment (kept across hot reloads). */
+export function getAppServices(): AppServices {
+  if (globalForServices.metastoreServices) return globalForServices.metastoreServices;
+  const env = getEnv();
+  const db = getDb();
+  const services: AppServices = {
+    db,
+    redis: getRedis(),
+    storage: new LocalDiskStorage(env.STORAGE_DIR),
+    sessions: createSessionManager(db, {
+      secret: env.SESSION_SECRET,
+      ttlSeconds: env.SESSION_TTL_HOURS * 3600,
+      secureCookie: env.COOKIE_SECURE ?? env.NODE_ENV === "production",
+    }),
+    logger: createLogger("web", env.LOG_LEVEL),
+    config: { maxUploadBytes: env.MAX_UPLOAD_BYTES, queuePrefix: env.QUEUE_PREFIX },
+  };
+  globalForServices.metastoreServices = services;
+  return services;
+}

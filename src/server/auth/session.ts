@@ -1,0 +1,101 @@
+import { sealData, unsealData } from "iron-session";
+import type { Db } from "../db/client";
+import { hashPassword, verifyPassword } from "./passwords";
+
+export const SESSION_COOKIE = "metastore_session";
+
+export type Role = "user" | "viewer" | "operator";
+
+export interface SessionUser {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+interface SealedSession {
+  userId: string;
+  /** Must equal app_user.session_version: bumping it revokes every cookie issued before. */
+  version: number;
+}
+
+export interface SessionConfig {
+  secret: string;
+  ttlSeconds: number;
+  secureCookie: boolean;
+}
+
+/**
+ * Sessions are iron-session sealed cookies (AES-256-CBC + HMAC, the library's format): the cookie
+ * holds only the user id and a revocation counter; the user and role are read from PostgreSQL on
+ * each request, so a role change or a revoked session takes effect at once.
+ */
+export function createSessionManager(db: Db, config: SessionConfig) {
+  const sealOptions = { password: config.secret, ttl: config.ttlSeconds };
+
+  return {
+    async seal(user: { id: string; sessionVersion: number }): Promise<string> {
+      return sealData({ userId: user.id, version: user.sessionVersion } satisfies SealedSession, sealOptions);
+    },
+
+    /** The user behind a cookie value, or null for a missing, tampered, expired or revoked one. */
+    async resolve(cookieValue: string | undefined): Promise<SessionUser | null> {
+      if (!cookieValue) return null;
+      let session: Partial<SealedSession>;
+      try {
+        session = await unsealData<SealedSession>(cookieValue, sealOptions);
+      } catch {
+        return null;
+      }
+      if (!session.userId || typeof session.version !== "number") return null;
+      const user = await db.user.findUnique({
+        where: { id: session.userId },
+        select: { id: true, email: true, name: true, role: true, sessionVersion: true },
+      });
+      if (!user || user.sessionVersion !== session.version) return null;
+      return { id: user.id, email: user.email, name: user.name, role: user.role };
+    },
+
+    /** Check credentials; the same answer (null) for an unknown email and a wrong password. */
+    async authenticate(email: string, password: string) {
+      const user = await db.user.findUnique({
+        where: { email: email.toLowerCase() },
+        select: { id: true, email: true, name: true, role: true, sessionVersion: true, passwordHash: true },
+      });
+      if (!user) {
+        await hashPassword(password); // spend the same time as a real check: no user enumeration by timing
+        return null;
+      }
+      if (!(await verifyPassword(user.passwordHash, password))) return null;
+      const { passwordHash: _omit, ...rest } = user;
+      return rest;
+    },
+
+    cookieHeader(value: string): string {
+      return [
+        `${SESSION_COOKIE}=${value}`,
+        "Path=/",
+        "HttpOnly",
+        "SameSite=Lax",
+        `Max-Age=${config.ttlSeconds}`,
+        ...(config.secureCookie ? ["Secure"] : []),
+      ].join("; ");
+    },
+
+    clearCookieHeader(): string {
+      return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${config.secureCookie ? "; Secure" : ""}`;
+    },
+  };
+}
+
+export type SessionManager = ReturnType<typeof createSessionManager>;
+
+/** Read one cookie from a Cookie header. */
+export function readCookie(header: string | null | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}

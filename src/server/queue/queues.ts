@@ -1,0 +1,17 @@
+import { z } from "zod";
+
+/**
+ * Every BullMQ queue of MetaStore, with the zod schema of its job payload. Producers and the
+ * worker import these so a payload shape is written once. Queues live under the configured prefix
+ * (QUEUE_PREFIX), which is how tests get queues of their own.
+ */
+export const QueueName = {
+  heartbeat: "heartbeat",
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+export const jobSchemas = {
+  heartbeat: z.object({ sentAt: z.string() }),
+} satisfies Record<QueueName, z.ZodType>;
+
+export type JobPayload<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;

@@ -1,0 +1,22 @@
+import type { Redis } from "ioredis";
+import type { Db } from "./db/client";
+import type { Logger } from "./logger";
+import type { SessionManager } from "./auth/session";
+import type { BlobStorage } from "./storage/blob-storage";
+
+/**
+ * Everything a request handler needs, built once per process by a composition root (the Next.js
+ * route, the worker, or a test that points it at its own database and Redis prefix).
+ */
+export interface AppServices {
+  db: Db;
+  redis: Redis;
+  storage: BlobStorage;
+  sessions: SessionManager;
+  logger: Logger;
+  config: {
+    maxUploadBytes: number;
+    /** Prefix for BullMQ queues and cache keys: tests use their own. */
+    queuePrefix: string;
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The MetaStore worker: its own always-on process (never inside Next.js request handlers).
+ * Parses the same environment as the web app, connects to PostgreSQL and Redis, registers the
+ * BullMQ processors, serves GET /healthz, and shuts down in order on SIGINT/SIGTERM:
+ * stop taking jobs → close workers → close Redis → close Prisma.
+ */
+import "~/load-dotenv";
+import { createServer } from "node:http";
+import { Redis } from "ioredis";
+import { getEnv } from "~/env.js";
+import { createDb } from "~/server/db/client";
+import { createLogger } from "~/server/logger";
+import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
+import { startHeartbeat } from "./processors/heartbeat";
+
+async function main() {
+  const env = getEnv();
+  const logger = createLogger("worker", env.LOG_LEVEL);
+  const db = createDb(env.DATABASE_URL);
+  await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
+  const connection = bullmqConnection(env.REDIS_URL);
+  const redis = new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 3 }));
+  await redis.ping();
+
+  const components: Array<{ name: string; close(): Promise<void> }> = [];
+  const heartbeat = await startHeartbeat({ connection, prefix: env.QUEUE_PREFIX, redis, logger });
+  components.push({ name: "heartbeat", close: heartbeat.close });
+
+  const health = createServer(async (req, res) => {
+    if (req.url !== "/healthz") return void res.writeHead(404).end();
+    const last = await redis.get(heartbeat.key).catch(() => null);
+    const fresh = last !== null && Date.now() - Date.parse(last) < 30_000;
+    res.writeHead(fresh ? 200 : 503, { "content-type": "application/json" });
+    res.end(JSON.stringify({ status: fresh ? "ok" : "stale", lastHeartbeat: last, components: components.map((c) => c.name) }));
+  });
+  if (env.WORKER_HEALTH_PORT > 0) health.listen(env.WORKER_HEALTH_PORT, "127.0.0.1");
+
+  logger.info({ prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name) }, "worker started");
+
+  let stopping = false;
+  async function shutdown(signal: string) {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "worker shutting down");
+    const timer = setTimeout(() => {
+      logger.error("shutdown took over 20 s; exiting");
+      process.exit(1);
+    }, 20_000);
+    timer.unref();
+    health.close();
+    for (const component of components.reverse()) {
+      await component.close().catch((err) => logger.error({ err, component: component.name }, "close failed"));
+    }
+    await redis.quit().catch(() => {});
+    await db.$disconnect();
+    logger.info("worker stopped");
+    process.exit(0);
+  }
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
