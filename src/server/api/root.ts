@@ -1,3 +1,4 @@
+import { adminRouter } from "./routers/admin";
 import { authRouter } from "./routers/auth";
 import { filesRouter } from "./routers/files";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
@@ -5,6 +6,7 @@ import { createCallerFactory, createTRPCRouter } from "./trpc";
 export const appRouter = createTRPCRouter({
   auth: authRouter,
   files: filesRouter,
+  admin: adminRouter,
 });
 
 export type AppRouter = typeof appRouter;

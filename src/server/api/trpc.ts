@@ -53,16 +53,16 @@ const t = initTRPC
     transformer,
     errorFormatter({ shape, error }) {
       const zodError = error.cause instanceof ZodError ? error.cause : null;
+      // Stack traces are for logs, never for clients.
+      const { stack: _stack, ...data } = shape.data;
       return {
         ...shape,
         // A readable summary for people, and the flattened tree for forms.
         message: zodError ? `Invalid input: ${z.prettifyError(zodError)}` : shape.message,
         data: {
-          ...shape.data,
+          ...data,
           zodError: zodError ? z.flattenError(zodError) : null,
           details: error.cause instanceof DomainError ? (error.cause.details ?? null) : null,
-          // Stack traces are for logs, never for clients.
-          stack: undefined,
         },
       };
     },

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db, Prisma } from "../../db/client";
+import { inTransaction, type Tx } from "../../db/transaction";
 import type { BlobStorage } from "../../storage/blob-storage";
 import { badInput, DomainError, notFound, tooLarge } from "../errors";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -11,7 +12,7 @@ export interface FilesDeps {
   storage: BlobStorage;
 }
 
-export type Tx = Prisma.TransactionClient;
+export type { Tx };
 
 /**
  * Hook run inside each files mutation's transaction, after the business write: the outbox module
@@ -66,7 +67,7 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
       const storageKey = storageKeyFor(input.ownerId, id);
       await storage.put(storageKey, input.bytes);
       try {
-        const row = await db.$transaction(async (tx) => {
+        const row = await inTransaction(db, async (tx) => {
           const charged = await tx.$executeRaw`
             UPDATE app_user SET used_bytes = used_bytes + ${size}
             WHERE id = ${input.ownerId}::uuid AND used_bytes + ${size} <= quota_bytes`;
@@ -135,7 +136,7 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
 
     async rename(ownerId: string, id: string, newName: string): Promise<FileDto> {
       const name = sanitizeFileName(newName);
-      return db.$transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         const before = await lockOwned(tx, ownerId, id);
         const row = await tx.file.update({ where: { id }, data: { name }, select: fileDtoSelect });
         if (before.name !== name) await onChange(tx, { type: "file.renamed", file: { id, ownerId }, from: before.name, to: name });
@@ -144,7 +145,7 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
     },
 
     async setTags(ownerId: string, id: string, tags: string[]): Promise<FileDto> {
-      return db.$transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         await lockOwned(tx, ownerId, id);
         const row = await tx.file.update({ where: { id }, data: { tags }, select: fileDtoSelect });
         await onChange(tx, { type: "file.tagged", file: { id, ownerId }, tags });
@@ -154,7 +155,7 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
 
     /** Soft delete: the record stays (status deleted) and the quota is released; the blob goes later. */
     async remove(ownerId: string, id: string): Promise<{ id: string; deletedAt: Date }> {
-      return db.$transaction(async (tx) => {
+      return inTransaction(db, async (tx) => {
         const before = await lockOwned(tx, ownerId, id);
         const deletedAt = new Date();
         await tx.file.update({ where: { id }, data: { status: "deleted", deletedAt } });

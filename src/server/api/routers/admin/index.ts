@@ -1,0 +1,7 @@
+import { createTRPCRouter } from "../../trpc";
+
+/**
+ * The operator dashboard's procedures, one sub-router per reliability mechanism
+ * (outbox, idempotency, cache, sagas). Queries: viewers and operators; actions: operators.
+ */
+export const adminRouter = createTRPCRouter({});
