@@ -190,7 +190,7 @@ function FileRow({ file, onChanged }: { file: FileItem; onChanged: () => void })
   const done = { onSuccess: () => { setEditing(null); onChanged(); } };
   const rename = useMutation(trpc.files.rename.mutationOptions(done));
   const setTags = useMutation(trpc.files.setTags.mutationOptions(done));
-  const remove = useMutation(trpc.files.delete.mutationOptions({ onSuccess: () => { dialogRef.current?.close(); onChanged(); } }));
+  const remove = useMutation(trpc.files.delete.mutationOptions());
   const error = rename.error ?? setTags.error ?? remove.error;
 
   return (
@@ -231,7 +231,7 @@ function FileRow({ file, onChanged }: { file: FileItem; onChanged: () => void })
         <dialog ref={dialogRef} aria-label={`Delete ${file.name}`}>
           <p>Delete <strong>{file.name}</strong>? It disappears from your list and its storage is freed.</p>
           <div className="row">
-            <button className="danger" onClick={() => remove.mutate({ id: file.id })} disabled={remove.isPending}>
+            <button className="danger" onClick={() => remove.mutate({ id: file.id }, { onSuccess: () => { dialogRef.current?.close(); onChanged(); } })} disabled={remove.isPending}>
               {remove.isPending ? "Deleting…" : "Delete"}
             </button>
             <button onClick={() => dialogRef.current?.close()}>Cancel</button>

@@ -2,7 +2,6 @@ import { badInput } from "../errors";
 
 const MAX_NAME_BYTES = 255;
 // Characters that are unsafe in file names on common systems, plus ASCII control characters.
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f<>:"/\\|?*]/g;
 
 /**

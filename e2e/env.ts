@@ -1,0 +1,27 @@
+/**
+ * The e2e run's own world: its own database, Redis prefix, storage folder and ports, so it never
+ * touches development data and can run beside other suites.
+ */
+export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
+const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const dbUrl = new URL(adminUrl);
+dbUrl.pathname = "/metastore_e2e";
+
+export const e2eEnv: Record<string, string> = {
+  NODE_ENV: "production",
+  NEXT_TELEMETRY_DISABLED: "1",
+  DATABASE_URL: dbUrl.toString(),
+  REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+  SESSION_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e-secret",
+  COOKIE_SECURE: "false",
+  STORAGE_DIR: ".data/e2e-storage",
+  MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
+  QUEUE_PREFIX: "e2e",
+  LOG_LEVEL: "warn",
+  WORKER_HEALTH_PORT: String(E2E_PORT + 1),
+  DEMO_USER_EMAIL: "demo@metastore.local",
+  DEMO_USER_PASSWORD: "demo-password",
+  DEMO_OPERATOR_EMAIL: "operator@metastore.local",
+  DEMO_OPERATOR_PASSWORD: "operator-password",
+  PORT: String(E2E_PORT),
+};

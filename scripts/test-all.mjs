@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: every suite, in an order that suits 2 cores — static checks, then vitest (unit +
+ * integration against the real PostgreSQL and Redis), then Playwright (build + real Chromium).
+ * Each suite writes a JSON report; the last line sums them: `total: N passed, N failed`.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+
+const only = process.argv.slice(2); // e.g. `npm test -- vitest` runs one suite
+const want = (name) => only.length === 0 || only.includes(name);
+mkdirSync("test-results", { recursive: true });
+
+const results = [];
+function run(name, command, args, count) {
+  if (!want(name)) return;
+  console.log(`\n━━ ${name}: ${command} ${args.join(" ")}`);
+  const started = Date.now();
+  const status = spawnSync(command, args, { stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } }).status;
+  const { passed, failed } = count(status);
+  results.push({ name, passed, failed, seconds: Math.round((Date.now() - started) / 1000) });
+}
+
+const asOneCheck = (status) => (status === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
+
+function fromJson(file, read) {
+  return (status) => {
+    if (!existsSync(file)) return { passed: 0, failed: 1 }; // the suite did not even report: a failure
+    const counts = read(JSON.parse(readFileSync(file, "utf8")));
+    // A non-zero exit with no failed test (e.g. a crash in setup) still counts as a failure.
+    if (status !== 0 && counts.failed === 0) counts.failed = 1;
+    return counts;
+  };
+}
+
+run("typecheck", "npx", ["tsc", "--noEmit", "-p", "."], asOneCheck);
+run("lint", "npx", ["eslint", "."], asOneCheck);
+
+rmSync("test-results/vitest.json", { force: true });
+run(
+  "vitest",
+  "npx",
+  ["vitest", "run", "--reporter=default", "--reporter=json", "--outputFile.json=test-results/vitest.json"],
+  fromJson("test-results/vitest.json", (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests })),
+);
+
+rmSync("test-results/e2e-results.json", { force: true });
+run(
+  "e2e",
+  "npm",
+  ["run", "--silent", "test:e2e"],
+  fromJson("test-results/e2e-results.json", (r) => ({ passed: r.stats.expected, failed: r.stats.unexpected + (r.stats.flaky ?? 0) })),
+);
+
+console.log("\n━━ summary");
+for (const r of results) console.log(`${r.name.padEnd(10)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(4)} failed  (${r.seconds}s)`);
+const passed = results.reduce((s, r) => s + r.passed, 0);
+const failed = results.reduce((s, r) => s + r.failed, 0);
+console.log(`total: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
