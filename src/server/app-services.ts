@@ -23,7 +23,15 @@ export function getAppServices(): AppServices {
       secureCookie: env.COOKIE_SECURE ?? env.NODE_ENV === "production",
     }),
     logger: createLogger("web", env.LOG_LEVEL),
-    config: { maxUploadBytes: env.MAX_UPLOAD_BYTES, queuePrefix: env.QUEUE_PREFIX },
+    config: {
+      maxUploadBytes: env.MAX_UPLOAD_BYTES,
+      queuePrefix: env.QUEUE_PREFIX,
+      idempotency: {
+        ttlMs: env.IDEMPOTENCY_TTL_HOURS * 3600_000,
+        leaseMs: env.IDEMPOTENCY_LEASE_SECONDS * 1000,
+        transactionTimeoutMs: env.IDEMPOTENCY_TRANSACTION_TIMEOUT_SECONDS * 1000,
+      },
+    },
   };
   globalForServices.metastoreServices = services;
   return services;

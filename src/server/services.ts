@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Db } from "./db/client";
+import type { IdempotencyOptions } from "./domain/idempotency/options";
 import type { Logger } from "./logger";
 import type { SessionManager } from "./auth/session";
 import type { BlobStorage } from "./storage/blob-storage";
@@ -18,5 +19,7 @@ export interface AppServices {
     maxUploadBytes: number;
     /** Prefix for BullMQ queues and cache keys: tests use their own. */
     queuePrefix: string;
+    /** Idempotency-Key TTL, lease and transaction limits; defaults in domain/idempotency/options.ts. */
+    idempotency?: Partial<IdempotencyOptions>;
   };
 }

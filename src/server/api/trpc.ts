@@ -9,6 +9,7 @@ import type { SessionUser } from "../auth/session";
 import { DomainError, type DomainErrorKind } from "../domain/errors";
 import type { AppServices } from "../services";
 import { transformer } from "../transformer";
+import { idempotencyMiddleware } from "./middleware/idempotency";
 
 /** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
 export interface RequestMeta {
@@ -44,6 +45,8 @@ export async function createHttpContext(
 export interface ProcedureMeta {
   /** Human label for logs and the dashboard. */
   description?: string;
+  /** Idempotency-Key handling (on by default for every mutation); `false` for mutations that must not replay (auth). */
+  idempotency?: boolean;
 }
 
 const t = initTRPC
@@ -108,7 +111,8 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
   });
 }
 
-export const publicProcedure = t.procedure.use(domainErrors);
+// Idempotency runs outermost: it sees the final tRPC error codes and wraps everything in one transaction.
+export const publicProcedure = t.procedure.use(t.middleware(idempotencyMiddleware)).use(domainErrors);
 /** A signed-in user of any role. */
 export const authedProcedure = publicProcedure.use(requireUser);
 /** Read access to the operator dashboard: viewers and operators. */

@@ -6,7 +6,9 @@ export const authRouter = createTRPCRouter({
   /** Who is signed in (null when nobody is). */
   me: publicProcedure.query(({ ctx }) => ctx.user),
 
+  // Sign-in and sign-out set cookies: a replay would hand out a stale (or nobody's) session.
   signIn: publicProcedure
+    .meta({ idempotency: false })
     .input(z.object({ email: z.email("enter an email address").max(254), password: z.string().min(1, "enter your password").max(1024) }))
     .mutation(async ({ ctx, input }) => {
       const user = await ctx.sessions.authenticate(input.email, input.password);
@@ -16,7 +18,7 @@ export const authRouter = createTRPCRouter({
       return { id: user.id, email: user.email, name: user.name, role: user.role };
     }),
 
-  signOut: authedProcedure.mutation(({ ctx }) => {
+  signOut: authedProcedure.meta({ idempotency: false }).mutation(({ ctx }) => {
     ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
     return { ok: true as const };
   }),

@@ -1,0 +1,210 @@
+/**
+ * Idempotency-Key for tRPC mutations (IETF draft-ietf-httpapi-idempotency-key-header, Stripe's
+ * idempotent requests). On for every mutation; a procedure opts out with `.meta({ idempotency: false })`.
+ *
+ *   first request            → claim the key, run the mutation and complete the record in ONE transaction
+ *   same key, same input     → the stored result, with `Idempotent-Replayed: true`
+ *   same key, other input    → 422 UNPROCESSABLE_CONTENT
+ *   same key, still running  → 409 CONFLICT with `Retry-After`
+ *   malformed key            → 400 BAD_REQUEST
+ *   deterministic 4xx        → stored and replayed;  5xx (and other transient errors) → key released
+ *   request died mid-flight  → its claim is taken over once its lease has run out
+ *
+ * The mutation runs inside `withAmbientTransaction`: domain code asking `inTransaction(db, …)` joins
+ * the transaction opened here, so the business rows, the outbox event and the record commit together.
+ *
+ * Imports only types from ../trpc (trpc.ts imports this module: a value import would be a cycle).
+ */
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import type { MiddlewareResult } from "@trpc/server/unstable-core-do-not-import";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { ZodError } from "zod";
+import { withAmbientTransaction } from "../../db/transaction";
+import { DomainError, type DomainErrorKind } from "../../domain/errors";
+import { fingerprintInput } from "../../domain/idempotency/fingerprint";
+import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from "../../domain/idempotency/key";
+import { createIdempotencyMetrics, type IdempotencyMetrics } from "../../domain/idempotency/metrics";
+import { resolveIdempotencyOptions } from "../../domain/idempotency/options";
+import type { StoredCause, StoredOutcome } from "../../domain/idempotency/outcome";
+import { idempotencyScope } from "../../domain/idempotency/scope";
+import { claimIdempotencyKey, completeClaim, lockClaim, releaseClaim, type Claim } from "../../domain/idempotency/store";
+import type { InnerContext, ProcedureMeta } from "../trpc";
+
+export const IDEMPOTENT_REPLAYED_HEADER = "Idempotent-Replayed";
+
+/**
+ * Errors that the same request would get again: stored and replayed. UNAUTHORIZED is not among
+ * them (signing in and retrying must work), nor 408/429/499/5xx (transient by nature).
+ */
+const DETERMINISTIC_ERRORS: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set<TRPC_ERROR_CODE_KEY>([
+  "BAD_REQUEST",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "METHOD_NOT_SUPPORTED",
+  "CONFLICT",
+  "PRECONDITION_FAILED",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "UNPROCESSABLE_CONTENT",
+  "PAYMENT_REQUIRED",
+]);
+
+/** Multipart framing allowance, as in the upload size guard. */
+const BODY_FRAMING_BYTES = 64 * 1024;
+
+interface IdempotencyMiddlewareOptions {
+  ctx: InnerContext;
+  meta: ProcedureMeta | undefined;
+  type: string;
+  path: string;
+  getRawInput: () => Promise<unknown>;
+  next: () => Promise<MiddlewareResult<object>>;
+}
+
+type Result = MiddlewareResult<object>;
+
+export async function idempotencyMiddleware(opts: IdempotencyMiddlewareOptions): Promise<Result> {
+  const { ctx, meta, type, path, next } = opts;
+  if (type !== "mutation" || meta?.idempotency === false) return next();
+  const header = ctx.request?.headers.get(IDEMPOTENCY_KEY_HEADER) ?? null;
+  if (header === null) return next();
+
+  const metrics = createIdempotencyMetrics(ctx.redis, ctx.config.queuePrefix, (err) =>
+    ctx.logger.warn({ err }, "idempotency metrics could not be recorded"),
+  );
+  const parsed = parseIdempotencyKey(header);
+  if (!parsed.ok) {
+    metrics.record("malformed", path);
+    throw new TRPCError({ code: "BAD_REQUEST", message: parsed.reason });
+  }
+  // Anonymous callers have no identity to scope a key by: sharing one "anonymous" scope would let
+  // one stranger replay another's response. The only public mutation (signIn) opts out anyway.
+  if (!ctx.user) return next();
+  // A body larger than any procedure accepts is refused by the size guard from its Content-Length
+  // before it is read; fingerprinting it here would read it first. Such a request is never stored.
+  const declared = Number(ctx.request?.headers.get("content-length") ?? 0);
+  if (declared > ctx.config.maxUploadBytes + BODY_FRAMING_BYTES) return next();
+
+  const options = resolveIdempotencyOptions(ctx.config.idempotency);
+  const fingerprint = await fingerprintInput(await opts.getRawInput());
+  metrics.record("requests", path);
+  const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint }, options);
+
+  switch (claimed.kind) {
+    case "mismatch":
+      metrics.record("mismatches", path);
+      throw new TRPCError({
+        code: "UNPROCESSABLE_CONTENT",
+        message: `The Idempotency-Key "${parsed.key}" was already used for a different request to ${path}: send a new key for a new request`,
+      });
+    case "in_progress":
+      metrics.record("conflicts", path);
+      ctx.request?.resHeaders.set("Retry-After", String(claimed.retryAfterSeconds));
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: `A request with the Idempotency-Key "${parsed.key}" is still being processed: retry in ${claimed.retryAfterSeconds} s to get its result`,
+      });
+    case "replay":
+      metrics.record("replayed", path);
+      ctx.request?.resHeaders.set(IDEMPOTENT_REPLAYED_HEADER, "true");
+      return replay(claimed.outcome);
+    case "claimed":
+      if (claimed.claim.recovered) {
+        metrics.record("recovered", path);
+        ctx.logger.info({ path, key: parsed.key }, "idempotency claim recovered after its lease ran out");
+      }
+      return execute({ ctx, path, next, claim: claimed.claim, metrics, key: parsed.key, options });
+  }
+}
+
+/** Thrown inside the transaction to roll the mutation's writes back while keeping its answer. */
+class RollBack extends Error {
+  constructor(readonly result: Result) {
+    super("roll back the mutation");
+  }
+}
+
+/** The record was taken over by another request before this one locked it. */
+class ClaimLost extends Error {}
+
+async function execute(args: {
+  ctx: InnerContext;
+  path: string;
+  key: string;
+  next: () => Promise<Result>;
+  claim: Claim;
+  metrics: IdempotencyMetrics;
+  options: ReturnType<typeof resolveIdempotencyOptions>;
+}): Promise<Result> {
+  const { ctx, path, key, next, claim, metrics, options } = args;
+  const { db } = ctx;
+  let result: Result;
+  try {
+    result = await db.$transaction(
+      async (tx) => {
+        if (!(await lockClaim(tx, claim))) throw new ClaimLost();
+        const outcome = await withAmbientTransaction(tx, next);
+        if (!outcome.ok) throw new RollBack(outcome);
+        if (!(await completeClaim(tx, claim, { type: "data", data: outcome.data }, 200))) throw new ClaimLost();
+        return outcome;
+      },
+      { timeout: options.transactionTimeoutMs, maxWait: options.transactionMaxWaitMs },
+    );
+  } catch (error) {
+    if (error instanceof RollBack) {
+      result = error.result;
+    } else if (error instanceof ClaimLost) {
+      // Our lease ran out before we started and a retry took the key over: it is the one executing.
+      metrics.record("conflicts", path);
+      ctx.request?.resHeaders.set("Retry-After", "1");
+      throw new TRPCError({ code: "CONFLICT", message: `A request with the Idempotency-Key "${key}" is still being processed: retry in 1 s to get its result` });
+    } else {
+      // The transaction itself failed (commit, timeout, lost connection): nothing was committed.
+      await release(ctx, claim, path, metrics, error);
+      throw error;
+    }
+  }
+  metrics.record("executed", path);
+
+  if (result.ok) return result;
+  if (DETERMINISTIC_ERRORS.has(result.error.code)) {
+    // The writes are rolled back; the answer is stored so a retry gets the very same one. Should
+    // this statement fail, the claim stays in_progress and is recovered after its lease.
+    await completeClaim(db, claim, storedError(result.error), getHTTPStatusCodeFromError(result.error)).then(
+      (stored) => stored && metrics.record("storedErrors", path),
+      (err: unknown) => ctx.logger.error({ err, path }, "could not store the idempotent error result"),
+    );
+  } else {
+    await release(ctx, claim, path, metrics, result.error);
+  }
+  return result;
+}
+
+async function release(ctx: InnerContext, claim: Claim, path: string, metrics: IdempotencyMetrics, cause: unknown) {
+  metrics.record("released", path);
+  ctx.logger.warn({ err: cause, path }, "mutation failed unexpectedly: idempotency key released for a retry");
+  // If even this fails (database down), the claim is recovered after its lease.
+  await releaseClaim(ctx.db, claim).catch((err: unknown) => ctx.logger.error({ err, path }, "could not release the idempotency key"));
+}
+
+function storedError(error: TRPCError): StoredOutcome {
+  let cause: StoredCause | undefined;
+  if (error.cause instanceof ZodError) cause = { type: "zod", issues: error.cause.issues };
+  else if (error.cause instanceof DomainError) {
+    cause = { type: "domain", kind: error.cause.kind, message: error.cause.message, ...(error.cause.details ? { details: error.cause.details } : {}) };
+  }
+  return { type: "error", code: error.code, message: error.message, ...(cause ? { cause } : {}) };
+}
+
+/** The stored answer as a middleware result: the error formatter sees the same error (and cause) again. */
+function replay(outcome: StoredOutcome): Result {
+  if (outcome.type === "data") return { ok: true, data: outcome.data, marker: "middlewareMarker" as Result["marker"] };
+  const cause =
+    outcome.cause?.type === "zod"
+      ? new ZodError(outcome.cause.issues as ZodError["issues"])
+      : outcome.cause?.type === "domain"
+        ? new DomainError(outcome.cause.kind as DomainErrorKind, outcome.cause.message, outcome.cause.details)
+        : undefined;
+  throw new TRPCError({ code: outcome.code as TRPC_ERROR_CODE_KEY, message: outcome.message, cause });
+}

@@ -1,0 +1,163 @@
+import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
+import type { Db } from "../../db/client";
+import type { Tx } from "../../db/transaction";
+import type { IdempotencyOptions } from "./options";
+import { deserializeOutcome, serializeOutcome, type StoredOutcome } from "./outcome";
+
+/**
+ * The idempotency record's life: claim → (lock → execute → complete, in ONE transaction) or release.
+ *
+ *  - claim: one short statement of its own (committed at once) so that concurrent requests with
+ *    the same key see `in_progress` while the first one runs.
+ *  - lock: the first statement of the mutation's transaction row-locks the record, and only if it
+ *    still carries our claim token. The lock is held until commit: a live request can never lose
+ *    its record, whatever its lease says.
+ *  - complete: written in that same transaction, so the mutation's writes and the record commit or
+ *    roll back together.
+ *  - release: an unexpected failure deletes the claim so the client may retry at once.
+ *  - recover: a claim whose lease has passed and whose row nobody holds locked (its process died,
+ *    which rolled its transaction back) is taken over by the next request with the key.
+ */
+
+/** Proof of ownership of an in_progress record: its id and the token of this claim. */
+export interface Claim {
+  id: string;
+  token: string;
+  /** True when this claim took over a record left behind by a request that died. */
+  recovered: boolean;
+}
+
+export type ClaimResult =
+  | { kind: "claimed"; claim: Claim }
+  /** Same key, same input, already completed: replay this. */
+  | { kind: "replay"; outcome: StoredOutcome; responseStatus: number | null }
+  /** Same key, still executing elsewhere (or its lease not yet run out). */
+  | { kind: "in_progress"; retryAfterSeconds: number }
+  /** Same key, different input. */
+  | { kind: "mismatch" };
+
+export interface ClaimRequest {
+  scope: string;
+  key: string;
+  fingerprint: string;
+}
+
+interface ExistingRow {
+  id: string;
+  fingerprint: string;
+  state: "in_progress" | "completed";
+  result: unknown;
+  response_status: number | null;
+  lease_ms_left: number | null;
+  expired: boolean;
+}
+
+/** Claim attempts before answering "in progress": only a storm of releases could exhaust them. */
+const MAX_CLAIM_ATTEMPTS = 5;
+
+export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options: IdempotencyOptions): Promise<ClaimResult> {
+  const { scope, key, fingerprint } = request;
+  for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+    const token = randomUUID();
+    // DO NOTHING never waits on the row lock of a running owner: a conflict is answered at once.
+    const inserted = await db.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
+      VALUES (${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
+              now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
+              now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond')
+      ON CONFLICT (scope, key) DO NOTHING
+      RETURNING id`;
+    if (inserted[0]) return { kind: "claimed", claim: { id: inserted[0].id, token, recovered: false } };
+
+    const [row] = await db.$queryRaw<ExistingRow[]>`
+      SELECT id, fingerprint, state::text AS state, result, response_status,
+             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int AS lease_ms_left,
+             expires_at <= now() AS expired
+      FROM idempotency_key WHERE scope = ${scope} AND key = ${key}`;
+    if (!row) continue; // released or cleaned up between the two statements: claim again
+
+    if (row.expired) {
+      // An expired record is as good as absent (the clean-up job just has not reached it yet).
+      if (await reclaimExpired(db, row.id, fingerprint, token, options)) {
+        return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
+      }
+      continue;
+    }
+    if (row.fingerprint !== fingerprint) return { kind: "mismatch" };
+    if (row.state === "completed") {
+      return { kind: "replay", outcome: deserializeOutcome(row.result), responseStatus: row.response_status };
+    }
+    if (row.lease_ms_left !== null && row.lease_ms_left < 0) {
+      if (await takeOverAbandoned(db, row.id, token, options)) {
+        return { kind: "claimed", claim: { id: row.id, token, recovered: true } };
+      }
+      // Lease passed but the row is locked: its request is alive and still executing.
+      return { kind: "in_progress", retryAfterSeconds: 1 };
+    }
+    // A typical mutation takes milliseconds; a one-second hint keeps polite clients from hammering.
+    return { kind: "in_progress", retryAfterSeconds: 1 };
+  }
+  return { kind: "in_progress", retryAfterSeconds: 1 };
+}
+
+/**
+ * Take over an in_progress record whose lease has passed. SKIP LOCKED: if a transaction holds the
+ * row, its request is alive (or another request is taking over right now): leave it alone.
+ */
+async function takeOverAbandoned(db: Db, id: string, token: string, options: IdempotencyOptions): Promise<boolean> {
+  const count = await db.$executeRaw`
+    UPDATE idempotency_key
+    SET claim_token = ${token}::uuid, lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond'
+    WHERE id = (
+      SELECT id FROM idempotency_key
+      WHERE id = ${id}::uuid AND state = 'in_progress' AND lease_until < now()
+      FOR UPDATE SKIP LOCKED)`;
+  return count === 1;
+}
+
+/** Reuse the row of an expired record as a fresh claim (any input: the old binding has lapsed). */
+async function reclaimExpired(db: Db, id: string, fingerprint: string, token: string, options: IdempotencyOptions): Promise<boolean> {
+  const count = await db.$executeRaw`
+    UPDATE idempotency_key
+    SET fingerprint = ${fingerprint}, state = 'in_progress', result = NULL, response_status = NULL, completed_at = NULL,
+        claim_token = ${token}::uuid, lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond',
+        created_at = now(), expires_at = now() + ${options.ttlMs}::float8 * interval '1 millisecond'
+    WHERE id = (
+      SELECT id FROM idempotency_key WHERE id = ${id}::uuid AND expires_at <= now()
+      FOR UPDATE SKIP LOCKED)`;
+  return count === 1;
+}
+
+/**
+ * First statement of the mutation's transaction: row-lock our record, proving the claim is still
+ * ours. False means another request took it over (our lease ran out before we got here).
+ */
+export async function lockClaim(tx: Tx, claim: Claim): Promise<boolean> {
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM idempotency_key
+    WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'
+    FOR UPDATE`;
+  return rows.length === 1;
+}
+
+/**
+ * Store the outcome. Called with the mutation's transaction for a success (same commit as the
+ * writes) and with the plain client for a stored error (the mutation's writes were rolled back).
+ */
+export async function completeClaim(dbOrTx: Db | Tx, claim: Claim, outcome: StoredOutcome, responseStatus: number): Promise<boolean> {
+  const count = await dbOrTx.$executeRaw`
+    UPDATE idempotency_key
+    SET state = 'completed', result = ${JSON.stringify(serializeOutcome(outcome))}::jsonb, response_status = ${responseStatus}::int,
+        completed_at = now(), lease_until = NULL, claim_token = NULL
+    WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
+  return count === 1;
+}
+
+/** Forget the claim (after an unexpected failure) so that a retry executes afresh. */
+export async function releaseClaim(db: Db, claim: Claim): Promise<boolean> {
+  const count = await db.$executeRaw`
+    DELETE FROM idempotency_key
+    WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
+  return count === 1;
+}
