@@ -12,6 +12,7 @@ import { createDb } from "~/server/db/client";
 import { createLogger } from "~/server/logger";
 import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { startHeartbeat } from "./processors/heartbeat";
+import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
 
 async function main() {
   const env = getEnv();
@@ -25,6 +26,8 @@ async function main() {
   const components: Array<{ name: string; close(): Promise<void> }> = [];
   const heartbeat = await startHeartbeat({ connection, prefix: env.QUEUE_PREFIX, redis, logger });
   components.push({ name: "heartbeat", close: heartbeat.close });
+  const idempotencyCleanup = await startIdempotencyCleanup({ connection, prefix: env.QUEUE_PREFIX, db, logger, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
+  components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();

@@ -7,11 +7,13 @@ import { z } from "zod";
  */
 export const QueueName = {
   heartbeat: "heartbeat",
+  idempotencyCleanup: "idempotency-cleanup",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const jobSchemas = {
   heartbeat: z.object({ sentAt: z.string() }),
+  "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),
 } satisfies Record<QueueName, z.ZodType>;
 
 export type JobPayload<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;

@@ -1,7 +1,10 @@
 import { createTRPCRouter } from "../../trpc";
+import { idempotencyAdminRouter } from "./idempotency";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
  * (outbox, idempotency, cache, sagas). Queries: viewers and operators; actions: operators.
  */
-export const adminRouter = createTRPCRouter({});
+export const adminRouter = createTRPCRouter({
+  idempotency: idempotencyAdminRouter,
+});

@@ -1,0 +1,50 @@
+import { z } from "zod";
+import { deleteExpiredIdempotencyKeys } from "../../../domain/idempotency/cleanup";
+import { createIdempotencyMetrics, hitRate } from "../../../domain/idempotency/metrics";
+import { countRecordsByState, listIdempotencyRecords } from "../../../domain/idempotency/queries";
+import type { InnerContext } from "../../trpc";
+import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
+
+const metricsOf = (ctx: InnerContext) => createIdempotencyMetrics(ctx.redis, ctx.config.queuePrefix);
+
+/**
+ * Operator view of Idempotency-Key handling. Counters (requests, replays, 409s, 422s…) live in
+ * Redis under the app prefix (see domain/idempotency/metrics.ts for why); records and their states
+ * are read from PostgreSQL, the source of truth.
+ */
+export const idempotencyAdminRouter = createTRPCRouter({
+  /** Counters (all time, or the last N hours) with the hit rate, and records by state. */
+  stats: viewerProcedure
+    .input(z.object({ hours: z.number().int().min(1, "hours must be at least 1").max(24 * 7, "hours can be at most 168 (7 days)").optional() }).default({}))
+    .query(async ({ ctx, input }) => {
+      const [counters, records] = await Promise.all([metricsOf(ctx).read({ hours: input.hours }), countRecordsByState(ctx.db)]);
+      return {
+        window: input.hours === undefined ? ("all time" as const) : (`last ${input.hours} h` as const),
+        counters: counters.total,
+        hitRate: hitRate(counters.total),
+        byProcedure: Object.entries(counters.byProcedure)
+          .map(([procedure, counts]) => ({ procedure, ...counts, hitRate: hitRate(counts) }))
+          .sort((a, b) => b.requests - a.requests),
+        records,
+      };
+    }),
+
+  /** Records, newest first; search by exact key, user, procedure or state. Shows the stored result. */
+  records: viewerProcedure
+    .input(
+      z.object({
+        key: z.string().min(1, "the key to search for cannot be empty").max(255, "keys are at most 255 characters").optional(),
+        userId: z.uuid({ message: "userId must be a user id (a UUID)" }).optional(),
+        procedure: z.string().regex(/^[\w.]+$/, "procedure is a path such as files.rename").max(200).optional(),
+        state: z.enum(["in_progress", "completed"]).optional(),
+        cursor: z.uuid({ message: "cursor must be the id of the last record of the previous page" }).optional(),
+        limit: z.number().int().min(1).max(100).default(25),
+      }),
+    )
+    .query(({ ctx, input }) => listIdempotencyRecords(ctx.db, input)),
+
+  /** Delete expired records now (the worker also does it on a schedule). */
+  deleteExpired: operatorProcedure
+    .input(z.object({ batchSize: z.number().int().min(1).max(10_000).default(1000) }).default({ batchSize: 1000 }))
+    .mutation(({ ctx, input }) => deleteExpiredIdempotencyKeys(ctx.db, { batchSize: input.batchSize })),
+});
