@@ -26,6 +26,8 @@ export const serverEnvSchema = z.object({
   IDEMPOTENCY_CLEANUP_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3101),
+  CACHE_ENABLED: bool.default(true),
+  CACHE_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(1).max(5000).default(20),
   DEMO_USER_EMAIL: z.email().default("demo@metastore.local"),
   DEMO_USER_PASSWORD: z.string().min(8).default("demo-password"),
   DEMO_OPERATOR_EMAIL: z.email().default("operator@metastore.local"),

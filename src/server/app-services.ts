@@ -1,8 +1,9 @@
 import { getEnv } from "~/env.js";
 import { createSessionManager } from "./auth/session";
 import { getDb } from "./db";
+import { createCacheRedis, createQueryCache } from "./domain/cache";
 import { createLogger } from "./logger";
-import { getRedis } from "./redis";
+import { getRedis, redisConnectionOptions } from "./redis";
 import type { AppServices } from "./services";
 import { LocalDiskStorage } from "./storage/local-disk-storage";
 
@@ -33,6 +34,15 @@ export function getAppServices(): AppServices {
       },
     },
   };
+  if (env.CACHE_ENABLED) {
+    // Its own fail-fast client: a slow or absent Redis must cost a query a few ms, not a hang.
+    services.cache = createQueryCache({
+      redis: createCacheRedis(redisConnectionOptions(env.REDIS_URL), { commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS }),
+      adminRedis: services.redis,
+      appPrefix: env.QUEUE_PREFIX,
+      logger: services.logger,
+    });
+  }
   globalForServices.metastoreServices = services;
   return services;
 }

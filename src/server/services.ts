@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Db } from "./db/client";
+import type { QueryCache } from "./domain/cache/query-cache";
 import type { IdempotencyOptions } from "./domain/idempotency/options";
 import type { Logger } from "./logger";
 import type { SessionManager } from "./auth/session";
@@ -15,6 +16,8 @@ export interface AppServices {
   storage: BlobStorage;
   sessions: SessionManager;
   logger: Logger;
+  /** The query cache (fail-open, its own Redis client); absent when CACHE_ENABLED=false. */
+  cache?: QueryCache;
   config: {
     maxUploadBytes: number;
     /** Prefix for BullMQ queues and cache keys: tests use their own. */

@@ -1,12 +1,14 @@
 import { adminRouter } from "./routers/admin";
 import { authRouter } from "./routers/auth";
 import { filesRouter } from "./routers/files";
+import { healthRouter } from "./routers/health";
 import { createCallerFactory, createTRPCRouter } from "./trpc";
 
 export const appRouter = createTRPCRouter({
   auth: authRouter,
   files: filesRouter,
   admin: adminRouter,
+  health: healthRouter,
 });
 
 export type AppRouter = typeof appRouter;

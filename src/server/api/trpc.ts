@@ -10,6 +10,7 @@ import { DomainError, type DomainErrorKind } from "../domain/errors";
 import type { AppServices } from "../services";
 import { transformer } from "../transformer";
 import { idempotencyMiddleware } from "./middleware/idempotency";
+import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
 
 /** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
 export interface RequestMeta {
@@ -47,6 +48,10 @@ export interface ProcedureMeta {
   description?: string;
   /** Idempotency-Key handling (on by default for every mutation); `false` for mutations that must not replay (auth). */
   idempotency?: boolean;
+  /** Cache-aside for a query (ttl seconds, key prefix, tags): see middleware/cache.ts. */
+  cache?: CacheMeta;
+  /** Cache tags a mutation touches, invalidated after it commits. */
+  invalidates?: InvalidatesMeta;
 }
 
 const t = initTRPC
@@ -112,7 +117,11 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
 }
 
 // Idempotency runs outermost: it sees the final tRPC error codes and wraps everything in one transaction.
-export const publicProcedure = t.procedure.use(t.middleware(idempotencyMiddleware)).use(domainErrors);
+// The query cache wraps even that, so a mutation's invalidation runs after its transaction has committed.
+export const publicProcedure = t.procedure
+  .use(t.middleware(cacheMiddleware))
+  .use(t.middleware(idempotencyMiddleware))
+  .use(domainErrors);
 /** A signed-in user of any role. */
 export const authedProcedure = publicProcedure.use(requireUser);
 /** Read access to the operator dashboard: viewers and operators. */

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { fileTags, tagsForFileChange } from "../../domain/cache/file-tags";
 import { createFilesService } from "../../domain/files/files-service";
 import { tagListSchema } from "../../domain/files/tags";
 import type { InnerContext } from "../trpc";
@@ -37,9 +38,21 @@ const uploadSizeGuard = middleware(({ ctx, next }) => {
 
 const files = (ctx: InnerContext) => createFilesService(ctx);
 
+/**
+ * Query cache: results are per user (the key carries the caller), tagged with the owner's list tag
+ * and the file's own tag; mutations name the tags they touch (invalidated after the commit).
+ * The TTL is the last-resort staleness bound for writes that bypass these mutations.
+ */
+const FILES_CACHE_TTL_SECONDS = 60;
+const invalidatesOneFile = ({ input, ctx }: { input: { id?: unknown } | undefined; ctx: InnerContext }) =>
+  ctx.user ? tagsForFileChange({ id: String(input?.id), ownerId: ctx.user.id }) : [];
+
 export const filesRouter = createTRPCRouter({
   upload: authedProcedure
-    .meta({ description: "Upload a file (multipart/form-data)" })
+    .meta({
+      description: "Upload a file (multipart/form-data)",
+      invalidates: ({ ctx }) => (ctx.user ? [fileTags.ownerList(ctx.user.id)] : []),
+    })
     .use(uploadSizeGuard)
     .input(uploadForm)
     .mutation(async ({ ctx, input }) => {
@@ -55,6 +68,9 @@ export const filesRouter = createTRPCRouter({
     }),
 
   list: authedProcedure
+    .meta({
+      cache: { ttl: FILES_CACHE_TTL_SECONDS, prefix: "files", tags: ({ ctx }) => (ctx.user ? [fileTags.ownerList(ctx.user.id)] : []) },
+    })
     .input(
       z.object({
         cursor: z.string().max(200).optional(),
@@ -66,17 +82,22 @@ export const filesRouter = createTRPCRouter({
     )
     .query(({ ctx, input }) => files(ctx).list(ctx.user.id, input)),
 
-  get: authedProcedure.input(z.object({ id: fileId })).query(({ ctx, input }) => files(ctx).get(ctx.user.id, input.id)),
+  get: authedProcedure
+    .meta({ cache: { ttl: FILES_CACHE_TTL_SECONDS, prefix: "files", tags: ({ input }) => [fileTags.file(String(input?.id))] } })
+    .input(z.object({ id: fileId })).query(({ ctx, input }) => files(ctx).get(ctx.user.id, input.id)),
 
   rename: authedProcedure
+    .meta({ invalidates: invalidatesOneFile })
     .input(z.object({ id: fileId, name: z.string().min(1, "the new name cannot be empty").max(1024) }))
     .mutation(({ ctx, input }) => files(ctx).rename(ctx.user.id, input.id, input.name)),
 
   setTags: authedProcedure
+    .meta({ invalidates: invalidatesOneFile })
     .input(z.object({ id: fileId, tags: tagListSchema }))
     .mutation(({ ctx, input }) => files(ctx).setTags(ctx.user.id, input.id, input.tags)),
 
   delete: authedProcedure
+    .meta({ invalidates: invalidatesOneFile })
     .input(z.object({ id: fileId }))
     .mutation(({ ctx, input }) => files(ctx).remove(ctx.user.id, input.id)),
 });

@@ -1,4 +1,5 @@
 import { createTRPCRouter } from "../../trpc";
+import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
 
 /**
@@ -7,4 +8,5 @@ import { idempotencyAdminRouter } from "./idempotency";
  */
 export const adminRouter = createTRPCRouter({
   idempotency: idempotencyAdminRouter,
+  cache: cacheAdminRouter,
 });

@@ -1,0 +1,111 @@
+/**
+ * The tRPC side of the query cache: reads `meta.cache` on queries (cache-aside through the domain's
+ * QueryCache) and `meta.invalidates` on mutations (tags invalidated once the mutation has committed).
+ * It sits in the base chain, right inside the domain-error mapping; the cache logic itself lives in
+ * src/server/domain/cache (framework-free, shared with the worker).
+ */
+import { currentTransaction } from "../../db/transaction";
+import { callerScope } from "../../domain/cache";
+import type { InnerContext, ProcedureMeta } from "../trpc";
+
+/**
+ * The raw input of the call, before the procedure's own validator runs (the middleware sits before
+ * it). Tag functions must cope with anything; an input that fails validation is never cached,
+ * because the loader then fails.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RawInput = any;
+
+export interface CacheMeta {
+  /** Fresh lifetime in seconds (the original design's @CacheTTL). */
+  ttl: number;
+  /** Key prefix (the original design's @CacheKeyPrefix): the unit of "flush by prefix" and of stats. */
+  prefix: string;
+  /** Tags this result depends on; a mutation invalidating any of them drops it. */
+  tags?: (args: { input: RawInput; ctx: InnerContext }) => string[];
+  /** Stale-while-revalidate window in seconds: serve a just-expired value while one loader refreshes it. */
+  swr?: number;
+  /**
+   * true only when the result does not depend on who asks (still split by role). Default: per user,
+   * so one user's cached data can never be served to another.
+   */
+  shared?: boolean;
+}
+
+/** Tags a successful mutation touched, computed from its input, its result and the context. */
+export type InvalidatesMeta = (args: { input: RawInput; data: RawInput; ctx: InnerContext }) => string[];
+
+interface CacheMiddlewareOpts<R> {
+  ctx: InnerContext;
+  meta: ProcedureMeta | undefined;
+  type: "query" | "mutation" | "subscription";
+  path: string;
+  getRawInput: () => Promise<unknown>;
+  next: () => Promise<R>;
+}
+
+/** Carries the procedure's own error result through the cache (errors are never cached). */
+class LoaderFailed<R> extends Error {
+  constructor(readonly result: R) {
+    super("procedure failed");
+  }
+}
+
+let warnedInsideTransaction = false;
+
+export async function cacheMiddleware<R>(opts: CacheMiddlewareOpts<R>): Promise<R> {
+  const { ctx, meta, type, next } = opts;
+  const cache = ctx.cache;
+  if (!cache) return next();
+
+  if (type === "query" && meta?.cache) {
+    const spec = meta.cache;
+    const input = await opts.getRawInput();
+    const tags = spec.tags ? spec.tags({ input, ctx }) : [];
+    try {
+      const data = await cache.wrap(
+        {
+          prefix: spec.prefix,
+          path: opts.path,
+          scope: callerScope(ctx.user, spec.shared),
+          input,
+          ttlMs: spec.ttl * 1000,
+          swrMs: (spec.swr ?? 0) * 1000,
+          tags,
+        },
+        async () => {
+          const result = (await next()) as R & { ok: boolean; data?: unknown };
+          if (!result.ok) throw new LoaderFailed(result);
+          return result.data;
+        },
+      );
+      // The same shape next() returns; tRPC reads only `ok` and `data` from it.
+      return { ok: true, data, marker: "middlewareMarker", ctx } as unknown as R;
+    } catch (error) {
+      if (error instanceof LoaderFailed) return error.result as R;
+      throw error;
+    }
+  }
+
+  if (type === "mutation" && meta?.invalidates) {
+    const result = (await next()) as R & { ok: boolean; data?: unknown };
+    if (!result.ok) return result; // nothing committed, nothing to invalidate
+    let tags: string[] = [];
+    try {
+      tags = meta.invalidates({ input: await opts.getRawInput(), data: result.data, ctx });
+    } catch (error) {
+      ctx.logger.error({ err: error, path: opts.path }, "query cache: the invalidates function of a mutation failed; entries expire with their TTL");
+    }
+    if (currentTransaction() && !warnedInsideTransaction) {
+      // Invalidating before the commit lets a concurrent read cache the pre-commit row again; the
+      // outbox consumer then repairs it. Keep transaction-opening middlewares inside this one.
+      warnedInsideTransaction = true;
+      ctx.logger.warn({ path: opts.path }, "query cache: invalidation runs inside an open transaction (before its commit)");
+    }
+    // Awaited so the writer's next read sees its write; fail-open, so it never hangs or throws.
+    await cache.invalidate(tags);
+    return result;
+  }
+
+  return next();
+}
