@@ -6,6 +6,7 @@ import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import type { AppRouter } from "~/server/api/root";
 import { transformer } from "~/server/transformer";
+import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
 import { makeQueryClient } from "./query-client";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
@@ -21,12 +22,16 @@ export function trpcUrl() {
   return typeof window === "undefined" ? `http://127.0.0.1:${process.env.PORT ?? 3000}/api/trpc` : "/api/trpc";
 }
 
-/** Links shared by the app client: FormData bodies go unbatched, everything else is batched. */
+/**
+ * Links shared by the app client: every mutation gets an Idempotency-Key (reused on its retries).
+ * Mutations and FormData bodies go unbatched (one key header per request); queries are batched.
+ */
 export function appLinks() {
   return [
+    idempotencyLink<AppRouter>(),
     splitLink({
-      condition: (op) => isNonJsonSerializable(op.input),
-      true: httpLink({ url: trpcUrl(), transformer }),
+      condition: (op) => op.type === "mutation" || isNonJsonSerializable(op.input),
+      true: httpLink({ url: trpcUrl(), transformer, headers: idempotencyHeaders }),
       false: httpBatchLink({ url: trpcUrl(), transformer }),
     }),
   ];

@@ -3,6 +3,7 @@
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { AppRouter } from "~/server/api/root";
 import { transformer } from "~/server/transformer";
+import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
 
 /**
  * fetch() cannot report upload progress, XMLHttpRequest can: this is a fetch-compatible function
@@ -35,7 +36,8 @@ function xhrFetch(onProgress: (fraction: number) => void): typeof fetch {
 /** Upload through the typed `files.upload` procedure, reporting progress from 0 to 1. */
 export function uploadFile(form: FormData, onProgress: (fraction: number) => void, signal?: AbortSignal) {
   const client = createTRPCClient<AppRouter>({
-    links: [httpLink({ url: "/api/trpc", transformer, fetch: xhrFetch(onProgress) })],
+    // A retried upload (network drop, 5xx) reuses its Idempotency-Key: the file is stored once.
+    links: [idempotencyLink<AppRouter>(), httpLink({ url: "/api/trpc", transformer, headers: idempotencyHeaders, fetch: xhrFetch(onProgress) })],
   });
   return client.files.upload.mutate(form, { signal });
 }
