@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { deliveredEventSchema } from "../domain/outbox/events";
 
 /**
  * Every BullMQ queue of MetaStore, with the zod schema of its job payload. Producers and the
@@ -7,12 +8,18 @@ import { z } from "zod";
  */
 export const QueueName = {
   heartbeat: "heartbeat",
+  /** One job per outbox event (job id = event id), published by the relay, handled by the consumers. */
+  outboxEvents: "outbox-events",
+  /** The outbox retention job (a job scheduler). */
+  outboxRetention: "outbox-retention",
   idempotencyCleanup: "idempotency-cleanup",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const jobSchemas = {
   heartbeat: z.object({ sentAt: z.string() }),
+  "outbox-events": deliveredEventSchema,
+  "outbox-retention": z.object({}),
   "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),
 } satisfies Record<QueueName, z.ZodType>;
 

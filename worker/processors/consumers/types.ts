@@ -1,0 +1,24 @@
+import type { Db } from "~/server/db/client";
+import type { Tx } from "~/server/db/transaction";
+import type { DeliveredEvent } from "~/server/domain/outbox/events";
+import type { Logger } from "~/server/logger";
+import type { BlobStorage } from "~/server/storage/blob-storage";
+
+export interface ConsumerContext {
+  /** The transaction the consumer's inbox row commits in: database effects belong in it. */
+  tx: Tx;
+  db: Db;
+  storage: BlobStorage;
+  logger: Logger;
+}
+
+/**
+ * One consumer of outbox events. Its name keys the inbox, so renaming a consumer makes it handle
+ * events again. handle() may run more than once for an event only if an earlier run did not commit:
+ * effects outside the database (blobs) must be safe to repeat.
+ */
+export interface EventConsumer {
+  name: string;
+  handles: readonly string[];
+  handle(event: DeliveredEvent, ctx: ConsumerContext): Promise<void>;
+}
