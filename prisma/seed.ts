@@ -6,7 +6,7 @@ import "../src/load-dotenv";
 import { getEnv } from "../src/env.js";
 import { hashPassword } from "../src/server/auth/passwords";
 import { createDb } from "../src/server/db/client";
-import { createFilesService } from "../src/server/domain/files/files-service";
+import { createFilesServiceWithOutbox } from "../src/server/domain/outbox/files-outbox";
 import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
 
 const env = getEnv();
@@ -34,7 +34,8 @@ async function main() {
 
   const existing = await db.file.count({ where: { ownerId: demo.id } });
   if (existing === 0) {
-    const files = createFilesService({ db, storage });
+    // With the outbox: the worker inspects the demo files (checksum, type, image size) like any upload.
+    const files = createFilesServiceWithOutbox({ db, storage }, { maxPayloadBytes: env.OUTBOX_MAX_PAYLOAD_BYTES });
     const samples: Array<{ name: string; type: string; bytes: Uint8Array; tags: string[] }> = [
       { name: "welcome.txt", type: "text/plain", bytes: Buffer.from("Welcome to MetaStore.\n"), tags: ["demo"] },
       { name: "pixel.png", type: "image/png", bytes: PNG_2X2, tags: ["demo", "image"] },

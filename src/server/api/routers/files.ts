@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { fileTags, tagsForFileChange } from "../../domain/cache/file-tags";
-import { createFilesService } from "../../domain/files/files-service";
+import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../domain/outbox/files-outbox";
 import { tagListSchema } from "../../domain/files/tags";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter, middleware } from "../trpc";
@@ -36,7 +36,8 @@ const uploadSizeGuard = middleware(({ ctx, next }) => {
   return next();
 });
 
-const files = (ctx: InnerContext) => createFilesService(ctx);
+// Every files mutation writes its outbox event in its own transaction (see domain/outbox/files-outbox.ts).
+const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFromHttp(ctx.request?.headers) });
 
 /**
  * Query cache: results are per user (the key carries the caller), tagged with the owner's list tag
