@@ -13,6 +13,10 @@ import { createLogger } from "~/server/logger";
 import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { startHeartbeat } from "./processors/heartbeat";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
+import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { startOutboxConsumers } from "./processors/outbox-consumers";
+import { startOutboxRelay } from "./processors/outbox-relay";
+import { startOutboxRetention } from "./processors/outbox-retention";
 
 async function main() {
   const env = getEnv();
@@ -28,6 +32,22 @@ async function main() {
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ connection, prefix: env.QUEUE_PREFIX, db, logger, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
+  // Outbox: consumers first, relay after (shutdown runs in reverse: the relay stops publishing first).
+  const outboxConsumers = await startOutboxConsumers({
+    db, connection, prefix: env.QUEUE_PREFIX, logger, storage: new LocalDiskStorage(env.STORAGE_DIR),
+    options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
+  });
+  components.push({ name: "outbox-consumers", close: outboxConsumers.close });
+  const outboxRelay = await startOutboxRelay({
+    db, databaseUrl: env.DATABASE_URL, connection, prefix: env.QUEUE_PREFIX, logger,
+    options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
+  });
+  components.push({ name: "outbox-relay", close: outboxRelay.close });
+  const outboxRetention = await startOutboxRetention({
+    db, connection, prefix: env.QUEUE_PREFIX, logger,
+    options: { retentionMs: env.OUTBOX_RETENTION_HOURS * 3_600_000, everyMs: 10 * 60_000, batchSize: 5000 },
+  });
+  components.push({ name: "outbox-retention", close: outboxRetention.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();

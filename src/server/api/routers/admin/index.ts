@@ -1,6 +1,7 @@
 import { createTRPCRouter } from "../../trpc";
 import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
+import { outboxAdminRouter } from "./outbox";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
@@ -9,4 +10,5 @@ import { idempotencyAdminRouter } from "./idempotency";
 export const adminRouter = createTRPCRouter({
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
+  outbox: outboxAdminRouter,
 });

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import {
+  blockedAggregates,
+  discardEvent,
+  getEvent,
+  listEvents,
+  outboxFilterSchema,
+  outboxStats,
+  retryEvent,
+  retryMatching,
+} from "../../../domain/outbox/operator";
+import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
+
+const eventId = z.uuid({ message: "must be an outbox event id (a UUID)" });
+
+/** admin.outbox: what the outbox holds and the operator's levers. Reads for viewers, actions for operators. */
+export const outboxAdminRouter = createTRPCRouter({
+  stats: viewerProcedure
+    .meta({ description: "Outbox counts by status, oldest due event's age, publish/failure rates" })
+    .input(z.object({ windowMinutes: z.number().int().min(1).max(24 * 60).default(15) }).default({ windowMinutes: 15 }))
+    .query(({ ctx, input }) => outboxStats(ctx.db, input)),
+
+  list: viewerProcedure
+    .meta({ description: "Outbox events, newest first, filtered, keyset-paginated" })
+    .input(
+      z.object({
+        filter: outboxFilterSchema.default({}),
+        cursor: eventId.optional(),
+        limit: z.number().int().min(1).max(200).default(50),
+      }),
+    )
+    .query(({ ctx, input }) => listEvents(ctx.db, input.filter, { cursor: input.cursor, limit: input.limit })),
+
+  get: viewerProcedure
+    .meta({ description: "One outbox event with payload, headers, error and what blocks it" })
+    .input(z.object({ id: eventId }))
+    .query(({ ctx, input }) => getEvent(ctx.db, input.id)),
+
+  blocked: viewerProcedure
+    .meta({ description: "Aggregates whose events wait behind an earlier unconsumed event" })
+    .input(z.object({ limit: z.number().int().min(1).max(500).default(100) }).default({ limit: 100 }))
+    .query(({ ctx, input }) => blockedAggregates(ctx.db, input)),
+
+  retry: operatorProcedure
+    .meta({ description: "Publish a failed or dead event again now" })
+    .input(z.object({ id: eventId }))
+    .mutation(({ ctx, input }) => retryEvent(ctx.db, input.id)),
+
+  retryMatching: operatorProcedure
+    .meta({ description: "Retry every failed or dead event matching a filter, in batches" })
+    .input(
+      z.object({
+        filter: outboxFilterSchema,
+        batchSize: z.number().int().min(1).max(5000).default(500),
+        maxEvents: z.number().int().min(1).max(1_000_000).default(100_000),
+      }),
+    )
+    .mutation(({ ctx, input }) => retryMatching(ctx.db, input.filter, input)),
+
+  discard: operatorProcedure
+    .meta({ description: "Give up on an event: never published, no longer blocks its aggregate" })
+    .input(z.object({ id: eventId, reason: z.string().trim().max(500).optional() }))
+    .mutation(({ ctx, input }) => discardEvent(ctx.db, input.id, { by: ctx.user.email, reason: input.reason })),
+});
