@@ -30,7 +30,7 @@ export async function markConsumed(db: Db, ids: string[]): Promise<number> {
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
       RETURNING 1
     ), counted AS (SELECT count(*) AS n FROM done)
-    SELECT n, CASE WHEN n > 0 THEN pg_notify('outbox_event', 'consumed') END AS notified FROM counted`;
+    SELECT n, CASE WHEN n > 0 THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END AS notified FROM counted`;
   return Number(rows[0]?.n ?? 0);
 }
 
