@@ -1,0 +1,246 @@
+/**
+ * npm run bench:cache — the query cache against `next start`, with 100,000 files in the database.
+ *
+ * In one run: a dedicated database (created, migrated with `npm run db:migrate`, seeded with one
+ * INSERT … SELECT generate_series), one `next build`, then two `next start` servers on free ports
+ * of 127.0.0.1 from that build: one with CACHE_ENABLED=false (the uncached baseline) and one with
+ * the cache on. autocannon drives, one scenario at a time:
+ *   - health.ping            a constant (the framework ceiling), sent WITH the session cookie, so
+ *                            it pays the same per-request session lookup as the list
+ *   - files.list uncached    first page (25) of the user's 100,000 files, straight from PostgreSQL
+ *   - files.list cached      the same request, answered from Redis (hit)
+ * plus the same pair for a filtered list (name contains "77"), whose uncached query scans.
+ * Prints a markdown table (req/s, p50, p99) and the targets of issue 5.
+ *
+ * Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 10), BENCH_SKIP_BUILD=1 (reuse .next).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import path from "node:path";
+import autocannon from "autocannon";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { hashPassword } from "../src/server/auth/passwords";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const DB_NAME = "metastore_bench_cache";
+const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const PREFIX = `bench-cache-${randomUUID().slice(0, 8)}`;
+const FILES = 100_000;
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const EMAIL = "bench@metastore.local";
+const PASSWORD = "bench-password";
+
+const log = (msg: string) => process.stderr.write(`[bench:cache] ${msg}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    DATABASE_URL,
+    REDIS_URL,
+    QUEUE_PREFIX: PREFIX,
+    SESSION_SECRET: "bench-only-secret-bench-only-secret-0123",
+    COOKIE_SECURE: "false",
+    LOG_LEVEL: "warn",
+    ...extra,
+  };
+}
+
+async function createDatabase() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
+  const [cmd, args] = hasScript ? ["npm", ["run", "db:migrate"]] : ["node", ["scripts/prisma.mjs", "migrate", "deploy"]];
+  log(`migrating ${DB_NAME} with ${cmd} ${args.join(" ")}`);
+  const migrate = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, DATABASE_URL }, encoding: "utf8" });
+  if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
+}
+
+async function seed(): Promise<string> {
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  const passwordHash = await hashPassword(PASSWORD);
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO app_user (id, email, name, password_hash, role, quota_bytes, updated_at)
+     VALUES (gen_random_uuid(), $1, 'Bench', $2, 'user', 1099511627776, now()) RETURNING id`,
+    [EMAIL, passwordHash],
+  );
+  const ownerId = rows[0]!.id;
+  const started = performance.now();
+  // One statement for all 100,000 rows.
+  await db.query(
+    `INSERT INTO file (id, owner_id, name, mime_type, size_bytes, storage_key, tags, status, created_at, updated_at)
+     SELECT gen_random_uuid(), $1::uuid, 'file-' || g || '.txt', 'text/plain', 1000 + g, 'files/' || $1 || '/' || g,
+            ARRAY['bench', 'tag' || (g % 10)], 'active', now(), now()
+     FROM generate_series(1, ${FILES}) AS g`,
+    [ownerId],
+  );
+  await db.query("ANALYZE file");
+  const { rows: count } = await db.query<{ n: string }>("SELECT count(*) AS n FROM file");
+  log(`seeded ${count[0]!.n} files in ${Math.round(performance.now() - started)} ms`);
+  await db.end();
+  return ownerId;
+}
+
+function build() {
+  if (process.env.BENCH_SKIP_BUILD === "1") return log("BENCH_SKIP_BUILD=1: reusing .next");
+  log("next build …");
+  const result = spawnSync("npx", ["next", "build"], { cwd: ROOT, env: serverEnv({}), encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`next build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+async function startServer(name: string, extra: Record<string, string>): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn("npx", ["next", "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: ROOT,
+    env: serverEnv(extra),
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true, // its own process group, so the whole tree is stopped at the end
+  });
+  proc.stderr?.on("data", (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/api/trpc/health.ping`)).ok) return { url, proc };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${name} did not start on ${url}`);
+}
+
+async function signIn(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/trpc/auth.signIn`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ json: { email: EMAIL, password: PASSWORD } }),
+  });
+  const cookie = res.headers.get("set-cookie")?.split(";")[0];
+  if (!res.ok || !cookie) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  return cookie;
+}
+
+const q = (procedure: string, input?: unknown) =>
+  `/api/trpc/${procedure}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify({ json: input }))}`}`;
+
+interface Row {
+  scenario: string;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(scenario: string, base: string, urlPath: string, cookie: string, check: (body: unknown) => void): Promise<Row> {
+  // Correctness first: the exact request answers 200 with the expected content.
+  const res = await fetch(base + urlPath, { headers: { cookie } });
+  if (!res.ok) throw new Error(`${scenario}: ${res.status} ${await res.text()}`);
+  check(((await res.json()) as { result: { data: { json: unknown } } }).result.data.json);
+  const opts = { url: base + urlPath, connections: CONNECTIONS, headers: { cookie } };
+  await autocannon({ ...opts, duration: 2 }); // warm-up (JIT, pools, cache entry)
+  const r = await autocannon({ ...opts, duration: DURATION });
+  log(`${scenario}: ${Math.round(r.requests.average)} req/s`);
+  return { scenario, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+async function main() {
+  await createDatabase();
+  const ownerId = await seed();
+  build();
+  const uncached = await startServer("uncached", { CACHE_ENABLED: "false" });
+  const cached = await startServer("cached", { CACHE_ENABLED: "true" });
+  const redis = new Redis(REDIS_URL);
+  try {
+    const cookieU = await signIn(uncached.url);
+    const cookieC = await signIn(cached.url);
+    const page = (body: unknown) => {
+      const b = body as { items: Array<{ name: string }>; nextCursor: string | null };
+      if (b.items.length !== 25 || !b.nextCursor) throw new Error(`unexpected list page: ${JSON.stringify(body).slice(0, 200)}`);
+    };
+    const filtered = (body: unknown) => {
+      const b = body as { items: Array<{ name: string }> };
+      if (b.items.length === 0 || !b.items.every((i) => i.name.includes("77"))) throw new Error("unexpected filtered page");
+    };
+    const rows: Row[] = [];
+    rows.push(await load("health.ping (constant: framework ceiling)", cached.url, q("health.ping"), cookieC, (b) => {
+      if ((b as { ok: boolean }).ok !== true) throw new Error("ping");
+    }));
+    rows.push(await load("files.list, uncached (PostgreSQL)", uncached.url, q("files.list", {}), cookieU, page));
+    rows.push(await load("files.list, cached (Redis hit)", cached.url, q("files.list", {}), cookieC, page));
+    rows.push(await load("files.list name~'77', uncached", uncached.url, q("files.list", { name: "77" }), cookieU, filtered));
+    rows.push(await load("files.list name~'77', cached", cached.url, q("files.list", { name: "77" }), cookieC, filtered));
+
+    // Evidence the cached runs were hits: the cache's own counters (flushed to Redis every 2 s).
+    await new Promise((r) => setTimeout(r, 2500));
+    const stats = await redis.hgetall(`${PREFIX}:cache:stats`);
+    const hits = Number(stats["files|hits"] ?? 0);
+    const misses = Number(stats["files|misses"] ?? 0);
+    const bypassed = Number(stats["files|bypassed"] ?? 0);
+
+    const [ceiling, listU, listC, filtU, filtC] = rows as [Row, Row, Row, Row, Row];
+    const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1));
+    const lines = [
+      `100,000 files (one owner), ${CONNECTIONS} connections, ${DURATION} s per scenario after a 2 s warm-up, next start (production build), 2 shared CPU cores; every request carries the session cookie.`,
+      "",
+      "| Scenario | req/s | p50 ms | p99 ms | vs ceiling | vs uncached | errors |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      ...rows.map((r) => {
+        const base = r === listC ? listU : r === filtC ? filtU : null;
+        return `| ${r.scenario} | ${fmt(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${Math.round((r.reqPerSec / ceiling.reqPerSec) * 100)}% | ${base ? `${(r.reqPerSec / base.reqPerSec).toFixed(1)}×` : ""} | ${r.errors} |`;
+      }),
+      "",
+      `Cache counters for prefix "files" during the run: ${hits.toLocaleString("en-US")} hits, ${misses} misses, ${bypassed} bypassed (Redis errors: fail-open).`,
+      `Target 1 (cached list ≥ 70% of the ceiling): ${Math.round((listC.reqPerSec / ceiling.reqPerSec) * 100)}% — ${listC.reqPerSec >= 0.7 * ceiling.reqPerSec ? "met" : "NOT met"}.`,
+      `Target 2 (cached list ≥ 5× uncached): ${(listC.reqPerSec / listU.reqPerSec).toFixed(1)}× — ${listC.reqPerSec >= 5 * listU.reqPerSec ? "met" : "NOT met"} (filtered list: ${(filtC.reqPerSec / filtU.reqPerSec).toFixed(1)}×).`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    void ownerId;
+  } finally {
+    for (const s of [uncached, cached]) {
+      try {
+        process.kill(-s.proc.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+    await redis.quit();
+    await new Promise((r) => setTimeout(r, 1000));
+    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
