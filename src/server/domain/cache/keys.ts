@@ -35,7 +35,16 @@ export function assertCachePrefix(prefix: string): void {
  */
 export function canonicalInput(input: unknown): string {
   if (input === undefined) return "-";
-  return stableStringify(transformer.serialize(input));
+  return stableStringify(transformer.serialize(dropUndefined(input)));
+}
+
+/** `{ name: undefined }` and `{}` are the same input to a zod schema: make them one key. */
+function dropUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropUndefined);
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = dropUndefined(v);
+  return out;
 }
 
 function stableStringify(value: unknown): string {
