@@ -24,7 +24,7 @@ import { withAmbientTransaction } from "../../db/transaction";
 import { DomainError, type DomainErrorKind } from "../../domain/errors";
 import { fingerprintInput } from "../../domain/idempotency/fingerprint";
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from "../../domain/idempotency/key";
-import { createIdempotencyMetrics, type IdempotencyMetrics } from "../../domain/idempotency/metrics";
+import { createIdempotencyMetrics, type IdempotencyCounter } from "../../domain/idempotency/metrics";
 import { resolveIdempotencyOptions } from "../../domain/idempotency/options";
 import type { StoredCause, StoredOutcome } from "../../domain/idempotency/outcome";
 import { idempotencyScope } from "../../domain/idempotency/scope";
@@ -70,12 +70,25 @@ export async function idempotencyMiddleware(opts: IdempotencyMiddlewareOptions):
   const header = ctx.request?.headers.get(IDEMPOTENCY_KEY_HEADER) ?? null;
   if (header === null) return next();
 
-  const metrics = createIdempotencyMetrics(ctx.redis, ctx.config.queuePrefix, (err) =>
-    ctx.logger.warn({ err }, "idempotency metrics could not be recorded"),
-  );
+  // What happened to this request, counted in one Redis round trip when it is answered.
+  const counted: IdempotencyCounter[] = [];
+  const count = (counter: IdempotencyCounter) => void counted.push(counter);
+  try {
+    return await handleKeyed(opts, header, count);
+  } finally {
+    if (counted.length > 0) {
+      createIdempotencyMetrics(ctx.redis, ctx.config.queuePrefix, (err) => ctx.logger.warn({ err }, "idempotency metrics could not be recorded")).record(counted, path);
+    }
+  }
+}
+
+type Count = (counter: IdempotencyCounter) => void;
+
+async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, count: Count): Promise<Result> {
+  const { ctx, path, next } = opts;
   const parsed = parseIdempotencyKey(header);
   if (!parsed.ok) {
-    metrics.record("malformed", path);
+    count("malformed");
     throw new TRPCError({ code: "BAD_REQUEST", message: parsed.reason });
   }
   // Anonymous callers have no identity to scope a key by: sharing one "anonymous" scope would let
@@ -88,33 +101,33 @@ export async function idempotencyMiddleware(opts: IdempotencyMiddlewareOptions):
 
   const options = resolveIdempotencyOptions(ctx.config.idempotency);
   const fingerprint = await fingerprintInput(await opts.getRawInput());
-  metrics.record("requests", path);
+  count("requests");
   const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint }, options);
 
   switch (claimed.kind) {
     case "mismatch":
-      metrics.record("mismatches", path);
+      count("mismatches");
       throw new TRPCError({
         code: "UNPROCESSABLE_CONTENT",
         message: `The Idempotency-Key "${parsed.key}" was already used for a different request to ${path}: send a new key for a new request`,
       });
     case "in_progress":
-      metrics.record("conflicts", path);
+      count("conflicts");
       ctx.request?.resHeaders.set("Retry-After", String(claimed.retryAfterSeconds));
       throw new TRPCError({
         code: "CONFLICT",
         message: `A request with the Idempotency-Key "${parsed.key}" is still being processed: retry in ${claimed.retryAfterSeconds} s to get its result`,
       });
     case "replay":
-      metrics.record("replayed", path);
+      count("replayed");
       ctx.request?.resHeaders.set(IDEMPOTENT_REPLAYED_HEADER, "true");
       return replay(claimed.outcome);
     case "claimed":
       if (claimed.claim.recovered) {
-        metrics.record("recovered", path);
+        count("recovered");
         ctx.logger.info({ path, key: parsed.key }, "idempotency claim recovered after its lease ran out");
       }
-      return execute({ ctx, path, next, claim: claimed.claim, metrics, key: parsed.key, options });
+      return execute({ ctx, path, next, claim: claimed.claim, count, key: parsed.key, options });
   }
 }
 
@@ -134,10 +147,10 @@ async function execute(args: {
   key: string;
   next: () => Promise<Result>;
   claim: Claim;
-  metrics: IdempotencyMetrics;
+  count: Count;
   options: ReturnType<typeof resolveIdempotencyOptions>;
 }): Promise<Result> {
-  const { ctx, path, key, next, claim, metrics, options } = args;
+  const { ctx, path, key, next, claim, count, options } = args;
   const { db } = ctx;
   let result: Result;
   try {
@@ -156,33 +169,33 @@ async function execute(args: {
       result = error.result;
     } else if (error instanceof ClaimLost) {
       // Our lease ran out before we started and a retry took the key over: it is the one executing.
-      metrics.record("conflicts", path);
+      count("conflicts");
       ctx.request?.resHeaders.set("Retry-After", "1");
       throw new TRPCError({ code: "CONFLICT", message: `A request with the Idempotency-Key "${key}" is still being processed: retry in 1 s to get its result` });
     } else {
       // The transaction itself failed (commit, timeout, lost connection): nothing was committed.
-      await release(ctx, claim, path, metrics, error);
+      await release(ctx, claim, path, count, error);
       throw error;
     }
   }
-  metrics.record("executed", path);
+  count("executed");
 
   if (result.ok) return result;
   if (DETERMINISTIC_ERRORS.has(result.error.code)) {
     // The writes are rolled back; the answer is stored so a retry gets the very same one. Should
     // this statement fail, the claim stays in_progress and is recovered after its lease.
     await completeClaim(db, claim, storedError(result.error), getHTTPStatusCodeFromError(result.error)).then(
-      (stored) => stored && metrics.record("storedErrors", path),
+      (stored) => stored && count("storedErrors"),
       (err: unknown) => ctx.logger.error({ err, path }, "could not store the idempotent error result"),
     );
   } else {
-    await release(ctx, claim, path, metrics, result.error);
+    await release(ctx, claim, path, count, result.error);
   }
   return result;
 }
 
-async function release(ctx: InnerContext, claim: Claim, path: string, metrics: IdempotencyMetrics, cause: unknown) {
-  metrics.record("released", path);
+async function release(ctx: InnerContext, claim: Claim, path: string, count: Count, cause: unknown) {
+  count("released");
   ctx.logger.warn({ err: cause, path }, "mutation failed unexpectedly: idempotency key released for a retry");
   // If even this fails (database down), the claim is recovered after its lease.
   await releaseClaim(ctx.db, claim).catch((err: unknown) => ctx.logger.error({ err, path }, "could not release the idempotency key"));

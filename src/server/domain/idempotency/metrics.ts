@@ -37,18 +37,21 @@ export function createIdempotencyMetrics(redis: Redis, prefix: string, onError: 
   const hourKey = (hour: string) => `${prefix}:idempotency:stats:h:${hour}`;
 
   return {
-    /** Count one event. Fire and forget: telemetry must never fail or slow a request. */
-    record(counter: IdempotencyCounter, procedure: string): void {
+    /**
+     * Count what happened to one request (one round trip for all its counters). Fire and forget:
+     * telemetry must never fail or slow a request.
+     */
+    record(counters: IdempotencyCounter | IdempotencyCounter[], procedure: string): void {
       const hourly = hourKey(hourOf(new Date()));
-      redis
-        .multi()
-        .hincrby(totalKey, counter, 1)
-        .hincrby(totalKey, `${counter}|${procedure}`, 1)
-        .hincrby(hourly, counter, 1)
-        .hincrby(hourly, `${counter}|${procedure}`, 1)
-        .expire(hourly, HOURLY_TTL_SECONDS)
-        .exec()
-        .catch(onError);
+      const multi = redis.multi();
+      for (const counter of Array.isArray(counters) ? counters : [counters]) {
+        multi
+          .hincrby(totalKey, counter, 1)
+          .hincrby(totalKey, `${counter}|${procedure}`, 1)
+          .hincrby(hourly, counter, 1)
+          .hincrby(hourly, `${counter}|${procedure}`, 1);
+      }
+      multi.expire(hourly, HOURLY_TTL_SECONDS).exec().catch(onError);
     },
 
     /** Totals since start, or over the last `hours` whole UTC hours (including the current one). */

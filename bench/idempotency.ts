@@ -1,0 +1,227 @@
+/**
+ * npm run bench:idempotency — what an Idempotency-Key costs and what a replay saves.
+ *
+ * In one run, against a dedicated PostgreSQL database (created and migrated here) and Redis, through
+ * the real tRPC fetch handler in-process (session cookie, Idempotency-Key header, superjson):
+ *   - no key       the mutation executes (the baseline)
+ *   - fresh key    a new key per request: claim + the mutation + the record in its transaction
+ *   - replayed     the same key and input again: answered from the stored record
+ * for two mutations: files.rename (a few rows) and files.upload (4 KiB: blob write, quota, event).
+ * Latency is server-side: from handing the Request to the handler to the response body in hand.
+ * Latency (p50/p99) is measured one request at a time (no queueing behind other requests);
+ * throughput again with BENCH_CONCURRENCY concurrent callers (each renames its own file, so they
+ * do not queue on one row lock): requests / wall time. Scenarios run interleaved in rounds.
+ * Prints a markdown table and the targets of issue 4.
+ *
+ * Env: BENCH_REQUESTS (default 2000), BENCH_CONCURRENCY (default 4), BENCH_WARMUP (default 300).
+ */
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { pino } from "pino";
+import { createTrpcHttpHandler } from "../src/server/api/http-handler";
+import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
+import { createDb } from "../src/server/db/client";
+import { redisConnectionOptions } from "../src/server/redis";
+import type { AppServices } from "../src/server/services";
+import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const DB_NAME = "metastore_bench_idempotency";
+const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const PREFIX = `bench-idem-${randomUUID().slice(0, 8)}`;
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+const UPLOAD_BYTES = 4096;
+
+const log = (msg: string) => process.stderr.write(`[bench:idempotency] ${msg}\n`);
+
+async function createDatabase() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
+  const [cmd, args] = hasScript ? ["npm", ["run", "db:migrate"]] : ["node", ["scripts/prisma.mjs", "migrate", "deploy"]];
+  log(`migrating ${DB_NAME} with ${cmd} ${args.join(" ")}`);
+  const migrate = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, DATABASE_URL }, encoding: "utf8" });
+  if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
+}
+
+async function dropDatabase() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.end();
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Row {
+  mutation: string;
+  scenario: string;
+  p50: number;
+  p99: number;
+  mean: number;
+  rps: number;
+  rpsLoaded: number;
+  p50Loaded: number;
+}
+
+async function main() {
+  await createDatabase();
+  const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
+  const db = createDb(DATABASE_URL, { max: 10 });
+  const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
+  const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false });
+  const services: AppServices = {
+    db,
+    redis,
+    storage: new LocalDiskStorage(storageDir),
+    sessions,
+    logger: pino({ level: "warn" }),
+    config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
+  };
+  const handler = createTrpcHttpHandler(services);
+
+  try {
+    const user = await db.user.create({
+      data: { email: "bench@metastore.local", name: "bench", passwordHash: "not-used", quotaBytes: 1n << 40n },
+      select: { id: true, sessionVersion: true },
+    });
+    const cookie = `${SESSION_COOKIE}=${await sessions.seal(user)}`;
+    const payload = "x".repeat(UPLOAD_BYTES);
+
+    const send = async (procedure: string, body: BodyInit, key: string | null, json: boolean) => {
+      const headers: Record<string, string> = { cookie };
+      if (json) headers["content-type"] = "application/json";
+      if (key !== null) headers["idempotency-key"] = key;
+      const res = await handler(new Request(`http://localhost/api/trpc/${procedure}`, { method: "POST", body, headers }));
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`${procedure} answered ${res.status}: ${text.slice(0, 300)}`);
+      return { text, replayed: res.headers.get("idempotent-replayed") === "true" };
+    };
+    const uploadForm = (name: string) => {
+      const fd = new FormData();
+      fd.append("file", new File([payload], name, { type: "text/plain" }));
+      return fd;
+    };
+    const upload = (key: string | null, name = "bench.txt") => send("files.upload", uploadForm(name), key, false);
+    const rename = (key: string | null, id: string, name: string) => send("files.rename", JSON.stringify({ json: { id, name } }), key, true);
+
+    // One file per concurrent caller for the renames.
+    const fileIds: string[] = [];
+    for (let w = 0; w < CONCURRENCY; w++) {
+      fileIds.push((JSON.parse((await upload(null, `rename-${w}.txt`)).text) as { result: { data: { json: { id: string } } } }).result.data.json.id);
+    }
+    // Keys the replay scenarios repeat (each executed once here, outside the measurement).
+    const replayKeys = fileIds.map(() => randomUUID());
+    for (let w = 0; w < CONCURRENCY; w++) {
+      await rename(replayKeys[w]!, fileIds[w]!, "replayed.txt");
+      await upload(replayKeys[w]!);
+    }
+
+    type Call = (worker: number, i: number) => Promise<{ replayed: boolean }>;
+    const scenarios: Array<{ mutation: string; scenario: string; call: Call; expectReplay: boolean }> = [
+      { mutation: "files.rename", scenario: "no key", call: (w, i) => rename(null, fileIds[w]!, `n-${i}.txt`), expectReplay: false },
+      { mutation: "files.rename", scenario: "fresh key", call: (w, i) => rename(randomUUID(), fileIds[w]!, `k-${i}.txt`), expectReplay: false },
+      { mutation: "files.rename", scenario: "replayed", call: (w) => rename(replayKeys[w]!, fileIds[w]!, "replayed.txt"), expectReplay: true },
+      { mutation: "files.upload (4 KiB)", scenario: "no key", call: () => upload(null), expectReplay: false },
+      { mutation: "files.upload (4 KiB)", scenario: "fresh key", call: () => upload(randomUUID()), expectReplay: false },
+      { mutation: "files.upload (4 KiB)", scenario: "replayed", call: (w) => upload(replayKeys[w]!), expectReplay: true },
+    ];
+
+    // Scenarios run interleaved in rounds (A B C … A B C …) so that a noisy neighbour on this shared
+    // machine slows all of them alike instead of whichever happened to run at that moment.
+    async function run(call: Call, total: number, expectReplay: boolean, latencies: number[], concurrency = 1) {
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async (_, worker) => {
+          while (next < total) {
+            const i = next++;
+            const t0 = performance.now();
+            const { replayed } = await call(worker, i);
+            latencies.push(performance.now() - t0);
+            if (replayed !== expectReplay) throw new Error(`request ${i}: replayed=${replayed}, expected ${expectReplay}`);
+          }
+        }),
+      );
+      return performance.now() - started;
+    }
+
+    log(`warm-up: ${WARMUP} requests per scenario`);
+    for (const s of scenarios) await run(s.call, WARMUP, s.expectReplay, []);
+    const ROUNDS = 10;
+    const perRound = Math.ceil(REQUESTS / ROUNDS);
+    /** Latency at concurrency 1 (no queueing behind other requests), throughput at CONCURRENCY. */
+    async function measure(concurrency: number, perRound: number) {
+      const samples = scenarios.map(() => ({ latencies: [] as number[], wall: 0 }));
+      log(`${ROUNDS} rounds of ${perRound} requests per scenario, concurrency ${concurrency}`);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [i, s] of scenarios.entries()) samples[i]!.wall += await run(s.call, perRound, s.expectReplay, samples[i]!.latencies, concurrency);
+      }
+      return samples.map(({ latencies, wall }) => {
+        latencies.sort((a, b) => a - b);
+        return {
+          p50: percentile(latencies, 50),
+          p99: percentile(latencies, 99),
+          mean: latencies.reduce((sum, v) => sum + v, 0) / latencies.length,
+          rps: (latencies.length / wall) * 1000,
+        };
+      });
+    }
+    const serial = await measure(1, perRound);
+    const loaded = await measure(CONCURRENCY, perRound);
+    const rows: Row[] = scenarios.map((s, i) => ({ mutation: s.mutation, scenario: s.scenario, ...serial[i]!, rpsLoaded: loaded[i]!.rps, p50Loaded: loaded[i]!.p50 }));
+
+    const f = (n: number) => n.toFixed(2);
+    const lines = [
+      `Idempotency-Key, in-process fetch handler, PostgreSQL + Redis on localhost, ${os.cpus().length} CPUs (shared). Latency: ${perRound * ROUNDS} requests per scenario one at a time; throughput: the same again with ${CONCURRENCY} concurrent callers. Scenarios interleaved in ${ROUNDS} rounds.`,
+      "",
+      `| mutation | scenario | p50 ms | p99 ms | mean ms | req/s (1) | req/s (${CONCURRENCY}) | p50 ms (${CONCURRENCY}) | p50 vs no key |`,
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ];
+    for (const r of rows) {
+      const base = rows.find((b) => b.mutation === r.mutation && b.scenario === "no key")!;
+      const diff = r.p50 - base.p50;
+      lines.push(`| ${r.mutation} | ${r.scenario} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.mean)} | ${r.rps.toFixed(0)} | ${r.rpsLoaded.toFixed(0)} | ${f(r.p50Loaded)} | ${r.scenario === "no key" ? "baseline" : `${diff >= 0 ? "+" : ""}${f(diff)} ms`} |`);
+    }
+    lines.push("", "Targets (issue 4): a fresh key adds at most 1 ms p50; a replay is at least 3× faster than executing (fresh key).");
+    for (const mutation of [...new Set(rows.map((r) => r.mutation))]) {
+      const get = (scenario: string) => rows.find((r) => r.mutation === mutation && r.scenario === scenario)!;
+      const added = get("fresh key").p50 - get("no key").p50;
+      const speedup = get("fresh key").p50 / get("replayed").p50;
+      lines.push(
+        `- ${mutation}: fresh key adds ${f(added)} ms p50 (${added <= 1 ? "met" : "MISSED"}); replay is ${speedup.toFixed(1)}× faster than executing with a key at p50 (${speedup >= 3 ? "met" : "MISSED"}), ${(get("no key").p50 / get("replayed").p50).toFixed(1)}× faster than without a key`,
+      );
+    }
+    console.log(lines.join("\n"));
+  } finally {
+    await db.$disconnect();
+    let cursor = "0";
+    do {
+      const [nextCursor, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}:*`, "COUNT", 1000);
+      cursor = nextCursor;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+    await redis.quit();
+    await rm(storageDir, { recursive: true, force: true });
+    await dropDatabase();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
