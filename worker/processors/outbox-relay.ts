@@ -170,7 +170,8 @@ export async function startOutboxRelay(deps: RelayDeps) {
       }
       // Redis is fine, so something about the events failed: publish them one by one, so one bad
       // event does not hold back (or burn the attempts of) the rest of the batch.
-      await publishOneByOne(events);
+      if (events.length === 1) await recordFailure(events[0]!, error);
+      else await publishOneByOne(events);
       return events.length;
     }
     await options.hooks?.afterPublish?.(events);
@@ -185,11 +186,15 @@ export async function startOutboxRelay(deps: RelayDeps) {
         await withTimeout(publish(queue, [toJob(event, consumerJob)]), publishTimeoutMs, "publishing to Redis");
         ok.push(event.id);
       } catch (error) {
-        stats.failed += await markPublishFailed(db, relayId, [event], error, retry);
-        log.warn({ err: (error as Error).message, eventId: event.id, attempt: event.attempts + 1 }, "publishing an outbox event failed");
+        await recordFailure(event, error);
       }
     }
     stats.published += await markPublished(db, relayId, ok);
+  }
+
+  async function recordFailure(event: ClaimedEvent, error: unknown) {
+    stats.failed += await markPublishFailed(db, relayId, [event], error, retry);
+    log.warn({ err: (error as Error).message, eventId: event.id, attempt: event.attempts + 1 }, "publishing an outbox event failed");
   }
 
   let loopErrors = 0;
