@@ -48,6 +48,8 @@ function whereOf(filter: OutboxFilter): Prisma.OutboxEventWhereInput {
     ...(filter.aggregateType ? { aggregateType: filter.aggregateType } : {}),
     ...(filter.aggregateId ? { aggregateId: filter.aggregateId } : {}),
     ...(filter.from || filter.to ? { id, createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+    // Text search covers events that failed (every failure stamps last_failed_at): the condition
+    // lets PostgreSQL walk the small failed-rows index instead of every row's error column.
     ...(filter.errorContains ? { lastFailedAt: { not: null }, lastError: { contains: filter.errorContains, mode: "insensitive" } } : {}),
   };
 }

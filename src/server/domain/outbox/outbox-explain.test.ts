@@ -59,6 +59,10 @@ describe("query plans at 200k rows", () => {
     expect(published).toMatch(/outbox_event_published_idx/);
     const heads = await plan(`SELECT DISTINCT ON (aggregate_type, aggregate_id) id FROM outbox_event WHERE consumed_at IS NULL AND status <> 'discarded' ORDER BY aggregate_type, aggregate_id, aggregate_seq`);
     expect(heads).toMatch(/outbox_event_unconsumed_idx/);
-    for (const p of [dead, failures, published, heads]) expect(p).not.toMatch(/Seq Scan on outbox_event/);
+    const errorSearch = await plan(`SELECT id FROM outbox_event WHERE last_failed_at IS NOT NULL AND last_error ILIKE '%boo%' ORDER BY id DESC LIMIT 51`);
+    expect(errorSearch).toMatch(/outbox_event_failed_idx/);
+    const oldestPending = await plan(`SELECT created_at FROM outbox_event WHERE status = 'pending' ORDER BY status, id LIMIT 1`);
+    expect(oldestPending).toMatch(/outbox_event_status_id_idx/);
+    for (const p of [dead, failures, published, heads, errorSearch, oldestPending]) expect(p).not.toMatch(/Seq Scan on outbox_event/);
   });
 });

@@ -129,7 +129,7 @@ describe("admin.outbox actions", () => {
 
   it("retryMatching: retries every failed/dead event matching the filter in batches and says how many", async () => {
     const extra = await Promise.all(Array.from({ length: 5 }, () => append(randomUUID(), ["z"])));
-    await db().outboxEvent.updateMany({ where: { id: { in: extra.map((e) => e.id) } }, data: { status: "dead", attempts: 5, lastError: "broker exploded" } });
+    await db().outboxEvent.updateMany({ where: { id: { in: extra.map((e) => e.id) } }, data: { status: "dead", attempts: 5, lastError: "broker exploded", lastFailedAt: new Date() } });
     await expectTRPCError(
       app.caller(operator).admin.outbox.retryMatching({ filter: { status: ["published"] } }),
       "BAD_REQUEST",
