@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { CLAIM_DUE_SQL } from "./relay-store";
 
 /**
  * The hot paths must not scan the table. With 200k published rows (a table where a sequential scan
@@ -27,19 +28,8 @@ async function plan(sql: string): Promise<string> {
   return rows.map((r) => r["QUERY PLAN"]).join("\n");
 }
 
-// The relay's claim query, as in relay-store.ts (with literals instead of parameters).
-const CLAIM = `
-  WITH due AS (
-    SELECT e.id FROM outbox_event e
-    WHERE e.status IN ('pending', 'failed', 'publishing') AND e.next_attempt_at <= now()
-      AND NOT EXISTS (
-        SELECT 1 FROM outbox_event p
-        WHERE p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id AND p.aggregate_seq < e.aggregate_seq
-          AND p.consumed_at IS NULL AND p.status <> 'discarded')
-    ORDER BY e.next_attempt_at LIMIT 500
-    FOR UPDATE OF e SKIP LOCKED)
-  UPDATE outbox_event o SET status = 'publishing', claimed_by = 'r', lease_until = now(), next_attempt_at = now()
-  FROM due WHERE o.id = due.id RETURNING o.id`;
+// The relay's claim statement exactly as the relay runs it, with its parameters filled in.
+const CLAIM = CLAIM_DUE_SQL.replace("$1::int", "500").replace("$2::text", "'relay'").replaceAll("$3::int", "30000");
 
 describe("query plans at 200k rows", () => {
   it("the relay's claim reads the partial due index and probes ordering through the unconsumed index", async () => {

@@ -42,8 +42,8 @@ interface ClaimedRow {
  *   index outbox_event_unconsumed_idx;
  * - FOR UPDATE SKIP LOCKED: concurrent relays take disjoint batches and never wait for each other.
  */
-export async function claimDueEvents(db: Db, opts: { relayId: string; batchSize: number; leaseMs: number }): Promise<ClaimedEvent[]> {
-  const rows = await db.$queryRaw<ClaimedRow[]>`
+/** The claim statement itself ($1 batch size, $2 relay id, $3 lease in ms); the bench's bare floor runs the same text. */
+export const CLAIM_DUE_SQL = `
     WITH due AS (
       SELECT e.id
       FROM outbox_event e
@@ -55,17 +55,20 @@ export async function claimDueEvents(db: Db, opts: { relayId: string; batchSize:
             AND p.aggregate_seq < e.aggregate_seq
             AND p.consumed_at IS NULL AND p.status <> 'discarded')
       ORDER BY e.next_attempt_at
-      LIMIT ${opts.batchSize}
+      LIMIT $1::int
       FOR UPDATE OF e SKIP LOCKED
     )
     UPDATE outbox_event o
-    SET status = 'publishing', claimed_by = ${opts.relayId},
-        lease_until = now() + ${opts.leaseMs} * interval '1 millisecond',
-        next_attempt_at = now() + ${opts.leaseMs} * interval '1 millisecond'
+    SET status = 'publishing', claimed_by = $2::text,
+        lease_until = now() + $3::int * interval '1 millisecond',
+        next_attempt_at = now() + $3::int * interval '1 millisecond'
     FROM due
     WHERE o.id = due.id
     RETURNING o.id, o.aggregate_type, o.aggregate_id, o.aggregate_seq, o.event_type, o.payload, o.headers,
               o.attempts, o.max_attempts, o.created_at`;
+
+export async function claimDueEvents(db: Db, opts: { relayId: string; batchSize: number; leaseMs: number }): Promise<ClaimedEvent[]> {
+  const rows = await db.$queryRawUnsafe<ClaimedRow[]>(CLAIM_DUE_SQL, opts.batchSize, opts.relayId, opts.leaseMs);
   return rows.map((r) => ({
     id: r.id,
     aggregateType: r.aggregate_type,
