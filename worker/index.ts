@@ -17,6 +17,8 @@ import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { startOutboxConsumers } from "./processors/outbox-consumers";
 import { startOutboxRelay } from "./processors/outbox-relay";
 import { startOutboxRetention } from "./processors/outbox-retention";
+import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
+import { startSagaRunner } from "./processors/saga-runner";
 
 async function main() {
   const env = getEnv();
@@ -48,6 +50,12 @@ async function main() {
     options: { retentionMs: env.OUTBOX_RETENTION_HOURS * 3_600_000, everyMs: 10 * 60_000, batchSize: 5000 },
   });
   components.push({ name: "outbox-retention", close: outboxRetention.close });
+  const sagaRunner = await startSagaRunner({
+    db, connection, prefix: env.QUEUE_PREFIX, logger,
+    registry: appSagaRegistry({ db, storage: new LocalDiskStorage(env.STORAGE_DIR) }),
+    concurrency: env.SAGA_CONCURRENCY, sweepEveryMs: env.SAGA_SWEEP_EVERY_MS, stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
+  });
+  components.push({ name: "saga-runner", close: sagaRunner.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();

@@ -8,6 +8,8 @@ import { deliveredEventSchema } from "../domain/outbox/events";
  */
 export const QueueName = {
   heartbeat: "heartbeat",
+  /** One job per saga step (execute or compensate): src/server/domain/saga, worker/processors/saga-runner.ts. */
+  sagaStep: "saga-step",
   /** One job per outbox event (job id = event id), published by the relay, handled by the consumers. */
   outboxEvents: "outbox-events",
   /** The outbox retention job (a job scheduler). */
@@ -18,6 +20,13 @@ export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const jobSchemas = {
   heartbeat: z.object({ sentAt: z.string() }),
+  "saga-step": z.object({
+    sagaId: z.uuid(),
+    sagaType: z.string().min(1),
+    phase: z.enum(["execute", "compensate"]),
+    stepIndex: z.number().int().min(0),
+    generation: z.number().int().min(0),
+  }),
   "outbox-events": deliveredEventSchema,
   "outbox-retention": z.object({}),
   "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),

@@ -2,6 +2,7 @@ import { createTRPCRouter } from "../../trpc";
 import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
+import { sagasRouter } from "./sagas";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
@@ -11,4 +12,5 @@ export const adminRouter = createTRPCRouter({
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
+  sagas: sagasRouter,
 });

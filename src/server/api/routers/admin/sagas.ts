@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { sagaServiceFor } from "../../../domain/saga/saga-service";
+import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
+
+const sagaId = z.uuid({ message: "must be a saga id (a UUID)" });
+const sagaStatus = z.enum(["running", "compensating", "completed", "compensated", "failed", "aborted"]);
+
+/** Saga dashboard: viewers read, operators act. The logic lives in src/server/domain/saga. */
+export const sagasRouter = createTRPCRouter({
+  list: viewerProcedure
+    .input(
+      z.object({
+        status: z.array(sagaStatus).max(6).optional(),
+        type: z.string().trim().min(1).max(100).optional(),
+        correlationId: z.string().trim().min(1).max(200).optional(),
+        error: z.string().trim().min(1).max(200).optional(),
+        createdAfter: z.date().optional(),
+        createdBefore: z.date().optional(),
+        cursor: sagaId.optional(),
+        limit: z.number().int().min(1).max(200).default(50),
+      }),
+    )
+    .query(({ ctx, input }) => sagaServiceFor(ctx).list(input)),
+
+  timeline: viewerProcedure.input(z.object({ id: sagaId })).query(({ ctx, input }) => sagaServiceFor(ctx).timeline(input.id)),
+
+  metrics: viewerProcedure
+    .input(z.object({ type: z.string().trim().min(1).max(100).optional(), sinceMinutes: z.number().int().min(1).max(60 * 24 * 90).optional() }).default({}))
+    .query(({ ctx, input }) =>
+      sagaServiceFor(ctx).metrics({
+        type: input.type,
+        since: input.sinceMinutes ? new Date(Date.now() - input.sinceMinutes * 60_000) : undefined,
+      }),
+    ),
+
+  /** Compensate now: undo the completed steps in reverse; the saga ends `aborted`. */
+  abort: operatorProcedure
+    .meta({ description: "Abort a running saga (compensate now)" })
+    .input(z.object({ id: sagaId, reason: z.string().trim().min(3, "say why (at least 3 characters): it is kept on the saga").max(500) }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).abort(input.id, `${input.reason} (by ${ctx.user.email})`)),
+
+  /** Retry the compensation that failed (saga status `failed`). */
+  retryStep: operatorProcedure
+    .meta({ description: "Retry a saga's failed compensation step" })
+    .input(z.object({ id: sagaId }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).retryStep(input.id)),
+
+  /** Re-queue the current step of a running/compensating saga that has no live job. */
+  resume: operatorProcedure
+    .meta({ description: "Resume a stuck saga" })
+    .input(z.object({ id: sagaId }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).resume(input.id)),
+
+  /** Run forward again from the first step not in effect, skipping the succeeded ones. */
+  redrive: operatorProcedure
+    .meta({ description: "Redrive a saga from its failed step" })
+    .input(z.object({ id: sagaId }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).redrive(input.id)),
+});

@@ -1,0 +1,443 @@
+import { v7 as uuidv7 } from "uuid";
+import { z } from "zod";
+import type { Db } from "../../db/client";
+import { currentTransaction, inTransaction, type Tx } from "../../db/transaction";
+import { badInput } from "../errors";
+import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
+import {
+  executionIdFor,
+  readContext,
+  type DispatchOptions,
+  type SagaContext,
+  type SagaDispatcher,
+  type SagaPhase,
+  type SagaStatus,
+  type StepJob,
+} from "./types";
+
+/**
+ * The saga state machine. Every step runs as one job (see worker/processors/saga-runner.ts):
+ *
+ *   claim   — one statement: the saga must still be at this step in this phase (row-locked), and the
+ *             step's log row is taken as a lease (status running, started_at = now); the version is bumped.
+ *   run     — the step body, under its timeout.
+ *   finish  — one statement: `UPDATE saga_instance … WHERE id = $id AND version = $seen` moves the
+ *             saga on and records the step's result. If the version moved (an operator aborted, a
+ *             redelivered job re-claimed after our lease ran out) the decision is taken again under a
+ *             row lock from fresh state, so two workers can never advance one saga twice.
+ *   dispatch — after commit, the next step's job is queued. A crash between commit and dispatch
+ *             leaves a saga with no job: the sweeper (`sweep`) finds it and queues it again.
+ */
+
+/** A step's lease outlives its timeout by this much, so a slow-but-alive worker keeps its step. */
+const LEASE_GRACE_MS = 2_000;
+/** A job for a saga that does not exist yet may be from a start whose transaction has not committed. */
+const UNCOMMITTED_START_WAIT_MS = 60_000;
+
+export type StepOutcome =
+  | { kind: "advanced"; status: SagaStatus; next: StepJob | null }
+  | { kind: "stale"; reason: string }
+  /** Not the final attempt: the caller re-queues with backoff (BullMQ: throw). */
+  | { kind: "retry"; error: Error }
+  /** Someone else holds the step (or the saga is not committed yet): try again at untilMs. */
+  | { kind: "wait"; untilMs: number; reason: string };
+
+export interface StepAttempt {
+  /** Failed attempts before this one (BullMQ's attemptsMade). */
+  attemptsMade: number;
+  maxAttempts: number;
+  /** When the job was first queued (ms since epoch). */
+  queuedAt: number;
+}
+
+export interface SagaEngineDeps {
+  db: Db;
+  registry: SagaRegistry;
+  dispatcher: SagaDispatcher;
+  logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+interface ClaimRow {
+  input: unknown;
+  context: unknown;
+  version: number;
+  attempts: number;
+  execution_id: string;
+  executed_output: unknown;
+}
+
+interface SagaSnapshot {
+  status: SagaStatus;
+  currentStep: number;
+  version: number;
+  context: SagaContext;
+}
+
+interface StepResult {
+  ok: boolean;
+  output?: unknown;
+  error?: string;
+  /** The failure is final (no attempts left or a PermanentStepError). */
+  final: boolean;
+  /** Compensation of a step that has no compensate function. */
+  skipped?: boolean;
+  /** An abort was requested while the previous attempt ran: this step is not run at all. */
+  abortedBeforeRun?: boolean;
+}
+
+interface Transition {
+  status: SagaStatus;
+  currentStep: number;
+  terminal: boolean;
+  lastError: string | null;
+  abortRequested: boolean;
+  next: StepJob | null;
+}
+
+export function errorText(error: unknown): string {
+  const text = error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error);
+  return text.slice(0, 2000);
+}
+
+export function dispatchOptionsFor(def: SagaDefinition<unknown>, stepIndex: number): DispatchOptions {
+  const { retry } = stepPolicy(def, stepIndex);
+  return { attempts: retry.attempts, backoffMs: retry.backoffMs };
+}
+
+export function leaseMsFor(def: SagaDefinition<unknown>, stepIndex: number): number {
+  return stepPolicy(def, stepIndex).timeoutMs + LEASE_GRACE_MS;
+}
+
+function phaseStatus(phase: SagaPhase): SagaStatus {
+  return phase === "execute" ? "running" : "compensating";
+}
+
+/** Run fn under a timeout; the signal tells a cooperative step to stop. */
+async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: number, stepName: string): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new StepTimeoutError(stepName, ms);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  try {
+    return await Promise.race([fn(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What happens to the saga once this phase of this step has ended (success or final failure). */
+function decide(def: SagaDefinition<unknown>, job: StepJob, saga: SagaSnapshot, result: StepResult): Transition {
+  const last = def.steps.length - 1;
+  const abort = saga.context.abortRequested === true;
+  const compensateFrom = (index: number, lastError: string | null): Transition =>
+    index < 0
+      ? { status: abort ? "aborted" : "compensated", currentStep: 0, terminal: true, lastError, abortRequested: abort, next: null }
+      : {
+          status: "compensating",
+          currentStep: index,
+          terminal: false,
+          lastError,
+          abortRequested: abort,
+          next: { ...job, phase: "compensate", stepIndex: index },
+        };
+
+  if (job.phase === "execute") {
+    if (!result.ok) {
+      const step = def.steps[job.stepIndex]!;
+      // The failed step is not compensated: only completed steps are, in reverse.
+      return compensateFrom(job.stepIndex - 1, result.abortedBeforeRun ? null : `Step ${job.stepIndex} (${step.name}) failed: ${result.error}`);
+    }
+    // An operator asked to abort while this step ran: it completed, so it is undone too.
+    if (abort) return compensateFrom(job.stepIndex, null);
+    if (job.stepIndex === last) {
+      return { status: "completed", currentStep: job.stepIndex, terminal: true, lastError: null, abortRequested: false, next: null };
+    }
+    return {
+      status: "running",
+      currentStep: job.stepIndex + 1,
+      terminal: false,
+      lastError: null,
+      abortRequested: false,
+      next: { ...job, stepIndex: job.stepIndex + 1 },
+    };
+  }
+  if (!result.ok) {
+    const step = def.steps[job.stepIndex]!;
+    return {
+      status: "failed",
+      currentStep: job.stepIndex,
+      terminal: false,
+      lastError: `Compensation of step ${job.stepIndex} (${step.name}) failed: ${result.error}`,
+      abortRequested: abort,
+      next: null,
+    };
+  }
+  return compensateFrom(job.stepIndex - 1, null);
+}
+
+export function createSagaEngine(deps: SagaEngineDeps) {
+  const { db, registry, dispatcher } = deps;
+
+  function definitionOf(type: string): SagaDefinition<unknown> {
+    const def = registry.get(type);
+    if (!def) throw new Error(`Saga type ${type} is not registered in this process`);
+    return def;
+  }
+
+  /** Take the step's lease if the saga is still at it. Returns null if someone else has it or the saga moved. */
+  async function claim(job: StepJob, def: SagaDefinition<unknown>): Promise<ClaimRow | null> {
+    const step = def.steps[job.stepIndex]!;
+    const status = phaseStatus(job.phase);
+    const executionId = executionIdFor(job.sagaId, job.stepIndex, job.generation);
+    const leaseMs = leaseMsFor(def, job.stepIndex);
+    const rows = await db.$queryRaw<ClaimRow[]>`
+      WITH saga AS (
+        SELECT id, input, context, version FROM saga_instance
+        WHERE id = ${job.sagaId}::uuid AND status = ${status}::"SagaStatus" AND current_step = ${job.stepIndex}
+          AND COALESCE((context->>'generation')::int, 0) = ${job.generation}
+        FOR UPDATE
+      ), executed AS (
+        SELECT execution_id, output FROM saga_step_log
+        WHERE saga_id = ${job.sagaId}::uuid AND step_index = ${job.stepIndex} AND phase = 'execute'
+      ), claimed AS (
+        INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+        SELECT ${uuidv7()}::uuid, saga.id, ${job.stepIndex}, ${step.name}, ${job.phase}::"SagaPhase", 'running', 1,
+          CASE WHEN ${job.phase}::text = 'compensate' THEN COALESCE((SELECT execution_id FROM executed), ${executionId}) ELSE ${executionId} END,
+          now()
+        FROM saga
+        ON CONFLICT (saga_id, step_index, phase) DO UPDATE
+          SET status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
+              output = NULL, execution_id = EXCLUDED.execution_id
+          WHERE l.status IN ('failed', 'skipped')
+             OR l.execution_id <> EXCLUDED.execution_id
+             OR (l.status = 'running' AND l.started_at < now() - ${leaseMs} * interval '1 millisecond')
+        RETURNING l.attempts, l.execution_id
+      ), bumped AS (
+        -- Only the version moves (no indexed column), so PostgreSQL can do a HOT update: claims are
+        -- the hottest statement. updated_at moves on transitions, which is what the sweeper watches.
+        UPDATE saga_instance s SET version = s.version + 1
+        FROM claimed WHERE s.id = ${job.sagaId}::uuid
+        RETURNING s.version
+      )
+      SELECT saga.input, saga.context, bumped.version, claimed.attempts, claimed.execution_id,
+             (SELECT output FROM executed) AS executed_output
+      FROM saga, claimed, bumped`;
+    return rows[0] ?? null;
+  }
+
+  /** Why a claim failed: wait for a lease / an uncommitted start, or drop a stale job. */
+  async function explainUnclaimed(job: StepJob, def: SagaDefinition<unknown>, attempt: StepAttempt): Promise<StepOutcome> {
+    const saga = await db.sagaInstance.findUnique({
+      where: { id: job.sagaId },
+      select: { status: true, currentStep: true, context: true },
+    });
+    if (!saga) {
+      if (Date.now() - attempt.queuedAt < UNCOMMITTED_START_WAIT_MS) {
+        return { kind: "wait", untilMs: Date.now() + 250, reason: "saga not visible yet (start not committed)" };
+      }
+      return { kind: "stale", reason: "saga does not exist" };
+    }
+    if (saga.status !== phaseStatus(job.phase) || saga.currentStep !== job.stepIndex || readContext(saga.context).generation !== job.generation) {
+      return { kind: "stale", reason: `saga is ${saga.status} at step ${saga.currentStep}` };
+    }
+    const log = await db.sagaStepLog.findUnique({
+      where: { sagaId_stepIndex_phase: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase } },
+      select: { status: true, startedAt: true },
+    });
+    if (log?.status === "running") {
+      const until = log.startedAt.getTime() + leaseMsFor(def, job.stepIndex) + 50;
+      return { kind: "wait", untilMs: Math.max(until, Date.now() + 50), reason: "another worker holds this step" };
+    }
+    return { kind: "stale", reason: `step already ${log?.status ?? "gone"}` };
+  }
+
+  /** Apply a transition if the saga is still at `seenVersion`; returns false if it moved. */
+  async function apply(client: Db | Tx, job: StepJob, seenVersion: number, t: Transition, result: StepResult, stepName: string): Promise<boolean> {
+    const setOutput = job.phase === "execute" && result.ok;
+    const outputJson = JSON.stringify(result.output ?? null);
+    const logStatus = result.skipped ? "skipped" : result.ok ? "succeeded" : "failed";
+    const rows = await client.$queryRaw<Array<{ version: number }>>`
+      WITH s AS (
+        UPDATE saga_instance SET
+          status = ${t.status}::"SagaStatus",
+          current_step = ${t.currentStep},
+          version = version + 1,
+          updated_at = now(),
+          last_error = CASE WHEN ${t.lastError}::text IS NULL THEN last_error ELSE ${t.lastError}::text END,
+          finished_at = CASE WHEN ${t.terminal}::boolean THEN now() ELSE NULL END,
+          context = (
+            CASE WHEN ${setOutput}::boolean
+              THEN jsonb_set(jsonb_set(context, '{outputs}', COALESCE(context->'outputs', '{}'::jsonb)), ARRAY['outputs', ${stepName}::text], ${outputJson}::jsonb)
+              ELSE context END
+          ) - 'abortRequested' || CASE WHEN ${t.abortRequested}::boolean THEN '{"abortRequested": true}'::jsonb ELSE '{}'::jsonb END
+        WHERE id = ${job.sagaId}::uuid AND version = ${seenVersion}
+        RETURNING version
+      ), l AS (
+        UPDATE saga_step_log SET
+          status = ${logStatus}::"SagaStepStatus",
+          output = CASE WHEN ${setOutput}::boolean THEN ${outputJson}::jsonb ELSE NULL END,
+          error = ${result.error ?? null}::text,
+          finished_at = now()
+        WHERE saga_id = ${job.sagaId}::uuid AND step_index = ${job.stepIndex} AND phase = ${job.phase}::"SagaPhase"
+          AND EXISTS (SELECT 1 FROM s)
+      )
+      SELECT version FROM s`;
+    return rows.length === 1;
+  }
+
+  /**
+   * The saga moved between our claim and our finish. Decide again from fresh state under a row lock:
+   * if our lease was taken over (attempts moved on), we were a zombie and drop our result.
+   */
+  async function finishUnderLock(job: StepJob, def: SagaDefinition<unknown>, myAttempt: number, result: StepResult): Promise<StepOutcome> {
+    const stepName = def.steps[job.stepIndex]!.name;
+    return inTransaction(db, async (tx) => {
+      const sagas = await tx.$queryRaw<Array<{ status: SagaStatus; current_step: number; version: number; context: unknown }>>`
+        SELECT status, current_step, version, context FROM saga_instance WHERE id = ${job.sagaId}::uuid FOR UPDATE`;
+      const row = sagas[0];
+      if (!row) return { kind: "stale", reason: "saga deleted" } as const;
+      const log = await tx.sagaStepLog.findUnique({
+        where: { sagaId_stepIndex_phase: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase } },
+        select: { attempts: true, status: true },
+      });
+      if (!log || log.attempts !== myAttempt || log.status !== "running") {
+        return { kind: "stale", reason: "our lease on the step was taken over" } as const;
+      }
+      const saga: SagaSnapshot = { status: row.status, currentStep: row.current_step, version: row.version, context: readContext(row.context) };
+      if (saga.status !== phaseStatus(job.phase) || saga.currentStep !== job.stepIndex || saga.context.generation !== job.generation) {
+        // Record what really happened to the step for the timeline, but do not move the saga.
+        await tx.sagaStepLog.update({
+          where: { sagaId_stepIndex_phase: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase } },
+          data: { status: result.ok ? "succeeded" : "failed", error: result.error ?? null, finishedAt: new Date() },
+        });
+        return { kind: "stale", reason: `saga moved to ${saga.status} at step ${saga.currentStep}` } as const;
+      }
+      const t = decide(def, job, saga, result);
+      const applied = await apply(tx, job, saga.version, t, result, stepName);
+      if (!applied) throw new Error("saga version moved under a row lock"); // cannot happen: we hold the lock
+      return { kind: "advanced", status: t.status, next: t.next } as const;
+    });
+  }
+
+  async function finish(job: StepJob, def: SagaDefinition<unknown>, claimed: ClaimRow, result: StepResult): Promise<StepOutcome> {
+    const saga: SagaSnapshot = {
+      status: phaseStatus(job.phase),
+      currentStep: job.stepIndex,
+      version: claimed.version,
+      context: readContext(claimed.context),
+    };
+    const t = decide(def, job, saga, result);
+    const applied = await apply(db, job, claimed.version, t, result, def.steps[job.stepIndex]!.name);
+    const outcome: StepOutcome = applied ? { kind: "advanced", status: t.status, next: t.next } : await finishUnderLock(job, def, claimed.attempts, result);
+    if (outcome.kind === "advanced" && outcome.next) {
+      await dispatcher.dispatch(outcome.next, dispatchOptionsFor(def, outcome.next.stepIndex));
+    }
+    return outcome;
+  }
+
+  return {
+    /**
+     * Persist a saga and queue its first step. Joins an ambient transaction (the idempotency
+     * middleware's), so a replayed request finds the saga it started; the step job waits until
+     * the row is visible (see explainUnclaimed).
+     */
+    async startSaga(type: string, input: unknown, options: { id?: string; correlationId?: string } = {}) {
+      const def = registry.get(type);
+      if (!def) throw badInput(`Unknown saga type "${type}"; known types: ${registry.types().join(", ") || "none"}`);
+      const parsed = def.input.safeParse(input);
+      if (!parsed.success) throw badInput(`Invalid input for saga ${type}: ${z.prettifyError(parsed.error)}`);
+      const id = options.id ?? uuidv7();
+      const context: SagaContext = { generation: 0, outputs: {} };
+      const data = { id, type, input: parsed.data as object, context: context as object, correlationId: options.correlationId ?? null };
+      const select = { id: true, status: true, createdAt: true } as const;
+      // Inside the caller's transaction if there is one (so it commits with the request's other
+      // writes); otherwise a single INSERT needs no transaction of its own.
+      const tx = currentTransaction();
+      const saga = await (tx ?? db).sagaInstance.create({ data, select });
+      await dispatcher.dispatch({ sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 }, dispatchOptionsFor(def, 0));
+      return saga;
+    },
+
+    /** Run one job of the step queue. Never throws for a step's own failure: that is in the outcome. */
+    async runStep(job: StepJob, attempt: StepAttempt): Promise<StepOutcome> {
+      const def = definitionOf(job.sagaType);
+      const step = def.steps[job.stepIndex];
+      if (!step) return { kind: "stale", reason: `saga ${job.sagaType} has no step ${job.stepIndex}` };
+      const claimed = await claim(job, def);
+      if (!claimed) return explainUnclaimed(job, def, attempt);
+
+      const context = readContext(claimed.context);
+      const { timeoutMs } = stepPolicy(def, job.stepIndex);
+      const base = {
+        sagaId: job.sagaId,
+        sagaType: job.sagaType,
+        stepIndex: job.stepIndex,
+        stepName: step.name,
+        executionId: claimed.execution_id,
+        attempt: attempt.attemptsMade + 1,
+        input: claimed.input,
+        outputs: context.outputs,
+      };
+      let result: StepResult;
+      try {
+        if (job.phase === "execute" && context.abortRequested) {
+          // Aborted while an earlier attempt of this step ran (and failed): do not start it again.
+          result = { ok: false, final: true, error: "Not run: the saga was aborted", abortedBeforeRun: true };
+        } else if (job.phase === "execute") {
+          const output = await withTimeout((signal) => step.execute({ ...base, signal }), timeoutMs, step.name);
+          result = { ok: true, output: output ?? null, final: true };
+        } else if (step.compensate) {
+          const compensate = step.compensate;
+          await withTimeout((signal) => compensate({ ...base, signal, output: claimed.executed_output ?? null }), timeoutMs, step.name);
+          result = { ok: true, final: true };
+        } else {
+          result = { ok: true, final: true, skipped: true };
+        }
+      } catch (error) {
+        const final = error instanceof PermanentStepError || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+        result = { ok: false, error: errorText(error), final };
+        if (!final) {
+          // Release the lease (status failed) so the retry can claim at once; only if it is still ours.
+          await db.sagaStepLog.updateMany({
+            where: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase, attempts: claimed.attempts, status: "running" },
+            data: { status: "failed", error: result.error, finishedAt: new Date() },
+          });
+          return { kind: "retry", error: error instanceof Error ? error : new Error(String(error)) };
+        }
+      }
+      return finish(job, def, claimed, result);
+    },
+
+    /**
+     * Find sagas that should be moving but have not for `stuckAfterMs` and make sure their current
+     * step has a job: a crash between commit and dispatch, or a job BullMQ gave up on, leaves none.
+     */
+    async sweep(options: { stuckAfterMs: number; limit?: number }): Promise<{ checked: number; redispatched: number }> {
+      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown }>>`
+        SELECT id, type, status, current_step, context FROM saga_instance
+        WHERE status IN ('running', 'compensating') AND updated_at < now() - ${options.stuckAfterMs} * interval '1 millisecond'
+        ORDER BY updated_at LIMIT ${options.limit ?? 200}`;
+      let redispatched = 0;
+      for (const row of rows) {
+        const def = registry.get(row.type);
+        if (!def) continue; // another process (with that definition) owns it
+        const job: StepJob = {
+          sagaId: row.id,
+          sagaType: row.type,
+          phase: row.status === "running" ? "execute" : "compensate",
+          stepIndex: row.current_step,
+          generation: readContext(row.context).generation,
+        };
+        if (await dispatcher.ensure(job, dispatchOptionsFor(def, job.stepIndex))) redispatched += 1;
+      }
+      return { checked: rows.length, redispatched };
+    },
+  };
+}
+
+export type SagaEngine = ReturnType<typeof createSagaEngine>;

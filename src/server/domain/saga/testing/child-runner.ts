@@ -1,0 +1,33 @@
+/**
+ * A saga worker as a child process, for the crash tests: the test SIGKILLs it at random instants.
+ * Env: DATABASE_URL, REDIS_URL, QUEUE_PREFIX, plus SAGA_* timings.
+ */
+import { pino } from "pino";
+import { createDb } from "~/server/db/client";
+import { bullmqConnection } from "~/server/redis";
+import { startSagaRunner } from "../../../../../worker/processors/saga-runner";
+import { testSagaRegistry } from "./test-sagas";
+
+const env = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+
+const db = createDb(env("DATABASE_URL"), { max: 6 });
+const runner = await startSagaRunner({
+  connection: bullmqConnection(env("REDIS_URL")),
+  prefix: env("QUEUE_PREFIX"),
+  db,
+  registry: testSagaRegistry(db, { timeoutMs: Number(process.env.SAGA_TIMEOUT_MS ?? 2000) }),
+  logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+  concurrency: Number(process.env.SAGA_CONCURRENCY ?? 4),
+  lockDurationMs: Number(process.env.SAGA_LOCK_MS ?? 1500),
+  stalledIntervalMs: Number(process.env.SAGA_STALLED_MS ?? 500),
+  sweepEveryMs: Number(process.env.SAGA_SWEEP_MS ?? 500),
+  stuckAfterMs: Number(process.env.SAGA_STUCK_MS ?? 2000),
+});
+process.send?.("ready");
+process.on("SIGTERM", () => {
+  void runner.close().then(() => db.$disconnect()).then(() => process.exit(0));
+});

@@ -1,0 +1,51 @@
+/** Shapes shared by the engine, the dispatcher (BullMQ) and the operator operations. */
+
+export type SagaPhase = "execute" | "compensate";
+export type SagaStatus = "running" | "compensating" | "completed" | "compensated" | "failed" | "aborted";
+
+export const TERMINAL_STATUSES: ReadonlyArray<SagaStatus> = ["completed", "compensated", "aborted"];
+
+/** One job of the step queue: run this phase of this step of this saga. */
+export interface StepJob {
+  sagaId: string;
+  sagaType: string;
+  phase: SagaPhase;
+  stepIndex: number;
+  /** Bumped by a redrive, so jobs and execution ids of the previous run can never be mistaken for the new one. */
+  generation: number;
+}
+
+export interface DispatchOptions {
+  attempts: number;
+  backoffMs: number;
+}
+
+/** Where the engine hands the next step (BullMQ in the app; see step-queue.ts). */
+export interface SagaDispatcher {
+  dispatch(job: StepJob, options: DispatchOptions): Promise<void>;
+  /** Queue the job unless a live one (waiting, delayed, active) exists; true if it had to queue it. */
+  ensure(job: StepJob, options: DispatchOptions): Promise<boolean>;
+}
+
+/** What `saga_instance.context` holds. */
+export interface SagaContext {
+  generation: number;
+  /** Outputs of executed steps, by step name. */
+  outputs: Record<string, unknown>;
+  /** Set by an operator's abort while a step was in flight: that step's end turns the saga around. */
+  abortRequested?: boolean;
+}
+
+export function readContext(value: unknown): SagaContext {
+  const raw = (value ?? {}) as Partial<SagaContext>;
+  return {
+    generation: typeof raw.generation === "number" ? raw.generation : 0,
+    outputs: raw.outputs && typeof raw.outputs === "object" ? raw.outputs : {},
+    ...(raw.abortRequested ? { abortRequested: true } : {}),
+  };
+}
+
+/** Stable id of one execution of a step: shared by its retries, its redeliveries and its compensation. */
+export function executionIdFor(sagaId: string, stepIndex: number, generation: number): string {
+  return `${sagaId}.${stepIndex}.${generation}`;
+}
