@@ -1,0 +1,18 @@
+import path from "node:path";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    alias: [{ find: /^~\//, replacement: `${path.join(import.meta.dirname, "src")}/` }],
+  },
+  test: {
+    include: ["src/**/*.test.ts", "worker/**/*.test.ts", "test/**/*.test.ts"],
+    // Builds (or reuses) the migrated template database; see test/support/database.ts.
+    globalSetup: ["test/global-setup.ts"],
+    pool: "forks",
+    fileParallelism: true,
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
