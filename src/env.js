@@ -41,6 +41,15 @@ export const serverEnvSchema = z.object({
   DEMO_USER_PASSWORD: z.string().min(8).default("demo-password"),
   DEMO_OPERATOR_EMAIL: z.email().default("operator@metastore.local"),
   DEMO_OPERATOR_PASSWORD: z.string().min(8).default("operator-password"),
+}).superRefine((env, ctx) => {
+  // A live keyed request runs at most maxWait (10 s) + the transaction timeout; its lease must outlast that.
+  if (env.IDEMPOTENCY_LEASE_SECONDS <= env.IDEMPOTENCY_TRANSACTION_TIMEOUT_SECONDS + 10) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["IDEMPOTENCY_LEASE_SECONDS"],
+      message: `must be more than IDEMPOTENCY_TRANSACTION_TIMEOUT_SECONDS + 10 (${env.IDEMPOTENCY_TRANSACTION_TIMEOUT_SECONDS + 10}): a shorter lease lets a retry start a second execution of a request that is still running`,
+    });
+  }
 });
 
 /** @typedef {z.infer<typeof serverEnvSchema>} ServerEnv */

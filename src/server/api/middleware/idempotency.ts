@@ -19,7 +19,7 @@ import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { MiddlewareResult } from "@trpc/server/unstable-core-do-not-import";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
-import { ZodError } from "zod";
+import { ZodError, ZodRealError } from "zod";
 import { withAmbientTransaction } from "../../db/transaction";
 import { DomainError, type DomainErrorKind } from "../../domain/errors";
 import { fingerprintInput } from "../../domain/idempotency/fingerprint";
@@ -28,7 +28,7 @@ import { createIdempotencyMetrics, type IdempotencyCounter } from "../../domain/
 import { resolveIdempotencyOptions } from "../../domain/idempotency/options";
 import type { StoredCause, StoredOutcome } from "../../domain/idempotency/outcome";
 import { idempotencyScope } from "../../domain/idempotency/scope";
-import { claimIdempotencyKey, completeClaim, lockClaim, releaseClaim, type Claim } from "../../domain/idempotency/store";
+import { claimIdempotencyKey, completeClaim, releaseClaim, type Claim } from "../../domain/idempotency/store";
 import type { InnerContext, ProcedureMeta } from "../trpc";
 
 export const IDEMPOTENT_REPLAYED_HEADER = "Idempotent-Replayed";
@@ -138,7 +138,7 @@ class RollBack extends Error {
   }
 }
 
-/** The record was taken over by another request before this one locked it. */
+/** The record was taken over by another request (this one's lease ran out) before it completed. */
 class ClaimLost extends Error {}
 
 async function execute(args: {
@@ -156,9 +156,10 @@ async function execute(args: {
   try {
     result = await db.$transaction(
       async (tx) => {
-        if (!(await lockClaim(tx, claim))) throw new ClaimLost();
         const outcome = await withAmbientTransaction(tx, next);
         if (!outcome.ok) throw new RollBack(outcome);
+        // The guard: if another request took the key over, this completion matches nothing and the
+        // mutation's writes roll back with it; only the owner of the key can commit an execution.
         if (!(await completeClaim(tx, claim, { type: "data", data: outcome.data }, 200))) throw new ClaimLost();
         return outcome;
       },
@@ -168,7 +169,7 @@ async function execute(args: {
     if (error instanceof RollBack) {
       result = error.result;
     } else if (error instanceof ClaimLost) {
-      // Our lease ran out before we started and a retry took the key over: it is the one executing.
+      // Our lease ran out and a retry took the key over: it is the one whose execution counts.
       count("conflicts");
       ctx.request?.resHeaders.set("Retry-After", "1");
       throw new TRPCError({ code: "CONFLICT", message: `A request with the Idempotency-Key "${key}" is still being processed: retry in 1 s to get its result` });
@@ -215,7 +216,8 @@ function replay(outcome: StoredOutcome): Result {
   if (outcome.type === "data") return { ok: true, data: outcome.data, marker: "middlewareMarker" as Result["marker"] };
   const cause =
     outcome.cause?.type === "zod"
-      ? new ZodError(outcome.cause.issues as ZodError["issues"])
+      ? // ZodRealError: the Error subclass zod's parse throws (a plain `new ZodError` is not an Error, and tRPC would wrap it)
+        new ZodRealError(outcome.cause.issues as ZodError["issues"])
       : outcome.cause?.type === "domain"
         ? new DomainError(outcome.cause.kind as DomainErrorKind, outcome.cause.message, outcome.cause.details)
         : undefined;

@@ -3,10 +3,11 @@ export interface IdempotencyOptions {
   /** How long a record (and so a replayable result) lives: IETF draft and Stripe use 24 hours. */
   ttlMs: number;
   /**
-   * How long an in_progress claim is protected. A claim whose lease has passed and whose row is not
-   * locked by a live transaction belongs to a request that died; the next request with its key
-   * takes it over. A live request keeps its row locked for its whole transaction, so a lease that
-   * runs out while it still executes cannot cause a second execution.
+   * How long an in_progress claim is protected. A claim whose lease has passed belongs to a request
+   * that died (its transaction rolled back with it); the next request with its key takes it over.
+   * Must outlast the longest a live request can run (transactionMaxWaitMs + transactionTimeoutMs):
+   * otherwise a retry may execute while the first is still running. Even then only one of the two
+   * can commit (completion is conditional on the claim token), but the work is done twice.
    */
   leaseMs: number;
   /**

@@ -6,18 +6,19 @@ import type { IdempotencyOptions } from "./options";
 import { deserializeOutcome, serializeOutcome, type StoredOutcome } from "./outcome";
 
 /**
- * The idempotency record's life: claim → (lock → execute → complete, in ONE transaction) or release.
+ * The idempotency record's life: claim → (execute → complete, in ONE transaction) or release.
  *
  *  - claim: one short statement of its own (committed at once) so that concurrent requests with
- *    the same key see `in_progress` while the first one runs.
- *  - lock: the first statement of the mutation's transaction row-locks the record, and only if it
- *    still carries our claim token. The lock is held until commit: a live request can never lose
- *    its record, whatever its lease says.
- *  - complete: written in that same transaction, so the mutation's writes and the record commit or
- *    roll back together.
+ *    the same key see `in_progress` while the first one runs. It carries a fresh claim token.
+ *  - complete: the last statement of the mutation's transaction, and only if the record still
+ *    carries our token. The mutation's writes and the record commit or roll back together, and of
+ *    two executions of one key (possible only if a lease ran out under a live request) at most one
+ *    can commit: the other's completion matches no row and its whole transaction rolls back.
  *  - release: an unexpected failure deletes the claim so the client may retry at once.
- *  - recover: a claim whose lease has passed and whose row nobody holds locked (its process died,
- *    which rolled its transaction back) is taken over by the next request with the key.
+ *  - recover: a claim whose lease has passed (its process died, which rolled its transaction
+ *    back) is taken over by the next request with the key, under a new token. The lease outlasts
+ *    the longest a live request can run (pool wait + transaction timeout; checked in env.js), so
+ *    in practice a live request is never taken over.
  */
 
 /** Proof of ownership of an in_progress record: its id and the token of this claim. */
@@ -43,8 +44,9 @@ export interface ClaimRequest {
   fingerprint: string;
 }
 
-interface ExistingRow {
+interface ClaimRow {
   id: string;
+  inserted: boolean;
   fingerprint: string;
   state: "in_progress" | "completed";
   result: unknown;
@@ -60,22 +62,28 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
   const { scope, key, fingerprint } = request;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const token = randomUUID();
-    // DO NOTHING never waits on the row lock of a running owner: a conflict is answered at once.
-    const inserted = await db.$queryRaw<Array<{ id: string }>>`
-      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
-      VALUES (${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
-              now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
-              now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond')
-      ON CONFLICT (scope, key) DO NOTHING
-      RETURNING id`;
-    if (inserted[0]) return { kind: "claimed", claim: { id: inserted[0].id, token, recovered: false } };
-
-    const [row] = await db.$queryRaw<ExistingRow[]>`
-      SELECT id, fingerprint, state::text AS state, result, response_status,
-             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int AS lease_ms_left,
-             expires_at <= now() AS expired
-      FROM idempotency_key WHERE scope = ${scope} AND key = ${key}`;
-    if (!row) continue; // released or cleaned up between the two statements: claim again
+    // One round trip: insert the claim, or read the record that is already there. DO NOTHING never
+    // waits on a running owner (its claim is committed), so a conflict is answered at once. The
+    // read sees the statement's snapshot: a record committed by a concurrent claimant just after
+    // it started is invisible, and the loop asks again.
+    const [row] = await db.$queryRaw<ClaimRow[]>`
+      WITH inserted AS (
+        INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
+        VALUES (${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
+                now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
+                now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond')
+        ON CONFLICT (scope, key) DO NOTHING
+        RETURNING id)
+      SELECT id, true AS inserted, NULL AS fingerprint, NULL AS state, NULL::jsonb AS result, NULL::int AS response_status,
+             NULL::int AS lease_ms_left, false AS expired
+      FROM inserted
+      UNION ALL
+      SELECT id, false, fingerprint, state::text, result, response_status,
+             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int, expires_at <= now()
+      FROM idempotency_key
+      WHERE scope = ${scope} AND key = ${key} AND NOT EXISTS (SELECT 1 FROM inserted)`;
+    if (!row) continue; // committed by a concurrent claimant after our snapshot, or just released
+    if (row.inserted) return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
 
     if (row.expired) {
       // An expired record is as good as absent (the clean-up job just has not reached it yet).
@@ -88,12 +96,8 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
     if (row.state === "completed") {
       return { kind: "replay", outcome: deserializeOutcome(row.result), responseStatus: row.response_status };
     }
-    if (row.lease_ms_left !== null && row.lease_ms_left < 0) {
-      if (await takeOverAbandoned(db, row.id, token, options)) {
-        return { kind: "claimed", claim: { id: row.id, token, recovered: true } };
-      }
-      // Lease passed but the row is locked: its request is alive and still executing.
-      return { kind: "in_progress", retryAfterSeconds: 1 };
+    if (row.lease_ms_left !== null && row.lease_ms_left < 0 && (await takeOverAbandoned(db, row.id, token, options))) {
+      return { kind: "claimed", claim: { id: row.id, token, recovered: true } };
     }
     // A typical mutation takes milliseconds; a one-second hint keeps polite clients from hammering.
     return { kind: "in_progress", retryAfterSeconds: 1 };
@@ -103,7 +107,7 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
 
 /**
  * Take over an in_progress record whose lease has passed. SKIP LOCKED: if a transaction holds the
- * row, its request is alive (or another request is taking over right now): leave it alone.
+ * row (its owner is completing it right now, or another request is taking it over), leave it alone.
  */
 async function takeOverAbandoned(db: Db, id: string, token: string, options: IdempotencyOptions): Promise<boolean> {
   const count = await db.$executeRaw`
@@ -130,20 +134,9 @@ async function reclaimExpired(db: Db, id: string, fingerprint: string, token: st
 }
 
 /**
- * First statement of the mutation's transaction: row-lock our record, proving the claim is still
- * ours. False means another request took it over (our lease ran out before we got here).
- */
-export async function lockClaim(tx: Tx, claim: Claim): Promise<boolean> {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`
-    SELECT id FROM idempotency_key
-    WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'
-    FOR UPDATE`;
-  return rows.length === 1;
-}
-
-/**
- * Store the outcome. Called with the mutation's transaction for a success (same commit as the
- * writes) and with the plain client for a stored error (the mutation's writes were rolled back).
+ * Store the outcome, if the claim is still ours (false: another request took the key over). Called
+ * with the mutation's transaction for a success (same commit as the writes) and with the plain
+ * client for a stored error (the mutation's writes were rolled back).
  */
 export async function completeClaim(dbOrTx: Db | Tx, claim: Claim, outcome: StoredOutcome, responseStatus: number): Promise<boolean> {
   const count = await dbOrTx.$executeRaw`
