@@ -13,7 +13,7 @@ import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../test/su
 let app: TestApp;
 let user: SessionUser;
 let child: ChildProcess | undefined;
-const LEASE_MS = 1500;
+const LEASE_MS = 4000;
 
 beforeAll(async () => {
   app = await createTestApp();
@@ -91,7 +91,7 @@ describe("crash between execute and complete", () => {
 
     // Retry like a client would (honouring Retry-After) until the lease has run out.
     let res = early;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (res.status === 409 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
       res = await upload(key, content);
