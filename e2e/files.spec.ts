@@ -17,7 +17,7 @@ test("a signed-out visitor is sent to the sign-in page", async ({ page }) => {
 
 test("a wrong password is refused with a clear message", async ({ page }) => {
   await signIn(page, e2eEnv.DEMO_USER_EMAIL, "not-the-password");
-  await expect(page.getByRole("alert")).toHaveText("Email or password is wrong");
+  await expect(page.locator("form").getByRole("alert")).toHaveText("Email or password is wrong");
   await expect(page).toHaveURL(/\/signin/);
 });
 
