@@ -51,7 +51,7 @@ async function main() {
   });
   components.push({ name: "outbox-retention", close: outboxRetention.close });
   const sagaRunner = await startSagaRunner({
-    db, connection, prefix: env.QUEUE_PREFIX, logger,
+    db, databaseUrl: env.DATABASE_URL, connection, prefix: env.QUEUE_PREFIX, logger,
     registry: appSagaRegistry({ db, storage: new LocalDiskStorage(env.STORAGE_DIR) }),
     concurrency: env.SAGA_CONCURRENCY, sweepEveryMs: env.SAGA_SWEEP_EVERY_MS, stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
   });

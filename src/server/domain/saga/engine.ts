@@ -50,8 +50,14 @@ export interface StepAttempt {
   queuedAt: number;
 }
 
+/** A pg Pool (or anything with its query shape) for the hot statements; see `hot` below. */
+export interface SqlPool {
+  query<T>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
+}
+
 export interface SagaEngineDeps {
   db: Db;
+  sql?: SqlPool;
   registry: SagaRegistry;
   dispatcher: SagaDispatcher;
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -93,6 +99,79 @@ interface Transition {
   abortRequested: boolean;
   next: StepJob | null;
 }
+
+/**
+ * Claim: the saga must still be at this step in this phase and generation (row-locked), and the
+ * step's log row is taken as a lease — inserted, or re-taken if it failed, belongs to an older
+ * generation, or its lease ran out (a dead worker). The version moves with every claim.
+ * $1 saga id, $2 step, $3 saga status, $4 generation, $5 new log id, $6 step name, $7 phase,
+ * $8 execution id (execute; a compensation reuses its execute's), $9 lease ms.
+ */
+const CLAIM_SQL = `
+  WITH saga AS (
+    SELECT id, input, context, version FROM saga_instance
+    WHERE id = $1::uuid AND status = $3::"SagaStatus" AND current_step = $2::int
+      AND COALESCE((context->>'generation')::int, 0) = $4::int
+    FOR UPDATE
+  ), executed AS (
+    SELECT execution_id, output FROM saga_step_log
+    WHERE saga_id = $1::uuid AND step_index = $2::int AND phase = 'execute'
+  ), claimed AS (
+    INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+    SELECT $5::uuid, saga.id, $2::int, $6::text, $7::"SagaPhase", 'running', 1,
+      CASE WHEN $7::text = 'compensate' THEN COALESCE((SELECT execution_id FROM executed), $8::text) ELSE $8::text END,
+      now()
+    FROM saga
+    ON CONFLICT (saga_id, step_index, phase) DO UPDATE
+      SET status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
+          output = NULL, execution_id = EXCLUDED.execution_id
+      WHERE l.status IN ('failed', 'skipped')
+         OR l.execution_id <> EXCLUDED.execution_id
+         OR (l.status = 'running' AND l.started_at < now() - $9::int * interval '1 millisecond')
+    RETURNING l.attempts, l.execution_id
+  ), bumped AS (
+    -- Only the version moves (no indexed column), so PostgreSQL can do a HOT update: claims are
+    -- the hottest statement. updated_at moves on transitions, which is what the sweeper watches.
+    UPDATE saga_instance s SET version = s.version + 1
+    FROM claimed WHERE s.id = $1::uuid
+    RETURNING s.version
+  )
+  SELECT saga.input, saga.context, bumped.version, claimed.attempts, claimed.execution_id,
+         (SELECT output FROM executed) AS executed_output
+  FROM saga, claimed, bumped`;
+
+/**
+ * Finish: the guarded transition `UPDATE saga_instance … WHERE id = $1 AND version = $2`, and the
+ * step's log row, in one statement (the log is only written if the saga was).
+ * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
+ * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step, $14 phase.
+ */
+const APPLY_SQL = `
+  WITH s AS (
+    UPDATE saga_instance SET
+      status = $3::"SagaStatus",
+      current_step = $4::int,
+      version = version + 1,
+      updated_at = now(),
+      last_error = COALESCE($5::text, last_error),
+      finished_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,
+      context = (
+        CASE WHEN $7::boolean
+          THEN jsonb_set(jsonb_set(context, '{outputs}', COALESCE(context->'outputs', '{}'::jsonb)), ARRAY['outputs', $8::text], $9::jsonb)
+          ELSE context END
+      ) - 'abortRequested' || CASE WHEN $10::boolean THEN '{"abortRequested": true}'::jsonb ELSE '{}'::jsonb END
+    WHERE id = $1::uuid AND version = $2::int
+    RETURNING version
+  ), l AS (
+    UPDATE saga_step_log SET
+      status = $11::"SagaStepStatus",
+      output = CASE WHEN $7::boolean THEN $9::jsonb ELSE NULL END,
+      error = $12::text,
+      finished_at = now()
+    WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase"
+      AND EXISTS (SELECT 1 FROM s)
+  )
+  SELECT version FROM s`;
 
 export function errorText(error: unknown): string {
   const text = error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error);
@@ -189,44 +268,29 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     return def;
   }
 
+  /**
+   * The two statements every step runs. With a pg pool (the runner passes one) they are named
+   * prepared statements, planned once per connection: that doubled step throughput in the bench
+   * over Prisma's raw queries, which are re-planned each time. In a transaction, Prisma's.
+   */
+  async function hot<T>(client: Db | Tx, name: string, text: string, values: unknown[]): Promise<T[]> {
+    if (deps.sql && client === db) return (await deps.sql.query<T>({ name, text, values })).rows;
+    return client.$queryRawUnsafe<T[]>(text, ...values);
+  }
+
   /** Take the step's lease if the saga is still at it. Returns null if someone else has it or the saga moved. */
   async function claim(job: StepJob, def: SagaDefinition<unknown>): Promise<ClaimRow | null> {
-    const step = def.steps[job.stepIndex]!;
-    const status = phaseStatus(job.phase);
-    const executionId = executionIdFor(job.sagaId, job.stepIndex, job.generation);
-    const leaseMs = leaseMsFor(def, job.stepIndex);
-    const rows = await db.$queryRaw<ClaimRow[]>`
-      WITH saga AS (
-        SELECT id, input, context, version FROM saga_instance
-        WHERE id = ${job.sagaId}::uuid AND status = ${status}::"SagaStatus" AND current_step = ${job.stepIndex}
-          AND COALESCE((context->>'generation')::int, 0) = ${job.generation}
-        FOR UPDATE
-      ), executed AS (
-        SELECT execution_id, output FROM saga_step_log
-        WHERE saga_id = ${job.sagaId}::uuid AND step_index = ${job.stepIndex} AND phase = 'execute'
-      ), claimed AS (
-        INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
-        SELECT ${uuidv7()}::uuid, saga.id, ${job.stepIndex}, ${step.name}, ${job.phase}::"SagaPhase", 'running', 1,
-          CASE WHEN ${job.phase}::text = 'compensate' THEN COALESCE((SELECT execution_id FROM executed), ${executionId}) ELSE ${executionId} END,
-          now()
-        FROM saga
-        ON CONFLICT (saga_id, step_index, phase) DO UPDATE
-          SET status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
-              output = NULL, execution_id = EXCLUDED.execution_id
-          WHERE l.status IN ('failed', 'skipped')
-             OR l.execution_id <> EXCLUDED.execution_id
-             OR (l.status = 'running' AND l.started_at < now() - ${leaseMs} * interval '1 millisecond')
-        RETURNING l.attempts, l.execution_id
-      ), bumped AS (
-        -- Only the version moves (no indexed column), so PostgreSQL can do a HOT update: claims are
-        -- the hottest statement. updated_at moves on transitions, which is what the sweeper watches.
-        UPDATE saga_instance s SET version = s.version + 1
-        FROM claimed WHERE s.id = ${job.sagaId}::uuid
-        RETURNING s.version
-      )
-      SELECT saga.input, saga.context, bumped.version, claimed.attempts, claimed.execution_id,
-             (SELECT output FROM executed) AS executed_output
-      FROM saga, claimed, bumped`;
+    const rows = await hot<ClaimRow>(db, "saga_claim", CLAIM_SQL, [
+      job.sagaId,
+      job.stepIndex,
+      phaseStatus(job.phase),
+      job.generation,
+      uuidv7(),
+      def.steps[job.stepIndex]!.name,
+      job.phase,
+      executionIdFor(job.sagaId, job.stepIndex, job.generation),
+      leaseMsFor(def, job.stepIndex),
+    ]);
     return rows[0] ?? null;
   }
 
@@ -259,34 +323,22 @@ export function createSagaEngine(deps: SagaEngineDeps) {
   /** Apply a transition if the saga is still at `seenVersion`; returns false if it moved. */
   async function apply(client: Db | Tx, job: StepJob, seenVersion: number, t: Transition, result: StepResult, stepName: string): Promise<boolean> {
     const setOutput = job.phase === "execute" && result.ok;
-    const outputJson = JSON.stringify(result.output ?? null);
-    const logStatus = result.skipped ? "skipped" : result.ok ? "succeeded" : "failed";
-    const rows = await client.$queryRaw<Array<{ version: number }>>`
-      WITH s AS (
-        UPDATE saga_instance SET
-          status = ${t.status}::"SagaStatus",
-          current_step = ${t.currentStep},
-          version = version + 1,
-          updated_at = now(),
-          last_error = CASE WHEN ${t.lastError}::text IS NULL THEN last_error ELSE ${t.lastError}::text END,
-          finished_at = CASE WHEN ${t.terminal}::boolean THEN now() ELSE NULL END,
-          context = (
-            CASE WHEN ${setOutput}::boolean
-              THEN jsonb_set(jsonb_set(context, '{outputs}', COALESCE(context->'outputs', '{}'::jsonb)), ARRAY['outputs', ${stepName}::text], ${outputJson}::jsonb)
-              ELSE context END
-          ) - 'abortRequested' || CASE WHEN ${t.abortRequested}::boolean THEN '{"abortRequested": true}'::jsonb ELSE '{}'::jsonb END
-        WHERE id = ${job.sagaId}::uuid AND version = ${seenVersion}
-        RETURNING version
-      ), l AS (
-        UPDATE saga_step_log SET
-          status = ${logStatus}::"SagaStepStatus",
-          output = CASE WHEN ${setOutput}::boolean THEN ${outputJson}::jsonb ELSE NULL END,
-          error = ${result.error ?? null}::text,
-          finished_at = now()
-        WHERE saga_id = ${job.sagaId}::uuid AND step_index = ${job.stepIndex} AND phase = ${job.phase}::"SagaPhase"
-          AND EXISTS (SELECT 1 FROM s)
-      )
-      SELECT version FROM s`;
+    const rows = await hot<{ version: number }>(client, "saga_apply", APPLY_SQL, [
+      job.sagaId,
+      seenVersion,
+      t.status,
+      t.currentStep,
+      t.lastError,
+      t.terminal,
+      setOutput,
+      stepName,
+      JSON.stringify(result.output ?? null),
+      t.abortRequested,
+      result.skipped ? "skipped" : result.ok ? "succeeded" : "failed",
+      result.error ?? null,
+      job.stepIndex,
+      job.phase,
+    ]);
     return rows.length === 1;
   }
 

@@ -29,6 +29,7 @@ beforeAll(async () => {
     connection: app.bullConnection,
     prefix: app.prefix,
     db: app.services.db,
+    databaseUrl: app.databaseUrl,
     registry,
     logger: pino({ level: "silent" }),
     concurrency: 8,

@@ -19,6 +19,7 @@ const runner = await startSagaRunner({
   connection: bullmqConnection(env("REDIS_URL")),
   prefix: env("QUEUE_PREFIX"),
   db,
+  databaseUrl: env("DATABASE_URL"),
   registry: testSagaRegistry(db, { timeoutMs: Number(process.env.SAGA_TIMEOUT_MS ?? 2000) }),
   logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
   concurrency: Number(process.env.SAGA_CONCURRENCY ?? 4),

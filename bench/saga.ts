@@ -1,0 +1,211 @@
+/**
+ * npm run bench:saga — what the saga orchestrator costs over a bare BullMQ chain.
+ *
+ * In one run, against a dedicated PostgreSQL database (created and migrated here) and Redis:
+ *   - bare chain   5 BullMQ jobs per chain, each job queuing the next (no database): the floor
+ *   - saga         5-step sagas with no-op step bodies through the real engine and runner: every
+ *                  step is claimed (row lock + lease), finished with a version-guarded UPDATE,
+ *                  and the next step queued as a BullMQ job
+ * Both use one worker in this process with the same concurrency. Each scenario starts BENCH_SAGAS
+ * chains/sagas at once and measures until the last one is done (throughput = count / wall time).
+ * Step dispatch latency = from queuing a step's job to its body starting (for sagas this includes
+ * the claim statement). Prints a markdown table and the targets of issue 6.
+ *
+ * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200).
+ */
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { cpus } from "node:os";
+import path from "node:path";
+import { Queue, Worker } from "bullmq";
+import pg from "pg";
+import { pino } from "pino";
+import { z } from "zod";
+import { createDb, type Db } from "../src/server/db/client";
+import { createSagaRegistry, defineSaga } from "../src/server/domain/saga/definition";
+import { createSagaEngine } from "../src/server/domain/saga/engine";
+import { createBullSagaDispatcher, stepJobId } from "../src/server/domain/saga/step-queue";
+import { bullmqConnection } from "../src/server/redis";
+import { startSagaRunner } from "../worker/processors/saga-runner";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const DB_NAME = "metastore_bench_saga";
+const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const PREFIX = `bench-saga-${randomUUID().slice(0, 8)}`;
+const COUNT = Number(process.env.BENCH_SAGAS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+const STEPS = 5;
+
+const log = (msg: string) => process.stderr.write(`[bench:saga] ${msg}\n`);
+const connection = bullmqConnection(REDIS_URL);
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function createDatabase() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
+  const [cmd, args] = hasScript ? ["npm", ["run", "db:migrate"]] : ["node", ["scripts/prisma.mjs", "migrate", "deploy"]];
+  const migrate = spawnSync(cmd, args as string[], { cwd: ROOT, env: { ...process.env, DATABASE_URL }, encoding: "utf8" });
+  if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
+}
+
+async function dropDatabase() {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.end();
+}
+
+interface Result {
+  name: string;
+  count: number;
+  seconds: number;
+  latencies: number[];
+}
+
+/** The floor: chains of 5 plain BullMQ jobs, each queuing the next. */
+async function bareChain(count: number, prefix: string): Promise<Result> {
+  const queue = new Queue("bench-chain", { connection, prefix });
+  const latencies: number[] = [];
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const worker = new Worker(
+    "bench-chain",
+    async (job) => {
+      latencies.push(Date.now() - (job.data.queuedAt as number));
+      const { chain, step } = job.data as { chain: string; step: number };
+      if (step + 1 < STEPS) {
+        await queue.add("step", { chain, step: step + 1, queuedAt: Date.now() }, { jobId: `${chain}_${step + 1}`, removeOnComplete: true, removeOnFail: true });
+      } else if (++done === count) resolveAll();
+    },
+    { connection, prefix, concurrency: CONCURRENCY },
+  );
+  await worker.waitUntilReady();
+  const started = performance.now();
+  for (let i = 0; i < count; i += 200) {
+    const batch = Array.from({ length: Math.min(200, count - i) }, (_, k) => {
+      const chain = randomUUID();
+      return { name: "step", data: { chain, step: 0, queuedAt: Date.now() }, opts: { jobId: `${chain}_0`, removeOnComplete: true, removeOnFail: true } };
+    });
+    await queue.addBulk(batch);
+  }
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  return { name: "bare BullMQ chain (5 jobs)", count, seconds, latencies };
+}
+
+/** The saga engine: 5 no-op steps through the real runner. */
+async function sagaRun(db: Db, count: number, prefix: string): Promise<Result> {
+  const latencies: number[] = [];
+  const queuedAt = new Map<string, number>();
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const registry = createSagaRegistry([
+    defineSaga({
+      type: "bench.five",
+      input: z.object({}),
+      steps: Array.from({ length: STEPS }, (_, i) => ({
+        name: `noop-${i}`,
+        async execute(ctx) {
+          const id = stepJobId({ sagaId: ctx.sagaId, sagaType: "bench.five", phase: "execute", stepIndex: i, generation: 0 });
+          const at = queuedAt.get(id);
+          if (at !== undefined && ctx.attempt === 1) latencies.push(Date.now() - at);
+          queuedAt.delete(id);
+          if (i === STEPS - 1 && ++done === count) setImmediate(resolveAll);
+          return null;
+        },
+        async compensate() {},
+      })),
+    }),
+  ]);
+  const runner = await startSagaRunner({ connection, prefix, db, databaseUrl: DATABASE_URL, registry, logger: pino({ level: "warn" }), concurrency: CONCURRENCY });
+  // Time every step's queuing (the first by the starter, the rest by the runner's engine): both
+  // go through the runner's Queue object, so wrap its add.
+  const queue = runner.queue as Queue;
+  const add = queue.add.bind(queue);
+  queue.add = ((name: string, data: { sagaId: string; stepIndex: number; phase: "execute" }, opts?: object) => {
+    queuedAt.set(stepJobId({ ...data, sagaType: "bench.five", generation: 0 }), Date.now());
+    return add(name, data as never, opts as never);
+  }) as typeof queue.add;
+  const starter = createSagaEngine({ db, registry, dispatcher: createBullSagaDispatcher(queue) });
+  await new Promise((r) => setTimeout(r, 200));
+  const started = performance.now();
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => starter.startSaga("bench.five", {})));
+  }
+  await all;
+  // The last step's body has run; wait for its finish to commit.
+  let completed = 0;
+  while ((completed = await db.sagaInstance.count({ where: { status: "completed" } })) < count) await new Promise((r) => setTimeout(r, 2));
+  const seconds = (performance.now() - started) / 1000;
+  await queue.obliterate({ force: true }).catch(() => {});
+  await runner.close();
+  return { name: "saga orchestrator (5 steps)", count: completed, seconds, latencies };
+}
+
+function row(r: Result) {
+  const sorted = [...r.latencies].sort((a, b) => a - b);
+  return { rate: r.count / r.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function main() {
+  log(`database ${DB_NAME}, prefix ${PREFIX}, ${COUNT} per scenario, concurrency ${CONCURRENCY}`);
+  await createDatabase();
+  const db = createDb(DATABASE_URL, { max: CONCURRENCY + 4 });
+  try {
+    log("warm-up");
+    await bareChain(WARMUP, `${PREFIX}-w1`);
+    await sagaRun(db, WARMUP, `${PREFIX}-w2`);
+    await db.$executeRawUnsafe("TRUNCATE saga_instance CASCADE");
+    log("bare chain");
+    const bare = await bareChain(COUNT, `${PREFIX}-bare`);
+    log("sagas");
+    const saga = await sagaRun(db, COUNT, `${PREFIX}-saga`);
+    const b = row(bare);
+    const s = row(saga);
+    const lines = [
+      `| scenario | completed | wall time (s) | completed per s | step dispatch p50 (ms) | step dispatch p99 (ms) |`,
+      `|---|---:|---:|---:|---:|---:|`,
+      ...[
+        [bare, b],
+        [saga, s],
+      ].map(([r, x]) => {
+        const res = r as Result;
+        const m = x as ReturnType<typeof row>;
+        return `| ${res.name} | ${res.count} | ${res.seconds.toFixed(2)} | ${m.rate.toFixed(0)} | ${m.p50.toFixed(1)} | ${m.p99.toFixed(1)} |`;
+      }),
+    ];
+    console.log(lines.join("\n"));
+    console.log(
+      `\nsaga / bare chain: ${((s.rate / b.rate) * 100).toFixed(0)}% (target ≥ 33%); sagas per second: ${s.rate.toFixed(0)} (target ≥ 300); ` +
+        `${STEPS} steps each, concurrency ${CONCURRENCY}, ${os()}`,
+    );
+  } finally {
+    await db.$disconnect();
+    await dropDatabase();
+  }
+}
+
+function os() {
+  return `node ${process.version}, ${cpus().length} CPUs`;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
