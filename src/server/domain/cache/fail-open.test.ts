@@ -40,7 +40,7 @@ const loader = async () => {
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  client = createCacheRedis(redisConnectionOptions(redis.url), { commandTimeoutMs: 20 });
+  client = createCacheRedis(redisConnectionOptions(redis.url), { commandTimeoutMs: 100 });
   cache = createQueryCache({ redis: client, appPrefix: "failopen", logger, breakerMs: 200, errorLogIntervalMs: 60_000, statsFlushMs: 0 });
   expect(await cache.whenReady()).toBe(true);
 });

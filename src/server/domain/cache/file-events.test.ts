@@ -38,7 +38,7 @@ describe("invalidateForFileEvent (the outbox consumer's path)", () => {
 
   beforeAll(async () => {
     appPrefix = `test-fev-${randomUUID().slice(0, 8)}`;
-    client = createCacheRedis(redisConnectionOptions(REDIS_URL), { commandTimeoutMs: 200 });
+    client = createCacheRedis(redisConnectionOptions(REDIS_URL), { commandTimeoutMs: 2000 });
     cache = createQueryCache({ redis: client, appPrefix, logger: silent, statsFlushMs: 0 });
     expect(await cache.whenReady()).toBe(true);
   });

@@ -9,7 +9,7 @@ import { createQueryCache, type CacheReadSpec, type QueryCache } from "./query-c
 import { createCacheRedis } from "./redis-client";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const silent = { warn: () => {}, error: () => {} };
+const silent = process.env.DEBUG_CACHE_TEST ? { warn: (o: object, m?: string) => console.warn(m, o), error: (o: object, m?: string) => console.error(m, o) } : { warn: () => {}, error: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let appPrefix: string;
@@ -19,7 +19,9 @@ let cache: QueryCache;
 
 beforeAll(async () => {
   appPrefix = `test-cache-${randomUUID().slice(0, 8)}`;
-  client = createCacheRedis(redisConnectionOptions(REDIS_URL), { commandTimeoutMs: 200 });
+  // A patient timeout: these tests are about caching semantics on a shared, busy machine; the
+  // few-ms timeouts and what happens when they fire are fail-open.test.ts's subject.
+  client = createCacheRedis(redisConnectionOptions(REDIS_URL), { commandTimeoutMs: 2000 });
   plain = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   cache = createQueryCache({ redis: client, appPrefix, logger: silent, statsFlushMs: 0 });
   expect(await cache.whenReady()).toBe(true);

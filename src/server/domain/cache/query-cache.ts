@@ -143,6 +143,11 @@ export function createQueryCache(options: QueryCacheOptions) {
     return !closed && redis.status === "ready" && now() >= breakerOpenUntil;
   }
 
+  /** A disconnected client fails no command (we do not send any): count and log the outage itself. */
+  function reportDisconnected(operation: string) {
+    if (!closed && redis.status !== "ready") errors.report(new Error(`Redis connection is ${redis.status}`), operation);
+  }
+
   async function ensureTags(keys: string[], current: Array<string | null>): Promise<string[]> {
     if (current.every((v) => v !== null)) return current as string[];
     return (await redis.eval(ENSURE_TAGS, keys.length, ...keys, newToken(), tagTtlSeconds)) as string[];
@@ -290,7 +295,10 @@ export function createQueryCache(options: QueryCacheOptions) {
   }
 
   async function writeTagTokens(tags: string[]): Promise<boolean> {
-    if (closed || redis.status !== "ready") return false;
+    if (closed || redis.status !== "ready") {
+      reportDisconnected("invalidate");
+      return false;
+    }
     const token = newToken();
     try {
       const pipeline = redis.pipeline();
@@ -355,6 +363,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       const key = entryKey(ks, spec);
       const tags = [prefixTag(spec.prefix), ...new Set(spec.tags)];
       if (!redisUsable() || (pendingInvalidations.size > 0 && tags.some((t) => pendingInvalidations.has(t)))) {
+        reportDisconnected("read");
         return bypass(key, spec, loader);
       }
       const tagKeys = tags.map((t) => tagKey(ks, t));
