@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
+import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbox";
 import { retryEvent } from "~/server/domain/outbox/operator";
 import { QueueName } from "~/server/queue/queues";
 import { createTestApp, type TestApp } from "../../test/support/app";
@@ -25,10 +26,10 @@ const PNG_2X2 = Buffer.from(
   "base64",
 );
 
-function form(content: Uint8Array | string, name: string, type: string) {
-  const fd = new FormData();
-  fd.append("file", new File([typeof content === "string" ? content : Buffer.from(content)], name, { type }));
-  return fd;
+/** An upload through the files service composed with the outbox (the path that emits file.uploaded). */
+function upload(content: Uint8Array | string, name: string, type: string) {
+  const files = createFilesServiceWithOutbox(app.services);
+  return files.upload({ ownerId: alice.id, name, declaredType: type, bytes: typeof content === "string" ? Buffer.from(content) : content, tags: [], maxBytes: 1024 * 1024 });
 }
 
 /** The event row as a BullMQ job would carry it. */
@@ -144,8 +145,8 @@ describe("real handlers", () => {
     const relay = await startRelay(app, { pollIntervalMs: 50 });
     try {
       // Declared as text, but the bytes are a PNG: the worker says what it really is.
-      const png = await app.caller(alice).files.upload(form(PNG_2X2, "pixel.txt", "text/plain"));
-      const text = await app.caller(alice).files.upload(form("héllo wörld\n", "hello.bin", "application/octet-stream"));
+      const png = await upload(PNG_2X2, "pixel.txt", "text/plain");
+      const text = await upload("héllo wörld\n", "hello.bin", "application/octet-stream");
       const inspected = await waitFor("both files inspected", async () => {
         const rows = await db().file.findMany({ where: { id: { in: [png.id, text.id] }, checksumSha256: { not: null } } });
         return rows.length === 2 ? new Map(rows.map((r) => [r.id, r])) : false;
@@ -170,8 +171,8 @@ describe("real handlers", () => {
     const consumers = await startConsumers(app, [...defaultConsumers]);
     const relay = await startRelay(app, { pollIntervalMs: 50 });
     try {
-      const a = await app.caller(alice).files.upload(form("delete me", "a.txt", "text/plain"));
-      const b = await app.caller(alice).files.upload(form("keep me", "b.txt", "text/plain"));
+      const a = await upload("delete me", "a.txt", "text/plain");
+      const b = await upload("keep me", "b.txt", "text/plain");
       const rowA = await db().file.findUniqueOrThrow({ where: { id: a.id } });
       const rowB = await db().file.findUniqueOrThrow({ where: { id: b.id } });
       // A second live record sharing b's blob (as a dedupe or copy feature would make).

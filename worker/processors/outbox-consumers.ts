@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Db } from "~/server/db/client";
-import { handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
+import type { Tx } from "~/server/db/transaction";
+import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
 import { deliveredEventSchema } from "~/server/domain/outbox/events";
 import type { Logger } from "~/server/logger";
 import { QueueName } from "~/server/queue/queues";
@@ -50,6 +51,8 @@ export interface ConsumerDeps {
   logger: Logger;
   consumers: readonly EventConsumer[];
   markConsumed(id: string): Promise<void>;
+  /** How batchable consumers run their inbox + effect (default: a transaction per event). */
+  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>): Promise<"handled" | "duplicate">;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -70,9 +73,12 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
     for (const consumer of deps.consumers) {
       if (!consumer.handles.includes(event.type)) continue;
       current = consumer.name;
-      const outcome = await handleOnce(deps.db, consumer.name, event.id, (tx) =>
-        consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) }),
-      );
+      const effect = (tx: Tx) =>
+        consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
+      const outcome =
+        consumer.batchable && deps.handleBatched
+          ? await deps.handleBatched(consumer.name, event.id, effect)
+          : await handleOnce(deps.db, consumer.name, event.id, effect);
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
     current = "dispatcher";
@@ -102,12 +108,14 @@ export interface StartConsumersDeps {
 export async function startOutboxConsumers(deps: StartConsumersDeps) {
   const logger = deps.logger.child({ component: "outbox-consumers" });
   const marker = createConsumedMarker(deps.db);
+  const inbox = createInboxBatcher(deps.db);
   const consumerDeps: ConsumerDeps = {
     db: deps.db,
     storage: deps.storage,
     logger,
     consumers: deps.consumers ?? defaultConsumers,
     markConsumed: marker.mark,
+    handleBatched: inbox.run,
   };
   const stats = { handled: 0, failed: 0 };
   const worker = new Worker(
@@ -128,6 +136,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     stats,
     async close() {
       await worker.close();
+      await inbox.flush();
       await marker.flush();
     },
   };

@@ -20,5 +20,11 @@ export interface ConsumerContext {
 export interface EventConsumer {
   name: string;
   handles: readonly string[];
+  /**
+   * Share a transaction with other events' handlers (createInboxBatcher): much higher throughput
+   * for short database effects. Leave off for slow effects (reading and hashing files), which
+   * would hold the shared transaction, and its row locks, open for everyone in the batch.
+   */
+  batchable?: boolean;
   handle(event: DeliveredEvent, ctx: ConsumerContext): Promise<void>;
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { inTransaction } from "~/server/db/transaction";
@@ -19,10 +18,8 @@ afterAll(() => app.close());
 
 const db = () => app.services.db;
 
-function form(content: string, name = "a.txt", type = "text/plain") {
-  const fd = new FormData();
-  fd.append("file", new File([content], name, { type }));
-  return fd;
+function upload(files: ReturnType<typeof createFilesServiceWithOutbox>, owner: SessionUser, content: string, name = "a.txt") {
+  return files.upload({ ownerId: owner.id, name, declaredType: "text/plain", bytes: Buffer.from(content), tags: [], maxBytes: 4096 });
 }
 
 async function failure(promise: Promise<unknown>) {
@@ -38,15 +35,17 @@ const counts = async () => ({ events: await db().outboxEvent.count(), files: awa
 
 describe("every files mutation writes its event in the same transaction", () => {
   it("upload, rename, tags and delete each commit exactly one event with the right payload and headers", async () => {
-    const res = await app.http("/api/trpc/files.upload", {
+    // Upload through the files service composed with the outbox (files.upload runs it inside a
+    // saga elsewhere); rename over real HTTP so the request's headers reach the event.
+    const files = createFilesServiceWithOutbox(app.services, { headers: eventHeadersFromHttp(new Headers({ "x-request-id": "req-123" })) });
+    const { id: fileId } = await upload(files, alice, "hello", "notes.txt");
+    const res = await app.http("/api/trpc/files.rename", {
       method: "POST",
-      body: form("hello", "notes.txt"),
+      body: JSON.stringify({ json: { id: fileId, name: "renamed.txt" } }),
       user: alice,
-      headers: { "x-request-id": "req-123" },
+      headers: { "content-type": "application/json", "x-correlation-id": "corr-456", "idempotency-key": "key-789" },
     });
     expect(res.status).toBe(200);
-    const fileId = ((await res.json()) as { result: { data: { json: { id: string } } } }).result.data.json.id;
-    await app.caller(alice).files.rename({ id: fileId, name: "renamed.txt" });
     await app.caller(alice).files.setTags({ id: fileId, tags: ["a", "b"] });
     await app.caller(alice).files.delete({ id: fileId });
 
@@ -60,17 +59,19 @@ describe("every files mutation writes its event in the same transaction", () => 
     const row = await db().file.findUniqueOrThrow({ where: { id: fileId } });
     expect(events[0]!.payload).toEqual({ fileId, ownerId: alice.id, name: "notes.txt", mimeType: "text/plain", sizeBytes: 5, storageKey: row.storageKey, tags: [] });
     expect(events[0]!.headers).toEqual({ correlationId: "req-123" });
+    expect(events[1]!.headers).toEqual({ correlationId: "corr-456", idempotencyKey: "key-789" });
     expect(events[1]!.payload).toEqual({ fileId, ownerId: alice.id, from: "notes.txt", to: "renamed.txt" });
     expect(events[2]!.payload).toEqual({ fileId, ownerId: alice.id, tags: ["a", "b"] });
     expect(events[3]!.payload).toEqual({ fileId, ownerId: alice.id, storageKey: row.storageKey, sizeBytes: 5 });
     expect(events.every((e) => e.aggregateType === "file" && e.maxAttempts === 5 && e.attempts === 0)).toBe(true);
   });
 
-  it("a rejected mutation (quota full) leaves no event and no aggregate sequence behind", async () => {
+  it("a rejected upload (quota full) leaves no event and no aggregate sequence behind", async () => {
     const small = await app.createUser({ quotaBytes: 3n });
     const before = await counts();
-    const error = await failure(app.caller(small).files.upload(form("too big for the quota")));
-    expect((error as TRPCError).code).toBe("PAYLOAD_TOO_LARGE");
+    const error = await failure(upload(createFilesServiceWithOutbox(app.services), small, "too big for the quota"));
+    expect((error as DomainError).kind).toBe("too_large");
+    expect(error.message).toMatch(/quota/);
     expect(await counts()).toEqual(before);
   });
 
@@ -87,7 +88,7 @@ describe("every files mutation writes its event in the same transaction", () => 
   });
 
   it("concurrent mutations of one file get gap-free sequence numbers in commit order", async () => {
-    const file = await app.caller(alice).files.upload(form("x", "race.txt"));
+    const file = await upload(createFilesServiceWithOutbox(app.services), alice, "x", "race.txt");
     const names = Array.from({ length: 12 }, (_, i) => `name-${i}.txt`);
     await Promise.all(names.map((name) => app.caller(alice).files.rename({ id: file.id, name })));
     const events = await db().outboxEvent.findMany({ where: { aggregateId: file.id }, orderBy: { aggregateSeq: "asc" } });

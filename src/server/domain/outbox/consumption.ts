@@ -54,3 +54,72 @@ export async function recordConsumerFailure(db: Db, eventId: string, consumer: s
       WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
   }
 }
+
+type InboxItem = {
+  consumer: string;
+  eventId: string;
+  effect: (tx: Tx) => Promise<void>;
+  resolve: (outcome: "handled" | "duplicate") => void;
+  reject: (error: unknown) => void;
+};
+
+/**
+ * handleOnce for many events at a time: what concurrent jobs hand in within a few milliseconds
+ * shares ONE transaction (one multi-row inbox insert, then each new event's effect), instead of one
+ * transaction each; an interactive transaction costs several round trips, which made it the
+ * consumers' bottleneck. If the shared transaction fails, each item is retried in a transaction of
+ * its own, so one failing effect fails only its own job. Meant for consumers with short effects.
+ */
+export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs?: number } = {}) {
+  const maxBatch = opts.maxBatch ?? 100;
+  const maxDelayMs = opts.maxDelayMs ?? 2;
+  let pending: InboxItem[] = [];
+  let timer: NodeJS.Timeout | null = null;
+
+  const flush = async () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    try {
+      const outcomes = await inTransaction(db, async (tx) => {
+        const inserted = await tx.$queryRaw<Array<{ consumer: string; event_id: string }>>`
+          INSERT INTO inbox_entry (consumer, event_id)
+          SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[])
+          ON CONFLICT DO NOTHING
+          RETURNING consumer, event_id`;
+        const fresh = new Set(inserted.map((r) => `${r.consumer}|${r.event_id}`));
+        const out: Array<"handled" | "duplicate"> = [];
+        for (const item of batch) {
+          const key = `${item.consumer}|${item.eventId}`;
+          // A key inserted by this batch runs once, even if two deliveries of it landed here together.
+          if (!fresh.delete(key)) {
+            out.push("duplicate");
+            continue;
+          }
+          await item.effect(tx);
+          out.push("handled");
+        }
+        return out;
+      });
+      batch.forEach((item, i) => item.resolve(outcomes[i]!));
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.reject(error);
+      for (const item of batch) {
+        await handleOnce(db, item.consumer, item.eventId, item.effect).then(item.resolve, item.reject);
+      }
+    }
+  };
+
+  return {
+    run(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>): Promise<"handled" | "duplicate"> {
+      return new Promise((resolve, reject) => {
+        pending.push({ consumer, eventId, effect, resolve, reject });
+        if (pending.length >= maxBatch) void flush();
+        else timer ??= setTimeout(() => void flush(), maxDelayMs);
+      });
+    },
+    flush,
+  };
+}

@@ -40,7 +40,12 @@ interface ClaimedRow {
  * - ordering: an event is skipped while an earlier event of its aggregate is unconsumed (not yet
  *   handled by consumers, whatever its status, unless discarded) — the probe uses the small partial
  *   index outbox_event_unconsumed_idx;
- * - FOR UPDATE SKIP LOCKED: concurrent relays take disjoint batches and never wait for each other.
+ * - FOR UPDATE SKIP LOCKED: concurrent relays take disjoint batches and never wait for each other;
+ * - cost per claim is O(batch), not O(backlog): `OFFSET 0` keeps the ordering probe a per-row
+ *   subplan (PostgreSQL would otherwise turn it into an anti-join, and with stale statistics it
+ *   chose a merge anti-join that sorts the whole backlog on every claim: 2.8k events/s instead of
+ *   the floor's 6.5k in the bench), and `= ANY(ARRAY(...))` updates the claimed rows through the
+ *   primary key whatever the planner thinks of the CTE's size.
  */
 /** The claim statement itself ($1 batch size, $2 relay id, $3 lease in ms); the bench's bare floor runs the same text. */
 export const CLAIM_DUE_SQL = `
@@ -53,7 +58,8 @@ export const CLAIM_DUE_SQL = `
           SELECT 1 FROM outbox_event p
           WHERE p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id
             AND p.aggregate_seq < e.aggregate_seq
-            AND p.consumed_at IS NULL AND p.status <> 'discarded')
+            AND p.consumed_at IS NULL AND p.status <> 'discarded'
+          OFFSET 0)
       ORDER BY e.next_attempt_at
       LIMIT $1::int
       FOR UPDATE OF e SKIP LOCKED
@@ -62,8 +68,7 @@ export const CLAIM_DUE_SQL = `
     SET status = 'publishing', claimed_by = $2::text,
         lease_until = now() + $3::int * interval '1 millisecond',
         next_attempt_at = now() + $3::int * interval '1 millisecond'
-    FROM due
-    WHERE o.id = due.id
+    WHERE o.id = ANY(ARRAY(SELECT id FROM due))
     RETURNING o.id, o.aggregate_type, o.aggregate_id, o.aggregate_seq, o.event_type, o.payload, o.headers,
               o.attempts, o.max_attempts, o.created_at`;
 
