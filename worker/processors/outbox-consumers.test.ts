@@ -8,6 +8,8 @@ import { QueueName } from "~/server/queue/queues";
 import { createTestApp, type TestApp } from "../../test/support/app";
 import { defaultConsumers, type EventConsumer } from "./consumers";
 import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
+import { createInboxBatcher } from "~/server/domain/outbox/consumption";
+import type { Tx } from "~/server/db/transaction";
 import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "./outbox.test-support";
 
 let app: TestApp;
@@ -136,6 +138,36 @@ describe("consumer inbox", () => {
       await relay.close();
       await consumers.close();
     }
+  });
+});
+
+describe("batched inbox (batchable consumers)", () => {
+  it("shares transactions across events, runs each effect once, and a failing effect fails only its own event", async () => {
+    const batcher = createInboxBatcher(db(), { maxDelayMs: 20, maxBatch: 100 });
+    const scope = `batch-${randomUUID().slice(0, 8)}`;
+    // A database effect we can count: rows that exist only if the effect's transaction committed.
+    const effect = (eventId: string) => async (tx: Tx) => {
+      await tx.$executeRaw`INSERT INTO outbox_aggregate (aggregate_type, aggregate_id, last_seq) VALUES (${scope}, ${eventId}, 1)`;
+    };
+    const ids = Array.from({ length: 10 }, () => randomUUID());
+    const poison = randomUUID();
+    const results = await Promise.allSettled([
+      ...ids.map((id) => batcher.run("batched", id, effect(id))),
+      // A second delivery of the first event, landing in the same batch.
+      batcher.run("batched", ids[0]!, effect(ids[0]!)),
+      batcher.run("batched", poison, async () => {
+        throw new Error("this one is broken");
+      }),
+    ]);
+    expect(results.slice(0, 10).map((r) => r.status === "fulfilled" && r.value)).toEqual(ids.map(() => "handled"));
+    expect(results[10]).toEqual({ status: "fulfilled", value: "duplicate" });
+    expect(results[11]).toMatchObject({ status: "rejected", reason: { message: "this one is broken" } });
+    // Each effect committed exactly once; the failed event left no inbox row (it will be retried).
+    expect(await db().outboxAggregate.count({ where: { aggregateType: scope } })).toBe(10);
+    expect(await db().inboxEntry.count({ where: { consumer: "batched", eventId: { in: ids } } })).toBe(10);
+    expect(await db().inboxEntry.count({ where: { consumer: "batched", eventId: poison } })).toBe(0);
+    // A later redelivery is a duplicate.
+    expect(await batcher.run("batched", ids[3]!, effect(ids[3]!))).toBe("duplicate");
   });
 });
 

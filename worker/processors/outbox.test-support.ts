@@ -62,6 +62,8 @@ export function recordingConsumer(name = `recorder-${randomUUID().slice(0, 6)}`,
   const consumer: EventConsumer = {
     name,
     handles,
+    // Exercises the shared-transaction inbox path (ordering must hold through it too).
+    batchable: true,
     async handle(event) {
       seen.set(event.aggregateId, [...(seen.get(event.aggregateId) ?? []), event.aggregateSeq]);
     },
