@@ -37,7 +37,8 @@ export function getAppServices(): AppServices {
   if (env.CACHE_ENABLED) {
     // Its own fail-fast client: a slow or absent Redis must cost a query a few ms, not a hang.
     services.cache = createQueryCache({
-      redis: createCacheRedis(redisConnectionOptions(env.REDIS_URL), { commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS }),
+      redis: createCacheRedis(redisConnectionOptions(env.REDIS_URL)),
+      commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS,
       adminRedis: services.redis,
       appPrefix: env.QUEUE_PREFIX,
       logger: services.logger,

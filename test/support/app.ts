@@ -61,9 +61,14 @@ export async function createTestApp(
   // The query cache on its own fail-fast client, under this test's prefix (like the app's). The
   // timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
   const cacheRedisUrl = opts.cacheRedisUrl === undefined ? TEST_REDIS_URL : opts.cacheRedisUrl;
-  const cacheRedis = cacheRedisUrl ? createCacheRedis(redisConnectionOptions(cacheRedisUrl), { commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000 }) : null;
+  const cacheRedis = cacheRedisUrl ? createCacheRedis(redisConnectionOptions(cacheRedisUrl)) : null;
   if (cacheRedis) {
-    services.cache = createQueryCache({ redis: cacheRedis, appPrefix: prefix, logger: services.logger });
+    services.cache = createQueryCache({
+      redis: cacheRedis,
+      commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000,
+      appPrefix: prefix,
+      logger: services.logger,
+    });
     await services.cache.whenReady();
   }
   const handler = createTrpcHttpHandler(services);

@@ -193,7 +193,7 @@ describe("Redis stopped", () => {
   let down: TestApp;
   beforeAll(async () => {
     redis = await startPrivateRedis();
-    down = await createTestApp({ cacheRedisUrl: redis.url, cacheCommandTimeoutMs: 100 });
+    down = await createTestApp({ cacheRedisUrl: redis.url, cacheCommandTimeoutMs: 20 });
   });
   afterAll(async () => {
     await down.close();

@@ -40,8 +40,8 @@ const loader = async () => {
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  client = createCacheRedis(redisConnectionOptions(redis.url), { commandTimeoutMs: 100 });
-  cache = createQueryCache({ redis: client, appPrefix: "failopen", logger, breakerMs: 200, errorLogIntervalMs: 60_000, statsFlushMs: 0 });
+  client = createCacheRedis(redisConnectionOptions(redis.url));
+  cache = createQueryCache({ redis: client, commandTimeoutMs: 20, appPrefix: "failopen", logger, breakerMs: 200, errorLogIntervalMs: 60_000, statsFlushMs: 0 });
   expect(await cache.whenReady()).toBe(true);
 });
 

@@ -38,8 +38,8 @@ describe("invalidateForFileEvent (the outbox consumer's path)", () => {
 
   beforeAll(async () => {
     appPrefix = `test-fev-${randomUUID().slice(0, 8)}`;
-    client = createCacheRedis(redisConnectionOptions(REDIS_URL), { commandTimeoutMs: 2000 });
-    cache = createQueryCache({ redis: client, appPrefix, logger: silent, statsFlushMs: 0 });
+    client = createCacheRedis(redisConnectionOptions(REDIS_URL));
+    cache = createQueryCache({ redis: client, commandTimeoutMs: 2000, appPrefix, logger: silent, statsFlushMs: 0 });
     expect(await cache.whenReady()).toBe(true);
   });
   afterAll(async () => {
@@ -73,7 +73,7 @@ describe("invalidateForFileEvent (the outbox consumer's path)", () => {
   });
 
   it("throws when Redis cannot take the invalidation, so the consumer's job is retried", async () => {
-    const down = createCacheRedis({ host: "127.0.0.1", port: 1 }, { commandTimeoutMs: 20 }); // nothing listens on port 1
+    const down = createCacheRedis({ host: "127.0.0.1", port: 1 }); // nothing listens on port 1
     const offline = createQueryCache({ redis: down, appPrefix, logger: silent, statsFlushMs: 0 });
     try {
       await expect(invalidateForFileEvent(offline, { type: "file.deleted", payload: { fileId, ownerId } })).rejects.toThrow(

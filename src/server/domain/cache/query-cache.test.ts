@@ -21,9 +21,9 @@ beforeAll(async () => {
   appPrefix = `test-cache-${randomUUID().slice(0, 8)}`;
   // A patient timeout: these tests are about caching semantics on a shared, busy machine; the
   // few-ms timeouts and what happens when they fire are fail-open.test.ts's subject.
-  client = createCacheRedis(redisConnectionOptions(REDIS_URL), { commandTimeoutMs: 2000 });
+  client = createCacheRedis(redisConnectionOptions(REDIS_URL));
   plain = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
-  cache = createQueryCache({ redis: client, appPrefix, logger: silent, statsFlushMs: 0 });
+  cache = createQueryCache({ redis: client, commandTimeoutMs: 2000, appPrefix, logger: silent, statsFlushMs: 0 });
   expect(await cache.whenReady()).toBe(true);
 });
 
@@ -212,9 +212,9 @@ describe("prefix flush", () => {
 
   it("removes 100,000 entries of a prefix with SCAN batches (never KEYS) and leaves other prefixes alone", async () => {
     const direct = redis.client();
-    const fast = createCacheRedis(redisConnectionOptions(redis.url), { commandTimeoutMs: 1000 });
+    const fast = createCacheRedis(redisConnectionOptions(redis.url));
     const admin = new Redis(redisConnectionOptions(redis.url, { maxRetriesPerRequest: 1 }));
-    const c = createQueryCache({ redis: fast, adminRedis: admin, appPrefix: "flushapp", logger: silent, statsFlushMs: 0 });
+    const c = createQueryCache({ redis: fast, commandTimeoutMs: 1000, adminRedis: admin, appPrefix: "flushapp", logger: silent, statsFlushMs: 0 });
     try {
       expect(await c.whenReady()).toBe(true);
       const ks = keyspace("flushapp");

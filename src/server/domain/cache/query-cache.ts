@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
+import { withDeadline } from "./deadline";
 import { decodeEntry, encodeEntry, sameVersions, type CacheEntry } from "./entry";
 import { createErrorGate, type CacheLogger } from "./error-gate";
 import {
@@ -50,6 +51,11 @@ import {
 export interface QueryCacheOptions {
   /** The dedicated fail-fast client (createCacheRedis): every hot-path command goes through it. */
   redis: Redis;
+  /**
+   * Deadline of one hot-path command (ms): past it the loader answers instead (fail-open). Measured
+   * so that a busy event loop is not mistaken for a slow Redis (see deadline.ts).
+   */
+  commandTimeoutMs?: number;
   /** A patient client for operator actions (SCAN-based flush, key counts); defaults to `redis`. */
   adminRedis?: Redis;
   /** The app's Redis prefix (config.queuePrefix): keys live under `<appPrefix>:cache:`. */
@@ -118,7 +124,9 @@ export function createQueryCache(options: QueryCacheOptions) {
   const now = options.now ?? Date.now;
   const lockTtlMs = options.lockTtlMs ?? 3000;
   const tagTtlSeconds = options.tagTtlSeconds ?? 24 * 3600;
-  const breakerMs = options.breakerMs ?? 1000;
+  const breakerMs = options.breakerMs ?? 500;
+  const commandTimeoutMs = options.commandTimeoutMs ?? 20;
+  const timely = <T>(promise: Promise<T>) => withDeadline(promise, commandTimeoutMs);
   const errors = createErrorGate(logger, options.errorLogIntervalMs ?? 10_000, now);
   const counters = new CounterBuffer();
   const loads = new SingleFlight<LoadOutcome<unknown>>();
@@ -150,12 +158,12 @@ export function createQueryCache(options: QueryCacheOptions) {
 
   async function ensureTags(keys: string[], current: Array<string | null>): Promise<string[]> {
     if (current.every((v) => v !== null)) return current as string[];
-    return (await redis.eval(ENSURE_TAGS, keys.length, ...keys, newToken(), tagTtlSeconds)) as string[];
+    return (await timely(redis.eval(ENSURE_TAGS, keys.length, ...keys, newToken(), tagTtlSeconds))) as string[];
   }
 
   async function releaseLock(lock: string, token: string) {
     try {
-      await redis.eval(RELEASE_LOCK, 1, lock, token);
+      await timely(redis.eval(RELEASE_LOCK, 1, lock, token));
     } catch (error) {
       fail(error, "release lock"); // it expires by itself within lockTtlMs
     }
@@ -170,7 +178,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       return;
     }
     try {
-      await redis.set(key, payload, "PX", Math.max(1, Math.round(spec.ttlMs + (spec.swrMs ?? 0))));
+      await timely(redis.set(key, payload, "PX", Math.max(1, Math.round(spec.ttlMs + (spec.swrMs ?? 0)))));
     } catch (error) {
       fail(error, "store");
     }
@@ -202,7 +210,7 @@ export function createQueryCache(options: QueryCacheOptions) {
     const token = newToken();
     let acquired: boolean;
     try {
-      acquired = (await redis.set(lock, token, "PX", lockTtlMs, "NX")) === "OK";
+      acquired = (await timely(redis.set(lock, token, "PX", lockTtlMs, "NX"))) === "OK";
     } catch (error) {
       fail(error, "lock");
       const { value, loadMs } = await timed(loader);
@@ -217,7 +225,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       delay = Math.min(delay * 1.5, 50);
       let reply: Array<string | null>;
       try {
-        reply = await redis.mget(key, lock, ...tagKeys);
+        reply = await timely(redis.mget(key, lock, ...tagKeys));
       } catch (error) {
         fail(error, "wait");
         break;
@@ -229,7 +237,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       if (!holder) {
         // The holder finished without a usable value (its loader failed) or its lock expired: take over.
         try {
-          if ((await redis.set(lock, token, "PX", lockTtlMs, "NX")) === "OK") return loadAsOwner(key, lock, token, spec, versions, loader);
+          if ((await timely(redis.set(lock, token, "PX", lockTtlMs, "NX"))) === "OK") return loadAsOwner(key, lock, token, spec, versions, loader);
         } catch (error) {
           fail(error, "lock");
           break;
@@ -250,7 +258,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       .run(flightKey, async () => {
         const lock = lockKey(ks, key, versions);
         const token = newToken();
-        if ((await redis.set(lock, token, "PX", lockTtlMs, "NX")) !== "OK") return; // another process refreshes
+        if ((await timely(redis.set(lock, token, "PX", lockTtlMs, "NX"))) !== "OK") return; // another process refreshes
         const outcome = await loadAsOwner(key, lock, token, spec, versions, loader);
         count(spec.prefix, "loadMs", outcome.loadMs);
       })
@@ -303,7 +311,7 @@ export function createQueryCache(options: QueryCacheOptions) {
     try {
       const pipeline = redis.pipeline();
       for (const tag of tags) pipeline.set(tagKey(ks, tag), token, "EX", tagTtlSeconds);
-      const results = (await pipeline.exec()) ?? [];
+      const results = (await timely(pipeline.exec())) ?? [];
       const failed = results.find(([error]) => error);
       if (failed) throw failed[0];
       return true;
@@ -344,7 +352,7 @@ export function createQueryCache(options: QueryCacheOptions) {
           else pipeline.hincrbyfloat(statsKey(ks), statsField(prefix, f), c[f]);
         }
       }
-      const results = (await pipeline.exec()) ?? [];
+      const results = (await timely(pipeline.exec())) ?? [];
       if (results.some(([error]) => error)) throw results.find(([error]) => error)![0];
     } catch (error) {
       counters.restore(deltas);
@@ -369,7 +377,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       const tagKeys = tags.map((t) => tagKey(ks, t));
       let versions: string[];
       try {
-        const [raw, ...current] = await redis.mget(key, ...tagKeys);
+        const [raw, ...current] = await timely(redis.mget(key, ...tagKeys));
         const entry = raw ? decodeEntry(raw) : null;
         if (entry && sameVersions(entry.versions, current)) {
           if (now() <= entry.freshUntil) {

@@ -1,8 +1,11 @@
 import { Redis, type RedisOptions } from "ioredis";
 
 export interface CacheRedisOptions {
-  /** Per-command deadline: a slow Redis costs a read this long at most, then the database answers. */
-  commandTimeoutMs: number;
+  /**
+   * ioredis' own command timeout: a backstop that clears commands a hung Redis never answers. The
+   * few-ms deadline a request waits is QueryCacheOptions.commandTimeoutMs (see deadline.ts).
+   */
+  backstopTimeoutMs?: number;
   connectTimeoutMs?: number;
 }
 
@@ -10,14 +13,14 @@ export interface CacheRedisOptions {
  * The cache's own ioredis client, tuned to fail fast instead of ioredis' defaults (which queue
  * commands while disconnected and retry each one up to 20 times, so a request can hang for seconds):
  * no offline queue (a command while disconnected fails at once), no per-command retries, a command
- * timeout of a few ms. It keeps reconnecting in the background so the cache comes back by itself.
+ * timeout as a backstop. It keeps reconnecting in the background so the cache comes back by itself.
  */
-export function cacheRedisOptions(base: RedisOptions, options: CacheRedisOptions): RedisOptions {
+export function cacheRedisOptions(base: RedisOptions, options: CacheRedisOptions = {}): RedisOptions {
   return {
     ...base,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs,
+    commandTimeout: options.backstopTimeoutMs ?? 1000,
     connectTimeout: options.connectTimeoutMs ?? 1000,
     // Reconnect forever, backing off to 1 s; reads bypass the cache meanwhile.
     retryStrategy: (times: number) => Math.min(50 * times, 1000),
@@ -26,6 +29,6 @@ export function cacheRedisOptions(base: RedisOptions, options: CacheRedisOptions
   };
 }
 
-export function createCacheRedis(base: RedisOptions, options: CacheRedisOptions): Redis {
+export function createCacheRedis(base: RedisOptions, options: CacheRedisOptions = {}): Redis {
   return new Redis(cacheRedisOptions(base, options));
 }
