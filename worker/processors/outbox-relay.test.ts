@@ -60,6 +60,8 @@ describe("outbox relay", () => {
       // Exactly once downstream: BullMQ completed one job per event, never two.
       await waitFor("consumer stats", async () => consumers.stats.handled >= total);
       expect(consumers.stats.handled).toBe(total);
+      await Promise.all(relays.map((r) => r.close()));
+      // Each event marked published once, by the relay that claimed it.
       expect(relays.reduce((n, r) => n + r.stats.published, 0)).toBe(total);
       const published = await db().outboxEvent.count({ where: { aggregateId: { in: aggregates }, status: "published" } });
       expect(published).toBe(total);

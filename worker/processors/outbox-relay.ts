@@ -175,8 +175,22 @@ export async function startOutboxRelay(deps: RelayDeps) {
       return events.length;
     }
     await options.hooks?.afterPublish?.(events);
-    stats.published += await markPublished(db, relayId, events.map((e) => e.id));
+    markInBackground(events.map((e) => e.id));
     return events.length;
+  }
+
+  // Marking published is off the critical path: the next claim may start while the previous batch is
+  // being marked (its rows are leased, so no relay claims them meanwhile). Marks run one at a time,
+  // in order; a lost mark (crash) only means a no-op re-publish after the lease.
+  let marking: Promise<void> = Promise.resolve();
+  function markInBackground(ids: string[]) {
+    marking = marking.then(async () => {
+      try {
+        stats.published += await markPublished(db, relayId, ids);
+      } catch (error) {
+        log.warn({ err: (error as Error).message, events: ids.length }, "marking events published failed; they are re-published (a no-op) after their lease");
+      }
+    });
   }
 
   async function publishOneByOne(events: ClaimedEvent[]) {
@@ -217,6 +231,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
     }
   })();
 
+  let closing: Promise<void> | undefined;
   await listener.ready;
   log.info({ pollIntervalMs: options.pollIntervalMs, batchSize: options.batchSize, leaseMs: options.leaseMs }, "outbox relay started");
 
@@ -227,13 +242,18 @@ export async function startOutboxRelay(deps: RelayDeps) {
     get listening() {
       return listener.connected;
     },
-    async close() {
-      stopping = true;
-      wakeNow?.();
-      await loop;
-      await listener.close();
-      await queue.close();
-      log.info(stats, "outbox relay stopped");
+    /** Stop claiming, finish the batch in hand and its mark, then close connections (idempotent). */
+    close() {
+      closing ??= (async () => {
+        stopping = true;
+        wakeNow?.();
+        await loop;
+        await marking;
+        await listener.close();
+        await queue.close();
+        log.info(stats, "outbox relay stopped");
+      })();
+      return closing;
     },
   };
 }
