@@ -185,7 +185,7 @@ async function execute(args: {
   if (DETERMINISTIC_ERRORS.has(result.error.code)) {
     // The writes are rolled back; the answer is stored so a retry gets the very same one. Should
     // this statement fail, the claim stays in_progress and is recovered after its lease.
-    await completeClaim(db, claim, storedError(result.error), getHTTPStatusCodeFromError(result.error)).then(
+    await completeClaim(db, claim, storedError(result.error), getHTTPStatusCodeFromError(result.error), { flush: false }).then(
       (stored) => stored && count("storedErrors"),
       (err: unknown) => ctx.logger.error({ err, path }, "could not store the idempotent error result"),
     );

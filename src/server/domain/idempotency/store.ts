@@ -141,23 +141,46 @@ async function reclaimExpired(db: Db, id: string, fingerprint: string, token: st
 }
 
 /**
- * Store the outcome, if the claim is still ours (false: another request took the key over). Called
- * with the mutation's transaction for a success (same commit as the writes) and with the plain
- * client for a stored error (the mutation's writes were rolled back).
+ * Store the outcome, if the claim is still ours (false: another request took the key over).
+ *  - with the mutation's transaction, for a success: same commit as the writes (durable with them);
+ *  - with the plain client, for a stored error (the mutation's writes were rolled back): `flush:
+ *    false` skips the WAL flush, since losing it in a crash only means the failing request runs
+ *    again (and its claim is recovered after the lease). Never pass `flush: false` with a
+ *    transaction: the setting would apply to the mutation's whole commit.
  */
-export async function completeClaim(dbOrTx: Db | Tx, claim: Claim, outcome: StoredOutcome, responseStatus: number): Promise<boolean> {
-  const count = await dbOrTx.$executeRaw`
-    UPDATE idempotency_key
-    SET state = 'completed', result = ${JSON.stringify(serializeOutcome(outcome))}::jsonb, response_status = ${responseStatus}::int,
-        completed_at = now(), lease_until = NULL, claim_token = NULL
-    WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
+export async function completeClaim(
+  dbOrTx: Db | Tx,
+  claim: Claim,
+  outcome: StoredOutcome,
+  responseStatus: number,
+  opts: { flush?: boolean } = {},
+): Promise<boolean> {
+  const result = JSON.stringify(serializeOutcome(outcome));
+  const count =
+    opts.flush === false
+      ? await dbOrTx.$executeRaw`
+          WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+          UPDATE idempotency_key
+          SET state = 'completed', result = ${result}::jsonb, response_status = ${responseStatus}::int,
+              completed_at = now(), lease_until = NULL, claim_token = NULL
+          FROM no_flush
+          WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`
+      : await dbOrTx.$executeRaw`
+          UPDATE idempotency_key
+          SET state = 'completed', result = ${result}::jsonb, response_status = ${responseStatus}::int,
+              completed_at = now(), lease_until = NULL, claim_token = NULL
+          WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
   return count === 1;
 }
 
-/** Forget the claim (after an unexpected failure) so that a retry executes afresh. */
+/**
+ * Forget the claim (after an unexpected failure) so that a retry executes afresh. No WAL flush: a
+ * release lost in a crash leaves an in_progress claim, which is recovered after its lease.
+ */
 export async function releaseClaim(db: Db, claim: Claim): Promise<boolean> {
   const count = await db.$executeRaw`
-    DELETE FROM idempotency_key
+    WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+    DELETE FROM idempotency_key USING no_flush
     WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
   return count === 1;
 }
