@@ -43,8 +43,12 @@ export const idempotencyAdminRouter = createTRPCRouter({
     )
     .query(({ ctx, input }) => listIdempotencyRecords(ctx.db, input)),
 
-  /** Delete expired records now (the worker also does it on a schedule). */
+  /**
+   * Delete expired records now (the worker also does it on a schedule). Opts out of Idempotency-Key:
+   * it is idempotent by nature, and its batches commit one by one, outside any one transaction.
+   */
   deleteExpired: operatorProcedure
+    .meta({ idempotency: false })
     .input(z.object({ batchSize: z.number().int().min(1).max(10_000).default(1000) }).default({ batchSize: 1000 }))
     .mutation(({ ctx, input }) => deleteExpiredIdempotencyKeys(ctx.db, { batchSize: input.batchSize })),
 });
