@@ -3,6 +3,8 @@
  * handler (in-process). The network failure is real from the client's point of view: the request
  * reached the server and executed, but the client never got the response.
  */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "~/server/api/root";
@@ -59,6 +61,30 @@ describe("idempotencyLink", () => {
     expect(new Set(sent).size).toBe(1);
     expect(await fileCount()).toBe(before + 1);
     expect((await app.caller(user).files.get({ id: file.id })).name).toBe("link.txt");
+  });
+
+  it("retries a 5xx with the same key: the server released it, so the retry executes, once", async () => {
+    const sent: Array<string | null> = [];
+    const statuses: number[] = [];
+    // A real storage failure on the first attempt: a regular file where the user's blob folder goes.
+    const owner = await app.createUser();
+    const blocker = path.join(app.storageDir, "files", owner.id);
+    await mkdir(path.dirname(blocker), { recursive: true });
+    await writeFile(blocker, "in the way");
+    const fetchImpl: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      const headers = new Headers(init?.headers);
+      sent.push(headers.get("idempotency-key"));
+      const res = await app.http(url.pathname + url.search, { ...init, headers, user: owner } as RequestInit & { user: SessionUser });
+      statuses.push(res.status);
+      if (res.status === 500) await rm(blocker); // the fault clears before the retry
+      return res;
+    };
+    const file = await client(fetchImpl).files.upload.mutate(form("after a 500"));
+    expect(statuses).toEqual([500, 200]);
+    expect(sent[0]).toBe(sent[1]);
+    expect(await app.services.db.file.count({ where: { ownerId: owner.id } })).toBe(1);
+    expect(file.name).toBe("link.txt");
   });
 
   it("gives every mutation call its own key, and queries none", async () => {
