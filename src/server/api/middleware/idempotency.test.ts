@@ -309,6 +309,27 @@ describe("errors", () => {
     expect(await effects(user)).toEqual({ files: 1, usedBytes: 7n });
   });
 
+  it("a mutation that outlives its transaction timeout commits nothing and releases its key", async () => {
+    const user = await app.createUser();
+    const key = randomUUID();
+    app.services.config.idempotency = { transactionTimeoutMs: 300 };
+    try {
+      const release = await holdUserRow(user);
+      const pending = upload(user, key, "stuck").then(read);
+      await waitUntil("the upload waits inside its transaction", someoneWaitsOnALock);
+      await new Promise((r) => setTimeout(r, 600)); // past the 300 ms timeout
+      await release();
+      const res = await pending;
+      expect(res.status).toBe(500);
+      expect(await record(user, "files.upload", key)).toBeNull();
+      expect(await effects(user)).toEqual({ files: 0, usedBytes: 0n });
+    } finally {
+      app.services.config.idempotency = undefined;
+    }
+    expect((await read(await upload(user, key, "stuck"))).status).toBe(200);
+    expect(await effects(user)).toEqual({ files: 1, usedBytes: 5n });
+  });
+
   it("does not store UNAUTHORIZED: after signing in, the same key executes", async () => {
     const user = await app.createUser();
     const key = randomUUID();
