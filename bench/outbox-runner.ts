@@ -82,7 +82,7 @@ else if (role === "relay") {
     logger,
     storage: new LocalDiskStorage("/tmp/metastore-bench-storage"),
     consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, handle: async () => {} }],
-    options: { concurrency: Number(process.env.CONCURRENCY ?? 64) },
+    options: { concurrency: Number(process.env.CONCURRENCY ?? 256) },
   });
   stop = async () => {
     await consumers.close();
