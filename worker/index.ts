@@ -18,6 +18,7 @@ import { startOutboxConsumers } from "./processors/outbox-consumers";
 import { startOutboxRelay } from "./processors/outbox-relay";
 import { startOutboxRetention } from "./processors/outbox-retention";
 import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
+import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
 import { startSagaRunner } from "./processors/saga-runner";
 
 async function main() {
@@ -50,12 +51,19 @@ async function main() {
     options: { retentionMs: env.OUTBOX_RETENTION_HOURS * 3_600_000, everyMs: 10 * 60_000, batchSize: 5000 },
   });
   components.push({ name: "outbox-retention", close: outboxRetention.close });
+  // Sagas change file rows outside any request: they drop the owner's cached lists themselves.
+  const sagaCache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
   const sagaRunner = await startSagaRunner({
     db, databaseUrl: env.DATABASE_URL, connection, prefix: env.QUEUE_PREFIX, logger,
-    registry: appSagaRegistry({ db, storage: new LocalDiskStorage(env.STORAGE_DIR) }),
+    registry: appSagaRegistry({
+      db,
+      storage: new LocalDiskStorage(env.STORAGE_DIR),
+      outbox: { maxPayloadBytes: env.OUTBOX_MAX_PAYLOAD_BYTES },
+      onFileChanged: sagaCache ? async (file) => void (await sagaCache.invalidate(tagsForFileChange(file))) : undefined,
+    }),
     concurrency: env.SAGA_CONCURRENCY, sweepEveryMs: env.SAGA_SWEEP_EVERY_MS, stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
   });
-  components.push({ name: "saga-runner", close: sagaRunner.close });
+  components.push({ name: "saga-runner", close: async () => { await sagaRunner.close(); await sagaCache?.close(); } });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();

@@ -33,11 +33,15 @@ function xhrFetch(onProgress: (fraction: number) => void): typeof fetch {
     });
 }
 
-/** Upload through the typed `files.upload` procedure, reporting progress from 0 to 1. */
+/**
+ * Upload through the typed `files.startUpload` procedure (the file-upload saga), reporting the
+ * transfer's progress from 0 to 1. It answers with the saga id once the bytes are staged; follow
+ * `files.uploadStatus` until the file is stored and recorded.
+ */
 export function uploadFile(form: FormData, onProgress: (fraction: number) => void, signal?: AbortSignal) {
   const client = createTRPCClient<AppRouter>({
     // A retried upload (network drop, 5xx) reuses its Idempotency-Key: the file is stored once.
     links: [idempotencyLink<AppRouter>(), httpLink({ url: "/api/trpc", transformer, headers: idempotencyHeaders, fetch: xhrFetch(onProgress) })],
   });
-  return client.files.upload.mutate(form, { signal });
+  return client.files.startUpload.mutate(form, { signal });
 }

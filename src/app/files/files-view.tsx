@@ -84,6 +84,8 @@ export function FilesView() {
 }
 
 function UploadPanel({ onUploaded }: { onUploaded: () => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
   const inputRef = useRef<HTMLInputElement>(null);
   const [tags, setTags] = useState("");
   const [progress, setProgress] = useState<number | null>(null);
@@ -104,8 +106,26 @@ function UploadPanel({ onUploaded }: { onUploaded: () => void }) {
     setMessage(null);
     setProgress(0);
     try {
-      const uploaded = await uploadFile(form, setProgress, abortRef.current.signal);
-      setMessage({ kind: "ok", text: `Uploaded ${uploaded.name}.` });
+      const started = await uploadFile(form, setProgress, abortRef.current.signal);
+      setProgress(null);
+      setMessage({ kind: "ok", text: `Processing ${started.name}…` });
+      // The server answered once the bytes were staged; the saga stores, inspects and records the
+      // file in the worker. Poll its status until it is done (or refused), then refresh the list.
+      const deadline = Date.now() + 5 * 60_000;
+      for (;;) {
+        const status = await queryClient.fetchQuery({ ...trpc.files.uploadStatus.queryOptions({ sagaId: started.sagaId }), staleTime: 0 });
+        if (status.state === "done") {
+          setMessage({ kind: "ok", text: `Uploaded ${status.file.name}.` });
+          break;
+        }
+        if (status.state === "failed") {
+          setMessage({ kind: "error", text: `${started.name} was not stored: ${status.error}` });
+          break;
+        }
+        setMessage({ kind: "ok", text: `Processing ${started.name}… (${status.step}, step ${status.stepIndex + 1} of ${status.stepCount})` });
+        if (Date.now() > deadline) throw new Error(`${started.name} is still being processed; it will appear in the list when done`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
       if (inputRef.current) inputRef.current.value = "";
       setTags("");
       onUploaded();

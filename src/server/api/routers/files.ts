@@ -3,6 +3,8 @@ import { z } from "zod";
 import { fileTags, tagsForFileChange } from "../../domain/cache/file-tags";
 import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../domain/outbox/files-outbox";
 import { tagListSchema } from "../../domain/files/tags";
+import { sagaServiceFor } from "../../domain/saga/saga-service";
+import { createUploadService } from "../../domain/saga/sagas/upload-service";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter, middleware } from "../trpc";
 
@@ -38,6 +40,7 @@ const uploadSizeGuard = middleware(({ ctx, next }) => {
 
 // Every files mutation writes its outbox event in its own transaction (see domain/outbox/files-outbox.ts).
 const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFromHttp(ctx.request?.headers) });
+const uploads = (ctx: InnerContext) => createUploadService({ db: ctx.db, storage: ctx.storage, startSaga: sagaServiceFor(ctx).startSaga });
 
 /**
  * Query cache: results are per user (the key carries the caller), tagged with the owner's list tag
@@ -67,6 +70,32 @@ export const filesRouter = createTRPCRouter({
         maxBytes: ctx.config.maxUploadBytes,
       });
     }),
+
+  /**
+   * The upload path of the UI: stages the bytes and starts the file-upload saga
+   * (domain/saga/sagas/file-upload.ts), answering at once with the saga id; files.uploadStatus
+   * follows it until the file is stored, inspected (type allow-list) and recorded.
+   */
+  startUpload: authedProcedure
+    .meta({ description: "Upload a file through the file-upload saga (multipart/form-data)" })
+    .use(uploadSizeGuard)
+    .input(uploadForm)
+    .mutation(async ({ ctx, input }) => {
+      const bytes = new Uint8Array(await input.file.arrayBuffer());
+      return uploads(ctx).start({
+        ownerId: ctx.user.id,
+        name: input.file.name,
+        declaredType: input.file.type,
+        bytes,
+        tags: input.tags,
+        maxBytes: ctx.config.maxUploadBytes,
+        headers: eventHeadersFromHttp(ctx.request?.headers),
+      });
+    }),
+
+  uploadStatus: authedProcedure
+    .input(z.object({ sagaId: z.uuid({ message: "must be an upload's saga id (a UUID)" }) }))
+    .query(({ ctx, input }) => uploads(ctx).status(ctx.user.id, input.sagaId)),
 
   list: authedProcedure
     .meta({
