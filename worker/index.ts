@@ -14,6 +14,7 @@ import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { startHeartbeat } from "./processors/heartbeat";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
 import { startOutboxConsumers } from "./processors/outbox-consumers";
 import { startOutboxRelay } from "./processors/outbox-relay";
 import { startOutboxRetention } from "./processors/outbox-retention";
@@ -36,11 +37,13 @@ async function main() {
   const idempotencyCleanup = await startIdempotencyCleanup({ connection, prefix: env.QUEUE_PREFIX, db, logger, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
   // Outbox: consumers first, relay after (shutdown runs in reverse: the relay stops publishing first).
+  const outboxCache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
   const outboxConsumers = await startOutboxConsumers({
     db, connection, prefix: env.QUEUE_PREFIX, logger, storage: new LocalDiskStorage(env.STORAGE_DIR),
+    consumers: [...defaultConsumers, ...(outboxCache ? [createCacheInvalidator(outboxCache)] : [])],
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
-  components.push({ name: "outbox-consumers", close: outboxConsumers.close });
+  components.push({ name: "outbox-consumers", close: async () => { await outboxConsumers.close(); await outboxCache?.close(); } });
   const outboxRelay = await startOutboxRelay({
     db, databaseUrl: env.DATABASE_URL, connection, prefix: env.QUEUE_PREFIX, logger,
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },

@@ -6,7 +6,9 @@ import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbo
 import { retryEvent } from "~/server/domain/outbox/operator";
 import { QueueName } from "~/server/queue/queues";
 import { createTestApp, type TestApp } from "../../test/support/app";
-import { defaultConsumers, type EventConsumer } from "./consumers";
+import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumers";
+import { inTransaction } from "~/server/db/transaction";
+import { appendEvent } from "~/server/domain/outbox/append-event";
 import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
 import { createInboxBatcher } from "~/server/domain/outbox/consumption";
 import type { Tx } from "~/server/db/transaction";
@@ -172,6 +174,28 @@ describe("batched inbox (batchable consumers)", () => {
 });
 
 describe("real handlers", () => {
+  it("file.* → the cache invalidator drops the query-cache entries of the changed file", async () => {
+    const { createQueryCache, fileTags } = await import("~/server/domain/cache");
+    const cache = createQueryCache({ redis: app.services.redis, appPrefix: app.prefix, logger: silent, statsFlushMs: 0 });
+    try {
+      const fileId = randomUUID();
+      let loads = 0;
+      const read = () => cache.wrap({ prefix: "files", path: "files.get", scope: alice.id, input: { id: fileId }, ttlMs: 60_000, tags: [fileTags.file(fileId)] }, async () => ++loads);
+      expect(await read()).toBe(1);
+      expect(await read()).toBe(1); // cached
+      const { id } = await inTransaction(db(), (tx) =>
+        appendEvent(tx, { type: "file.renamed", aggregateId: fileId, payload: { fileId, ownerId: alice.id, from: "a", to: "b" } }),
+      );
+      const marker = createConsumedMarker(db());
+      const deps = { db: db(), storage: app.services.storage, logger: silent, consumers: [createCacheInvalidator(cache)], markConsumed: marker.mark };
+      expect(await processOutboxJob(deps, await jobFor(id))).toEqual({ handled: ["cache-invalidator"], duplicates: [] });
+      expect(await read()).toBe(2); // dropped, loaded again
+    } finally {
+      await cache.close();
+    }
+  });
+
+
   it("file.uploaded: records sha256, the type detected from the bytes and image dimensions", async () => {
     const consumers = await startConsumers(app, [...defaultConsumers]);
     const relay = await startRelay(app, { pollIntervalMs: 50 });
