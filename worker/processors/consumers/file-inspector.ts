@@ -11,7 +11,6 @@ function looksLikeText(bytes: Buffer): boolean {
   const sample = bytes.subarray(0, 64 * 1024);
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(sample);
-    // eslint-disable-next-line no-control-regex
     return !/[\u0000-\u0008\u000e-\u001f]/.test(text);
   } catch {
     // A multi-byte character cut at the sample's end is not binary: retry without the last 3 bytes.
