@@ -172,6 +172,12 @@ describe("outbox relay", () => {
       // The restarted Redis (empty: nothing persisted) now holds exactly the held events' jobs.
       const jobs = await queue.getJobs(["waiting"]);
       expect(jobs.map((j) => j.id).sort()).toEqual(during.map((e) => e.id).sort());
+
+      // The jobs of the events published before the outage died with that Redis: published, never
+      // consumed. An operator's retry publishes them again.
+      for (const e of before) await retryEvent(db(), e.id);
+      await waitFor("the lost events to be published again", async () => (await queue.getJobs(["waiting"])).length === 7);
+      expect((await queue.getJobs(["waiting"])).map((j) => j.id).sort()).toEqual([...before, ...during].map((e) => e.id).sort());
     } finally {
       await relay.close();
       await queue.close();

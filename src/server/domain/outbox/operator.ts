@@ -203,17 +203,23 @@ async function wakeRelays(db: Db) {
 
 /** Why an action does not apply to an event, in words an operator can act on. */
 async function explainRefusal(db: Db, id: string, action: string, allowed: string): Promise<never> {
-  const row = await db.outboxEvent.findUnique({ where: { id }, select: { status: true } });
+  const row = await db.outboxEvent.findUnique({ where: { id }, select: { status: true, consumedAt: true } });
   if (!row) throw notFound(`Outbox event ${id} was not found (it may have been removed by retention)`);
-  throw new DomainError("conflict", `Event ${id} is ${row.status}; only ${allowed} events can be ${action}`, { status: row.status });
+  const state = row.status === "published" && row.consumedAt ? "published and consumed" : row.status;
+  throw new DomainError("conflict", `Event ${id} is ${state}; only ${allowed} events can be ${action}`, { status: row.status });
 }
 
-/** Send a failed or dead event again now, with a fresh set of attempts. */
+/**
+ * Send an event again now, with a fresh set of attempts: a failed or dead one, or a published one
+ * that no consumer has finished (its job was lost, e.g. Redis restarted without persistence, so its
+ * aggregate waits behind it). Publishing uses the event id as job id, so if the job does still
+ * exist this is a no-op in BullMQ.
+ */
 export async function retryEvent(db: Db, id: string) {
   const n = await db.$executeRaw`
     UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-    WHERE id = ${id}::uuid AND status IN ('failed', 'dead')`;
-  if (n === 0) await explainRefusal(db, id, "retried", "failed or dead");
+    WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
+  if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
   await wakeRelays(db);
   return { id, status: "pending" as const };
 }

@@ -113,12 +113,12 @@ describe("admin.outbox reads", () => {
 
 describe("admin.outbox actions", () => {
   it("retry: refuses events that are not failed or dead, with their status", async () => {
-    await expectTRPCError(app.caller(operator).admin.outbox.retry({ id: ids.cDone! }), "CONFLICT", /is published; only failed or dead events can be retried/);
+    await expectTRPCError(app.caller(operator).admin.outbox.retry({ id: ids.cDone! }), "CONFLICT", /is published and consumed; only failed or dead \(or published but not yet consumed\) events can be retried/);
     await expectTRPCError(app.caller(operator).admin.outbox.retry({ id: randomUUID() }), "NOT_FOUND");
   });
 
   it("discard: refuses published events; a discarded event no longer blocks its aggregate", async () => {
-    await expectTRPCError(app.caller(operator).admin.outbox.discard({ id: ids.cDone! }), "CONFLICT", /only pending, failed or dead events can be discarded/);
+    await expectTRPCError(app.caller(operator).admin.outbox.discard({ id: ids.cDone! }), "CONFLICT", /is published and consumed; only pending, failed or dead events can be discarded/);
     const dead = await app.caller(operator).admin.outbox.discard({ id: ids.aDead!, reason: "poison" });
     expect(dead).toEqual({ id: ids.aDead, status: "discarded" });
     expect((await db().outboxEvent.findUniqueOrThrow({ where: { id: ids.aDead! } })).lastError).toBe(`discarded by ${operator.email}: poison\nRedis said NOPE to this one`);
