@@ -19,12 +19,12 @@ import {
  * The saga state machine. Every step runs as one job (see worker/processors/saga-runner.ts):
  *
  *   claim   — one statement: the saga must still be at this step in this phase (row-locked), and the
- *             step's log row is taken as a lease (status running, started_at = now); the version is bumped.
+ *             step's log row is taken as a lease (status running, started_at = now, attempts + 1).
  *   run     — the step body, under its timeout.
  *   finish  — one statement: `UPDATE saga_instance … WHERE id = $id AND version = $seen` moves the
- *             saga on and records the step's result. If the version moved (an operator aborted, a
- *             redelivered job re-claimed after our lease ran out) the decision is taken again under a
- *             row lock from fresh state, so two workers can never advance one saga twice.
+ *             saga on and records the step's result, if our lease is still ours. If the version moved
+ *             (an operator aborted) or the lease was taken over (our lease ran out), the decision is
+ *             taken again under a row lock from fresh state, so two workers never advance one saga twice.
  *   dispatch — after commit, the next step's job is queued. A crash between commit and dispatch
  *             leaves a saga with no job: the sweeper (`sweep`) finds it and queues it again.
  */
@@ -101,9 +101,11 @@ interface Transition {
 }
 
 /**
- * Claim: the saga must still be at this step in this phase and generation (row-locked), and the
- * step's log row is taken as a lease — inserted, or re-taken if it failed, belongs to an older
- * generation, or its lease ran out (a dead worker). The version moves with every claim.
+ * Claim: the saga must still be at this step in this phase and generation (row-locked for the
+ * statement, so an operator's abort, which takes the same lock, sees the step either not started
+ * or in flight), and the step's log row is taken as a lease — inserted, or re-taken if it failed,
+ * belongs to an older generation, or its lease ran out (a dead worker). The claim leaves the saga
+ * row alone (one write less per step); the lease's attempt number is the finish's fencing token.
  * $1 saga id, $2 step, $3 saga status, $4 generation, $5 new log id, $6 step name, $7 phase,
  * $8 execution id (execute; a compensation reuses its execute's), $9 lease ms.
  */
@@ -129,22 +131,18 @@ const CLAIM_SQL = `
          OR l.execution_id <> EXCLUDED.execution_id
          OR (l.status = 'running' AND l.started_at < now() - $9::int * interval '1 millisecond')
     RETURNING l.attempts, l.execution_id
-  ), bumped AS (
-    -- Only the version moves (no indexed column), so PostgreSQL can do a HOT update: claims are
-    -- the hottest statement. updated_at moves on transitions, which is what the sweeper watches.
-    UPDATE saga_instance s SET version = s.version + 1
-    FROM claimed WHERE s.id = $1::uuid
-    RETURNING s.version
   )
-  SELECT saga.input, saga.context, bumped.version, claimed.attempts, claimed.execution_id,
+  SELECT saga.input, saga.context, saga.version, claimed.attempts, claimed.execution_id,
          (SELECT output FROM executed) AS executed_output
-  FROM saga, claimed, bumped`;
+  FROM saga, claimed`;
 
 /**
- * Finish: the guarded transition `UPDATE saga_instance … WHERE id = $1 AND version = $2`, and the
- * step's log row, in one statement (the log is only written if the saga was).
+ * Finish: the guarded transition `UPDATE saga_instance … WHERE id = $1 AND version = $2`, only
+ * while our lease on the step is still ours (attempt $15, running): a worker whose lease ran out
+ * and was taken over cannot move the saga. The step's log row is written in the same statement.
  * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
- * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step, $14 phase.
+ * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
+ * $14 phase, $15 our attempt.
  */
 const APPLY_SQL = `
   WITH s AS (
@@ -161,6 +159,10 @@ const APPLY_SQL = `
           ELSE context END
       ) - 'abortRequested' || CASE WHEN $10::boolean THEN '{"abortRequested": true}'::jsonb ELSE '{}'::jsonb END
     WHERE id = $1::uuid AND version = $2::int
+      AND EXISTS (
+        SELECT 1 FROM saga_step_log
+        WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase" AND attempts = $15::int AND status = 'running'
+      )
     RETURNING version
   ), l AS (
     UPDATE saga_step_log SET
@@ -321,7 +323,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
   }
 
   /** Apply a transition if the saga is still at `seenVersion`; returns false if it moved. */
-  async function apply(client: Db | Tx, job: StepJob, seenVersion: number, t: Transition, result: StepResult, stepName: string): Promise<boolean> {
+  async function apply(client: Db | Tx, job: StepJob, seenVersion: number, myAttempt: number, t: Transition, result: StepResult, stepName: string): Promise<boolean> {
     const setOutput = job.phase === "execute" && result.ok;
     const rows = await hot<{ version: number }>(client, "saga_apply", APPLY_SQL, [
       job.sagaId,
@@ -338,6 +340,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       result.error ?? null,
       job.stepIndex,
       job.phase,
+      myAttempt,
     ]);
     return rows.length === 1;
   }
@@ -370,7 +373,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         return { kind: "stale", reason: `saga moved to ${saga.status} at step ${saga.currentStep}` } as const;
       }
       const t = decide(def, job, saga, result);
-      const applied = await apply(tx, job, saga.version, t, result, stepName);
+      const applied = await apply(tx, job, saga.version, myAttempt, t, result, stepName);
       if (!applied) throw new Error("saga version moved under a row lock"); // cannot happen: we hold the lock
       return { kind: "advanced", status: t.status, next: t.next } as const;
     });
@@ -384,7 +387,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       context: readContext(claimed.context),
     };
     const t = decide(def, job, saga, result);
-    const applied = await apply(db, job, claimed.version, t, result, def.steps[job.stepIndex]!.name);
+    const applied = await apply(db, job, claimed.version, claimed.attempts, t, result, def.steps[job.stepIndex]!.name);
     const outcome: StepOutcome = applied ? { kind: "advanced", status: t.status, next: t.next } : await finishUnderLock(job, def, claimed.attempts, result);
     if (outcome.kind === "advanced" && outcome.next) {
       await dispatcher.dispatch(outcome.next, dispatchOptionsFor(def, outcome.next.stepIndex));

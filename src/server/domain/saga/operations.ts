@@ -1,4 +1,5 @@
 import type { Db } from "../../db/client";
+import { inTransaction, type Tx } from "../../db/transaction";
 import { DomainError, notFound } from "../errors";
 import type { SagaRegistry } from "./definition";
 import { dispatchOptionsFor, leaseMsFor } from "./engine";
@@ -41,8 +42,8 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
   }
 
   /** Guarded write: true if the saga was still at the version we decided on. */
-  async function write(saga: Loaded, data: { status: SagaStatus; currentStep: number; context: SagaContext; lastError?: string | null; finished: boolean }) {
-    const { count } = await db.sagaInstance.updateMany({
+  async function write(saga: Loaded, data: { status: SagaStatus; currentStep: number; context: SagaContext; lastError?: string | null; finished: boolean }, client: Db | Tx = db) {
+    const { count } = await client.sagaInstance.updateMany({
       where: { id: saga.id, version: saga.version },
       data: {
         status: data.status,
@@ -71,32 +72,42 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
      * starts at once from the last completed step. The saga ends `aborted`.
      */
     abort(id: string, reason: string) {
-      return retrying(id, async (saga) => {
+      return retrying(id, (loaded) => inTransaction(db, async (tx) => {
+        // The saga row lock orders this decision with step claims (which take it too): a step is
+        // either claimed before (we see it in flight) or its claim finds the saga compensating.
+        const locked = await tx.$queryRaw<Array<{ version: number }>>`SELECT version FROM saga_instance WHERE id = ${id}::uuid FOR UPDATE`;
+        if (locked[0]?.version !== loaded.version) return null; // moved since we read it: read again
+        const saga = loaded;
         if (saga.status !== "running") throw conflict(`Saga ${id} is ${saga.status}; only a running saga can be aborted`);
-        if (saga.context.abortRequested) return { status: saga.status, abortRequested: true };
+        if (saga.context.abortRequested) return { status: saga.status, abortRequested: true, compensateFrom: null as number | null };
         const def = definitionOf(saga);
         const lastError = `Aborted by an operator: ${reason}`;
-        const log = await db.sagaStepLog.findUnique({
+        const log = await tx.sagaStepLog.findUnique({
           where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: saga.currentStep, phase: "execute" } },
           select: { status: true, startedAt: true },
         });
         const inFlight = log?.status === "running" && Date.now() - log.startedAt.getTime() < leaseMsFor(def, saga.currentStep);
         const context = { ...saga.context, abortRequested: true };
         if (inFlight) {
-          return (await write(saga, { status: "running", currentStep: saga.currentStep, context, lastError, finished: false }))
-            ? { status: "running" as SagaStatus, abortRequested: true }
+          return (await write(saga, { status: "running", currentStep: saga.currentStep, context, lastError, finished: false }, tx))
+            ? { status: "running" as SagaStatus, abortRequested: true, compensateFrom: null as number | null }
             : null;
         }
         const from = saga.currentStep - 1;
         const status: SagaStatus = from < 0 ? "aborted" : "compensating";
-        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: from < 0 }))) return null;
-        if (from >= 0) {
+        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: from < 0 }, tx))) return null;
+        return { status, abortRequested: true, compensateFrom: from >= 0 ? from : null };
+      })).then(async ({ compensateFrom, ...result }) => {
+        // Queued after the commit, so the compensation job never finds the saga still running.
+        if (compensateFrom !== null) {
+          const saga = await load(id); // for its type and generation (the abort does not change them)
+          const def = definitionOf(saga);
           await dispatcher.dispatch(
-            { sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: from, generation: saga.context.generation },
-            dispatchOptionsFor(def, from),
+            { sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: compensateFrom, generation: saga.context.generation },
+            dispatchOptionsFor(def, compensateFrom),
           );
         }
-        return { status, abortRequested: true };
+        return result;
       });
     },
 
