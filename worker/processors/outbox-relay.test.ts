@@ -43,6 +43,23 @@ describe("outbox relay", () => {
     }
   });
 
+  it("releases an aggregate's next event as soon as the previous one is consumed (NOTIFY from the consumer, not the poll)", async () => {
+    const recorder = recordingConsumer();
+    const consumers = await startConsumers(app, [recorder.consumer]);
+    const relay = await startRelay(app, { pollIntervalMs: 60_000 });
+    try {
+      await waitFor("the relay to LISTEN", async () => relay.listening);
+      const fileId = randomUUID();
+      for (let i = 0; i < 4; i++) await appendTagged(db(), fileId, [`v${i}`]);
+      // Only the first is published at commit; each next one needs the consumed notification.
+      await waitFor("all four delivered in order", async () => recorder.seen.get(fileId)?.length === 4, 5000);
+      expect(recorder.seen.get(fileId)).toEqual([1, 2, 3, 4]);
+    } finally {
+      await relay.close();
+      await consumers.close();
+    }
+  });
+
   it("delivers each aggregate's events in commit order, each exactly once, with three concurrent relays", async () => {
     const recorder = recordingConsumer();
     const consumers = await startConsumers(app, [recorder.consumer], 16);

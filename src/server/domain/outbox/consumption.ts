@@ -20,17 +20,28 @@ export async function handleOnce(db: Db, consumer: string, eventId: string, effe
 
 /**
  * Every consumer has handled these events: the next event of each aggregate may now be published.
- * The NOTIFY (sent at commit) wakes the relays so they do not wait for their next poll.
+ * Only when such a next event is waiting does it NOTIFY (sent at commit) to wake the relays at once;
+ * otherwise there is nothing for them to do, and a wake-up per batch would only cost claim queries.
  */
 export async function markConsumed(db: Db, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const rows = await db.$queryRaw<Array<{ n: bigint }>>`
+  const rows = await db.$queryRaw<Array<{ n: bigint; waiting: boolean }>>`
     WITH done AS (
       UPDATE outbox_event SET consumed_at = now()
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
-      RETURNING 1
-    ), counted AS (SELECT count(*) AS n FROM done)
-    SELECT n, CASE WHEN n > 0 THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END AS notified FROM counted`;
+      RETURNING aggregate_type, aggregate_id, aggregate_seq
+    ), waiting AS (
+      SELECT EXISTS (
+        SELECT 1 FROM done d
+        WHERE EXISTS (
+          SELECT 1 FROM outbox_event w
+          WHERE w.aggregate_type = d.aggregate_type AND w.aggregate_id = d.aggregate_id
+            AND w.aggregate_seq > d.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')
+      ) AS yes
+    )
+    SELECT (SELECT count(*) FROM done) AS n, waiting.yes AS waiting,
+           CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END AS notified
+    FROM waiting`;
   return Number(rows[0]?.n ?? 0);
 }
 
