@@ -44,9 +44,8 @@ export interface ClaimRequest {
   fingerprint: string;
 }
 
-interface ClaimRow {
+interface ExistingRow {
   id: string;
-  inserted: boolean;
   fingerprint: string;
   state: "in_progress" | "completed";
   result: unknown;
@@ -62,35 +61,31 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
   const { scope, key, fingerprint } = request;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const token = randomUUID();
-    // One round trip: insert the claim, or read the record that is already there. DO NOTHING never
-    // waits on a running owner (its claim is committed), so a conflict is answered at once. The
-    // read sees the statement's snapshot: a record committed by a concurrent claimant just after
-    // it started is invisible, and the loop asks again.
+    // The fast path (a new key) is this one statement. DO NOTHING never waits on a running owner
+    // (its claim is committed), so a conflict is answered at once.
     //
-    // The claim commits with synchronous_commit off (for this statement's transaction only): no
-    // WAL flush on the hot path (it was most of the cost of a key, ~1.5 ms of fsync here). Safe:
-    // the mutation's own transaction commits synchronously and so flushes the WAL up to and
-    // including this earlier claim; a crash before that loses claim and mutation together, and a
-    // lost claim is just a key never seen.
-    const [row] = await db.$queryRaw<ClaimRow[]>`
-      WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
-      inserted AS (
-        INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
-        VALUES (${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
-                now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
-                now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond')
-        ON CONFLICT (scope, key) DO NOTHING
-        RETURNING id)
-      SELECT id, true AS inserted, NULL AS fingerprint, NULL AS state, NULL::jsonb AS result, NULL::int AS response_status,
-             NULL::int AS lease_ms_left, false AS expired
-      FROM inserted CROSS JOIN no_flush
-      UNION ALL
-      SELECT id, false, fingerprint, state::text, result, response_status,
-             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int, expires_at <= now()
-      FROM idempotency_key
-      WHERE scope = ${scope} AND key = ${key} AND NOT EXISTS (SELECT 1 FROM inserted)`;
-    if (!row) continue; // committed by a concurrent claimant after our snapshot, or just released
-    if (row.inserted) return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
+    // It commits with synchronous_commit off (for this statement's transaction only): no WAL
+    // flush on the hot path (an fsync was most of the cost of a key, ~1.5 ms here). Safe: the
+    // mutation's own transaction commits synchronously and so flushes the WAL up to and including
+    // this earlier claim; a crash before that loses claim and mutation together, and a lost claim
+    // is just a key never seen.
+    const inserted = await db.$queryRaw<Array<{ id: string }>>`
+      WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
+      SELECT ${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
+             now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
+             now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond'
+      FROM no_flush
+      ON CONFLICT (scope, key) DO NOTHING
+      RETURNING id`;
+    if (inserted[0]) return { kind: "claimed", claim: { id: inserted[0].id, token, recovered: false } };
+
+    const [row] = await db.$queryRaw<ExistingRow[]>`
+      SELECT id, fingerprint, state::text AS state, result, response_status,
+             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int AS lease_ms_left,
+             expires_at <= now() AS expired
+      FROM idempotency_key WHERE scope = ${scope} AND key = ${key}`;
+    if (!row) continue; // released (or cleaned up) between the two statements: claim again
 
     if (row.expired) {
       // An expired record is as good as absent (the clean-up job just has not reached it yet).
