@@ -80,7 +80,7 @@ async function createDatabase() {
   if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
 }
 
-async function seed(): Promise<string> {
+async function seed(): Promise<void> {
   const db = new pg.Client({ connectionString: DATABASE_URL });
   await db.connect();
   const passwordHash = await hashPassword(PASSWORD);
@@ -103,7 +103,6 @@ async function seed(): Promise<string> {
   const { rows: count } = await db.query<{ n: string }>("SELECT count(*) AS n FROM file");
   log(`seeded ${count[0]!.n} files in ${Math.round(performance.now() - started)} ms`);
   await db.end();
-  return ownerId;
 }
 
 function build() {
@@ -194,7 +193,7 @@ async function measure(scenarios: Scenario[]): Promise<Row[]> {
 
 async function main() {
   await createDatabase();
-  const ownerId = await seed();
+  await seed();
   build();
   const uncached = await startServer("uncached", { CACHE_ENABLED: "false" });
   const cached = await startServer("cached", { CACHE_ENABLED: "true" });
@@ -245,7 +244,6 @@ async function main() {
       `Target 2 (cached list ≥ 5× uncached): ${(listC.reqPerSec / listU.reqPerSec).toFixed(1)}× — ${listC.reqPerSec >= 5 * listU.reqPerSec ? "met" : "NOT met"} (filtered list: ${(filtC.reqPerSec / filtU.reqPerSec).toFixed(1)}×).`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
-    void ownerId;
   } finally {
     for (const s of [uncached, cached]) {
       try {

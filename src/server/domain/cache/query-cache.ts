@@ -112,7 +112,9 @@ for i, k in ipairs(KEYS) do
 end
 return out`;
 
-const MAX_KEYS_SCANNED = 1_000_000;
+/** Bounds of the "keys per prefix" count: it walks the whole Redis keyspace (shared with BullMQ). */
+const MAX_KEYS_COUNTED = 1_000_000;
+const MAX_SCAN_CALLS = 5_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const newToken = () => `${Date.now().toString(36)}${randomBytes(6).toString("base64url")}`;
@@ -462,17 +464,19 @@ export function createQueryCache(options: QueryCacheOptions) {
         flushed.set(prefix, into);
       }
       const keysPerPrefix = new Map<string, number>();
-      let scanned = 0;
+      let counted = 0;
+      let calls = 0;
       let cursor = "0";
       do {
         const [next, keys] = await adminRedis.scan(cursor, "MATCH", entryPattern(ks), "COUNT", 1000);
         cursor = next;
-        scanned += keys.length;
+        calls += 1;
+        counted += keys.length;
         for (const key of keys) {
           const prefix = prefixOfEntryKey(ks, key);
           if (prefix) keysPerPrefix.set(prefix, (keysPerPrefix.get(prefix) ?? 0) + 1);
         }
-      } while (cursor !== "0" && scanned < MAX_KEYS_SCANNED);
+      } while (cursor !== "0" && counted < MAX_KEYS_COUNTED && calls < MAX_SCAN_CALLS);
       const names = [...new Set([...flushed.keys(), ...keysPerPrefix.keys()])].sort();
       const totals = emptyCounters();
       const prefixes = names.map((prefix) => {
