@@ -6,12 +6,15 @@
  *   - saga         5-step sagas with no-op step bodies through the real engine and runner: every
  *                  step is claimed (row lock + lease), finished with a version-guarded UPDATE,
  *                  and the next step queued as a BullMQ job
- * Both use one worker in this process with the same concurrency. Each scenario starts BENCH_SAGAS
- * chains/sagas at once and measures until the last one is done (throughput = count / wall time).
+ * Both use one worker in this process with the same concurrency. Two loads: BENCH_SAGAS
+ * chains/sagas started at once (throughput = count / wall time until the last is done; latency is
+ * then mostly backlog), and a light load of BENCH_LIGHT_IN_FLIGHT in flight (closed loop,
+ * BENCH_LIGHT_COUNT in all) where dispatch latency is the machinery's own.
  * Step dispatch latency = from queuing a step's job to its body starting (for sagas this includes
  * the claim statement). Prints a markdown table and the targets of issue 6.
  *
- * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200).
+ * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200),
+ * BENCH_LIGHT_IN_FLIGHT (default 4), BENCH_LIGHT_COUNT (default 300).
  */
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -38,6 +41,8 @@ const COUNT = Number(process.env.BENCH_SAGAS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
 const STEPS = 5;
+const LIGHT = Number(process.env.BENCH_LIGHT_IN_FLIGHT ?? 4);
+const LIGHT_COUNT = Number(process.env.BENCH_LIGHT_COUNT ?? 300);
 
 const log = (msg: string) => process.stderr.write(`[bench:saga] ${msg}\n`);
 const connection = bullmqConnection(REDIS_URL);
@@ -74,7 +79,7 @@ interface Result {
 }
 
 /** The floor: chains of 5 plain BullMQ jobs, each queuing the next. */
-async function bareChain(count: number, prefix: string): Promise<Result> {
+async function bareChain(count: number, prefix: string, inFlight?: number): Promise<Result> {
   const queue = new Queue("bench-chain", { connection, prefix });
   const latencies: number[] = [];
   let done = 0;
@@ -87,29 +92,36 @@ async function bareChain(count: number, prefix: string): Promise<Result> {
       const { chain, step } = job.data as { chain: string; step: number };
       if (step + 1 < STEPS) {
         await queue.add("step", { chain, step: step + 1, queuedAt: Date.now() }, { jobId: `${chain}_${step + 1}`, removeOnComplete: true, removeOnFail: true });
-      } else if (++done === count) resolveAll();
+      } else {
+        if (++done === count) resolveAll();
+        else if (inFlight && started < count) await startChains(1);
+      }
     },
     { connection, prefix, concurrency: CONCURRENCY },
   );
-  await worker.waitUntilReady();
-  const started = performance.now();
-  for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, (_, k) => {
+  let started = 0;
+  async function startChains(n: number) {
+    started += n;
+    const batch = Array.from({ length: n }, () => {
       const chain = randomUUID();
       return { name: "step", data: { chain, step: 0, queuedAt: Date.now() }, opts: { jobId: `${chain}_0`, removeOnComplete: true, removeOnFail: true } };
     });
     await queue.addBulk(batch);
   }
+  await worker.waitUntilReady();
+  const t0 = performance.now();
+  if (inFlight) await startChains(Math.min(inFlight, count));
+  else for (let i = 0; i < count; i += 200) await startChains(Math.min(200, count - i));
   await all;
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
   await worker.close();
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
-  return { name: "bare BullMQ chain (5 jobs)", count, seconds, latencies };
+  return { name: `bare BullMQ chain (5 jobs)${inFlight ? `, ${inFlight} in flight` : ", all at once"}`, count, seconds, latencies };
 }
 
 /** The saga engine: 5 no-op steps through the real runner. */
-async function sagaRun(db: Db, count: number, prefix: string): Promise<Result> {
+async function sagaRun(db: Db, count: number, prefix: string, inFlight?: number): Promise<Result> {
   const latencies: number[] = [];
   const queuedAt = new Map<string, number>();
   let done = 0;
@@ -126,7 +138,10 @@ async function sagaRun(db: Db, count: number, prefix: string): Promise<Result> {
           const at = queuedAt.get(id);
           if (at !== undefined && ctx.attempt === 1) latencies.push(Date.now() - at);
           queuedAt.delete(id);
-          if (i === STEPS - 1 && ++done === count) setImmediate(resolveAll);
+          if (i === STEPS - 1) {
+            if (++done === count) setImmediate(resolveAll);
+            else if (inFlight && started < count) startOne();
+          }
           return null;
         },
         async compensate() {},
@@ -143,19 +158,28 @@ async function sagaRun(db: Db, count: number, prefix: string): Promise<Result> {
     return add(name, data as never, opts as never);
   }) as typeof queue.add;
   const starter = createSagaEngine({ db, registry, dispatcher: createBullSagaDispatcher(queue) });
+  let started = 0;
+  const startOne = () => {
+    started += 1;
+    void starter.startSaga("bench.five", {}).catch((err) => log(`start failed: ${err}`));
+  };
   await new Promise((r) => setTimeout(r, 200));
-  const started = performance.now();
-  for (let i = 0; i < count; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => starter.startSaga("bench.five", {})));
-  }
+  const t0 = performance.now();
+  if (inFlight) for (let i = 0; i < Math.min(inFlight, count); i += 1) startOne();
+  else
+    for (let i = 0; i < count; i += 50) {
+      started += Math.min(50, count - i);
+      await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => starter.startSaga("bench.five", {})));
+    }
   await all;
   // The last step's body has run; wait for its finish to commit.
   let completed = 0;
   while ((completed = await db.sagaInstance.count({ where: { status: "completed" } })) < count) await new Promise((r) => setTimeout(r, 2));
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  await db.$executeRawUnsafe("TRUNCATE saga_instance CASCADE");
   await queue.obliterate({ force: true }).catch(() => {});
   await runner.close();
-  return { name: "saga orchestrator (5 steps)", count: completed, seconds, latencies };
+  return { name: `saga orchestrator (5 steps)${inFlight ? `, ${inFlight} in flight` : ", all at once"}`, count: completed, seconds, latencies };
 }
 
 function row(r: Result) {
@@ -172,10 +196,15 @@ async function main() {
     await bareChain(WARMUP, `${PREFIX}-w1`);
     await sagaRun(db, WARMUP, `${PREFIX}-w2`);
     await db.$executeRawUnsafe("TRUNCATE saga_instance CASCADE");
-    log("bare chain");
+    log("bare chain, all at once");
     const bare = await bareChain(COUNT, `${PREFIX}-bare`);
-    log("sagas");
+    log("sagas, all at once");
     const saga = await sagaRun(db, COUNT, `${PREFIX}-saga`);
+    // Light load: a few chains/sagas in flight, so dispatch latency is the machinery, not a backlog.
+    log(`bare chain, ${LIGHT} in flight`);
+    const bareLight = await bareChain(LIGHT_COUNT, `${PREFIX}-bare-light`, LIGHT);
+    log(`sagas, ${LIGHT} in flight`);
+    const sagaLight = await sagaRun(db, LIGHT_COUNT, `${PREFIX}-saga-light`, LIGHT);
     const b = row(bare);
     const s = row(saga);
     const lines = [
@@ -184,6 +213,8 @@ async function main() {
       ...[
         [bare, b],
         [saga, s],
+        [bareLight, row(bareLight)],
+        [sagaLight, row(sagaLight)],
       ].map(([r, x]) => {
         const res = r as Result;
         const m = x as ReturnType<typeof row>;
