@@ -156,6 +156,8 @@ export async function startOutboxRelay(deps: RelayDeps) {
 
   /** One claim → publish → mark round. Returns how many events it claimed. */
   async function cycle(): Promise<number> {
+    // At most one batch's mark pending behind the publishing: marks never pile up.
+    if (marksInFlight > 1) await marking;
     const events = await claimDueEvents(db, { relayId, batchSize: options.batchSize, leaseMs: options.leaseMs });
     if (events.length === 0) return 0;
     stats.claimed += events.length;
@@ -183,23 +185,32 @@ export async function startOutboxRelay(deps: RelayDeps) {
   // being marked (its rows are leased, so no relay claims them meanwhile). Marks run one at a time,
   // in order; a lost mark (crash) only means a no-op re-publish after the lease.
   let marking: Promise<void> = Promise.resolve();
+  let marksInFlight = 0;
   function markInBackground(ids: string[]) {
+    marksInFlight++;
     marking = marking.then(async () => {
       try {
         stats.published += await markPublished(db, relayId, ids);
       } catch (error) {
         log.warn({ err: (error as Error).message, events: ids.length }, "marking events published failed; they are re-published (a no-op) after their lease");
+      } finally {
+        marksInFlight--;
       }
     });
   }
 
   async function publishOneByOne(events: ClaimedEvent[]) {
     const ok: string[] = [];
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
       try {
         await withTimeout(publish(queue, [toJob(event, consumerJob)]), publishTimeoutMs, "publishing to Redis");
         ok.push(event.id);
       } catch (error) {
+        if (!(await redisReachable())) {
+          // Redis went away half-way: the rest is not the events' fault either.
+          stats.released += await releaseClaims(db, relayId, events.slice(i).map((e) => e.id));
+          break;
+        }
         await recordFailure(event, error);
       }
     }
