@@ -1,0 +1,198 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "~/trpc/react";
+import { RefreshBar, useRefetchInterval } from "../_components/refresh";
+import type { AdminOutputs } from "../_components/types";
+import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result } from "../_components/ui";
+
+type CacheStats = AdminOutputs["cache"]["stats"];
+
+export function CacheView({ canAct }: { canAct: boolean }) {
+  const trpc = useTRPC();
+  const refetchInterval = useRefetchInterval();
+  const [result, setResult] = useState<Result>(null);
+  const stats = useQuery({ ...trpc.admin.cache.stats.queryOptions(), refetchInterval });
+
+  return (
+    <>
+      <div className="row page-head">
+        <h1>Query cache</h1>
+        <RefreshBar queries={[stats]} />
+      </div>
+      <ResultMessage result={result} />
+      {stats.isError && <QueryError what="cache stats" error={stats.error} onRetry={stats.refetch} />}
+      {stats.isPending && <p className="muted">Loading cache stats…</p>}
+      {stats.data && (
+        <>
+          <section className="panel" aria-labelledby="cache-totals">
+            <h2 id="cache-totals">Totals</h2>
+            <Totals stats={stats.data} />
+          </section>
+          <section className="panel" aria-labelledby="cache-prefixes">
+            <h2 id="cache-prefixes">By prefix</h2>
+            <PrefixTable stats={stats.data} canAct={canAct} onResult={setResult} />
+          </section>
+        </>
+      )}
+      {canAct && !stats.isError && <FlushTag onResult={setResult} />}
+    </>
+  );
+}
+
+function Totals({ stats }: { stats: CacheStats }) {
+  const t = stats.totals;
+  return (
+    <>
+      <dl className="stats" aria-label="Cache totals">
+        <Stat label="Hit rate" value={formatPercent(t.hitRate)} hint="served without own loader" />
+        <Stat label="Hits" value={formatCount(t.hits)} />
+        <Stat label="Stale served" value={formatCount(t.stale)} />
+        <Stat label="Coalesced / waited" value={`${formatCount(t.coalesced)} / ${formatCount(t.waited)}`} />
+        <Stat label="Misses" value={formatCount(t.misses)} />
+        <Stat label="Bypassed" value={formatCount(t.bypassed)} />
+        <Stat label="Keys" value={`${formatCount(t.keys)}${stats.keysScanLimitReached ? "+" : ""}`} hint={stats.keysScanLimitReached ? "scan limit reached" : undefined} />
+        <Stat label="Loader time saved" value={formatDuration(t.savedMs)} />
+      </dl>
+      <dl className="stats" aria-label="Cache Redis state">
+        <Stat label="Redis" value={stats.redis.status} tone={stats.redis.status === "ready" ? "ok" : "bad"} />
+        <Stat label="Circuit breaker" value={stats.redis.breakerOpen ? "open (cache bypassed)" : "closed"} tone={stats.redis.breakerOpen ? "bad" : "ok"} />
+        <Stat label="Pending invalidations" value={formatCount(stats.redis.pendingInvalidations)} tone={stats.redis.pendingInvalidations ? "warn" : undefined} />
+        <Stat
+          label="Redis errors (this web process)"
+          value={formatCount(stats.errors.thisProcess)}
+          hint={stats.errors.last ? `last: ${stats.errors.last.message} at ${formatTime(stats.errors.last.at)}` : undefined}
+          tone={stats.errors.thisProcess ? "warn" : undefined}
+        />
+      </dl>
+    </>
+  );
+}
+
+function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: boolean; onResult: (r: Result) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const flush = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
+  if (stats.prefixes.length === 0) return <p className="empty">Nothing has been cached yet: no prefix has counters or keys.</p>;
+  return (
+    <table aria-label="Cache by prefix">
+      <thead>
+        <tr>
+          <th>Prefix</th>
+          <th>Hit rate</th>
+          <th>Hits</th>
+          <th>Stale</th>
+          <th>Coalesced</th>
+          <th>Misses</th>
+          <th>Bypassed</th>
+          <th>Keys</th>
+          <th>Load time</th>
+          <th>Saved</th>
+          {canAct && <th aria-label="Actions" />}
+        </tr>
+      </thead>
+      <tbody>
+        {stats.prefixes.map((p) => (
+          <tr key={p.prefix}>
+            <td>
+              <code>{p.prefix}</code>
+            </td>
+            <td>{formatPercent(p.hitRate)}</td>
+            <td>{formatCount(p.hits)}</td>
+            <td>{formatCount(p.stale)}</td>
+            <td>{formatCount(p.coalesced + p.waited)}</td>
+            <td>{formatCount(p.misses)}</td>
+            <td>{formatCount(p.bypassed)}</td>
+            <td>{formatCount(p.keys)}</td>
+            <td>{formatDuration(p.loadMs)}</td>
+            <td>{formatDuration(p.savedMs)}</td>
+            {canAct && (
+              <td>
+                <ConfirmButton
+                  label="Flush"
+                  title={`Flush cache prefix ${p.prefix}`}
+                  confirmLabel={`Flush ${p.prefix}`}
+                  pendingLabel="Flushing…"
+                  danger
+                  onOpen={() => onResult(null)}
+                  onConfirm={async () => {
+                    const r = await flush.mutateAsync({ prefix: p.prefix });
+                    onResult({ kind: "ok", text: `Prefix ${p.prefix} flushed: ${plural(r.deleted, "key")} deleted.` });
+                  }}
+                >
+                  <p>
+                    Drop every cached entry under <code>{p.prefix}</code> ({plural(p.keys, "key")} now)? Reads load from PostgreSQL again until the cache refills; counters
+                    are kept.
+                  </p>
+                </ConfirmButton>
+              </td>
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [tag, setTag] = useState("");
+  const [prefix, setPrefix] = useState("");
+  const flushTag = useMutation(trpc.admin.cache.flushTag.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
+  const flushPrefix = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
+  return (
+    <section className="panel" aria-labelledby="cache-flush">
+      <h2 id="cache-flush">Flush by tag or prefix</h2>
+      <div className="row">
+        <label>
+          Tag
+          <input value={tag} onChange={(e) => setTag(e.target.value)} placeholder="files:owner:<user id> or file:<file id>" maxLength={200} size={40} />
+        </label>
+        <ConfirmButton
+          label="Flush tag…"
+          title="Flush cache tag"
+          confirmLabel="Invalidate tag"
+          pendingLabel="Invalidating…"
+          danger
+          disabled={!tag.trim()}
+          onOpen={() => onResult(null)}
+          onConfirm={async () => {
+            const r = await flushTag.mutateAsync({ tag: tag.trim() });
+            onResult({ kind: "ok", text: `Tag ${r.tag} invalidated: entries carrying it are reloaded on their next read.` });
+            setTag("");
+          }}
+        >
+          <p>
+            Invalidate every cached entry tagged <code>{tag.trim()}</code>? They are reloaded from PostgreSQL on their next read.
+          </p>
+        </ConfirmButton>
+      </div>
+      <div className="row">
+        <label>
+          Prefix
+          <input value={prefix} onChange={(e) => setPrefix(e.target.value)} placeholder="e.g. files" maxLength={64} />
+        </label>
+        <ConfirmButton
+          label="Flush prefix…"
+          title="Flush cache prefix"
+          confirmLabel="Flush prefix"
+          pendingLabel="Flushing…"
+          danger
+          disabled={!prefix.trim()}
+          onOpen={() => onResult(null)}
+          onConfirm={async () => {
+            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim() });
+            onResult({ kind: "ok", text: `Prefix ${prefix.trim()} flushed: ${plural(r.deleted, "key")} deleted.` });
+            setPrefix("");
+          }}
+        >
+          <p>
+            Drop every cached entry under <code>{prefix.trim()}</code>?
+          </p>
+        </ConfirmButton>
+      </div>
+    </section>
+  );
+}

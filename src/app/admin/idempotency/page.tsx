@@ -1,0 +1,17 @@
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { dashboardUser } from "../_components/access";
+import { IdempotencyView, RECORDS_PAGE } from "./idempotency-view";
+
+export const dynamic = "force-dynamic";
+
+export default async function IdempotencyPage() {
+  const user = await dashboardUser("/admin/idempotency");
+  if (!user) return null;
+  prefetch(trpc.admin.idempotency.stats.queryOptions({}));
+  prefetch(trpc.admin.idempotency.records.infiniteQueryOptions({ limit: RECORDS_PAGE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }));
+  return (
+    <HydrateClient>
+      <IdempotencyView canAct={user.role === "operator"} />
+    </HydrateClient>
+  );
+}

@@ -1,0 +1,165 @@
+"use client";
+
+import { useInfiniteQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useState } from "react";
+import { useTRPC } from "~/trpc/react";
+import { RefreshBar, useRefetchInterval } from "../_components/refresh";
+import { PAGE_SIZE, SAGA_STATUSES, type SagaStatus } from "../_components/types";
+import { formatDuration, formatTime, QueryError, shortId, StatusBadge } from "../_components/ui";
+
+export type SagaFilter = { status?: SagaStatus[]; type?: string; correlationId?: string; error?: string };
+
+function syncUrl(f: SagaFilter) {
+  const params = new URLSearchParams();
+  if (f.status?.length) params.set("status", f.status.join(","));
+  if (f.type) params.set("type", f.type);
+  if (f.correlationId) params.set("correlationId", f.correlationId);
+  if (f.error) params.set("error", f.error);
+  const query = params.toString();
+  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+}
+
+export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
+  const trpc = useTRPC();
+  const refetchInterval = useRefetchInterval();
+  const [filter, setFilter] = useState<SagaFilter>(initialFilter);
+  const list = useInfiniteQuery({
+    ...trpc.admin.sagas.list.infiniteQueryOptions({ ...filter, limit: PAGE_SIZE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
+    refetchInterval,
+  });
+  const sagas = list.data?.pages.flatMap((p) => p.items) ?? [];
+
+  return (
+    <>
+      <div className="row page-head">
+        <h1>Sagas</h1>
+        <RefreshBar queries={[list]} />
+      </div>
+      <section className="panel">
+        <FilterForm
+          initial={filter}
+          onApply={(f) => {
+            setFilter(f);
+            syncUrl(f);
+          }}
+        />
+      </section>
+      <section className="panel">
+        {list.isError && <QueryError what="sagas" error={list.error} onRetry={list.refetch} />}
+        {list.isPending ? (
+          <p className="muted">Loading sagas…</p>
+        ) : sagas.length === 0 ? (
+          <p className="empty">{Object.keys(filter).length ? "No saga matches these filters." : "No saga has run yet."}</p>
+        ) : (
+          <table aria-label="Sagas">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Saga</th>
+                <th>Status</th>
+                <th>Step</th>
+                <th>Took</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sagas.map((s) => (
+                <tr key={s.id} data-saga-id={s.id}>
+                  <td className="muted nowrap">{formatTime(s.createdAt)}</td>
+                  <td>
+                    <Link href={`/admin/sagas/${s.id}`} aria-label={`Timeline of ${s.type} saga ${s.id}`}>
+                      {s.type}
+                    </Link>{" "}
+                    <span className="muted">{shortId(s.id)}</span>
+                  </td>
+                  <td>
+                    <StatusBadge status={s.status} />
+                  </td>
+                  <td>{s.currentStep + 1}</td>
+                  <td className="nowrap">{s.finishedAt ? formatDuration(s.finishedAt.getTime() - s.createdAt.getTime()) : "—"}</td>
+                  <td className="clip" title={s.lastError ?? undefined}>
+                    {s.lastError ?? ""}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {list.hasNextPage && (
+          <p>
+            <button type="button" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+              {list.isFetchingNextPage ? "Loading…" : "Load more"}
+            </button>
+          </p>
+        )}
+      </section>
+    </>
+  );
+}
+
+function FilterForm({ initial, onApply }: { initial: SagaFilter; onApply: (f: SagaFilter) => void }) {
+  const [status, setStatus] = useState<SagaStatus[]>(initial.status ?? []);
+  const [type, setType] = useState(initial.type ?? "");
+  const [correlationId, setCorrelationId] = useState(initial.correlationId ?? "");
+  const [error, setError] = useState(initial.error ?? "");
+  return (
+    <form
+      className="filters"
+      aria-label="Filter sagas"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onApply({
+          ...(status.length ? { status } : {}),
+          ...(type.trim() ? { type: type.trim() } : {}),
+          ...(correlationId.trim() ? { correlationId: correlationId.trim() } : {}),
+          ...(error.trim() ? { error: error.trim() } : {}),
+        });
+      }}
+    >
+      <fieldset className="row">
+        <legend>Status</legend>
+        {SAGA_STATUSES.map((s) => (
+          <label key={s} className="inline">
+            <input type="checkbox" checked={status.includes(s)} onChange={(e) => setStatus((prev) => (e.target.checked ? [...prev, s] : prev.filter((x) => x !== s)))} />
+            {s}
+          </label>
+        ))}
+      </fieldset>
+      <div className="row">
+        <label>
+          Saga type
+          <input value={type} onChange={(e) => setType(e.target.value)} list="saga-types" placeholder="e.g. file.upload" />
+        </label>
+        <datalist id="saga-types">
+          <option value="file.upload" />
+        </datalist>
+        <label>
+          Correlation id
+          <input value={correlationId} onChange={(e) => setCorrelationId(e.target.value)} />
+        </label>
+        <label>
+          Error contains
+          <input value={error} onChange={(e) => setError(e.target.value)} />
+        </label>
+      </div>
+      <div className="row">
+        <button type="submit" className="primary">
+          Apply filters
+        </button>
+        <button
+          type="button"
+          onClick={() => {
+            setStatus([]);
+            setType("");
+            setCorrelationId("");
+            setError("");
+            onApply({});
+          }}
+        >
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}
