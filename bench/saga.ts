@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import { cpus } from "node:os";
 import path from "node:path";
 import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { z } from "zod";
@@ -229,6 +230,15 @@ async function main() {
   } finally {
     await db.$disconnect();
     await dropDatabase();
+    // Leave nothing in Redis: every queue of this run lives under PREFIX.
+    const redis = new Redis(REDIS_URL);
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+    await redis.quit();
   }
 }
 
