@@ -4,6 +4,7 @@
  *   ROLE=bare     (b) the floor: the same claim SQL on a plain pg pool + addBulk in a tight loop
  *   ROLE=relay    (c) MetaStore's relay (startOutboxRelay: NOTIFY + poll, leases, backoff)
  *   ROLE=consumer MetaStore's consumer worker (inbox + consumed marking) with a no-op handler
+ *   ROLE=noop     reference: a bare BullMQ worker with a no-op processor (no database)
  * Writes "READY" on stdout when started; stops on SIGTERM.
  */
 import { Queue } from "bullmq";
@@ -64,7 +65,13 @@ async function plainLoop(opts: { intervalMs: number; tight: boolean }) {
 }
 
 let stop: () => Promise<void>;
-if (role === "poller") stop = await plainLoop({ intervalMs: 5000, tight: false });
+if ((role as string) === "noop") {
+  // Reference only: BullMQ's own ceiling on this machine (no database at all).
+  const { Worker } = await import("bullmq");
+  const worker = new Worker(QueueName.outboxEvents, async () => {}, { connection, prefix, concurrency: Number(process.env.CONCURRENCY ?? 256) });
+  await worker.waitUntilReady();
+  stop = () => worker.close();
+} else if (role === "poller") stop = await plainLoop({ intervalMs: 5000, tight: false });
 else if (role === "bare") stop = await plainLoop({ intervalMs: 2, tight: true });
 else if (role === "relay") {
   const db = createDb(databaseUrl, { max: 4 });

@@ -52,7 +52,7 @@ export interface ConsumerDeps {
   consumers: readonly EventConsumer[];
   markConsumed(id: string): Promise<void>;
   /** How batchable consumers run their inbox + effect (default: a transaction per event). */
-  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>): Promise<"handled" | "duplicate">;
+  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -70,19 +70,23 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   const duplicates: string[] = [];
   let current = "dispatcher";
   try {
-    for (const consumer of deps.consumers) {
-      if (!consumer.handles.includes(event.type)) continue;
+    const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
+    let consumedMarked = false;
+    for (const [i, consumer] of applicable.entries()) {
       current = consumer.name;
       const effect = (tx: Tx) =>
         consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
+      // The last consumer of a batchable kind marks the event consumed in its own transaction.
+      const last = i === applicable.length - 1;
       const outcome =
         consumer.batchable && deps.handleBatched
-          ? await deps.handleBatched(consumer.name, event.id, effect)
+          ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
           : await handleOnce(deps.db, consumer.name, event.id, effect);
+      if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
     current = "dispatcher";
-    await deps.markConsumed(event.id);
+    if (!consumedMarked) await deps.markConsumed(event.id);
     return { handled, duplicates };
   } catch (error) {
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

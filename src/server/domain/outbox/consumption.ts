@@ -23,7 +23,7 @@ export async function handleOnce(db: Db, consumer: string, eventId: string, effe
  * Only when such a next event is waiting does it NOTIFY (sent at commit) to wake the relays at once;
  * otherwise there is nothing for them to do, and a wake-up per batch would only cost claim queries.
  */
-export async function markConsumed(db: Db, ids: string[]): Promise<number> {
+export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   const rows = await db.$queryRaw<Array<{ n: bigint; waiting: boolean }>>`
     WITH done AS (
@@ -69,6 +69,8 @@ export async function recordConsumerFailure(db: Db, eventId: string, consumer: s
 type InboxItem = {
   consumer: string;
   eventId: string;
+  /** This is the event's last consumer: mark the event consumed in the same transaction. */
+  markConsumed: boolean;
   effect: (tx: Tx) => Promise<void>;
   resolve: (outcome: "handled" | "duplicate") => void;
   reject: (error: unknown) => void;
@@ -80,6 +82,7 @@ type InboxItem = {
  * transaction each; an interactive transaction costs several round trips, which made it the
  * consumers' bottleneck. If the shared transaction fails, each item is retried in a transaction of
  * its own, so one failing effect fails only its own job. Meant for consumers with short effects.
+ * When the item is its event's last consumer, the consumed mark joins the same transaction too.
  */
 export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs?: number } = {}) {
   const maxBatch = opts.maxBatch ?? 100;
@@ -112,21 +115,32 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
           await item.effect(tx);
           out.push("handled");
         }
+        // Duplicates too: an earlier delivery may have died between its effect and this mark.
+        await markConsumed(tx, [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))]);
         return out;
       });
       batch.forEach((item, i) => item.resolve(outcomes[i]!));
     } catch (error) {
       if (batch.length === 1) return batch[0]!.reject(error);
       for (const item of batch) {
-        await handleOnce(db, item.consumer, item.eventId, item.effect).then(item.resolve, item.reject);
+        await handleOnce(db, item.consumer, item.eventId, async (tx) => {
+          await item.effect(tx);
+          if (item.markConsumed) await markConsumed(tx, [item.eventId]);
+        }).then(
+          async (outcome) => {
+            if (outcome === "duplicate" && item.markConsumed) await markConsumed(db, [item.eventId]);
+            item.resolve(outcome);
+          },
+          item.reject,
+        ).catch(item.reject);
       }
     }
   };
 
   return {
-    run(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>): Promise<"handled" | "duplicate"> {
+    run(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts: { markConsumed?: boolean } = {}): Promise<"handled" | "duplicate"> {
       return new Promise((resolve, reject) => {
-        pending.push({ consumer, eventId, effect, resolve, reject });
+        pending.push({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, resolve, reject });
         if (pending.length >= maxBatch) void flush();
         else timer ??= setTimeout(() => void flush(), maxDelayMs);
       });
