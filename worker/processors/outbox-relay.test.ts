@@ -43,6 +43,25 @@ describe("outbox relay", () => {
     }
   });
 
+  it("re-LISTENs after its notification connection is killed, and catches up on what committed meanwhile", async () => {
+    const relay = await startRelay(app, { pollIntervalMs: 60_000 });
+    try {
+      await waitFor("the relay to LISTEN", async () => relay.listening);
+      const killed = await db().$queryRaw<Array<{ ok: boolean }>>`
+        SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE application_name = 'metastore-outbox-listener' AND datname = current_database()`;
+      expect(killed).toEqual([{ ok: true }]);
+      await waitFor("the relay to notice", async () => !relay.listening, 5000);
+      // Committed while nobody listens: the reconnect's catch-up wake-up publishes it (the poll is a minute away).
+      const { id } = await appendTagged(db(), randomUUID());
+      expect(relay.listening).toBe(false); // (the reconnect waits ≥ 500 ms)
+      await waitFor("the event published after the reconnect", async () => (await db().outboxEvent.findUniqueOrThrow({ where: { id } })).status === "published", 10_000);
+      expect(relay.listening).toBe(true);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it("releases an aggregate's next event as soon as the previous one is consumed (NOTIFY from the consumer, not the poll)", async () => {
     const recorder = recordingConsumer();
     const consumers = await startConsumers(app, [recorder.consumer]);
