@@ -414,7 +414,14 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       // writes); otherwise a single INSERT needs no transaction of its own.
       const tx = currentTransaction();
       const saga = await (tx ?? db).sagaInstance.create({ data, select });
-      await dispatcher.dispatch({ sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 }, dispatchOptionsFor(def, 0));
+      try {
+        await dispatcher.dispatch({ sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 }, dispatchOptionsFor(def, 0));
+      } catch (error) {
+        // Redis unreachable: the saga is (or will be, with the caller's transaction) committed, and
+        // the sweeper queues the first step of a saga that has none. Failing the request instead
+        // would make a retry start a second saga.
+        deps.logger?.warn({ err: errorText(error), sagaId: id }, "could not queue the first saga step; the sweeper will");
+      }
       return saga;
     },
 

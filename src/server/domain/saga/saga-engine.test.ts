@@ -281,6 +281,26 @@ describe("operator operations", () => {
   });
 });
 
+describe("Redis down at start", () => {
+  it("a saga whose first job could not be queued still starts (no error to the caller, no second saga on retry) and the sweeper runs it", async () => {
+    const down = createSagaEngine({
+      db: app.services.db,
+      registry: sagas.registry,
+      dispatcher: {
+        dispatch: async () => {
+          throw new Error("connect ECONNREFUSED 127.0.0.1:6379");
+        },
+        ensure: async () => false,
+      },
+    });
+    const { id, status } = await down.startSaga("test.five", {});
+    expect(status).toBe("running");
+    const done = await waitForStatus([id], TERMINAL, 15_000);
+    expect(done.get(id)!.status).toBe("completed");
+    expect(await calls(id, "execute")).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
 describe("concurrency", () => {
   it("two copies of one step job (two workers) run the step once; the other waits then is dropped", async () => {
     const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
