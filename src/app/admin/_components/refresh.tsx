@@ -1,6 +1,6 @@
 "use client";
 
-import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 
 /** Auto-refresh every few seconds, paused for the whole dashboard by one toggle (kept across pages). */
 export const REFRESH_MS = 5_000;
@@ -31,6 +31,13 @@ export function useNow(intervalMs = 1000) {
   return now;
 }
 
+const noSubscription = () => () => {};
+
+/** False on the server and during hydration, true after: for what only the browser knows. */
+export function useHydrated() {
+  return useSyncExternalStore(noSubscription, () => true, () => false);
+}
+
 export function formatAgo(ms: number) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;
@@ -50,15 +57,17 @@ type Refreshable = { dataUpdatedAt: number; isFetching: boolean; refetch: () => 
  */
 export function RefreshBar({ queries }: { queries: Refreshable[] }) {
   const now = useNow();
+  const hydrated = useHydrated();
   const { paused, setPaused } = usePause();
   const loaded = queries.filter((q) => q.dataUpdatedAt > 0);
   const updatedAt = loaded.length ? Math.min(...loaded.map((q) => q.dataUpdatedAt)) : 0;
-  const fetching = queries.some((q) => q.isFetching);
+  // A server-prefetched query is still "fetching" while the server renders: only the browser's state counts.
+  const fetching = hydrated && queries.some((q) => q.isFetching);
+  const text = `${updatedAt ? `Updated ${formatAgo(now - updatedAt)} ago` : "Not loaded yet"}${fetching ? " · refreshing…" : ""}`;
   return (
     <div className="row refresh-bar">
-      <span className="muted" aria-live="off" suppressHydrationWarning>
-        {updatedAt ? `Updated ${formatAgo(now - updatedAt)} ago` : "Not loaded yet"}
-        {fetching ? " · refreshing…" : ""}
+      <span className="muted" suppressHydrationWarning>
+        {text}
       </span>
       <button type="button" onClick={() => queries.forEach((q) => void q.refetch())} disabled={fetching}>
         Refresh

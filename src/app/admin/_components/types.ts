@@ -21,3 +21,4 @@ export const overviewInputs = {
 } as const;
 
 export const PAGE_SIZE = 50;
+export const RECORDS_PAGE = 25;

@@ -4,10 +4,9 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tansta
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
-import type { AdminInputs, AdminOutputs } from "../_components/types";
+import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";
 
-export const RECORDS_PAGE = 25;
 
 type RecordSearch = Omit<AdminInputs["idempotency"]["records"], "cursor" | "limit">;
 

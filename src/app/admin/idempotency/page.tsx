@@ -1,6 +1,7 @@
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
-import { IdempotencyView, RECORDS_PAGE } from "./idempotency-view";
+import { RECORDS_PAGE } from "../_components/types";
+import { IdempotencyView } from "./idempotency-view";
 
 export const dynamic = "force-dynamic";
 

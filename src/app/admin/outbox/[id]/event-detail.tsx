@@ -29,7 +29,7 @@ export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
       {e && (
         <>
           <section className="panel">
-            <div className="row panel-head">
+            <div className="row">
               <StatusBadge status={e.status} />
               <code>{e.id}</code>
               {canAct && <EventActions event={e} onResult={setResult} />}

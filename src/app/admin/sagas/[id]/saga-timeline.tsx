@@ -31,7 +31,7 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
       {saga && (
         <>
           <section className="panel">
-            <div className="row panel-head">
+            <div className="row">
               <StatusBadge status={saga.status} />
               <code>{saga.id}</code>
               {saga.abortRequested && <span className="badge badge-failed">abort requested</span>}
