@@ -186,7 +186,8 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   // The writer commits through a plain pg pool, one autocommitted statement per event (the same
   // statement appendEvent runs): the relay is what is measured, and a Prisma interactive transaction
   // per event would make the writer, not the relay, the limit on this 2-core machine.
-  const writer = new pg.Pool({ connectionString: DATABASE_URL, max: 8 });
+  // 24 connections: each commit waits for its WAL flush, so the offered rate needs many in flight.
+  const writer = new pg.Pool({ connectionString: DATABASE_URL, max: 24 });
   const committedAt = new Map<string, number>();
   const start = Date.now();
   let issued = 0;
