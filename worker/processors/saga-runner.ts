@@ -48,6 +48,7 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
       const data = jobSchemas["saga-step"].parse(job.data);
       const outcome = await engine.runStep(data, {
         attemptsMade: job.attemptsMade,
+        redelivered: job.attemptsStarted > 1 || job.stalledCounter > 0,
         maxAttempts: job.opts.attempts ?? 1,
         queuedAt: job.timestamp,
       });

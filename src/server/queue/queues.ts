@@ -26,6 +26,17 @@ export const jobSchemas = {
     phase: z.enum(["execute", "compensate"]),
     stepIndex: z.number().int().min(0),
     generation: z.number().int().min(0),
+    preclaim: z
+      .object({
+        attempt: z.number().int().min(1),
+        version: z.number().int().min(0),
+        executionId: z.string().min(1),
+        at: z.number(),
+        input: z.unknown(),
+        context: z.unknown(),
+        executedOutput: z.unknown(),
+      })
+      .optional(),
   }),
   "outbox-events": deliveredEventSchema,
   "outbox-retention": z.object({}),

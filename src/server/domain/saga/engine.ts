@@ -8,6 +8,7 @@ import {
   executionIdFor,
   readContext,
   type DispatchOptions,
+  type PreClaim,
   type SagaContext,
   type SagaDispatcher,
   type SagaPhase,
@@ -27,6 +28,12 @@ import {
  *             taken again under a row lock from fresh state, so two workers never advance one saga twice.
  *   dispatch — after commit, the next step's job is queued. A crash between commit and dispatch
  *             leaves a saga with no job: the sweeper (`sweep`) finds it and queues it again.
+ *
+ * Pre-claim (the fast path): the finish statement also takes the next step's lease, and the next
+ * job carries the lease's attempt and the saga's input/context. That job's FIRST delivery is the
+ * only possible runner (one job per id; BullMQ's lock), so it skips the claim statement: a step
+ * costs one statement instead of two. A redelivery (stalled worker, delayed retry) or a job whose
+ * pre-claim is old claims for real, waiting out a lease another process may still hold.
  */
 
 /** A step's lease outlives its timeout by this much, so a slow-but-alive worker keeps its step. */
@@ -45,6 +52,11 @@ export type StepOutcome =
 export interface StepAttempt {
   /** Failed attempts before this one (BullMQ's attemptsMade). */
   attemptsMade: number;
+  /**
+   * True if this job was handed to a worker before (a stalled job after its worker died, or one put
+   * back as delayed): only a first delivery may use the lease its previous step took for it.
+   */
+  redelivered?: boolean;
   maxAttempts: number;
   /** When the job was first queued (ms since epoch). */
   queuedAt: number;
@@ -70,6 +82,22 @@ interface ClaimRow {
   attempts: number;
   execution_id: string;
   executed_output: unknown;
+}
+
+interface ApplyRow {
+  version: number;
+  input: unknown;
+  context: unknown;
+  next_attempts: number | null;
+  next_execution_id: string | null;
+  next_executed_output: unknown;
+}
+
+/** Sagas whose state is bigger than this go through a claim statement instead of riding in the job. */
+const PRECLAIM_MAX_BYTES = 16 * 1024;
+
+function approxJsonBytes(claimed: { input: unknown; context: unknown }, result: { output?: unknown }): number {
+  return JSON.stringify(claimed.input).length + JSON.stringify(claimed.context).length + JSON.stringify(result.output ?? null).length;
 }
 
 interface SagaSnapshot {
@@ -107,7 +135,8 @@ interface Transition {
  * belongs to an older generation, or its lease ran out (a dead worker). The claim leaves the saga
  * row alone (one write less per step); the lease's attempt number is the finish's fencing token.
  * $1 saga id, $2 step, $3 saga status, $4 generation, $5 new log id, $6 step name, $7 phase,
- * $8 execution id (execute; a compensation reuses its execute's), $9 lease ms.
+ * $8 execution id (execute; a compensation reuses its execute's), $9 lease ms, $10 the attempt the
+ * previous step pre-claimed for this very job (its first delivery may take that lease over), or null.
  */
 const CLAIM_SQL = `
   WITH saga AS (
@@ -130,6 +159,7 @@ const CLAIM_SQL = `
       WHERE l.status IN ('failed', 'skipped')
          OR l.execution_id <> EXCLUDED.execution_id
          OR (l.status = 'running' AND l.started_at < now() - $9::int * interval '1 millisecond')
+         OR (l.status = 'running' AND l.attempts = $10::int)
     RETURNING l.attempts, l.execution_id
   )
   SELECT saga.input, saga.context, saga.version, claimed.attempts, claimed.execution_id,
@@ -142,7 +172,8 @@ const CLAIM_SQL = `
  * and was taken over cannot move the saga. The step's log row is written in the same statement.
  * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
  * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
- * $14 phase, $15 our attempt.
+ * $14 phase, $15 our attempt; pre-claim of the next step (all null for none): $16 new log id,
+ * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms.
  */
 const APPLY_SQL = `
   WITH s AS (
@@ -163,7 +194,7 @@ const APPLY_SQL = `
         SELECT 1 FROM saga_step_log
         WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase" AND attempts = $15::int AND status = 'running'
       )
-    RETURNING version
+    RETURNING version, input, context
   ), l AS (
     UPDATE saga_step_log SET
       status = $11::"SagaStepStatus",
@@ -172,8 +203,30 @@ const APPLY_SQL = `
       finished_at = now()
     WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase"
       AND EXISTS (SELECT 1 FROM s)
+  ), nxt AS (
+    -- Pre-claim: take the next step's lease now, for the job about to be queued (same claim rules).
+    INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+    SELECT $16::uuid, $1::uuid, $17::int, $18::text, $19::"SagaPhase", 'running', 1,
+      CASE WHEN $19::text = 'compensate'
+        THEN COALESCE((SELECT execution_id FROM saga_step_log WHERE saga_id = $1::uuid AND step_index = $17::int AND phase = 'execute'), $20::text)
+        ELSE $20::text END,
+      now()
+    FROM s WHERE $16::uuid IS NOT NULL
+    ON CONFLICT (saga_id, step_index, phase) DO UPDATE
+      SET status = 'running', attempts = n.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
+          output = NULL, execution_id = EXCLUDED.execution_id
+      WHERE n.status IN ('failed', 'skipped')
+         OR n.execution_id <> EXCLUDED.execution_id
+         OR (n.status = 'running' AND n.started_at < now() - $21::int * interval '1 millisecond')
+    RETURNING n.attempts, n.execution_id
   )
-  SELECT version FROM s`;
+  SELECT s.version, s.input, s.context,
+         (SELECT attempts FROM nxt) AS next_attempts,
+         (SELECT execution_id FROM nxt) AS next_execution_id,
+         CASE WHEN $19::text = 'compensate'
+           THEN (SELECT output FROM saga_step_log WHERE saga_id = $1::uuid AND step_index = $17::int AND phase = 'execute')
+         END AS next_executed_output
+  FROM s`;
 
 export function errorText(error: unknown): string {
   const text = error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error);
@@ -212,8 +265,10 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: numbe
 }
 
 /** What happens to the saga once this phase of this step has ended (success or final failure). */
-function decide(def: SagaDefinition<unknown>, job: StepJob, saga: SagaSnapshot, result: StepResult): Transition {
+function decide(def: SagaDefinition<unknown>, current: StepJob, saga: SagaSnapshot, result: StepResult): Transition {
   const last = def.steps.length - 1;
+  // Next jobs are built from the identity fields only (never carry this job's pre-claim along).
+  const job: StepJob = { sagaId: current.sagaId, sagaType: current.sagaType, phase: current.phase, stepIndex: current.stepIndex, generation: current.generation };
   const abort = saga.context.abortRequested === true;
   const compensateFrom = (index: number, lastError: string | null): Transition =>
     index < 0
@@ -281,7 +336,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
   }
 
   /** Take the step's lease if the saga is still at it. Returns null if someone else has it or the saga moved. */
-  async function claim(job: StepJob, def: SagaDefinition<unknown>): Promise<ClaimRow | null> {
+  async function claim(job: StepJob, def: SagaDefinition<unknown>, ownPreclaim: number | null = null): Promise<ClaimRow | null> {
     const rows = await hot<ClaimRow>(db, "saga_claim", CLAIM_SQL, [
       job.sagaId,
       job.stepIndex,
@@ -292,6 +347,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       job.phase,
       executionIdFor(job.sagaId, job.stepIndex, job.generation),
       leaseMsFor(def, job.stepIndex),
+      ownPreclaim,
     ]);
     return rows[0] ?? null;
   }
@@ -322,10 +378,24 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     return { kind: "stale", reason: `step already ${log?.status ?? "gone"}` };
   }
 
-  /** Apply a transition if the saga is still at `seenVersion`; returns false if it moved. */
-  async function apply(client: Db | Tx, job: StepJob, seenVersion: number, myAttempt: number, t: Transition, result: StepResult, stepName: string): Promise<boolean> {
+  /**
+   * Apply a transition if the saga is still at `seenVersion` (and our lease is ours); null if it
+   * moved. With `preclaimNext`, the next step's lease is taken in the same statement.
+   */
+  async function apply(
+    client: Db | Tx,
+    job: StepJob,
+    seenVersion: number,
+    myAttempt: number,
+    t: Transition,
+    result: StepResult,
+    def: SagaDefinition<unknown>,
+    preclaimNext = false,
+  ): Promise<ApplyRow | null> {
     const setOutput = job.phase === "execute" && result.ok;
-    const rows = await hot<{ version: number }>(client, "saga_apply", APPLY_SQL, [
+    const stepName = def.steps[job.stepIndex]!.name;
+    const next = preclaimNext ? t.next : null;
+    const rows = await hot<ApplyRow>(client, "saga_apply", APPLY_SQL, [
       job.sagaId,
       seenVersion,
       t.status,
@@ -341,8 +411,14 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       job.stepIndex,
       job.phase,
       myAttempt,
+      next ? uuidv7() : null,
+      next?.stepIndex ?? null,
+      next ? def.steps[next.stepIndex]!.name : null,
+      next?.phase ?? null,
+      next ? executionIdFor(next.sagaId, next.stepIndex, next.generation) : null,
+      next ? leaseMsFor(def, next.stepIndex) : null,
     ]);
-    return rows.length === 1;
+    return rows[0] ?? null;
   }
 
   /**
@@ -350,7 +426,6 @@ export function createSagaEngine(deps: SagaEngineDeps) {
    * if our lease was taken over (attempts moved on), we were a zombie and drop our result.
    */
   async function finishUnderLock(job: StepJob, def: SagaDefinition<unknown>, myAttempt: number, result: StepResult): Promise<StepOutcome> {
-    const stepName = def.steps[job.stepIndex]!.name;
     return inTransaction(db, async (tx) => {
       const sagas = await tx.$queryRaw<Array<{ status: SagaStatus; current_step: number; version: number; context: unknown }>>`
         SELECT status, current_step, version, context FROM saga_instance WHERE id = ${job.sagaId}::uuid FOR UPDATE`;
@@ -373,7 +448,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         return { kind: "stale", reason: `saga moved to ${saga.status} at step ${saga.currentStep}` } as const;
       }
       const t = decide(def, job, saga, result);
-      const applied = await apply(tx, job, saga.version, myAttempt, t, result, stepName);
+      const applied = await apply(tx, job, saga.version, myAttempt, t, result, def);
       if (!applied) throw new Error("saga version moved under a row lock"); // cannot happen: we hold the lock
       return { kind: "advanced", status: t.status, next: t.next } as const;
     });
@@ -387,10 +462,24 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       context: readContext(claimed.context),
     };
     const t = decide(def, job, saga, result);
-    const applied = await apply(db, job, claimed.version, claimed.attempts, t, result, def.steps[job.stepIndex]!.name);
+    // Pre-claim the next step when its job can carry the saga's state (small sagas, the common case).
+    const preclaimNext = t.next !== null && t.next.stepIndex !== job.stepIndex && approxJsonBytes(claimed, result) <= PRECLAIM_MAX_BYTES;
+    const applied = await apply(db, job, claimed.version, claimed.attempts, t, result, def, preclaimNext);
     const outcome: StepOutcome = applied ? { kind: "advanced", status: t.status, next: t.next } : await finishUnderLock(job, def, claimed.attempts, result);
     if (outcome.kind === "advanced" && outcome.next) {
-      await dispatcher.dispatch(outcome.next, dispatchOptionsFor(def, outcome.next.stepIndex));
+      const preclaim: PreClaim | undefined =
+        applied && preclaimNext && applied.next_attempts !== null && applied.next_execution_id !== null
+          ? {
+              attempt: applied.next_attempts,
+              version: applied.version,
+              executionId: applied.next_execution_id,
+              at: Date.now(),
+              input: applied.input,
+              context: applied.context,
+              executedOutput: applied.next_executed_output ?? null,
+            }
+          : undefined;
+      await dispatcher.dispatch(preclaim ? { ...outcome.next, preclaim } : outcome.next, dispatchOptionsFor(def, outcome.next.stepIndex));
     }
     return outcome;
   }
@@ -430,7 +519,14 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       const def = definitionOf(job.sagaType);
       const step = def.steps[job.stepIndex];
       if (!step) return { kind: "stale", reason: `saga ${job.sagaType} has no step ${job.stepIndex}` };
-      const claimed = await claim(job, def);
+      const pre = job.preclaim;
+      const firstDelivery = attempt.attemptsMade === 0 && !attempt.redelivered;
+      // The previous step took this step's lease for this job: its first delivery is the only one
+      // that can run (one job per id; a redelivery goes through a real claim), so it runs at once.
+      const claimed: ClaimRow | null =
+        pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2
+          ? { input: pre.input, context: pre.context, version: pre.version, attempts: pre.attempt, execution_id: pre.executionId, executed_output: pre.executedOutput }
+          : await claim(job, def, pre && firstDelivery ? pre.attempt : null);
       if (!claimed) return explainUnclaimed(job, def, attempt);
 
       const context = readContext(claimed.context);

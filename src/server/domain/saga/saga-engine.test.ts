@@ -31,7 +31,7 @@ beforeAll(async () => {
     db: app.services.db,
     databaseUrl: app.databaseUrl,
     registry,
-    logger: pino({ level: "silent" }),
+    logger: pino({ level: process.env.SAGA_TEST_LOG ?? "silent" }),
     concurrency: 8,
     lockDurationMs: 2_000,
     stalledIntervalMs: 1_000,

@@ -13,6 +13,22 @@ export interface StepJob {
   stepIndex: number;
   /** Bumped by a redrive, so jobs and execution ids of the previous run can never be mistaken for the new one. */
   generation: number;
+  /**
+   * Set when the previous step's finish already took this step's lease for this job (same
+   * statement): the job's first delivery runs the step without a claim statement of its own.
+   */
+  preclaim?: PreClaim;
+}
+
+export interface PreClaim {
+  attempt: number;
+  version: number;
+  executionId: string;
+  /** When the lease was taken (ms since epoch). */
+  at: number;
+  input: unknown;
+  context: unknown;
+  executedOutput: unknown;
 }
 
 export interface DispatchOptions {
