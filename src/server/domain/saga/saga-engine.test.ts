@@ -320,6 +320,28 @@ describe("concurrency", () => {
     await app.services.db.sagaInstance.delete({ where: { id } });
   });
 
+  it("fast path: a finish pre-claims the next step for its job; a redelivered copy of that job waits instead of running the step too", async () => {
+    const queued: StepJob[] = [];
+    const capture = { dispatch: async (job: StepJob) => void queued.push(job), ensure: async () => false };
+    const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: capture });
+    const { id } = await engine.startSaga("test.five", { sleepMs: 150 });
+    const first = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
+    expect((await engine.runStep(queued.shift()!, first)).kind).toBe("advanced");
+    const next = queued.shift()!;
+    expect(next).toMatchObject({ stepIndex: 1, preclaim: { attempt: 1, executionId: `${id}.1.0` } });
+    // The lease is already taken (by step 0's finish) before any worker picks the job up.
+    const lease = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 1, phase: "execute" } } });
+    expect(lease).toMatchObject({ status: "running", attempts: 1 });
+    // First delivery and a redelivery (a stalled copy) at once: only the first runs the step.
+    const [a, b] = await Promise.all([engine.runStep(next, first), engine.runStep(next, { ...first, redelivered: true })]);
+    expect([a.kind, b.kind]).toEqual(["advanced", "wait"]);
+    expect(await calls(id, "execute")).toEqual([0, 1]);
+    const done = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 1, phase: "execute" } } });
+    expect(done).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(done.startedAt).toEqual(lease.startedAt); // no claim statement ran for it
+    await app.services.db.sagaInstance.delete({ where: { id } });
+  });
+
   it("two runners on one queue never run one step at the same time; every run is a claimed attempt and each effect happens once", async () => {
     const second = await startSagaRunner({
       connection: app.bullConnection,
