@@ -95,7 +95,7 @@ test("the operator sees real numbers, a completed upload saga's timeline and the
   await expect(events.locator("tbody tr", { hasText: "published" }).first()).toBeVisible({ timeout: 15_000 });
   await events.getByRole("link", { name: /Event file\.uploaded/ }).first().click();
   await expect(page.getByRole("heading", { name: "Event file.uploaded" })).toBeVisible();
-  await expect(page.getByLabel("Event payload")).toContainText('"file"');
+  await expect(page.getByLabel("Event payload")).toContainText(`"name": "${name}"`);
   await expect(page.getByText("Published", { exact: true })).toBeVisible();
 
   // Retry all matching, with nothing failed: the confirm shows the filter, the result says 0.
@@ -112,7 +112,7 @@ test("the operator sees real numbers, a completed upload saga's timeline and the
 
   // Idempotency: that mutation carried a key; its record shows the stored result.
   await page.getByRole("navigation", { name: "Dashboard sections" }).getByRole("link", { name: "Idempotency" }).click();
-  await page.getByLabel("Procedure").fill("admin.outbox.retryMatching");
+  await page.getByRole("form", { name: "Search idempotency records" }).getByLabel("Procedure").fill("admin.outbox.retryMatching");
   await page.getByRole("button", { name: "Search" }).click();
   const records = page.getByRole("table", { name: "Idempotency records" });
   await expect(records).toContainText("admin.outbox.retryMatching");
