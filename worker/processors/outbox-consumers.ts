@@ -125,9 +125,9 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
   const worker = new Worker(
     QueueName.outboxEvents,
     async (job) => {
-      const result = await processOutboxJob(consumerDeps, job);
+      await processOutboxJob(consumerDeps, job);
       stats.handled++;
-      return result;
+      // No return value: it would be one more field written to Redis per event (the inbox says it all).
     },
     { connection: deps.connection, prefix: deps.prefix, concurrency: deps.options?.concurrency ?? 32 },
   );
