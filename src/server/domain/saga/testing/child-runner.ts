@@ -1,11 +1,17 @@
 /**
  * A saga worker as a child process, for the crash tests: the test SIGKILLs it at random instants.
- * Env: DATABASE_URL, REDIS_URL, QUEUE_PREFIX, plus SAGA_* timings.
+ * Env: DATABASE_URL, REDIS_URL, QUEUE_PREFIX, plus SAGA_* timings. SAGA_CHILD_SAGAS=upload runs the
+ * real file-upload saga (on STORAGE_DIR, each step first pausing up to SAGA_CHILD_DELAY_MS so kills
+ * land mid-step) instead of the test sagas.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { createDb } from "~/server/db/client";
 import { bullmqConnection } from "~/server/redis";
 import { startSagaRunner } from "../../../../../worker/processors/saga-runner";
+import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { createSagaRegistry } from "../definition";
+import { fileUploadSaga } from "../sagas/file-upload";
 import { testSagaRegistry } from "./test-sagas";
 
 const env = (name: string) => {
@@ -15,12 +21,19 @@ const env = (name: string) => {
 };
 
 const db = createDb(env("DATABASE_URL"), { max: 6 });
+const delayMs = Number(process.env.SAGA_CHILD_DELAY_MS ?? 0);
+const registry =
+  process.env.SAGA_CHILD_SAGAS === "upload"
+    ? createSagaRegistry([
+        fileUploadSaga({ db, storage: new LocalDiskStorage(env("STORAGE_DIR")), inject: async () => void (await sleep(Math.random() * delayMs)) }),
+      ])
+    : testSagaRegistry(db, { timeoutMs: Number(process.env.SAGA_TIMEOUT_MS ?? 2000) });
 const runner = await startSagaRunner({
   connection: bullmqConnection(env("REDIS_URL")),
   prefix: env("QUEUE_PREFIX"),
   db,
   databaseUrl: env("DATABASE_URL"),
-  registry: testSagaRegistry(db, { timeoutMs: Number(process.env.SAGA_TIMEOUT_MS ?? 2000) }),
+  registry,
   logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
   concurrency: Number(process.env.SAGA_CONCURRENCY ?? 4),
   lockDurationMs: Number(process.env.SAGA_LOCK_MS ?? 1500),
