@@ -106,6 +106,7 @@ describe("bad events fail the business transaction with a clear error", () => {
     ["an unknown event type", { type: "file.exploded", aggregateId: fileId, payload: {} }, EventContractError, /Unknown event type "file.exploded".*known: file.uploaded/],
     ["a payload that does not match its schema", { type: "file.tagged", aggregateId: fileId, payload: { fileId: "nope", tags: "x" } }, EventContractError, /Invalid payload for event file.tagged:[\s\S]*fileId[\s\S]*ownerId[\s\S]*tags/],
     ["bad headers", { type: "file.tagged", aggregateId: fileId, payload: { fileId, ownerId: fileId, tags: [] }, headers: { traceparent: "x" } }, EventContractError, /Invalid headers for event file.tagged/],
+    ["zero max attempts", { type: "file.tagged", aggregateId: fileId, payload: { fileId, ownerId: fileId, tags: [] }, maxAttempts: 0 }, EventContractError, /maxAttempts must be a whole number from 1 to 100 \(got 0\)/],
     ["an empty aggregate id", { type: "file.tagged", aggregateId: "", payload: { fileId, ownerId: fileId, tags: [] } }, EventContractError, /aggregate id of 1–200 characters/],
   ] as const)("rejects %s and rolls back the business write with it", async (_label, event, kind, message) => {
     const before = await counts();

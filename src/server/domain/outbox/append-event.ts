@@ -45,6 +45,10 @@ export async function appendEvent(tx: Tx, event: NewEvent, options: AppendOption
   if (!headers.success) throw new EventContractError(`Invalid headers for event ${type}: ${z.prettifyError(headers.error)}`);
   const aggregateId = z.string().min(1).max(200).safeParse(event.aggregateId);
   if (!aggregateId.success) throw new EventContractError(`Event ${type} needs an aggregate id of 1–200 characters`);
+  const maxAttempts = event.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) {
+    throw new EventContractError(`Event ${type}: maxAttempts must be a whole number from 1 to 100 (got ${maxAttempts})`);
+  }
 
   const payloadJson = JSON.stringify(parsed.data);
   const limit = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -63,7 +67,7 @@ export async function appendEvent(tx: Tx, event: NewEvent, options: AppendOption
     )
     INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts)
     SELECT ${id}::uuid, ${contract.aggregateType}, ${aggregateId.data}, seq.last_seq, ${type}, ${payloadJson}::jsonb,
-           ${JSON.stringify(headers.data)}::jsonb, ${event.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}
+           ${JSON.stringify(headers.data)}::jsonb, ${maxAttempts}
     FROM seq
     RETURNING aggregate_seq`;
   return { id, aggregateSeq: rows[0]!.aggregate_seq };

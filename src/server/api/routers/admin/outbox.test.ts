@@ -34,7 +34,7 @@ beforeAll(async () => {
   ids.aWaiting = (await append(agg.a, ["2"])).id;
   ids.bFailed = (await append(agg.b, ["1"])).id;
   ids.cDone = (await append(agg.c, ["1"])).id;
-  await db().outboxEvent.update({ where: { id: ids.aDead }, data: { status: "dead", attempts: 5, lastError: "Redis said NOPE to this one", lastFailedAt: new Date() } });
+  await db().outboxEvent.update({ where: { id: ids.aDead }, data: { status: "dead", attempts: 5, lastError: "Redis said NOPE to this one", lastErrorStack: "Error: NOPE\n    at broker", lastFailedAt: new Date() } });
   await db().outboxEvent.update({ where: { id: ids.bFailed }, data: { status: "failed", attempts: 2, lastError: "timeout talking to broker", lastFailedAt: new Date(), nextAttemptAt: new Date(Date.now() + 3_600_000) } });
   await db().outboxEvent.update({ where: { id: ids.cDone }, data: { status: "published", publishedAt: new Date(), consumedAt: new Date() } });
 });
@@ -86,7 +86,9 @@ describe("admin.outbox reads", () => {
     const waiting = await app.caller(viewer).admin.outbox.get({ id: ids.aWaiting! });
     expect(waiting).toMatchObject({ id: ids.aWaiting, payload: { tags: ["2"] }, blockedBy: { id: ids.aDead, status: "dead", aggregateSeq: 1 } });
     const dead = await app.caller(viewer).admin.outbox.get({ id: ids.aDead! });
-    expect(dead).toMatchObject({ lastError: "Redis said NOPE to this one", blockedBy: null });
+    expect(dead).toMatchObject({ lastError: "Redis said NOPE to this one", lastErrorStack: null, blockedBy: null });
+    // The stack is for operators only.
+    expect((await app.caller(operator).admin.outbox.get({ id: ids.aDead! })).lastErrorStack).toBe("Error: NOPE\n    at broker");
   });
 
   it("blocked: which aggregates wait, behind which event", async () => {

@@ -34,7 +34,11 @@ export const outboxAdminRouter = createTRPCRouter({
   get: viewerProcedure
     .meta({ description: "One outbox event with payload, headers, error and what blocks it" })
     .input(z.object({ id: eventId }))
-    .query(({ ctx, input }) => getEvent(ctx.db, input.id)),
+    .query(async ({ ctx, input }) => {
+      const event = await getEvent(ctx.db, input.id);
+      // Stack traces are for the people who act on them: viewers get the message only.
+      return ctx.user.role === "operator" ? event : { ...event, lastErrorStack: null };
+    }),
 
   blocked: viewerProcedure
     .meta({ description: "Aggregates whose events wait behind an earlier unconsumed event" })
