@@ -1,5 +1,6 @@
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { HydrateClient, trpc } from "~/trpc/server";
 import { dashboardUser } from "./_components/access";
+import { prefetchNow } from "./_components/prefetch";
 import { overviewInputs } from "./_components/types";
 import { OverviewView } from "./overview-view";
 
@@ -8,11 +9,13 @@ export const dynamic = "force-dynamic";
 export default async function AdminOverviewPage() {
   const user = await dashboardUser("/admin");
   if (!user) return null; // the layout shows the not-allowed message
-  prefetch(trpc.admin.outbox.stats.queryOptions(overviewInputs.outboxStats));
-  prefetch(trpc.admin.outbox.blocked.queryOptions(overviewInputs.blocked));
-  prefetch(trpc.admin.sagas.metrics.queryOptions(overviewInputs.sagaMetrics));
-  prefetch(trpc.admin.idempotency.stats.queryOptions(overviewInputs.idempotencyStats));
-  prefetch(trpc.admin.cache.stats.queryOptions());
+  await prefetchNow(
+    trpc.admin.outbox.stats.queryOptions(overviewInputs.outboxStats),
+    trpc.admin.outbox.blocked.queryOptions(overviewInputs.blocked),
+    trpc.admin.sagas.metrics.queryOptions(overviewInputs.sagaMetrics),
+    trpc.admin.idempotency.stats.queryOptions(overviewInputs.idempotencyStats),
+    trpc.admin.cache.stats.queryOptions(),
+  );
   return (
     <HydrateClient>
       <OverviewView />

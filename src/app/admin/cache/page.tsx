@@ -1,5 +1,6 @@
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { HydrateClient, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
+import { prefetchNow } from "../_components/prefetch";
 import { CacheView } from "./cache-view";
 
 export const dynamic = "force-dynamic";
@@ -7,7 +8,9 @@ export const dynamic = "force-dynamic";
 export default async function CachePage() {
   const user = await dashboardUser("/admin/cache");
   if (!user) return null;
-  prefetch(trpc.admin.cache.stats.queryOptions());
+  await prefetchNow(
+    trpc.admin.cache.stats.queryOptions(),
+  );
   return (
     <HydrateClient>
       <CacheView canAct={user.role === "operator"} />

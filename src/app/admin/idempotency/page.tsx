@@ -1,5 +1,6 @@
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { HydrateClient, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
+import { prefetchNow } from "../_components/prefetch";
 import { RECORDS_PAGE } from "../_components/types";
 import { IdempotencyView } from "./idempotency-view";
 
@@ -8,8 +9,10 @@ export const dynamic = "force-dynamic";
 export default async function IdempotencyPage() {
   const user = await dashboardUser("/admin/idempotency");
   if (!user) return null;
-  prefetch(trpc.admin.idempotency.stats.queryOptions({}));
-  prefetch(trpc.admin.idempotency.records.infiniteQueryOptions({ limit: RECORDS_PAGE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }));
+  await prefetchNow(
+    trpc.admin.idempotency.stats.queryOptions({}),
+    trpc.admin.idempotency.records.infiniteQueryOptions({ limit: RECORDS_PAGE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
+  );
   return (
     <HydrateClient>
       <IdempotencyView canAct={user.role === "operator"} />

@@ -1,5 +1,6 @@
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { HydrateClient, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
+import { prefetchNow } from "../_components/prefetch";
 import { OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
 import { OutboxView } from "./outbox-view";
 
@@ -27,7 +28,9 @@ export default async function OutboxPage({ searchParams }: { searchParams: Promi
   const user = await dashboardUser("/admin/outbox");
   if (!user) return null;
   const filter = filterFrom(await searchParams);
-  prefetch(trpc.admin.outbox.list.infiniteQueryOptions({ filter, limit: PAGE_SIZE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }));
+  await prefetchNow(
+    trpc.admin.outbox.list.infiniteQueryOptions({ filter, limit: PAGE_SIZE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
+  );
   return (
     <HydrateClient>
       <OutboxView initialFilter={filter} canAct={user.role === "operator"} />

@@ -1,5 +1,6 @@
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { HydrateClient, trpc } from "~/trpc/server";
 import { dashboardUser } from "../../_components/access";
+import { prefetchNow } from "../../_components/prefetch";
 import { EventDetail } from "./event-detail";
 
 export const dynamic = "force-dynamic";
@@ -8,7 +9,9 @@ export default async function OutboxEventPage({ params }: { params: Promise<{ id
   const { id } = await params;
   const user = await dashboardUser(`/admin/outbox/${encodeURIComponent(id)}`);
   if (!user) return null;
-  prefetch(trpc.admin.outbox.get.queryOptions({ id }));
+  await prefetchNow(
+    trpc.admin.outbox.get.queryOptions({ id }),
+  );
   return (
     <HydrateClient>
       <EventDetail id={id} canAct={user.role === "operator"} />

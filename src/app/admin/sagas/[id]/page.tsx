@@ -1,5 +1,6 @@
-import { HydrateClient, prefetch, trpc } from "~/trpc/server";
+import { HydrateClient, trpc } from "~/trpc/server";
 import { dashboardUser } from "../../_components/access";
+import { prefetchNow } from "../../_components/prefetch";
 import { SagaTimeline } from "./saga-timeline";
 
 export const dynamic = "force-dynamic";
@@ -8,7 +9,9 @@ export default async function SagaPage({ params }: { params: Promise<{ id: strin
   const { id } = await params;
   const user = await dashboardUser(`/admin/sagas/${encodeURIComponent(id)}`);
   if (!user) return null;
-  prefetch(trpc.admin.sagas.timeline.queryOptions({ id }));
+  await prefetchNow(
+    trpc.admin.sagas.timeline.queryOptions({ id }),
+  );
   return (
     <HydrateClient>
       <SagaTimeline id={id} canAct={user.role === "operator"} />
