@@ -1,5 +1,24 @@
 import { expect, test, type Browser, type Page } from "@playwright/test";
+import pg from "pg";
 import { e2eEnv } from "./env";
+
+const VIEWER_EMAIL = "viewer-e2e@metastore.local";
+
+/** A viewer account (the seed has none): same password as the demo user, role viewer. */
+async function ensureViewer() {
+  const db = new pg.Client({ connectionString: e2eEnv.DATABASE_URL });
+  await db.connect();
+  try {
+    await db.query(
+      `INSERT INTO app_user (id, email, name, password_hash, role, created_at, updated_at)
+       SELECT gen_random_uuid(), $1, 'E2E viewer', password_hash, 'viewer', now(), now() FROM app_user WHERE email = $2
+       ON CONFLICT (email) DO NOTHING`,
+      [VIEWER_EMAIL, e2eEnv.DEMO_USER_EMAIL],
+    );
+  } finally {
+    await db.end();
+  }
+}
 
 async function signIn(page: Page, email: string, password: string) {
   await page.goto("/signin");
@@ -126,4 +145,32 @@ test("the operator sees real numbers, a completed upload saga's timeline and the
   await page.getByRole("button", { name: "Flush prefix…", exact: true }).click();
   await page.getByRole("dialog", { name: "Flush cache prefix", exact: true }).getByRole("button", { name: "Flush prefix", exact: true }).click();
   await expect(page.getByRole("status")).toContainText(/Prefix files flushed: \d+ keys? deleted\./);
+});
+
+test("a viewer reads the dashboard but is offered no action", async ({ page, browser }) => {
+  await ensureViewer();
+  await uploadAsDemoUser(browser, `viewer-e2e-${Date.now()}.txt`);
+  await signIn(page, VIEWER_EMAIL, e2eEnv.DEMO_USER_PASSWORD!);
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Dashboard sections" })).toContainText("Read-only");
+
+  await page.goto("/admin/outbox");
+  const events = page.getByRole("table", { name: "Outbox events" });
+  await expect(events.locator("tbody tr").first()).toBeVisible();
+  await expect(events.getByRole("link", { name: "Details" }).first()).toBeVisible();
+  await expect(page.getByRole("button", { name: /Retry|Discard/ })).toHaveCount(0);
+
+  await page.goto("/admin/sagas");
+  await page.getByRole("table", { name: "Sagas" }).getByRole("link").first().click();
+  await expect(page.getByRole("table", { name: "Saga timeline" })).toBeVisible();
+  await expect(page.getByRole("group", { name: "Saga actions" })).toHaveCount(0);
+
+  await page.goto("/admin/cache");
+  await expect(page.getByRole("heading", { name: "Query cache" })).toBeVisible();
+  await expect(page.getByRole("button", { name: /Flush/ })).toHaveCount(0);
+
+  await page.goto("/admin/idempotency");
+  await expect(page.getByRole("heading", { name: "Counters" })).toBeVisible();
+  await expect(page.getByRole("button", { name: /Delete expired/ })).toHaveCount(0);
 });

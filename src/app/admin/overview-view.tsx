@@ -30,7 +30,7 @@ export function OverviewView() {
           <Link href="/admin/outbox">All events →</Link>
         </div>
         {outbox.isError && <QueryError what="outbox stats" error={outbox.error} onRetry={outbox.refetch} />}
-        {outbox.isPending ? <p className="muted">Loading outbox stats…</p> : outbox.data && <OutboxStats stats={outbox.data} />}
+        {outbox.isPending ? <p className="muted">Loading outbox stats…</p> : outbox.data && <OutboxStats stats={outbox.data} readAt={outbox.dataUpdatedAt} />}
       </section>
 
       <section className="panel" aria-labelledby="ov-blocked">
@@ -74,7 +74,7 @@ export function OverviewView() {
   );
 }
 
-function OutboxStats({ stats }: { stats: AdminOutputs["outbox"]["stats"] }) {
+function OutboxStats({ stats, readAt }: { stats: AdminOutputs["outbox"]["stats"]; readAt: number }) {
   const age = stats.oldestDueAgeMs;
   return (
     <>
@@ -103,26 +103,42 @@ function OutboxStats({ stats }: { stats: AdminOutputs["outbox"]["stats"] }) {
         <Stat label="Published / min" value={stats.publishedPerMinute.toFixed(1)} hint={`last ${stats.windowMinutes} min`} />
         <Stat label="Failures / min" value={stats.failedPerMinute.toFixed(1)} hint={`last ${stats.windowMinutes} min`} tone={stats.failedPerMinute > 0 ? "warn" : undefined} />
       </dl>
-      <RateBars rates={stats.rates} windowMinutes={stats.windowMinutes} />
+      <RateBars rates={stats.rates} windowMinutes={stats.windowMinutes} readAt={readAt} />
     </>
   );
 }
 
-/** Per-minute published (and failed) counts as bars; the numbers are in each bar's title and the summary label. */
-function RateBars({ rates, windowMinutes }: { rates: AdminOutputs["outbox"]["stats"]["rates"]; windowMinutes: number }) {
+/**
+ * Per-minute published (and failed) counts as bars over the whole window, empty minutes included,
+ * ending at the minute the stats were read (the query's time, the same on server and browser).
+ */
+function RateBars({ rates, windowMinutes, readAt }: { rates: AdminOutputs["outbox"]["stats"]["rates"]; windowMinutes: number; readAt: number }) {
   if (rates.length === 0) return <p className="muted">Nothing published or failed in the last {windowMinutes} minutes.</p>;
+  const byMinute = new Map(rates.map((r) => [r.minute.getTime(), r]));
+  const last = Math.floor(readAt / 60_000) * 60_000;
+  const minutes = Array.from({ length: windowMinutes + 1 }, (_, i) => last - (windowMinutes - i) * 60_000);
   const max = Math.max(1, ...rates.map((r) => r.published + r.failed));
   const total = rates.reduce((s, r) => s + r.published, 0);
   const failed = rates.reduce((s, r) => s + r.failed, 0);
   return (
-    <div className="bars" role="img" aria-label={`Last ${windowMinutes} minutes: ${total} published, ${failed} failed`}>
-      {rates.map((r) => (
-        <div key={r.minute.getTime()} className="bar" title={`${formatTime(r.minute)}: ${r.published} published, ${r.failed} failed`}>
-          <span className="bar-failed" style={{ height: `${(r.failed / max) * 100}%` }} />
-          <span className="bar-ok" style={{ height: `${(r.published / max) * 100}%` }} />
-        </div>
-      ))}
-    </div>
+    <figure className="rate-chart">
+      <div className="bars" role="img" aria-label={`Last ${windowMinutes} minutes: ${total} published, ${failed} failed`}>
+        {minutes.map((minute) => {
+          const r = byMinute.get(minute) ?? { published: 0, failed: 0 };
+          return (
+            <div key={minute} className="bar" title={`${formatTime(new Date(minute))}: ${r.published} published, ${r.failed} failed`}>
+              <span className="bar-failed" style={{ height: `${(r.failed / max) * 100}%` }} />
+              <span className="bar-ok" style={{ height: `${(r.published / max) * 100}%` }} />
+            </div>
+          );
+        })}
+      </div>
+      <figcaption className="bars-axis muted">
+        <span>{windowMinutes} min ago</span>
+        <span>events per minute (blue published, red failed; max {max})</span>
+        <span>now</span>
+      </figcaption>
+    </figure>
   );
 }
 

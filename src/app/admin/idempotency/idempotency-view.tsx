@@ -93,7 +93,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
                 <tr key={r.id}>
                   <td className="muted nowrap">{formatTime(r.createdAt)}</td>
                   <td>
-                    <code className="break">{r.key}</code>
+                    <code className="key">{r.key}</code>
                   </td>
                   <td>{r.procedure}</td>
                   <td className="muted" title={r.userId}>
