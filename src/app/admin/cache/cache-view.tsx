@@ -76,7 +76,8 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
   const flush = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
   if (stats.prefixes.length === 0) return <p className="empty">Nothing has been cached yet: no prefix has counters or keys.</p>;
   return (
-    <table aria-label="Cache by prefix">
+    <div className="table-wrap">
+<table aria-label="Cache by prefix">
       <thead>
         <tr>
           <th>Prefix</th>
@@ -132,6 +133,7 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
         ))}
       </tbody>
     </table>
+</div>
   );
 }
 

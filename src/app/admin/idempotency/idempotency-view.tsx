@@ -75,7 +75,8 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
         ) : items.length === 0 ? (
           <p className="empty">{search.key ? `No record has the key “${search.key}” (it may have expired and been cleaned up).` : "No record matches."}</p>
         ) : (
-          <table aria-label="Idempotency records">
+          <div className="table-wrap">
+<table aria-label="Idempotency records">
             <thead>
               <tr>
                 <th>Created</th>
@@ -119,6 +120,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
               ))}
             </tbody>
           </table>
+</div>
         )}
         {records.hasNextPage && (
           <p>

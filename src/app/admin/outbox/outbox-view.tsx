@@ -70,7 +70,8 @@ export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFil
         ) : events.length === 0 ? (
           <p className="empty">{filtered ? `No event matches ${describeFilter(filter)}.` : "The outbox is empty: no event has been written yet."}</p>
         ) : (
-          <table aria-label="Outbox events">
+          <div className="table-wrap">
+<table aria-label="Outbox events">
             <thead>
               <tr>
                 <th>Created</th>
@@ -114,6 +115,7 @@ export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFil
               ))}
             </tbody>
           </table>
+</div>
         )}
         {list.hasNextPage && (
           <p>

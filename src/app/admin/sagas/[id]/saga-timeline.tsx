@@ -72,7 +72,8 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
             {saga.steps.length === 0 ? (
               <p className="empty">No step has started yet.</p>
             ) : (
-              <table aria-label="Saga timeline">
+              <div className="table-wrap">
+<table aria-label="Saga timeline">
                 <thead>
                   <tr>
                     <th>Started</th>
@@ -111,6 +112,7 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
                   ))}
                 </tbody>
               </table>
+</div>
             )}
           </section>
           <section className="panel" aria-labelledby="saga-input-title">
