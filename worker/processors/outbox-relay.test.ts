@@ -182,6 +182,27 @@ describe("outbox relay", () => {
     }
   });
 
+  it("starts while Redis is down, holds events pending, and publishes once Redis comes up", async () => {
+    const redis = await startPrivateRedis();
+    await redis.stop();
+    const connection = bullmqConnection(redis.url);
+    const relay = await startRelay(app, { pollIntervalMs: 100, publishTimeoutMs: 500 }, connection);
+    const queue = outboxQueue(app, connection);
+    queue.on("error", () => {});
+    try {
+      const { id } = await appendTagged(db(), randomUUID());
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await db().outboxEvent.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "pending", attempts: 0 });
+      await redis.restart();
+      await waitFor("the event to be published", async () => (await db().outboxEvent.findUniqueOrThrow({ where: { id } })).status === "published", 20_000);
+      expect((await queue.getJobs(["waiting"])).map((j) => j.id)).toEqual([id]);
+    } finally {
+      await relay.close();
+      await queue.close();
+      await redis.close();
+    }
+  });
+
   it("keeps events pending while Redis is down and publishes them when it returns", async () => {
     const redis = await startPrivateRedis();
     const connection = bullmqConnection(redis.url);

@@ -141,15 +141,26 @@ export async function startOutboxRelay(deps: RelayDeps) {
     }
   }
 
-  /** Redis is down: hold still (events stay pending in PostgreSQL) until it answers again. */
-  async function waitForRedis() {
+  /**
+   * Claim nothing while Redis is known (or, at start, not yet known) to be unreachable: events stay
+   * pending in PostgreSQL, unleased, for any relay that can publish them, until Redis answers again.
+   */
+  let brokerUp = false;
+  async function ensureBroker() {
+    if (brokerUp) return;
+    if (await redisReachable()) {
+      brokerUp = true;
+      return;
+    }
     log.warn("Redis is unreachable: outbox events stay pending until it is back");
     let delay = 200;
     while (!stopping && !(await redisReachable())) {
       await sleep(delay);
       delay = Math.min(delay * 2, 5000);
     }
-    if (!stopping) log.info("Redis is reachable again: publishing resumes");
+    if (stopping) return;
+    brokerUp = true;
+    log.info("Redis is reachable again: publishing resumes");
   }
 
   const publish = options.publish ?? ((q: Queue, jobs: ReturnType<typeof toJob>[]) => q.addBulk(jobs));
@@ -167,7 +178,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
     } catch (error) {
       if (!(await redisReachable())) {
         stats.released += await releaseClaims(db, relayId, events.map((e) => e.id));
-        await waitForRedis();
+        brokerUp = false;
         return 0;
       }
       // Redis is fine, so something about the events failed: publish them one by one, so one bad
@@ -209,6 +220,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
         if (!(await redisReachable())) {
           // Redis went away half-way: the rest is not the events' fault either.
           stats.released += await releaseClaims(db, relayId, events.slice(i).map((e) => e.id));
+          brokerUp = false;
           break;
         }
         await recordFailure(event, error);
@@ -228,6 +240,8 @@ export async function startOutboxRelay(deps: RelayDeps) {
       wakePending = false;
       let claimed = 0;
       try {
+        await ensureBroker();
+        if (stopping) break;
         claimed = await cycle();
         stats.cycles++;
         loopErrors = 0;
