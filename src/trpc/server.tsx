@@ -21,7 +21,7 @@ const createContext = cache(async () => createInnerContext(getAppServices(), awa
 
 export const getQueryClient = cache(makeQueryClient);
 
-/** Server components prefetch with `prefetch(trpc.files.list.queryOptions(...))`. */
+/** Server components prefetch with `await prefetch(trpc.files.list.queryOptions(...))`. */
 export const trpc = createTRPCOptionsProxy({ ctx: createContext, router: appRouter, queryClient: getQueryClient });
 
 export const serverCaller = async () => createCaller(await createContext());
@@ -30,14 +30,25 @@ export function HydrateClient({ children }: { children: ReactNode }) {
   return <HydrationBoundary state={dehydrate(getQueryClient())}>{children}</HydrationBoundary>;
 }
 
-/** Start a query on the server; its result is dehydrated into the page by HydrateClient. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function prefetch<T extends ReturnType<TRPCQueryOptions<any>> | ReturnType<TRPCInfiniteQueryOptions<any>>>(queryOptions: T) {
+type AnyQueryOptions = ReturnType<TRPCQueryOptions<any>> | ReturnType<TRPCInfiniteQueryOptions<any>>;
+
+/**
+ * Fetch a page's first data BEFORE rendering; HydrateClient then hands it to the client.
+ * Awaited on purpose: the client components use useQuery (not suspense), and a still-pending
+ * dehydrated query makes the server render "Loading…" while the browser, whose streamed data has
+ * arrived by hydration time, renders the table: React throws the page away (hydration mismatch).
+ * A failed query is not dehydrated, so both sides render "Loading…" and the browser retries.
+ */
+export async function prefetch(...options: AnyQueryOptions[]) {
   const queryClient = getQueryClient();
-  if ((queryOptions.queryKey[1] as { type?: string } | undefined)?.type === "infinite") {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    void queryClient.prefetchInfiniteQuery(queryOptions as any);
-  } else {
-    void queryClient.prefetchQuery(queryOptions as ReturnType<TRPCQueryOptions<any>>); // eslint-disable-line @typescript-eslint/no-explicit-any
-  }
+  await Promise.all(
+    options.map((o) =>
+      (o.queryKey[1] as { type?: string } | undefined)?.type === "infinite"
+        ? // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          queryClient.prefetchInfiniteQuery(o as any)
+        : // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          queryClient.prefetchQuery(o as any),
+    ),
+  );
 }

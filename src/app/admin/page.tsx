@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "./_components/access";
-import { prefetchNow } from "./_components/prefetch";
 import { overviewInputs } from "./_components/types";
 import { OverviewView } from "./overview-view";
 
@@ -9,7 +8,7 @@ export const dynamic = "force-dynamic";
 export default async function AdminOverviewPage() {
   const user = await dashboardUser("/admin");
   if (!user) return null; // the layout shows the not-allowed message
-  await prefetchNow(
+  await prefetch(
     trpc.admin.outbox.stats.queryOptions(overviewInputs.outboxStats),
     trpc.admin.outbox.blocked.queryOptions(overviewInputs.blocked),
     trpc.admin.sagas.metrics.queryOptions(overviewInputs.sagaMetrics),

@@ -9,7 +9,7 @@ export default async function FilesPage() {
   const user = await getSessionUser();
   if (!user) redirect("/signin?next=/files");
   // The first page is fetched on the server and hydrated, so the list shows without a spinner.
-  prefetch(trpc.files.list.infiniteQueryOptions({ limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }));
+  await prefetch(trpc.files.list.infiniteQueryOptions({ limit: 25 }, { getNextPageParam: (page) => page.nextCursor ?? undefined }));
   return (
     <HydrateClient>
       <TopBar user={user} />

@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
-import { prefetchNow } from "../_components/prefetch";
 import { CacheView } from "./cache-view";
 
 export const dynamic = "force-dynamic";
@@ -8,7 +7,7 @@ export const dynamic = "force-dynamic";
 export default async function CachePage() {
   const user = await dashboardUser("/admin/cache");
   if (!user) return null;
-  await prefetchNow(
+  await prefetch(
     trpc.admin.cache.stats.queryOptions(),
   );
   return (

@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
-import { prefetchNow } from "../_components/prefetch";
 import { RECORDS_PAGE } from "../_components/types";
 import { IdempotencyView } from "./idempotency-view";
 
@@ -9,7 +8,7 @@ export const dynamic = "force-dynamic";
 export default async function IdempotencyPage() {
   const user = await dashboardUser("/admin/idempotency");
   if (!user) return null;
-  await prefetchNow(
+  await prefetch(
     trpc.admin.idempotency.stats.queryOptions({}),
     trpc.admin.idempotency.records.infiniteQueryOptions({ limit: RECORDS_PAGE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
   );

@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
-import { prefetchNow } from "../_components/prefetch";
 import { OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
 import { OutboxView } from "./outbox-view";
 
@@ -28,7 +27,7 @@ export default async function OutboxPage({ searchParams }: { searchParams: Promi
   const user = await dashboardUser("/admin/outbox");
   if (!user) return null;
   const filter = filterFrom(await searchParams);
-  await prefetchNow(
+  await prefetch(
     trpc.admin.outbox.list.infiniteQueryOptions({ filter, limit: PAGE_SIZE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
   );
   return (

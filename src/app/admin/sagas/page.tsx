@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
-import { prefetchNow } from "../_components/prefetch";
 import { PAGE_SIZE, SAGA_STATUSES, type SagaListInput, type SagaStatus } from "../_components/types";
 import { SagasView, type SagaFilter } from "./sagas-view";
 
@@ -25,7 +24,7 @@ export default async function SagasPage({ searchParams }: { searchParams: Promis
   if (!user) return null;
   const filter = filterFrom(await searchParams);
   const input: SagaListInput = { ...filter, limit: PAGE_SIZE };
-  await prefetchNow(
+  await prefetch(
     trpc.admin.sagas.list.infiniteQueryOptions(input, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
   );
   return (

@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../../_components/access";
-import { prefetchNow } from "../../_components/prefetch";
 import { EventDetail } from "./event-detail";
 
 export const dynamic = "force-dynamic";
@@ -9,7 +8,7 @@ export default async function OutboxEventPage({ params }: { params: Promise<{ id
   const { id } = await params;
   const user = await dashboardUser(`/admin/outbox/${encodeURIComponent(id)}`);
   if (!user) return null;
-  await prefetchNow(
+  await prefetch(
     trpc.admin.outbox.get.queryOptions({ id }),
   );
   return (

@@ -1,6 +1,5 @@
-import { HydrateClient, trpc } from "~/trpc/server";
+import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../../_components/access";
-import { prefetchNow } from "../../_components/prefetch";
 import { SagaTimeline } from "./saga-timeline";
 
 export const dynamic = "force-dynamic";
@@ -9,7 +8,7 @@ export default async function SagaPage({ params }: { params: Promise<{ id: strin
   const { id } = await params;
   const user = await dashboardUser(`/admin/sagas/${encodeURIComponent(id)}`);
   if (!user) return null;
-  await prefetchNow(
+  await prefetch(
     trpc.admin.sagas.timeline.queryOptions({ id }),
   );
   return (
