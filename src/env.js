@@ -23,6 +23,8 @@ export const serverEnvSchema = z.object({
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_TRANSACTION_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  STORAGE_GC_GRACE_MINUTES: z.coerce.number().int().min(1).default(60),
+  STORAGE_GC_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   IDEMPOTENCY_CLEANUP_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3101),

@@ -13,6 +13,7 @@ import { createLogger } from "~/server/logger";
 import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { startHeartbeat } from "./processors/heartbeat";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
+import { startOrphanBlobSweep } from "./processors/orphan-blob-sweep";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
 import { startOutboxConsumers } from "./processors/outbox-consumers";
@@ -36,7 +37,14 @@ async function main() {
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ connection, prefix: env.QUEUE_PREFIX, db, logger, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
+  const orphanBlobSweep = await startOrphanBlobSweep({
+    connection, prefix: env.QUEUE_PREFIX, db, logger, storage: new LocalDiskStorage(env.STORAGE_DIR),
+    everyMs: env.STORAGE_GC_EVERY_MINUTES * 60_000, graceMs: env.STORAGE_GC_GRACE_MINUTES * 60_000,
+  });
+  components.push({ name: "orphan-blob-sweep", close: orphanBlobSweep.close });
   // Outbox: consumers first, relay after (shutdown runs in reverse: the relay stops publishing first).
+  // Consumers of one event run in this order, each committing before the next: the cache
+  // invalidator comes last so it also drops entries read before the file inspector's update.
   const outboxCache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
   const outboxConsumers = await startOutboxConsumers({
     db, connection, prefix: env.QUEUE_PREFIX, logger, storage: new LocalDiskStorage(env.STORAGE_DIR),

@@ -15,6 +15,8 @@ export const QueueName = {
   /** The outbox retention job (a job scheduler). */
   outboxRetention: "outbox-retention",
   idempotencyCleanup: "idempotency-cleanup",
+  /** Removes blobs nothing can still need (a job scheduler): src/server/domain/files/orphan-blobs.ts. */
+  orphanBlobSweep: "orphan-blob-sweep",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -41,6 +43,7 @@ export const jobSchemas = {
   "outbox-events": deliveredEventSchema,
   "outbox-retention": z.object({}),
   "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),
+  "orphan-blob-sweep": z.object({ graceMs: z.number().int().min(60_000), maxDeletes: z.number().int().positive().max(100_000) }),
 } satisfies Record<QueueName, z.ZodType>;
 
 export type JobPayload<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;

@@ -14,6 +14,11 @@ export interface BlobStorage {
   exists(key: string): Promise<boolean>;
   /** Remove the blob; removing a missing blob is not an error (deletes are retried). */
   delete(key: string): Promise<void>;
+  /**
+   * Every stored key under a prefix ("files/", "staging/"…), with its last-modified time, including
+   * leftovers of interrupted writes: the orphan sweeper is the one consumer.
+   */
+  list(prefix: string): AsyncIterable<{ key: string; modifiedAt: Date }>;
 }
 
 export class BlobNotFoundError extends Error {
