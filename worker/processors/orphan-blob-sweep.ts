@@ -26,8 +26,9 @@ export function startOrphanBlobSweep(opts: {
     logger: opts.logger,
     async run({ graceMs, maxDeletes }) {
       const result = await sweepOrphanBlobs({ db: opts.db, storage: opts.storage }, { olderThan: new Date(Date.now() - graceMs), maxDeletes });
+      if (result.skipped) opts.logger.error({ reason: result.skipped }, "orphan blob sweep refused: STORAGE_DIR is shared with another database");
       if (result.deleted > 0) opts.logger.info({ deleted: result.deleted, scanned: result.scanned, keys: result.keys.slice(0, 20) }, "orphan blobs removed");
-      return { scanned: result.scanned, deleted: result.deleted };
+      return { scanned: result.scanned, deleted: result.deleted, skipped: result.skipped ?? null };
     },
   });
 }

@@ -67,6 +67,24 @@ describe("sweepOrphanBlobs", () => {
     expect((await sweepOrphanBlobs(app.services, { olderThan: new Date(Date.now() - HOUR) })).deleted).toBe(0);
   });
 
+  it("refuses to sweep a storage folder that another database has claimed", async () => {
+    const other = await createTestApp();
+    try {
+      // The same folder, seen from another database: every blob looks unreferenced there.
+      const { LocalDiskStorage } = await import("~/server/storage/local-disk-storage");
+      const shared = { db: other.services.db, storage: new LocalDiskStorage(app.storageDir) };
+      const orphan = `staging/${uuidv7()}`;
+      await putBlob(orphan, 2 * HOUR);
+      const result = await sweepOrphanBlobs(shared, { olderThan: new Date(Date.now() - HOUR) });
+      expect(result.skipped).toMatch(/belongs to database/);
+      expect(result.deleted).toBe(0);
+      expect(await app.services.storage.exists(orphan)).toBe(true);
+      await app.services.storage.delete(orphan);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("stops at maxDeletes so one run stays bounded", async () => {
     for (let i = 0; i < 5; i++) await putBlob(`staging/${uuidv7()}`, 2 * HOUR);
     const first = await sweepOrphanBlobs(app.services, { olderThan: new Date(Date.now() - HOUR), maxDeletes: 3 });

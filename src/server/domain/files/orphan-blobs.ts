@@ -19,6 +19,27 @@ export interface SweepResult {
   scanned: number;
   deleted: number;
   keys: string[];
+  /** Set when the sweep refused to run (see claimStorage). */
+  skipped?: string;
+}
+
+const OWNER_KEY = "meta/owner.json";
+
+/**
+ * A storage folder belongs to one database: seen from any other database, all of its blobs look
+ * like orphans. The first sweep writes the database's identity into the storage; a sweep from
+ * another database finds a different one and refuses, rather than deleting someone else's files.
+ */
+async function claimStorage(deps: { db: Db; storage: BlobStorage }): Promise<string | null> {
+  const [row] = await deps.db.$queryRaw<Array<{ identity: string }>>`
+    SELECT current_database() || '@' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') AS identity`;
+  const identity = row!.identity;
+  if (await deps.storage.exists(OWNER_KEY)) {
+    const owner = (JSON.parse((await deps.storage.readAll(OWNER_KEY)).toString("utf8")) as { database?: string }).database;
+    return owner === identity ? null : `the storage belongs to database ${owner}, not ${identity}`;
+  }
+  await deps.storage.put(OWNER_KEY, Buffer.from(JSON.stringify({ database: identity, claimedAt: new Date().toISOString() })));
+  return null;
 }
 
 export async function sweepOrphanBlobs(
@@ -26,6 +47,8 @@ export async function sweepOrphanBlobs(
   opts: { olderThan: Date; maxDeletes?: number },
 ): Promise<SweepResult> {
   const result: SweepResult = { scanned: 0, deleted: 0, keys: [] };
+  const refused = await claimStorage(deps);
+  if (refused) return { ...result, skipped: refused };
   const maxDeletes = opts.maxDeletes ?? 1000;
   for (const prefix of SWEPT_PREFIXES) {
     // Collect candidates old enough, then ask PostgreSQL about them in one query per batch.
