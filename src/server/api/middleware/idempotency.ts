@@ -20,7 +20,7 @@ import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { MiddlewareResult } from "@trpc/server/unstable-core-do-not-import";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, ZodRealError } from "zod";
-import { withAmbientTransaction } from "../../db/transaction";
+import { AfterCommitHooks, withAmbientTransaction } from "../../db/transaction";
 import { DomainError, type DomainErrorKind } from "../../domain/errors";
 import { fingerprintInput } from "../../domain/idempotency/fingerprint";
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from "../../domain/idempotency/key";
@@ -153,10 +153,11 @@ async function execute(args: {
   const { ctx, path, key, next, claim, count, options } = args;
   const { db } = ctx;
   let result: Result;
+  const hooks = new AfterCommitHooks();
   try {
     result = await db.$transaction(
       async (tx) => {
-        const outcome = await withAmbientTransaction(tx, next);
+        const outcome = await withAmbientTransaction(tx, next, hooks);
         if (!outcome.ok) throw new RollBack(outcome);
         // The guard: if another request took the key over, this completion matches nothing and the
         // mutation's writes roll back with it; only the owner of the key can commit an execution.
@@ -180,6 +181,8 @@ async function execute(args: {
     }
   }
   count("executed");
+  // Committed: now the side effects that had to wait for it (e.g. queuing a saga's first step).
+  if (result.ok) await hooks.run();
 
   if (result.ok) return result;
   if (DETERMINISTIC_ERRORS.has(result.error.code)) {

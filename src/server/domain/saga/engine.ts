@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import type { Db } from "../../db/client";
-import { currentTransaction, inTransaction, type Tx } from "../../db/transaction";
+import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../db/transaction";
 import { badInput } from "../errors";
 import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
 import {
@@ -503,14 +503,17 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       // writes); otherwise a single INSERT needs no transaction of its own.
       const tx = currentTransaction();
       const saga = await (tx ?? db).sagaInstance.create({ data, select });
-      try {
-        await dispatcher.dispatch({ sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 }, dispatchOptionsFor(def, 0));
-      } catch (error) {
-        // Redis unreachable: the saga is (or will be, with the caller's transaction) committed, and
-        // the sweeper queues the first step of a saga that has none. Failing the request instead
-        // would make a retry start a second saga.
-        deps.logger?.warn({ err: errorText(error), sagaId: id }, "could not queue the first saga step; the sweeper will");
-      }
+      // Queued only once the saga row is committed: a worker taking the job earlier would not see
+      // the row, drop the job, and leave the saga to the sweeper (SAGA_STUCK_AFTER_MS later).
+      await afterCommit(async () => {
+        try {
+          await dispatcher.dispatch({ sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 }, dispatchOptionsFor(def, 0));
+        } catch (error) {
+          // Redis unreachable: the saga is committed, and the sweeper queues the first step of a
+          // saga that has none. Failing the request instead would make a retry start a second saga.
+          deps.logger?.warn({ err: errorText(error), sagaId: id }, "could not queue the first saga step; the sweeper will");
+        }
+      });
       return saga;
     },
 

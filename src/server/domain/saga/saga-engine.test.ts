@@ -10,7 +10,8 @@ import { startSagaRunner } from "../../../../worker/processors/saga-runner";
 import { DomainError } from "../errors";
 import { createSagaEngine } from "./engine";
 import { createSagaService, type SagaService } from "./saga-service";
-import { createBullSagaDispatcher, createStepQueue } from "./step-queue";
+import { inTransaction } from "../../db/transaction";
+import { createBullSagaDispatcher, createStepQueue, stepJobId } from "./step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "./testing/test-sagas";
 import type { SagaStatus, StepJob } from "./types";
 
@@ -87,6 +88,18 @@ async function expectDomainError(promise: Promise<unknown>, kind: DomainError["k
 }
 
 describe("startSaga", () => {
+  it("inside a caller's transaction, queues the first step only after the saga row commits", async () => {
+    let jobInsideTransaction: unknown = "not checked";
+    const { id } = await inTransaction(app.services.db, async () => {
+      const saga = await sagas.startSaga("test.five", {});
+      jobInsideTransaction = await queue.getJob(stepJobId({ sagaId: saga.id, sagaType: "test.five", phase: "execute", stepIndex: 0, generation: 0 }));
+      return saga;
+    });
+    // A worker must not be handed a step whose saga it cannot see yet.
+    expect(jobInsideTransaction).toBeUndefined();
+    expect((await waitForStatus([id])).get(id)?.status).toBe("completed");
+  });
+
   it("runs all five steps in order, each step seeing the outputs of the steps before it", async () => {
     const { id, status } = await sagas.startSaga("test.five", {}, { correlationId: "corr-1" });
     expect(status).toBe("running");
