@@ -1,5 +1,5 @@
 import type { Db } from "../../db/client";
-import { inTransaction, type Tx } from "../../db/transaction";
+import { afterCommit, inTransaction, type Tx } from "../../db/transaction";
 import { DomainError, notFound } from "../errors";
 import type { SagaRegistry } from "./definition";
 import { dispatchOptionsFor, leaseMsFor } from "./engine";
@@ -98,13 +98,16 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: from < 0 }, tx))) return null;
         return { status, abortRequested: true, compensateFrom: from >= 0 ? from : null };
       })).then(async ({ compensateFrom, ...result }) => {
-        // Queued after the commit, so the compensation job never finds the saga still running.
+        // Queued after the commit, so the compensation job never finds the saga still running. When
+        // the abort joined a caller's transaction (a keyed mutation), that is after the caller's commit.
         if (compensateFrom !== null) {
           const saga = await load(id); // for its type and generation (the abort does not change them)
           const def = definitionOf(saga);
-          await dispatcher.dispatch(
-            { sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: compensateFrom, generation: saga.context.generation },
-            dispatchOptionsFor(def, compensateFrom),
+          await afterCommit(() =>
+            dispatcher.dispatch(
+              { sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: compensateFrom, generation: saga.context.generation },
+              dispatchOptionsFor(def, compensateFrom),
+            ),
           );
         }
         return result;
