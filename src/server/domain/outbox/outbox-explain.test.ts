@@ -52,7 +52,9 @@ describe("query plans at 200k rows", () => {
     const errorSearch = await plan(`SELECT id FROM outbox_event WHERE last_failed_at IS NOT NULL AND last_error ILIKE '%boo%' ORDER BY id DESC LIMIT 51`);
     expect(errorSearch).toMatch(/outbox_event_failed_idx/);
     const oldestPending = await plan(`SELECT created_at FROM outbox_event WHERE status = 'pending' ORDER BY status, id LIMIT 1`);
-    expect(oldestPending).toMatch(/outbox_event_status_id_idx/);
+    // Either index answers it without a scan of the table; which one the planner picks depends on
+    // ANALYZE's sample of how few rows are pending (both were seen).
+    expect(oldestPending).toMatch(/Index (Only )?Scan using outbox_event_(status_id|due)_idx/);
     for (const p of [dead, failures, published, heads, errorSearch, oldestPending]) expect(p).not.toMatch(/Seq Scan on outbox_event/);
   });
 });
