@@ -27,6 +27,7 @@ export const serverEnvSchema = z.object({
   STORAGE_GC_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   IDEMPOTENCY_CLEANUP_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3101),
   SAGA_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   SAGA_SWEEP_EVERY_MS: z.coerce.number().int().min(100).default(10_000),

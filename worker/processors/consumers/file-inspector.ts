@@ -27,9 +27,11 @@ export const fileInspector: EventConsumer = {
   handles: ["file.uploaded"],
   async handle(event, { tx, storage }) {
     const p = payloadOf(event, "file.uploaded");
-    const file = await tx.file.findUnique({ where: { id: p.fileId }, select: { status: true, storageKey: true } });
+    const file = await tx.file.findUnique({ where: { id: p.fileId }, select: { status: true, storageKey: true, checksumSha256: true, detectedType: true } });
     // Deleted before we got to it (its delete event waits behind this one): nothing to inspect.
     if (!file || file.status === "deleted") return;
+    // Already inspected from the same bytes (the upload saga's inspect and derive steps): done.
+    if (file.checksumSha256 && file.detectedType) return;
     let bytes: Buffer;
     try {
       bytes = await storage.readAll(file.storageKey);

@@ -1,0 +1,95 @@
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../domain/idempotency/metrics";
+import { countRecordsByState } from "../domain/idempotency/queries";
+import { blockedAggregates, outboxStats } from "../domain/outbox/operator";
+import { sagaServiceFor } from "../domain/saga/saga-service";
+import type { AppServices } from "../services";
+
+/**
+ * The metrics the original design said to watch, for Prometheus: read from PostgreSQL (the source
+ * of truth) and from the cross-process counters in Redis at scrape time, so every web process
+ * reports the same numbers. Cumulative counters kept in Redis are exposed as gauges: their value is
+ * a total across processes, not this process's own count.
+ */
+export function createMetricsRegistry(services: AppServices): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "metastore_web_" });
+  const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => Promise<void>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        await collect(this);
+      },
+    });
+
+  // One read of each source per scrape, shared by the gauges that show parts of it.
+  let scrape: Promise<Awaited<ReturnType<typeof readAll>>> | null = null;
+  const readAll = async () => {
+    const [outbox, blocked, sagas, idempotencyCounters, idempotencyRecords, cache] = await Promise.all([
+      outboxStats(services.db, { windowMinutes: 5 }),
+      blockedAggregates(services.db, { limit: 1000 }),
+      sagaServiceFor(services).metrics({}),
+      createIdempotencyMetrics(services.redis, services.config.queuePrefix).read(),
+      countRecordsByState(services.db),
+      services.cache?.stats() ?? null,
+    ]);
+    return { outbox, blocked, sagas, idempotencyCounters, idempotencyRecords, cache };
+  };
+  const data = () => {
+    scrape ??= readAll().finally(() => setTimeout(() => (scrape = null), 0));
+    return scrape;
+  };
+
+  gauge("metastore_outbox_events", "Outbox events by status", ["status"], async (g) => {
+    for (const [status, n] of Object.entries((await data()).outbox.counts)) g.set({ status }, n);
+  });
+  gauge("metastore_outbox_oldest_due_age_seconds", "Age of the oldest pending or failed outbox event (0 when none)", [], async (g) => {
+    g.set(((await data()).outbox.oldestDueAgeMs ?? 0) / 1000);
+  });
+  gauge("metastore_outbox_publish_rate_per_minute", "Events published per minute over the last 5 minutes", [], async (g) => {
+    g.set((await data()).outbox.publishedPerMinute);
+  });
+  gauge("metastore_outbox_failure_rate_per_minute", "Publish or consumer failures per minute over the last 5 minutes", [], async (g) => {
+    g.set((await data()).outbox.failedPerMinute);
+  });
+  gauge("metastore_outbox_blocked_aggregates", "Aggregates whose next event waits behind an unconsumed earlier one", [], async (g) => {
+    g.set((await data()).blocked.length);
+  });
+  gauge("metastore_sagas", "Saga instances by status", ["status"], async (g) => {
+    for (const [status, n] of Object.entries((await data()).sagas.byStatus)) g.set({ status }, n);
+  });
+  gauge("metastore_saga_success_ratio", "Finished sagas that completed / all finished", [], async (g) => {
+    g.set((await data()).sagas.successRate ?? 0);
+  });
+  gauge("metastore_saga_compensation_ratio", "Finished sagas that were compensated or aborted / all finished", [], async (g) => {
+    g.set((await data()).sagas.compensationRate ?? 0);
+  });
+  gauge("metastore_saga_avg_steps", "Execute steps run per finished saga", [], async (g) => {
+    g.set((await data()).sagas.avgSteps ?? 0);
+  });
+  gauge("metastore_saga_duration_seconds", "Duration of finished sagas", ["quantile"], async (g) => {
+    const { durationMs } = (await data()).sagas;
+    g.set({ quantile: "0.5" }, (durationMs.p50 ?? 0) / 1000);
+    g.set({ quantile: "0.95" }, (durationMs.p95 ?? 0) / 1000);
+  });
+  gauge("metastore_idempotency_requests", "Idempotency-Key outcomes, cumulative across processes", ["outcome"], async (g) => {
+    const { total } = (await data()).idempotencyCounters;
+    for (const outcome of IDEMPOTENCY_COUNTERS) g.set({ outcome }, total[outcome]);
+  });
+  gauge("metastore_idempotency_records", "Idempotency-Key records by state", ["state"], async (g) => {
+    for (const [state, n] of Object.entries((await data()).idempotencyRecords)) if (state !== "total") g.set({ state }, Number(n));
+  });
+  gauge("metastore_cache_calls", "Query-cache calls by prefix and result, cumulative across processes", ["prefix", "result"], async (g) => {
+    const cache = (await data()).cache;
+    for (const p of cache?.prefixes ?? []) {
+      for (const result of ["hits", "stale", "coalesced", "waited", "misses", "bypassed"] as const) g.set({ prefix: p.prefix, result }, p[result]);
+    }
+  });
+  gauge("metastore_cache_keys", "Query-cache entries stored, by prefix", ["prefix"], async (g) => {
+    for (const p of (await data()).cache?.prefixes ?? []) g.set({ prefix: p.prefix }, p.keys);
+  });
+  return registry;
+}
