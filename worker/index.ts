@@ -9,18 +9,18 @@ import { createServer } from "node:http";
 import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { createDb } from "~/server/db/client";
+import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
+import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
 import { createLogger } from "~/server/logger";
 import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
+import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
 import { startHeartbeat } from "./processors/heartbeat";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
 import { startOrphanBlobSweep } from "./processors/orphan-blob-sweep";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
 import { startOutboxConsumers } from "./processors/outbox-consumers";
 import { startOutboxRelay } from "./processors/outbox-relay";
 import { startOutboxRetention } from "./processors/outbox-retention";
-import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
-import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
 import { startSagaRunner } from "./processors/saga-runner";
 
 async function main() {
@@ -31,50 +31,60 @@ async function main() {
   const connection = bullmqConnection(env.REDIS_URL);
   const redis = new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 3 }));
   await redis.ping();
+  const storage = new LocalDiskStorage(env.STORAGE_DIR);
+  // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
+  // cache itself. Closed last (it flushes its counters), after everything that uses it.
+  const cache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
+  const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
 
+  // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
-  const heartbeat = await startHeartbeat({ connection, prefix: env.QUEUE_PREFIX, redis, logger });
+  if (cache) components.push({ name: "query-cache", close: () => cache.close() });
+  const heartbeat = await startHeartbeat({ ...common, redis });
   components.push({ name: "heartbeat", close: heartbeat.close });
-  const idempotencyCleanup = await startIdempotencyCleanup({ connection, prefix: env.QUEUE_PREFIX, db, logger, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
+  const idempotencyCleanup = await startIdempotencyCleanup({ ...common, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
   const orphanBlobSweep = await startOrphanBlobSweep({
-    connection, prefix: env.QUEUE_PREFIX, db, logger, storage: new LocalDiskStorage(env.STORAGE_DIR),
-    everyMs: env.STORAGE_GC_EVERY_MINUTES * 60_000, graceMs: env.STORAGE_GC_GRACE_MINUTES * 60_000,
+    ...common,
+    storage,
+    everyMs: env.STORAGE_GC_EVERY_MINUTES * 60_000,
+    graceMs: env.STORAGE_GC_GRACE_MINUTES * 60_000,
   });
   components.push({ name: "orphan-blob-sweep", close: orphanBlobSweep.close });
-  // Outbox: consumers first, relay after (shutdown runs in reverse: the relay stops publishing first).
   // Consumers of one event run in this order, each committing before the next: the cache
   // invalidator comes last so it also drops entries read before the file inspector's update.
-  const outboxCache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
   const outboxConsumers = await startOutboxConsumers({
-    db, connection, prefix: env.QUEUE_PREFIX, logger, storage: new LocalDiskStorage(env.STORAGE_DIR),
-    consumers: [...defaultConsumers, ...(outboxCache ? [createCacheInvalidator(outboxCache)] : [])],
+    ...common,
+    storage,
+    consumers: [...defaultConsumers, ...(cache ? [createCacheInvalidator(cache)] : [])],
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
-  components.push({ name: "outbox-consumers", close: async () => { await outboxConsumers.close(); await outboxCache?.close(); } });
+  components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
-    db, databaseUrl: env.DATABASE_URL, connection, prefix: env.QUEUE_PREFIX, logger,
+    ...common,
+    databaseUrl: env.DATABASE_URL,
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
   });
   components.push({ name: "outbox-relay", close: outboxRelay.close });
   const outboxRetention = await startOutboxRetention({
-    db, connection, prefix: env.QUEUE_PREFIX, logger,
+    ...common,
     options: { retentionMs: env.OUTBOX_RETENTION_HOURS * 3_600_000, everyMs: 10 * 60_000, batchSize: 5000 },
   });
   components.push({ name: "outbox-retention", close: outboxRetention.close });
-  // Sagas change file rows outside any request: they drop the owner's cached lists themselves.
-  const sagaCache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
   const sagaRunner = await startSagaRunner({
-    db, databaseUrl: env.DATABASE_URL, connection, prefix: env.QUEUE_PREFIX, logger,
+    ...common,
+    databaseUrl: env.DATABASE_URL,
     registry: appSagaRegistry({
       db,
-      storage: new LocalDiskStorage(env.STORAGE_DIR),
+      storage,
       outbox: { maxPayloadBytes: env.OUTBOX_MAX_PAYLOAD_BYTES },
-      onFileChanged: sagaCache ? async (file) => void (await sagaCache.invalidate(tagsForFileChange(file))) : undefined,
+      onFileChanged: cache ? async (file) => void (await cache.invalidate(tagsForFileChange(file))) : undefined,
     }),
-    concurrency: env.SAGA_CONCURRENCY, sweepEveryMs: env.SAGA_SWEEP_EVERY_MS, stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
+    concurrency: env.SAGA_CONCURRENCY,
+    sweepEveryMs: env.SAGA_SWEEP_EVERY_MS,
+    stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
   });
-  components.push({ name: "saga-runner", close: async () => { await sagaRunner.close(); await sagaCache?.close(); } });
+  components.push({ name: "saga-runner", close: sagaRunner.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();
