@@ -25,11 +25,12 @@ import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { hashPassword } from "../src/server/auth/passwords";
+import { benchDatabase } from "./support";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const DB_NAME = "metastore_bench_cache";
-const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const database = benchDatabase(DB_NAME);
+const DATABASE_URL = database.url;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PREFIX = `bench-cache-${randomUUID().slice(0, 8)}`;
 const FILES = 100_000;
@@ -67,18 +68,6 @@ function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   };
 }
 
-async function createDatabase() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
-  const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
-  const [cmd, args] = hasScript ? ["npm", ["run", "db:migrate"]] : ["node", ["scripts/prisma.mjs", "migrate", "deploy"]];
-  log(`migrating ${DB_NAME} with ${cmd} ${args.join(" ")}`);
-  const migrate = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, DATABASE_URL }, encoding: "utf8" });
-  if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
-}
 
 async function seed(): Promise<void> {
   const db = new pg.Client({ connectionString: DATABASE_URL });
@@ -192,7 +181,7 @@ async function measure(scenarios: Scenario[]): Promise<Row[]> {
 }
 
 async function main() {
-  await createDatabase();
+  await database.recreate();
   await seed();
   build();
   const uncached = await startServer("uncached", { CACHE_ENABLED: "false" });
@@ -262,10 +251,7 @@ async function main() {
     } while (cursor !== "0");
     await redis.quit();
     await new Promise((r) => setTimeout(r, 1000));
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

@@ -15,13 +15,11 @@
  *
  * Env: BENCH_REQUESTS (default 2000), BENCH_CONCURRENCY (default 4), BENCH_WARMUP (default 300).
  */
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import pg from "pg";
 import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
@@ -29,11 +27,11 @@ import { createDb } from "../src/server/db/client";
 import { redisConnectionOptions } from "../src/server/redis";
 import type { AppServices } from "../src/server/services";
 import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { benchDatabase, percentile } from "./support";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const DB_NAME = "metastore_bench_idempotency";
-const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const database = benchDatabase(DB_NAME);
+const DATABASE_URL = database.url;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PREFIX = `bench-idem-${randomUUID().slice(0, 8)}`;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -43,29 +41,8 @@ const UPLOAD_BYTES = 4096;
 
 const log = (msg: string) => process.stderr.write(`[bench:idempotency] ${msg}\n`);
 
-async function createDatabase() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
-  const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
-  const [cmd, args] = hasScript ? ["npm", ["run", "db:migrate"]] : ["node", ["scripts/prisma.mjs", "migrate", "deploy"]];
-  log(`migrating ${DB_NAME} with ${cmd} ${args.join(" ")}`);
-  const migrate = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, DATABASE_URL }, encoding: "utf8" });
-  if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
-}
 
-async function dropDatabase() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.end();
-}
 
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 interface Row {
   mutation: string;
@@ -79,7 +56,7 @@ interface Row {
 }
 
 async function main() {
-  await createDatabase();
+  await database.recreate();
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
   const db = createDb(DATABASE_URL, { max: 10 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
@@ -217,7 +194,7 @@ async function main() {
     } while (cursor !== "0");
     await redis.quit();
     await rm(storageDir, { recursive: true, force: true });
-    await dropDatabase();
+    await database.drop();
   }
 }
 

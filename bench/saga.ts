@@ -16,13 +16,10 @@
  * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200),
  * BENCH_LIGHT_IN_FLIGHT (default 4), BENCH_LIGHT_COUNT (default 300).
  */
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { cpus } from "node:os";
-import path from "node:path";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import pg from "pg";
 import { pino } from "pino";
 import { z } from "zod";
 import { createDb, type Db } from "../src/server/db/client";
@@ -31,11 +28,11 @@ import { createSagaEngine } from "../src/server/domain/saga/engine";
 import { createBullSagaDispatcher, stepJobId } from "../src/server/domain/saga/step-queue";
 import { bullmqConnection } from "../src/server/redis";
 import { startSagaRunner } from "../worker/processors/saga-runner";
+import { benchDatabase, percentile } from "./support";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const DB_NAME = "metastore_bench_saga";
-const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+const database = benchDatabase(DB_NAME);
+const DATABASE_URL = database.url;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PREFIX = `bench-saga-${randomUUID().slice(0, 8)}`;
 const COUNT = Number(process.env.BENCH_SAGAS ?? 2000);
@@ -48,29 +45,8 @@ const LIGHT_COUNT = Number(process.env.BENCH_LIGHT_COUNT ?? 300);
 const log = (msg: string) => process.stderr.write(`[bench:saga] ${msg}\n`);
 const connection = bullmqConnection(REDIS_URL);
 
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
-async function createDatabase() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
-  const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
-  const [cmd, args] = hasScript ? ["npm", ["run", "db:migrate"]] : ["node", ["scripts/prisma.mjs", "migrate", "deploy"]];
-  const migrate = spawnSync(cmd, args as string[], { cwd: ROOT, env: { ...process.env, DATABASE_URL }, encoding: "utf8" });
-  if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
-}
 
-async function dropDatabase() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.end();
-}
 
 interface Result {
   name: string;
@@ -190,7 +166,7 @@ function row(r: Result) {
 
 async function main() {
   log(`database ${DB_NAME}, prefix ${PREFIX}, ${COUNT} per scenario, concurrency ${CONCURRENCY}`);
-  await createDatabase();
+  await database.recreate();
   const db = createDb(DATABASE_URL, { max: CONCURRENCY + 4 });
   try {
     log("warm-up");
@@ -229,7 +205,7 @@ async function main() {
     );
   } finally {
     await db.$disconnect();
-    await dropDatabase();
+    await database.drop();
     // Leave nothing in Redis: every queue of this run lives under PREFIX.
     const redis = new Redis(REDIS_URL);
     let cursor = "0";
