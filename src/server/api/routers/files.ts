@@ -38,6 +38,18 @@ const uploadSizeGuard = middleware(({ ctx, next }) => {
   return next();
 });
 
+/** The parsed multipart form as the domain's upload request (both upload paths take it). */
+async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input: { file: File; tags: string[] }) {
+  return {
+    ownerId: ctx.user.id,
+    name: input.file.name,
+    declaredType: input.file.type,
+    bytes: new Uint8Array(await input.file.arrayBuffer()),
+    tags: input.tags,
+    maxBytes: ctx.config.maxUploadBytes,
+  };
+}
+
 // Every files mutation writes its outbox event in its own transaction (see domain/outbox/files-outbox.ts).
 const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFromHttp(ctx.request?.headers) });
 const uploads = (ctx: InnerContext) => createUploadService({ db: ctx.db, storage: ctx.storage, startSaga: sagaServiceFor(ctx).startSaga });
@@ -59,17 +71,7 @@ export const filesRouter = createTRPCRouter({
     })
     .use(uploadSizeGuard)
     .input(uploadForm)
-    .mutation(async ({ ctx, input }) => {
-      const bytes = new Uint8Array(await input.file.arrayBuffer());
-      return files(ctx).upload({
-        ownerId: ctx.user.id,
-        name: input.file.name,
-        declaredType: input.file.type,
-        bytes,
-        tags: input.tags,
-        maxBytes: ctx.config.maxUploadBytes,
-      });
-    }),
+    .mutation(async ({ ctx, input }) => files(ctx).upload(await uploadRequest(ctx, input))),
 
   /**
    * The upload path of the UI: stages the bytes and starts the file-upload saga
@@ -80,18 +82,7 @@ export const filesRouter = createTRPCRouter({
     .meta({ description: "Upload a file through the file-upload saga (multipart/form-data)" })
     .use(uploadSizeGuard)
     .input(uploadForm)
-    .mutation(async ({ ctx, input }) => {
-      const bytes = new Uint8Array(await input.file.arrayBuffer());
-      return uploads(ctx).start({
-        ownerId: ctx.user.id,
-        name: input.file.name,
-        declaredType: input.file.type,
-        bytes,
-        tags: input.tags,
-        maxBytes: ctx.config.maxUploadBytes,
-        headers: eventHeadersFromHttp(ctx.request?.headers),
-      });
-    }),
+    .mutation(async ({ ctx, input }) => uploads(ctx).start({ ...(await uploadRequest(ctx, input)), headers: eventHeadersFromHttp(ctx.request?.headers) })),
 
   uploadStatus: authedProcedure
     .input(z.object({ sagaId: z.uuid({ message: "must be an upload's saga id (a UUID)" }) }))
