@@ -36,11 +36,16 @@ export function listenForOutboxEvents(opts: { databaseUrl: string; logger: Logge
     }
   };
 
+  // A dropped connection reports itself more than once ('error', then 'end'), possibly after its
+  // reconnect already ran: only its first report may schedule one, or a second live LISTEN leaks.
+  const given = new WeakSet<pg.Client>();
   const scheduleReconnect = (c: pg.Client) => {
-    if (stopped || retryTimer) return;
+    if (given.has(c)) return;
+    given.add(c);
     if (client === c) client = null;
     c.removeAllListeners("notification");
     c.end().catch(() => {});
+    if (stopped || retryTimer) return;
     failures++;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
