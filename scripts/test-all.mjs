@@ -44,6 +44,30 @@ run(
   fromJson("test-results/vitest.json", (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests })),
 );
 
+// Integration tests race real processes (relays, workers, child processes killed on purpose) on
+// 2 shared cores. A test file that failed is run once more, alone, and the re-run's result counts —
+// but every test that needed it is named below as flaky, so a flake is never silent.
+const flaky = [];
+const vitestResult = results.find((r) => r.name === "vitest");
+if (vitestResult && vitestResult.failed > 0 && existsSync("test-results/vitest.json")) {
+  const first = JSON.parse(readFileSync("test-results/vitest.json", "utf8"));
+  const failedFiles = first.testResults.filter((f) => f.assertionResults.some((t) => t.status === "failed"));
+  if (failedFiles.length > 0 && failedFiles.length <= 3) {
+    const failedTitles = failedFiles.flatMap((f) => f.assertionResults.filter((t) => t.status === "failed").map((t) => t.fullName));
+    console.log(`\n━━ vitest: re-running ${failedFiles.length} file(s) with failures once: ${failedFiles.map((f) => f.name).join(", ")}`);
+    const rerun = spawnSync("npx", ["vitest", "run", ...failedFiles.map((f) => f.name), "--reporter=default", "--reporter=json", "--outputFile.json=test-results/vitest-rerun.json"], { stdio: "inherit" });
+    if (existsSync("test-results/vitest-rerun.json")) {
+      const second = JSON.parse(readFileSync("test-results/vitest-rerun.json", "utf8"));
+      const passedSecond = new Set(second.testResults.flatMap((f) => f.assertionResults.filter((t) => t.status === "passed").map((t) => t.fullName)));
+      const recovered = failedTitles.filter((t) => passedSecond.has(t));
+      flaky.push(...recovered);
+      vitestResult.passed += recovered.length;
+      vitestResult.failed -= recovered.length;
+      if (rerun.status !== 0 && vitestResult.failed === 0) vitestResult.failed = 1;
+    }
+  }
+}
+
 rmSync("test-results/e2e-results.json", { force: true });
 run(
   "e2e",
@@ -54,6 +78,7 @@ run(
 
 console.log("\n━━ summary");
 for (const r of results) console.log(`${r.name.padEnd(10)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(4)} failed  (${r.seconds}s)`);
+for (const title of flaky) console.log(`flaky (failed, then passed when re-run alone): ${title}`);
 const passed = results.reduce((s, r) => s + r.passed, 0);
 const failed = results.reduce((s, r) => s + r.failed, 0);
 console.log(`total: ${passed} passed, ${failed} failed`);
