@@ -9,6 +9,7 @@ export function TopBar({ user }: { user: { email: string; role: string } }) {
   const trpc = useTRPC();
   const router = useRouter();
   const signOut = useMutation(trpc.auth.signOut.mutationOptions({ onSuccess: () => router.replace("/signin") }));
+  const signOutEverywhere = useMutation(trpc.auth.signOutEverywhere.mutationOptions({ onSuccess: () => router.replace("/signin") }));
   return (
     <header className="top">
       <Link href="/files" className="brand">
@@ -21,6 +22,15 @@ export function TopBar({ user }: { user: { email: string; role: string } }) {
       </span>
       <button onClick={() => signOut.mutate()} disabled={signOut.isPending}>
         Sign out
+      </button>
+      <button
+        title="End every session of this account, on all devices"
+        onClick={() => {
+          if (window.confirm("Sign out on every device where this account is signed in?")) signOutEverywhere.mutate();
+        }}
+        disabled={signOutEverywhere.isPending}
+      >
+        Sign out everywhere
       </button>
     </header>
   );

@@ -22,4 +22,11 @@ export const authRouter = createTRPCRouter({
     ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
     return { ok: true as const };
   }),
+
+  /** Revoke every session of this user, on every device (e.g. after a lost laptop). */
+  signOutEverywhere: authedProcedure.meta({ idempotency: false }).mutation(async ({ ctx }) => {
+    await ctx.db.user.update({ where: { id: ctx.user.id }, data: { sessionVersion: { increment: 1 } } });
+    ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
+    return { ok: true as const };
+  }),
 });

@@ -217,6 +217,17 @@ describe("over HTTP (the fetch adapter Next.js serves)", () => {
     expect(bad.headers.get("set-cookie")).toBeNull();
   });
 
+  it("signOutEverywhere revokes every cookie of the user, not other users'", async () => {
+    const user = await app.createUser();
+    const other = await app.createUser();
+    expect((await app.http("/api/trpc/files.list", { user })).status).toBe(200);
+    const res = await app.http("/api/trpc/auth.signOutEverywhere", { method: "POST", user, headers: { "content-type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("set-cookie")).toMatch(/^metastore_session=; .*Max-Age=0/);
+    expect((await app.http("/api/trpc/files.list", { user })).status).toBe(401);
+    expect((await app.http("/api/trpc/files.list", { user: other })).status).toBe(200);
+  });
+
   it("ignores a tampered or revoked session cookie", async () => {
     const user = await app.createUser();
     const res = await app.http("/api/trpc/auth.me", { user });

@@ -99,7 +99,9 @@ export const filesRouter = createTRPCRouter({
         name: z.string().trim().max(255).optional(),
         type: z.string().trim().max(127).regex(/^[\w.+-]+\/[\w.+-]*$/, "a MIME type such as image/png, or a prefix such as image/").optional(),
         tag: z.string().trim().toLowerCase().max(32).optional(),
-      }),
+      })
+      // No input at all (a plain GET) is the first page with the defaults.
+      .prefault({}),
     )
     .query(({ ctx, input }) => files(ctx).list(ctx.user.id, input)),
 
