@@ -4,6 +4,7 @@ import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-q
 import { useRef, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { uploadFile } from "~/trpc/upload";
+import { LoadMore } from "~/app/_components/load-more";
 
 type Filters = { name?: string; type?: string; tag?: string };
 
@@ -71,13 +72,7 @@ export function FilesView() {
             </tbody>
           </table>
         )}
-        {list.hasNextPage && (
-          <p>
-            <button onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-              {list.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </p>
-        )}
+        <LoadMore query={list} />
       </section>
     </>
   );

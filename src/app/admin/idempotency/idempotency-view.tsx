@@ -6,6 +6,7 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";
+import { LoadMore } from "~/app/_components/load-more";
 
 
 type RecordSearch = Omit<AdminInputs["idempotency"]["records"], "cursor" | "limit">;
@@ -122,13 +123,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
           </table>
 </div>
         )}
-        {records.hasNextPage && (
-          <p>
-            <button type="button" onClick={() => records.fetchNextPage()} disabled={records.isFetchingNextPage}>
-              {records.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </p>
-        )}
+        <LoadMore query={records} />
       </section>
     </>
   );

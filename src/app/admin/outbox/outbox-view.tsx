@@ -8,6 +8,7 @@ import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
 import { ConfirmButton, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
 import { EventActions } from "./event-actions";
+import { LoadMore } from "~/app/_components/load-more";
 
 const KNOWN_TYPES = ["file.uploaded", "file.renamed", "file.tagged", "file.deleted"];
 
@@ -117,13 +118,7 @@ export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFil
           </table>
 </div>
         )}
-        {list.hasNextPage && (
-          <p>
-            <button type="button" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-              {list.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </p>
-        )}
+        <LoadMore query={list} />
       </section>
     </>
   );

@@ -7,6 +7,7 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { PAGE_SIZE, SAGA_STATUSES, type SagaStatus } from "../_components/types";
 import { formatDuration, formatTime, QueryError, shortId, StatusBadge } from "../_components/ui";
+import { LoadMore } from "~/app/_components/load-more";
 
 export type SagaFilter = { status?: SagaStatus[]; type?: string; correlationId?: string; error?: string };
 
@@ -86,13 +87,7 @@ export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
             </tbody>
           </table>
         )}
-        {list.hasNextPage && (
-          <p>
-            <button type="button" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-              {list.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </p>
-        )}
+        <LoadMore query={list} />
       </section>
     </>
   );
