@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm test`: every suite, in an order that suits 2 cores — static checks, then vitest (unit +
- * integration against the real PostgreSQL and Redis), then Playwright (build + real Chromium).
+ * integration against the real PostgreSQL and Redis), then the chaos suite (the whole system under
+ * faults), then Playwright (real Chromium; both use the production build, made once).
  * Each suite writes a JSON report; the last line sums them: `total: N passed, N failed`.
  */
 import { spawnSync } from "node:child_process";
@@ -67,6 +68,15 @@ if (vitestResult && vitestResult.failed > 0 && existsSync("test-results/vitest.j
     }
   }
 }
+
+// The whole system under faults (test/chaos): each invariant it checks counts as one passed/failed check.
+rmSync("test-results/chaos.json", { force: true });
+run(
+  "chaos",
+  "npm",
+  ["run", "--silent", "test:chaos"],
+  fromJson("test-results/chaos.json", (r) => ({ passed: r.passed, failed: r.failed })),
+);
 
 rmSync("test-results/e2e-results.json", { force: true });
 run(

@@ -7,8 +7,8 @@ export const chaosConfig = {
   seed: Number(process.env.CHAOS_SEED ?? 9),
   users: 3,
   clientsPerUser: 2,
-  /** Load runs this long; faults stop at `faultsEndMs` (see faults/schedule.ts). */
-  loadMs: 80_000,
+  /** Load runs this long; the last fault ends at about 68 s (see faults/schedule.ts). */
+  loadMs: 72_000,
   /** Pause between one client's operations (jittered ±50 %). */
   thinkMs: 250,
   /** A request with no answer after this long counts as a hang. */

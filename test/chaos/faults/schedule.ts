@@ -1,7 +1,7 @@
 /**
  * The fault plan: one after another, then overlapping. Times are from the start of the load.
  *
- *   every 5 s, 3–72 s    SIGKILL a worker (alternating), restarted 1 s later
+ *   every 5 s, 3–68 s    SIGKILL a worker (alternating), restarted 1 s later
  *   10 s                 Redis SIGKILLed; 8 s later restarted EMPTY
  *   22 s                 web SIGKILLed, restarted at once
  *   30 s                 Redis FLUSHALL
@@ -70,7 +70,7 @@ function postgresDown(how: "kill9" | "immediate", downMs: number): ScheduledFaul
 
 export function faultSchedule(): ScheduledFault[] {
   const faults: ScheduledFault[] = [];
-  for (let at = 3_000, i = 0; at <= 72_000; at += 5_000, i++) {
+  for (let at = 3_000, i = 0; at <= 68_000; at += 5_000, i++) {
     faults.push({ atMs: at, label: `SIGKILL worker-${(i % 2) + 1}`, run: killWorker(i % 2) });
   }
   faults.push(

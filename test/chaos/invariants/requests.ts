@@ -28,6 +28,7 @@ export interface RequestFigures {
   networkWhileWebDown: number;
   conflicts409: number;
   readsWhileRedisDown: number;
+  slowestMutationWhileRedisDown: { op: string; ms: number } | null;
   errorMessagesWhilePgDown: Map<string, number>;
 }
 
@@ -42,14 +43,25 @@ export function checkRequests(ledger: Ledger, timeline: Timeline, t0: number): {
     .filter((a) => !pgDown(a) && !(a.outcome.kind === "network" && webDown(a)))
     .map((a) => describe(t0, a));
   const pgFailures = ledger.attempts.filter((a) => failed(a) && pgDown(a) && a.outcome.kind === "error");
+  // Distinct answers (status + message) while PostgreSQL was down; line breaks kept visible as ⏎.
   const messages = new Map<string, number>();
-  for (const a of pgFailures) if (a.outcome.kind === "error") messages.set(`${a.outcome.status} ${a.outcome.message.slice(0, 200)}`, (messages.get(`${a.outcome.status} ${a.outcome.message.slice(0, 200)}`) ?? 0) + 1);
-  const unclear = [...messages.entries()].filter(([m]) => RAW_ERROR.test(m.replace(/^\d+ /, ""))).map(([m, n]) => `${n}× ${m}`);
+  const rawOnes = new Set<string>();
+  for (const a of pgFailures) {
+    if (a.outcome.kind !== "error") continue;
+    const text = `${a.outcome.status} ${a.outcome.message.trim().replace(/\s*\n\s*/g, " ⏎ ").slice(0, 200)}`;
+    messages.set(text, (messages.get(text) ?? 0) + 1);
+    if (RAW_ERROR.test(a.outcome.message)) rawOnes.add(text);
+  }
+  const unclear = [...rawOnes].map((m) => `${messages.get(m)}× ${m}`);
 
   const reads = ledger.attempts.filter((a) => a.key === null);
   const readsRedisDown = reads.filter((a) => timeline.inside(a.start, a.end, "redis-down") && !pgDown(a) && !webDown(a));
   const readsRedisDownFailed = readsRedisDown.filter((a) => a.outcome.kind !== "ok").map((a) => describe(t0, a));
   if (readsRedisDown.length === 0) readsRedisDownFailed.push("no read was made while only Redis was down: the check saw nothing");
+
+  // Figure only (no stopwatch assert): how long a mutation took to answer while Redis was down.
+  const redisOnly = ledger.attempts.filter((a) => a.key !== null && a.outcome.kind === "ok" && timeline.overlaps(a.start, a.end, ["redis-down"]) && !pgDown(a) && !webDown(a));
+  const slowest = redisOnly.reduce<Attempt | null>((max, a) => (!max || a.end - a.start > max.end - max.start ? a : max), null);
 
   const unresolved = ledger.mutations.filter((m) => m.result === "unresolved").map((m) => `${m.op} key=${m.key} after ${m.attempts} attempts: ${m.lastMessage}`);
   const rejected = ledger.mutations.filter((m) => m.result === "rejected").map((m) => `${m.op} key=${m.key} file=${m.fileId}: ${m.lastMessage}`);
@@ -59,7 +71,7 @@ export function checkRequests(ledger: Ledger, timeline: Timeline, t0: number): {
     checks: [
       check("never a hang (every request answered)", head(hangs), `${ledger.attempts.length} requests, ${hangs.length} unanswered after the client timeout`),
       check("requests failed only while PostgreSQL (or the web process) was down", head(unexpected), `${ledger.attempts.filter(failed).length} failed attempts, ${unexpected.length} outside those outages`),
-      check("failures while PostgreSQL was down carry a clear message", unclear, [...messages.entries()].map(([m, n]) => `${n}× ${m}`).join(" | ") || "none"),
+      check("failures while PostgreSQL was down carry a clear message", unclear, `${pgFailures.length} answered with an error, ${messages.size} distinct message(s), ${unclear.length} raw`),
       check("reads answered while Redis was down (cache fail-open)", head(readsRedisDownFailed), `${readsRedisDown.length} reads while Redis was down`),
       check("every mutation got a definite answer", head(unresolved), `${ledger.mutations.length} mutations`),
       check("no valid request refused (4xx)", head([...rejected, ...readErrors]), `${rejected.length} mutations, ${readErrors.length} reads refused`),
@@ -71,6 +83,7 @@ export function checkRequests(ledger: Ledger, timeline: Timeline, t0: number): {
       networkWhileWebDown: ledger.attempts.filter((a) => a.outcome.kind === "network" && webDown(a)).length,
       conflicts409: ledger.attempts.filter((a) => a.outcome.kind === "error" && a.outcome.status === 409).length,
       readsWhileRedisDown: readsRedisDown.length,
+      slowestMutationWhileRedisDown: slowest ? { op: slowest.op, ms: slowest.end - slowest.start } : null,
       errorMessagesWhilePgDown: messages,
     },
   };

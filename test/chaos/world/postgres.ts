@@ -36,7 +36,10 @@ export async function startPrivatePostgres(opts: { dir: string; port: number; lo
   const socketDir = path.join(opts.dir, "pgsocket");
   const ids = postgresIds();
   mkdirSync(socketDir, { recursive: true });
-  if ("uid" in ids) chownSync(opts.dir, ids.uid, ids.gid), chownSync(socketDir, ids.uid, ids.gid);
+  if ("uid" in ids) {
+    chownSync(opts.dir, ids.uid, ids.gid);
+    chownSync(socketDir, ids.uid, ids.gid);
+  }
   const embedded = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
