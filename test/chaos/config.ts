@@ -41,5 +41,12 @@ export const chaosConfig = {
  */
 export function convergenceBoundMs(): number {
   const e = chaosConfig.appEnv;
-  return 30_000 + Math.max(Number(e.IDEMPOTENCY_LEASE_SECONDS) * 1000, Number(e.OUTBOX_LEASE_MS) + Number(e.OUTBOX_STALLED_AFTER_MS), Number(e.SAGA_STUCK_AFTER_MS));
+  return (
+    30_000 +
+    Math.max(
+      Number(e.IDEMPOTENCY_LEASE_SECONDS) * 1000,
+      Number(e.OUTBOX_LEASE_MS) + Number(e.OUTBOX_STALLED_AFTER_MS) + Number(e.OUTBOX_RECONCILE_EVERY_MS),
+      Number(e.SAGA_STUCK_AFTER_MS) + Number(e.SAGA_SWEEP_EVERY_MS),
+    )
+  );
 }

@@ -71,7 +71,8 @@ export function trpcHttp(opts: { baseUrl: string; cookie: () => string | null; t
       const isForm = body instanceof FormData;
       return send(`${opts.baseUrl}/api/trpc/${path}`, {
         method: "POST",
-        headers: headers({ "Idempotency-Key": idempotencyKey, ...(isForm ? {} : { "content-type": "application/json" }) }),
+        // Origin as a browser sends it on a POST from the app's own pages.
+        headers: headers({ origin: opts.baseUrl, "Idempotency-Key": idempotencyKey, ...(isForm ? {} : { "content-type": "application/json" }) }),
         body: isForm ? body : JSON.stringify({ json: body }),
       });
     },
@@ -84,7 +85,7 @@ export async function signIn(baseUrl: string, email: string, password: string): 
     try {
       const res = await fetch(`${baseUrl}/api/trpc/auth.signIn`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", origin: baseUrl },
         body: JSON.stringify({ json: { email, password } }),
         signal: AbortSignal.timeout(10_000),
       });

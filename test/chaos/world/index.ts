@@ -83,6 +83,8 @@ export async function createWorld(log: (line: string) => void): Promise<World> {
     REDIS_URL: redis.url,
     SESSION_SECRET: "chaos-secret-chaos-secret-chaos-secret-0123",
     COOKIE_SECURE: "false",
+    // The public origin (production refuses mutations from other origins); the load client sends it as a browser would.
+    APP_ORIGIN: `http://127.0.0.1:${webPort}`,
     STORAGE_DIR: storageDir,
     MAX_UPLOAD_BYTES: String(chaosConfig.maxUploadBytes),
     QUEUE_PREFIX: "chaos",
