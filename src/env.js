@@ -38,6 +38,8 @@ export const serverEnvSchema = z.object({
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().max(24 * 365).default(24 * 7),
   OUTBOX_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).max(10 * 1024 * 1024).default(64 * 1024),
   OUTBOX_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  OUTBOX_STALLED_AFTER_MS: z.coerce.number().int().min(1000).max(24 * 3_600_000).default(60_000),
+  OUTBOX_RECONCILE_EVERY_MS: z.coerce.number().int().min(200).max(3_600_000).default(15_000),
   CACHE_ENABLED: bool.default(true),
   CACHE_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(1).max(5000).default(20),
   DEMO_USER_EMAIL: z.email().default("demo@metastore.local"),

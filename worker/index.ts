@@ -19,6 +19,7 @@ import { startHeartbeat } from "./processors/heartbeat";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
 import { startOrphanBlobSweep } from "./processors/orphan-blob-sweep";
 import { startOutboxConsumers } from "./processors/outbox-consumers";
+import { startOutboxReconciler } from "./processors/outbox-reconciler";
 import { startOutboxRelay } from "./processors/outbox-relay";
 import { startOutboxRetention } from "./processors/outbox-retention";
 import { startSagaRunner } from "./processors/saga-runner";
@@ -66,6 +67,12 @@ async function main() {
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
   });
   components.push({ name: "outbox-relay", close: outboxRelay.close });
+  // Sends again in-flight events whose BullMQ job Redis lost: a timer, so it outlives a Redis wipe.
+  const outboxReconciler = await startOutboxReconciler({
+    ...common,
+    options: { stalledAfterMs: env.OUTBOX_STALLED_AFTER_MS, everyMs: env.OUTBOX_RECONCILE_EVERY_MS },
+  });
+  components.push({ name: "outbox-reconciler", close: outboxReconciler.close });
   const outboxRetention = await startOutboxRetention({
     ...common,
     options: { retentionMs: env.OUTBOX_RETENTION_HOURS * 3_600_000, everyMs: 10 * 60_000, batchSize: 5000 },

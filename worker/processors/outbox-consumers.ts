@@ -2,6 +2,7 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bu
 import type { Db } from "~/server/db/client";
 import type { Tx } from "~/server/db/transaction";
 import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
+import { recordStalledOut } from "~/server/domain/outbox/reconcile-store";
 import { deliveredEventSchema } from "~/server/domain/outbox/events";
 import type { Logger } from "~/server/logger";
 import { QueueName } from "~/server/queue/queues";
@@ -90,12 +91,77 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
     return { handled, duplicates };
   } catch (error) {
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    await recordConsumerFailure(deps.db, event.id, current, error, final).catch((err) =>
-      deps.logger.error({ err, eventId: event.id }, "could not record a consumer failure"),
-    );
+    if (error !== null && typeof error === "object") failingConsumer.set(error, current);
+    // A failure with retries left is only shown on the dashboard: best effort is enough. The last
+    // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
+    // until PostgreSQL takes it (see recordFinalFailure).
+    if (!final) {
+      await recordConsumerFailure(deps.db, event.id, current, error, false).catch((err) =>
+        deps.logger.error({ err, eventId: event.id }, "could not record a consumer failure"),
+      );
+    }
     deps.logger.warn({ err: (error as Error).message, eventId: event.id, consumer: current, final }, "outbox consumer failed");
     throw error;
   }
+}
+
+/** Which consumer threw an error (read by the `failed` listener, which only gets the error). */
+const failingConsumer = new WeakMap<object, string>();
+
+/** BullMQ's reason for failing a job whose workers kept dying under it (see maxStalledCount). */
+const STALLED_OUT = "job stalled more than allowable limit";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What a consumer job that failed for good means for its event, written durably. Two ways end here:
+ * - the handler threw on its last attempt (or threw UnrecoverableError): the event is `dead`;
+ * - BullMQ failed the job without running the handler, because it stalled more than maxStalledCount
+ *   times (workers died under it): the event goes back to the relay's retry path (recordStalledOut).
+ * `removeOnFail` then deletes the job, so this listener is the last one who knows: it retries the
+ * write with backoff until PostgreSQL takes it. If the process dies first, the reconciler finds the
+ * event (in flight, no job) after OUTBOX_STALLED_AFTER_MS and sends it again.
+ */
+export function createFinalFailureRecorder(deps: { db: Db; logger: Logger; retryForMs?: number }) {
+  const pending = new Set<Promise<void>>();
+  let closing = false;
+
+  async function write(eventId: string, error: Error, consumer: string | undefined) {
+    const stalledOut = error.message === STALLED_OUT;
+    const deadline = Date.now() + (deps.retryForMs ?? 10 * 60_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (stalledOut) await recordStalledOut(deps.db, eventId, error);
+        else await recordConsumerFailure(deps.db, eventId, consumer ?? "dispatcher", error, true);
+        if (attempt > 1) deps.logger.info({ eventId, attempt }, "consumer failure recorded after retrying");
+        return;
+      } catch (err) {
+        if (closing || Date.now() > deadline) {
+          deps.logger.error({ err, eventId }, "could not record a consumer failure; the outbox reconciler will send the event again");
+          return;
+        }
+        if (attempt === 1) deps.logger.warn({ err: (err as Error).message, eventId }, "recording a consumer failure failed; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+
+  return {
+    /** The BullMQ worker's `failed` listener. */
+    onFailed(job: Pick<Job, "id" | "attemptsMade" | "finishedOn" | "opts"> | undefined, error: Error) {
+      // Undefined: removed before it could be read; nothing to record, the reconciler covers it.
+      if (!job?.id || !UUID.test(job.id)) return;
+      const final = typeof job.finishedOn === "number" || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (!final) return;
+      const p = write(job.id, error, failingConsumer.get(error)).finally(() => pending.delete(p));
+      pending.add(p);
+    },
+    /** Let writes in progress finish (each gives up at once if it has to retry). */
+    async close() {
+      closing = true;
+      await Promise.all(pending);
+    },
+  };
 }
 
 export interface StartConsumersDeps {
@@ -105,7 +171,17 @@ export interface StartConsumersDeps {
   logger: Logger;
   storage: BlobStorage;
   consumers?: readonly EventConsumer[];
-  options?: { concurrency?: number };
+  options?: {
+    concurrency?: number;
+    /**
+     * BullMQ's lock on an active job and how often workers look for jobs whose lock expired (their
+     * worker died): such a job goes back to waiting, and after `maxStalledCount` stalls it is failed
+     * (the `failed` listener then hands the event back to the relay). BullMQ's defaults: 30 s, 30 s, 1.
+     */
+    lockDurationMs?: number;
+    stalledIntervalMs?: number;
+    maxStalledCount?: number;
+  };
 }
 
 /** The BullMQ worker that dispatches outbox events to the consumers. */
@@ -129,9 +205,20 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
       stats.handled++;
       // No return value: it would be one more field written to Redis per event (the inbox says it all).
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.options?.concurrency ?? 32 },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.options?.concurrency ?? 32,
+      ...(deps.options?.lockDurationMs ? { lockDuration: deps.options.lockDurationMs } : {}),
+      ...(deps.options?.stalledIntervalMs ? { stalledInterval: deps.options.stalledIntervalMs } : {}),
+      ...(deps.options?.maxStalledCount !== undefined ? { maxStalledCount: deps.options.maxStalledCount } : {}),
+    },
   );
-  worker.on("failed", () => void stats.failed++);
+  const failures = createFinalFailureRecorder({ db: deps.db, logger });
+  worker.on("failed", (job, err) => {
+    stats.failed++;
+    failures.onFailed(job, err);
+  });
   worker.on("error", (err) => logger.warn({ err: err.message }, "outbox consumer worker error"));
   await worker.waitUntilReady();
   logger.info({ consumers: consumerDeps.consumers.map((c) => c.name) }, "outbox consumers started");
@@ -142,6 +229,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
       await worker.close();
       await inbox.flush();
       await marker.flush();
+      await failures.close();
     },
   };
 }

@@ -18,15 +18,38 @@ export async function startScheduledJob<Q extends QueueName>(opts: {
   run: (data: JobPayload<Q>) => Promise<unknown>;
   /** How many finished jobs to keep for inspection. */
   keep?: { completed: number; failed: number };
+  /** How often to check that the scheduler still exists in Redis (default: everyMs, at most 30 s). */
+  recheckEveryMs?: number;
 }) {
   const keep = opts.keep ?? { completed: 20, failed: 50 };
   const queue = new Queue(opts.queue, { connection: opts.connection, prefix: opts.prefix });
-  await queue.upsertJobScheduler(
-    opts.queue,
-    { every: opts.everyMs },
-    // BullMQ's job-data type is open; the zod parse below is what holds the payload to its schema.
-    { name: opts.queue, data: opts.data as object, opts: { removeOnComplete: keep.completed, removeOnFail: keep.failed } },
-  );
+  queue.on("error", (err) => opts.logger.warn({ err: err.message, queue: opts.queue }, "scheduled job queue error"));
+  const register = () =>
+    queue.upsertJobScheduler(
+      opts.queue,
+      { every: opts.everyMs },
+      // BullMQ's job-data type is open; the zod parse below is what holds the payload to its schema.
+      { name: opts.queue, data: opts.data as object, opts: { removeOnComplete: keep.completed, removeOnFail: keep.failed } },
+    );
+  await register();
+  // The scheduler lives only in Redis: a Redis restarted empty (or FLUSHALL) forgets it and the job
+  // never runs again, though the worker is healthy. A plain timer (not a BullMQ job, which would be
+  // forgotten with it) looks for it and registers it again. Only when missing: upserting an existing
+  // scheduler would move its next run.
+  let rechecking: Promise<void> | null = null;
+  const recheck = setInterval(() => {
+    if (rechecking) return;
+    rechecking = (async () => {
+      if (await queue.getJobScheduler(opts.queue)) return;
+      await register();
+      opts.logger.warn({ queue: opts.queue }, "job scheduler was missing from Redis (restarted empty or flushed); registered it again");
+    })()
+      .catch(() => {}) // Redis away: the next check tries again (the queue's error listener logs it)
+      .finally(() => {
+        rechecking = null;
+      });
+  }, opts.recheckEveryMs ?? Math.min(opts.everyMs, 30_000));
+  recheck.unref();
   const worker = new Worker(opts.queue, async (job) => opts.run(jobSchemas[opts.queue].parse(job.data) as JobPayload<Q>), {
     connection: opts.connection,
     prefix: opts.prefix,
@@ -38,6 +61,8 @@ export async function startScheduledJob<Q extends QueueName>(opts: {
     queue,
     worker,
     async close() {
+      clearInterval(recheck);
+      await rechecking;
       await worker.close();
       await queue.close();
     },
