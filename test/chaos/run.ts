@@ -15,6 +15,7 @@ import { Timeline } from "./faults/timeline";
 import { waitForConvergence } from "./invariants/convergence";
 import { checkData } from "./invariants/data";
 import { checkRequests } from "./invariants/requests";
+import { describeStuckEvents } from "./invariants/stuck";
 import { check, type Check } from "./invariants/check";
 import { LoadClient, runReader } from "./load/client";
 import { signIn } from "./load/http";
@@ -52,7 +53,7 @@ try {
   const convergence = await waitForConvergence(world.databaseUrl, { since: lastFault, boundMs, quietMs: chaosConfig.quietMs });
   const convergenceCheck = check(
     `converges within ${boundMs / 1000} s of the last fault`,
-    convergence.converged ? [] : [`still pending: ${JSON.stringify(convergence.last)}`],
+    convergence.converged ? [] : [`still pending: ${JSON.stringify(convergence.last)}`, ...(await describeStuckEvents(world.databaseUrl, world.redis.url, "chaos"))],
     convergence.converged ? `${(convergence.ms / 1000).toFixed(1)} s` : "did not converge",
   );
 
