@@ -35,9 +35,19 @@ export const chaosConfig = {
 } as const;
 
 /**
+ * BullMQ's own deadlines for a job whose worker was SIGKILLed mid-job (its defaults; the worker does
+ * not change them): the job stays `active` until its lock expires, and the next stalled-job check
+ * moves it back to waiting. Until then nothing may run it again, by design (it might still be running).
+ */
+export const BULLMQ_LOCK_DURATION_MS = 30_000;
+export const BULLMQ_STALLED_INTERVAL_MS = 30_000;
+
+/**
  * Convergence bound after the last fault: 30 s, plus the longest deadline the system must wait out
- * before it may act on work a dead process or a lost Redis left behind (the idempotency lease for a
- * request killed mid-flight; the outbox lease, the stalled-event deadline, the saga stuck deadline).
+ * before it may act on work a dead process or a lost Redis left behind: the idempotency lease of a
+ * request killed mid-flight; the outbox lease, the stalled-event deadline and the reconciler's
+ * period; the saga stuck deadline and the sweeper's period; BullMQ's lock and stalled-job check for
+ * a job whose worker was killed.
  */
 export function convergenceBoundMs(): number {
   const e = chaosConfig.appEnv;
@@ -47,6 +57,7 @@ export function convergenceBoundMs(): number {
       Number(e.IDEMPOTENCY_LEASE_SECONDS) * 1000,
       Number(e.OUTBOX_LEASE_MS) + Number(e.OUTBOX_STALLED_AFTER_MS) + Number(e.OUTBOX_RECONCILE_EVERY_MS),
       Number(e.SAGA_STUCK_AFTER_MS) + Number(e.SAGA_SWEEP_EVERY_MS),
+      BULLMQ_LOCK_DURATION_MS + BULLMQ_STALLED_INTERVAL_MS,
     )
   );
 }

@@ -28,6 +28,7 @@ export function renderTable(args: {
     ["answers while PostgreSQL down", [...requests.errorMessagesWhilePgDown].map(([m, n]) => `${n}× ${m}`).join("; ") || "none"],
     ["mutations", `${ledger.mutations.length}, committed ${ledger.committed().length} (${[...ops].map(([k, v]) => `${k} ${v}`).join(", ")}), replayed ${ledger.mutations.filter((m) => m.replayed).length}`],
     ["events", data ? `${data.events}; lost ${data.lost}, duplicated ${data.duplicated}` : "not checked"],
+    ["events sent again by the reconciler", data ? data.reconciled : "not checked"],
     ["sagas", data ? `${Object.entries(data.sagas).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}; stuck ${data.stuckSagas}` : "not checked"],
     ["live files", data ? `${data.activeFiles}; orphan sweep removed ${data.sweptBlobs} blob(s)` : "not checked"],
     ["convergence", `${convergence.converged ? `${(convergence.ms / 1000).toFixed(1)} s` : `NOT within ${(convergence.ms / 1000).toFixed(0)} s`} after the last fault (bound ${(args.boundMs / 1000).toFixed(0)} s)`],

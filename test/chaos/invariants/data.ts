@@ -36,6 +36,7 @@ export interface DataFigures {
   stuckSagas: number;
   activeFiles: number;
   sweptBlobs: number;
+  reconciled: string;
 }
 
 function walk(root: string, dir = ""): string[] {
@@ -70,6 +71,8 @@ export async function checkData(databaseUrl: string, storageDir: string, ledger:
       `SELECT u.id, u.used_bytes::text, coalesce(sum(f.size_bytes) FILTER (WHERE f.status = 'active'), 0)::text AS live_sum
        FROM app_user u LEFT JOIN file f ON f.owner_id = u.id GROUP BY u.id`,
     );
+    // The reconciler's count of events it sent again (issue 9, defect 1); absent on builds without it.
+    const reconciled = await q<{ reason: string; total: string }>(`SELECT reason, total::text FROM outbox_reconcile_stat`).catch(() => null);
     const keys = await q<{ key: string; state: string; n: string }>(`SELECT key, min(state::text) AS state, count(*)::text AS n FROM idempotency_key GROUP BY key`);
 
     const eventsByKey = new Map<string, EventRow[]>();
@@ -167,6 +170,7 @@ export async function checkData(databaseUrl: string, storageDir: string, ledger:
         stuckSagas: stuck.length,
         activeFiles: active.length,
         sweptBlobs: sweep.deleted,
+        reconciled: reconciled ? reconciled.map((r) => `${r.reason} ${r.total}`).join(", ") || "none" : "no reconciler in this build",
       },
     };
   } finally {
