@@ -27,6 +27,7 @@ export function getAppServices(): AppServices {
     config: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       queuePrefix: env.QUEUE_PREFIX,
+      outboxStalledAfterMs: env.OUTBOX_STALLED_AFTER_MS,
       idempotency: {
         ttlMs: env.IDEMPOTENCY_TTL_HOURS * 3600_000,
         leaseMs: env.IDEMPOTENCY_LEASE_SECONDS * 1000,

@@ -22,6 +22,8 @@ export interface AppServices {
     maxUploadBytes: number;
     /** Prefix for BullMQ queues and cache keys: tests use their own. */
     queuePrefix: string;
+    /** OUTBOX_STALLED_AFTER_MS: when an unconsumed published event shows as stalled (default 60 s). */
+    outboxStalledAfterMs?: number;
     /** Idempotency-Key TTL, lease and transaction limits; defaults in domain/idempotency/options.ts. */
     idempotency?: Partial<IdempotencyOptions>;
   };

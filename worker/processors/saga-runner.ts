@@ -35,6 +35,12 @@ export interface SagaRunnerOptions {
  */
 export async function startSagaRunner(opts: SagaRunnerOptions) {
   const queue = createStepQueue({ connection: opts.connection, prefix: opts.prefix });
+  // Without a listener BullMQ prints every connection error of an outage to stderr, unstructured.
+  let lastQueueError = 0;
+  queue.on("error", (err) => {
+    if (Date.now() - lastQueueError > 10_000) opts.logger.warn({ err: err.message }, "saga step queue connection error");
+    lastQueueError = Date.now();
+  });
   const dispatcher = createBullSagaDispatcher(queue);
   const concurrency = opts.concurrency ?? 8;
   // One connection per concurrent step (claim and finish of a step never overlap) plus the sweeper.

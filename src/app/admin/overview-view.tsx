@@ -83,7 +83,7 @@ function OutboxStats({ stats, readAt }: { stats: AdminOutputs["outbox"]["stats"]
           <Stat
             key={status}
             label={status}
-            tone={(status === "failed" || status === "dead") && stats.counts[status] > 0 ? "bad" : undefined}
+            tone={(status === "failed" || status === "dead" || status === "stalled") && stats.counts[status] > 0 ? "bad" : undefined}
             value={
               <Link href={`/admin/outbox?status=${status}`}>
                 {status === "published" && stats.publishedApproximate ? "≈ " : ""}

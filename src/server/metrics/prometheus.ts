@@ -1,7 +1,8 @@
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../domain/idempotency/metrics";
 import { countRecordsByState } from "../domain/idempotency/queries";
 import { blockedAggregates, outboxStats } from "../domain/outbox/operator";
+import { reconcileReasons, reconcileTotals } from "../domain/outbox/reconcile-store";
 import { sagaServiceFor } from "../domain/saga/saga-service";
 import type { AppServices } from "../services";
 
@@ -28,15 +29,17 @@ export function createMetricsRegistry(services: AppServices): Registry {
   // One read of each source per scrape, shared by the gauges that show parts of it.
   let scrape: Promise<Awaited<ReturnType<typeof readAll>>> | null = null;
   const readAll = async () => {
-    const [outbox, blocked, sagas, idempotencyCounters, idempotencyRecords, cache] = await Promise.all([
-      outboxStats(services.db, { windowMinutes: 5 }),
-      blockedAggregates(services.db, { limit: 1000 }),
+    const stalledAfterMs = services.config.outboxStalledAfterMs;
+    const [outbox, blocked, reconciled, sagas, idempotencyCounters, idempotencyRecords, cache] = await Promise.all([
+      outboxStats(services.db, { windowMinutes: 5, stalledAfterMs }),
+      blockedAggregates(services.db, { limit: 1000, stalledAfterMs }),
+      reconcileTotals(services.db),
       sagaServiceFor(services).metrics({}),
       createIdempotencyMetrics(services.redis, services.config.queuePrefix).read(),
       countRecordsByState(services.db),
       services.cache?.stats() ?? null,
     ]);
-    return { outbox, blocked, sagas, idempotencyCounters, idempotencyRecords, cache };
+    return { outbox, blocked, reconciled, sagas, idempotencyCounters, idempotencyRecords, cache };
   };
   const data = () => {
     scrape ??= readAll().finally(() => setTimeout(() => (scrape = null), 0));
@@ -57,6 +60,22 @@ export function createMetricsRegistry(services: AppServices): Registry {
   });
   gauge("metastore_outbox_blocked_aggregates", "Aggregates whose next event waits behind an unconsumed earlier one", [], async (g) => {
     g.set((await data()).blocked.length);
+  });
+  gauge("metastore_outbox_stalled_events", "Events published longer than OUTBOX_STALLED_AFTER_MS ago and still not consumed", [], async (g) => {
+    g.set((await data()).outbox.counts.stalled);
+  });
+  // A real counter (it only grows), kept in PostgreSQL by the reconcilers of every worker: each
+  // scrape sets it to the durable total, so it survives worker and Redis restarts alike.
+  new Counter({
+    name: "metastore_outbox_reconciled_total",
+    help: "Stalled outbox events the reconciler sent again, by why their job was gone",
+    labelNames: ["reason"],
+    registers: [registry],
+    async collect() {
+      const totals = (await data()).reconciled;
+      this.reset();
+      for (const reason of reconcileReasons) this.inc({ reason }, totals[reason]);
+    },
   });
   gauge("metastore_sagas", "Saga instances by status", ["status"], async (g) => {
     for (const [status, n] of Object.entries((await data()).sagas.byStatus)) g.set({ status }, n);

@@ -6,7 +6,7 @@ export type AdminInputs = inferRouterInputs<AppRouter>["admin"];
 
 export type OutboxFilter = NonNullable<AdminInputs["outbox"]["list"]["filter"]>;
 export type OutboxStatus = NonNullable<OutboxFilter["status"]>[number];
-export const OUTBOX_STATUSES: OutboxStatus[] = ["pending", "publishing", "published", "failed", "dead", "discarded"];
+export const OUTBOX_STATUSES: OutboxStatus[] = ["pending", "publishing", "published", "stalled", "failed", "dead", "discarded"];
 
 export type SagaListInput = AdminInputs["sagas"]["list"];
 export type SagaStatus = NonNullable<SagaListInput["status"]>[number];

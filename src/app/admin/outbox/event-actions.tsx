@@ -25,8 +25,8 @@ export function EventActions({
     }),
   );
   const discard = useMutation(trpc.admin.outbox.discard.mutationOptions({ onSettled: refresh }));
-  const retryable = event.status === "failed" || event.status === "dead";
-  const discardable = retryable || event.status === "pending";
+  const retryable = event.status === "failed" || event.status === "dead" || event.status === "stalled";
+  const discardable = event.status === "failed" || event.status === "dead" || event.status === "pending";
 
   return (
     <div className="row">

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Db, Prisma } from "../../db/client";
 import { DomainError, notFound } from "../errors";
+import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
 
 /**
  * What an operator sees and does with the outbox: counts, rates, lists with filters and keyset
@@ -10,9 +11,28 @@ import { DomainError, notFound } from "../errors";
 export const outboxStatuses = ["pending", "publishing", "published", "failed", "dead", "discarded"] as const;
 export type OutboxStatusName = (typeof outboxStatuses)[number];
 
+/**
+ * What operators see: the stored statuses, plus `stalled` for a `published` event still not consumed
+ * OUTBOX_STALLED_AFTER_MS after it was published (its job is slow, or lost and about to be sent
+ * again by the reconciler). `published` then means published and not stalled.
+ */
+export const outboxViewStatuses = [...outboxStatuses, "stalled"] as const;
+export type OutboxViewStatus = (typeof outboxViewStatuses)[number];
+
+/** How old an unconsumed published event must be to count as stalled (the reconciler's deadline). */
+export interface StalledOption {
+  stalledAfterMs?: number;
+}
+const stalledBefore = (opts: StalledOption) => new Date(Date.now() - (opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS));
+
+/** The status an operator sees for a row. */
+export function viewStatus(row: { status: OutboxStatusName; consumedAt: Date | null; publishedAt: Date | null }, before: Date): OutboxViewStatus {
+  return row.status === "published" && row.consumedAt === null && row.publishedAt !== null && row.publishedAt < before ? "stalled" : row.status;
+}
+
 export const outboxFilterSchema = z
   .object({
-    status: z.array(z.enum(outboxStatuses)).min(1).max(outboxStatuses.length).optional(),
+    status: z.array(z.enum(outboxViewStatuses)).min(1).max(outboxViewStatuses.length).optional(),
     type: z.string().trim().min(1).max(100).optional(),
     aggregateType: z.string().trim().min(1).max(100).optional(),
     aggregateId: z.string().trim().min(1).max(200).optional(),
@@ -37,13 +57,27 @@ export function uuidv7Floor(at: Date): string {
  */
 const ID_SLACK_MS = 5 * 60_000;
 
-function whereOf(filter: OutboxFilter): Prisma.OutboxEventWhereInput {
+/** The status filter, with `stalled` and `published` told apart by consumed_at and published_at. */
+function statusWhere(statuses: readonly OutboxViewStatus[], before: Date): Prisma.OutboxEventWhereInput {
+  const stored = statuses.filter((s): s is Exclude<OutboxViewStatus, "stalled" | "published"> => s !== "stalled" && s !== "published");
+  const stalled: Prisma.OutboxEventWhereInput = { status: "published", consumedAt: null, publishedAt: { lt: before } };
+  const wantPublished = statuses.includes("published");
+  const wantStalled = statuses.includes("stalled");
+  const parts: Prisma.OutboxEventWhereInput[] = [];
+  if (stored.length) parts.push({ status: { in: stored } });
+  if (wantPublished && wantStalled) parts.push({ status: "published" });
+  else if (wantPublished) parts.push({ status: "published", NOT: stalled });
+  else if (wantStalled) parts.push(stalled);
+  return parts.length === 1 ? parts[0]! : { OR: parts };
+}
+
+function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
   const id: Prisma.UuidFilter<"OutboxEvent"> = {};
   // Id bounds let the time range use the primary key (and the (status,id)/(event_type,id) indexes).
   if (filter.from) id.gte = uuidv7Floor(filter.from);
   if (filter.to) id.lt = uuidv7Floor(new Date(filter.to.getTime() + ID_SLACK_MS));
   return {
-    ...(filter.status ? { status: { in: filter.status } } : {}),
+    ...(filter.status ? statusWhere(filter.status, stalledBefore(opts)) : {}),
     ...(filter.type ? { eventType: filter.type } : {}),
     ...(filter.aggregateType ? { aggregateType: filter.aggregateType } : {}),
     ...(filter.aggregateId ? { aggregateId: filter.aggregateId } : {}),
@@ -72,15 +106,16 @@ const summarySelect = {
 } satisfies Prisma.OutboxEventSelect;
 
 /** Newest first, keyset-paginated on the id (never OFFSET: page 1000 costs what page 1 costs). */
-export async function listEvents(db: Db, filter: OutboxFilter, page: { cursor?: string; limit: number }) {
-  const where = whereOf(filter);
+export async function listEvents(db: Db, filter: OutboxFilter, page: { cursor?: string; limit: number }, opts: StalledOption = {}) {
+  const before = stalledBefore(opts);
+  const where = whereOf(filter, opts);
   if (page.cursor) where.AND = [{ id: { lt: page.cursor } }];
   const rows = await db.outboxEvent.findMany({ where, orderBy: { id: "desc" }, take: page.limit + 1, select: summarySelect });
-  const items = rows.slice(0, page.limit);
+  const items = rows.slice(0, page.limit).map((r) => ({ ...r, status: viewStatus(r, before) }));
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
-export async function getEvent(db: Db, id: string) {
+export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
   const event = await db.outboxEvent.findUnique({
     where: { id },
     select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true },
@@ -96,18 +131,23 @@ export async function getEvent(db: Db, id: string) {
       status: { not: "discarded" },
     },
     orderBy: { aggregateSeq: "asc" },
-    select: { id: true, aggregateSeq: true, eventType: true, status: true, lastError: true },
+    select: { id: true, aggregateSeq: true, eventType: true, status: true, lastError: true, publishedAt: true, consumedAt: true },
   });
-  return { ...event, blockedBy };
+  const before = stalledBefore(opts);
+  return {
+    ...event,
+    status: viewStatus(event, before),
+    blockedBy: blockedBy && { id: blockedBy.id, aggregateSeq: blockedBy.aggregateSeq, eventType: blockedBy.eventType, status: viewStatus(blockedBy, before), lastError: blockedBy.lastError },
+  };
 }
 
 /** Counts per status, the oldest due event's age, and per-minute publish/failure counts. */
-export async function outboxStats(db: Db, opts: { windowMinutes: number }) {
+export async function outboxStats(db: Db, opts: { windowMinutes: number } & StalledOption) {
   const grouped = await db.$queryRaw<Array<{ status: OutboxStatusName; n: bigint }>>`
     SELECT status, count(*) AS n FROM outbox_event
     WHERE status IN ('pending', 'publishing', 'failed', 'dead', 'discarded')
     GROUP BY status`;
-  const counts: Record<OutboxStatusName, number> = { pending: 0, publishing: 0, published: 0, failed: 0, dead: 0, discarded: 0 };
+  const counts: Record<OutboxViewStatus, number> = { pending: 0, publishing: 0, published: 0, stalled: 0, failed: 0, dead: 0, discarded: 0 };
   for (const row of grouped) counts[row.status] = Number(row.n);
   // Counting millions of published rows exactly would cost a long index scan on every refresh:
   // above a million rows the planner's estimate is shown instead (and said to be one).
@@ -121,6 +161,9 @@ export async function outboxStats(db: Db, opts: { windowMinutes: number }) {
   } else {
     counts.published = await db.outboxEvent.count({ where: { status: "published" } });
   }
+  // Stalled events are published rows, shown apart: counted from the small in-flight index.
+  counts.stalled = await countStalledEvents(db, { stalledAfterMs: opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS });
+  counts.published = Math.max(0, counts.published - counts.stalled);
 
   const oldest = await db.$queryRaw<Array<{ age_ms: number | null }>>`
     SELECT (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS age_ms FROM (
@@ -158,7 +201,8 @@ export async function outboxStats(db: Db, opts: { windowMinutes: number }) {
  * Aggregates whose events are held back, and the event holding them: the earliest unconsumed event
  * of each aggregate that has later events waiting. Longest-blocked first.
  */
-export async function blockedAggregates(db: Db, opts: { limit: number }) {
+export async function blockedAggregates(db: Db, opts: { limit: number } & StalledOption) {
+  const before = stalledBefore(opts);
   const rows = await db.$queryRaw<
     Array<{
       aggregate_type: string;
@@ -166,19 +210,19 @@ export async function blockedAggregates(db: Db, opts: { limit: number }) {
       head_id: string;
       head_seq: number;
       head_type: string;
-      head_status: OutboxStatusName;
+      head_status: OutboxViewStatus;
       head_error: string | null;
       head_created_at: Date;
       waiting: number;
     }>
   >`
     SELECT h.aggregate_type, h.aggregate_id, h.id AS head_id, h.aggregate_seq AS head_seq, h.event_type AS head_type,
-           h.status AS head_status, h.last_error AS head_error, h.created_at AS head_created_at,
+           CASE WHEN h.status = 'published' AND h.published_at < ${before} THEN 'stalled' ELSE h.status::text END AS head_status, h.last_error AS head_error, h.created_at AS head_created_at,
            (SELECT count(*) FROM outbox_event w
              WHERE w.aggregate_type = h.aggregate_type AND w.aggregate_id = h.aggregate_id
                AND w.aggregate_seq > h.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')::int AS waiting
     FROM (
-      SELECT DISTINCT ON (aggregate_type, aggregate_id) id, aggregate_type, aggregate_id, aggregate_seq, event_type, status, last_error, created_at
+      SELECT DISTINCT ON (aggregate_type, aggregate_id) id, aggregate_type, aggregate_id, aggregate_seq, event_type, status, last_error, created_at, published_at
       FROM outbox_event
       WHERE consumed_at IS NULL AND status <> 'discarded'
       ORDER BY aggregate_type, aggregate_id, aggregate_seq

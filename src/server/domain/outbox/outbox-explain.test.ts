@@ -57,4 +57,14 @@ describe("query plans at 200k rows", () => {
     expect(oldestPending).toMatch(/Index (Only )?Scan using outbox_event_(status_id|due)_idx/);
     for (const p of [dead, failures, published, heads, errorSearch, oldestPending]) expect(p).not.toMatch(/Seq Scan on outbox_event/);
   });
+
+  it("the reconciler's scan and the stalled count read only the in-flight index", async () => {
+    const scan = await plan(`SELECT id, published_at FROM outbox_event WHERE status = 'published' AND consumed_at IS NULL
+      AND published_at < now() - 60000 * interval '1 millisecond' AND (published_at, id) > (now() - interval '1 day', '00000000-0000-0000-0000-000000000000'::uuid)
+      ORDER BY published_at, id LIMIT 500`);
+    expect(scan).toMatch(/outbox_event_inflight_idx/);
+    const count = await plan(`SELECT count(*) FROM outbox_event WHERE status = 'published' AND consumed_at IS NULL AND published_at < now() - 60000 * interval '1 millisecond'`);
+    expect(count).toMatch(/outbox_event_inflight_idx/);
+    for (const p of [scan, count]) expect(p).not.toMatch(/Seq Scan on outbox_event/);
+  });
 });

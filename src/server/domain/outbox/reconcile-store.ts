@@ -13,6 +13,9 @@ import { retryDelayMs, type BackoffPolicy } from "./backoff";
  * earliest unconsumed one of its aggregate, so the relay may claim it at once).
  */
 
+/** OUTBOX_STALLED_AFTER_MS's default: the web process and the worker must agree on it. */
+export const DEFAULT_STALLED_AFTER_MS = 60_000;
+
 /** Why the reconciler sent an event again (also the metric's label). */
 export const reconcileReasons = ["job_missing", "job_failed", "job_completed"] as const;
 export type ReconcileReason = (typeof reconcileReasons)[number];

@@ -54,7 +54,7 @@ describe("admin.outbox access", () => {
 describe("admin.outbox reads", () => {
   it("stats: counts by status, oldest due age, and per-minute rates", async () => {
     const stats = await app.caller(viewer).admin.outbox.stats({ windowMinutes: 5 });
-    expect(stats.counts).toEqual({ pending: 1, publishing: 0, published: 1, failed: 1, dead: 1, discarded: 0 });
+    expect(stats.counts).toEqual({ pending: 1, publishing: 0, published: 1, stalled: 0, failed: 1, dead: 1, discarded: 0 });
     expect(stats.publishedApproximate).toBe(false);
     expect(stats.oldestDueAgeMs).toBeGreaterThanOrEqual(0);
     expect(stats.rates.reduce((n, r) => n + r.published, 0)).toBe(1);
@@ -144,5 +144,40 @@ describe("admin.outbox actions", () => {
     // The failed event of aggregate b did not match the text and was left alone.
     expect((await db().outboxEvent.findUniqueOrThrow({ where: { id: ids.bFailed! } })).status).toBe("failed");
     expect(await app.caller(operator).admin.outbox.retryMatching({ filter: { status: ["failed"] }, maxEvents: 10 })).toEqual({ retried: 1, batches: 1, capped: false });
+  });
+});
+
+describe("stalled events (published, not consumed past OUTBOX_STALLED_AFTER_MS)", () => {
+  it("are shown as stalled, not published, in stats, list, get and blocked; an operator may send one again; /api/metrics has them", async () => {
+    const fileId = randomUUID();
+    const stalled = (await append(fileId, ["s"])).id;
+    const behind = (await append(fileId, ["t"])).id;
+    const fresh = (await append(randomUUID(), ["f"])).id;
+    // The test app's deadline is the default (60 s): one published 2 minutes ago is stalled, one just now is not.
+    await db().outboxEvent.update({ where: { id: stalled }, data: { status: "published", publishedAt: new Date(Date.now() - 120_000) } });
+    await db().outboxEvent.update({ where: { id: fresh }, data: { status: "published", publishedAt: new Date() } });
+    await db().$executeRaw`INSERT INTO outbox_reconcile_stat (reason, total) VALUES ('job_missing', 7), ('job_failed', 2)`;
+
+    const stats = await app.caller(viewer).admin.outbox.stats({ windowMinutes: 5 });
+    expect(stats.counts.stalled).toBe(1);
+    const ofStatus = async (status: Array<"published" | "stalled">) =>
+      (await app.caller(viewer).admin.outbox.list({ filter: { status } })).items.filter((e) => [stalled, fresh].includes(e.id)).map((e) => [e.id, e.status]);
+    expect(await ofStatus(["stalled"])).toEqual([[stalled, "stalled"]]);
+    expect(await ofStatus(["published"])).toEqual([[fresh, "published"]]);
+    expect((await ofStatus(["published", "stalled"])).sort()).toEqual([[fresh, "published"], [stalled, "stalled"]].sort());
+    expect((await app.caller(viewer).admin.outbox.get({ id: stalled })).status).toBe("stalled");
+    expect((await app.caller(viewer).admin.outbox.get({ id: behind })).blockedBy).toMatchObject({ id: stalled, status: "stalled" });
+    expect((await app.caller(viewer).admin.outbox.blocked({})).find((b) => b.aggregateId === fileId)?.blockedBy.status).toBe("stalled");
+
+    const { createMetricsRegistry } = await import("~/server/metrics/prometheus");
+    const text = await createMetricsRegistry(app.services).metrics();
+    expect(text).toMatch(/^metastore_outbox_stalled_events 1$/m);
+    expect(text).toMatch(/^# TYPE metastore_outbox_reconciled_total counter$/m);
+    expect(text).toMatch(/^metastore_outbox_reconciled_total\{reason="job_missing"\} 7$/m);
+    expect(text).toMatch(/^metastore_outbox_reconciled_total\{reason="job_failed"\} 2$/m);
+    expect(text).toMatch(/^metastore_outbox_reconciled_total\{reason="job_completed"\} 0$/m);
+
+    await app.caller(operator).admin.outbox.retry({ id: stalled });
+    expect((await db().outboxEvent.findUniqueOrThrow({ where: { id: stalled } })).status).toBe("pending");
   });
 });

@@ -18,7 +18,7 @@ export const outboxAdminRouter = createTRPCRouter({
   stats: viewerProcedure
     .meta({ description: "Outbox counts by status, oldest due event's age, publish/failure rates" })
     .input(z.object({ windowMinutes: z.number().int().min(1).max(24 * 60).default(15) }).default({ windowMinutes: 15 }))
-    .query(({ ctx, input }) => outboxStats(ctx.db, input)),
+    .query(({ ctx, input }) => outboxStats(ctx.db, { ...input, stalledAfterMs: ctx.config.outboxStalledAfterMs })),
 
   list: viewerProcedure
     .meta({ description: "Outbox events, newest first, filtered, keyset-paginated" })
@@ -29,13 +29,13 @@ export const outboxAdminRouter = createTRPCRouter({
         limit: z.number().int().min(1).max(200).default(50),
       }),
     )
-    .query(({ ctx, input }) => listEvents(ctx.db, input.filter, { cursor: input.cursor, limit: input.limit })),
+    .query(({ ctx, input }) => listEvents(ctx.db, input.filter, { cursor: input.cursor, limit: input.limit }, { stalledAfterMs: ctx.config.outboxStalledAfterMs })),
 
   get: viewerProcedure
     .meta({ description: "One outbox event with payload, headers, error and what blocks it" })
     .input(z.object({ id: eventId }))
     .query(async ({ ctx, input }) => {
-      const event = await getEvent(ctx.db, input.id);
+      const event = await getEvent(ctx.db, input.id, { stalledAfterMs: ctx.config.outboxStalledAfterMs });
       // Stack traces are for the people who act on them: viewers get the message only.
       return ctx.user.role === "operator" ? event : { ...event, lastErrorStack: null };
     }),
@@ -43,10 +43,10 @@ export const outboxAdminRouter = createTRPCRouter({
   blocked: viewerProcedure
     .meta({ description: "Aggregates whose events wait behind an earlier unconsumed event" })
     .input(z.object({ limit: z.number().int().min(1).max(500).default(100) }).default({ limit: 100 }))
-    .query(({ ctx, input }) => blockedAggregates(ctx.db, input)),
+    .query(({ ctx, input }) => blockedAggregates(ctx.db, { ...input, stalledAfterMs: ctx.config.outboxStalledAfterMs })),
 
   retry: operatorProcedure
-    .meta({ description: "Publish a failed or dead event again now" })
+    .meta({ description: "Publish a failed, dead or stalled event again now" })
     .input(z.object({ id: eventId }))
     .mutation(({ ctx, input }) => retryEvent(ctx.db, input.id)),
 
