@@ -42,10 +42,12 @@ export async function createTestApp(
     /** Redis of the query cache (default: the test Redis); null: no cache. */
     cacheRedisUrl?: string | null;
     cacheCommandTimeoutMs?: number;
+    /** Size of the PostgreSQL pool (default 20: more room than the app's, for tests that read beside it). */
+    poolMax?: number;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  const db = createDb(database.url, { max: 20 });
+  const db = createDb(database.url, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const redis = new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
