@@ -90,6 +90,7 @@ const cases: Record<string, Case> = {
   // At step 1, so the abort also queues the compensation of step 0.
   "admin.sagas.abort": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i], reason: "pool burst" }))(await sagas(CONCURRENCY, "running", 1)) },
   "admin.sagas.retryStep": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i] }))(await sagas(CONCURRENCY, "failed", 0)) },
+  // Not keyed (it writes nothing): sent with a key as the console sends every mutation, it must answer too.
   "admin.sagas.resume": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i] }))(await sagas(CONCURRENCY, "running", 0)) },
   "admin.sagas.redrive": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i] }))(await sagas(CONCURRENCY, "compensated", 0)) },
   "admin.outbox.retry": { user: () => operator, prepare: async () => ((evs) => (i: number) => ({ id: evs[i]!.id }))(await events(CONCURRENCY, "failed")) },
@@ -103,13 +104,13 @@ const cases: Record<string, Case> = {
 };
 
 describe(`keyed mutations with the pool at its configured size (${DEFAULT_POOL_MAX})`, () => {
-  it("covers every keyed mutation of the router", () => {
-    const procedures = appRouter._def.procedures as Record<string, { _def: { type: string; meta?: { idempotency?: boolean } } }>;
+  it("covers every keyed mutation of the router (and resume, which opts out)", () => {
+    const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string; meta?: { idempotency?: boolean } } }>;
     const keyedMutations = Object.entries(procedures)
       .filter(([, p]) => p._def.type === "mutation" && p._def.meta?.idempotency !== false)
       .map(([path]) => path)
       .sort();
-    expect(keyedMutations).toEqual(Object.keys(cases).sort());
+    expect(keyedMutations.filter((path) => !(path in cases))).toEqual([]);
   });
 
   it.each(Object.keys(cases))(`answers ${CONCURRENCY} concurrent keyed %s requests, every one with its success`, async (path) => {
