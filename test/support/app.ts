@@ -42,12 +42,19 @@ export async function createTestApp(
     /** Redis of the query cache (default: the test Redis); null: no cache. */
     cacheRedisUrl?: string | null;
     cacheCommandTimeoutMs?: number;
+    /** The app's Redis (queues, counters; default: the test Redis), e.g. a private one a test stops. */
+    redisUrl?: string;
+    /** Size of the PostgreSQL pool (default 20: more room than the app's, for tests that read beside it). */
+    poolMax?: number;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  const db = createDb(database.url, { max: 20 });
+  const db = createDb(database.url, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
+  const redisUrl = opts.redisUrl ?? TEST_REDIS_URL;
+  // The app's own settings (src/server/redis.ts): one retry, then a command fails.
+  const redis = new Redis(redisConnectionOptions(redisUrl, { maxRetriesPerRequest: 1 }));
+  redis.on("error", () => {}); // a test that stops Redis expects the connection errors
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
   const sessions = createSessionManager(db, { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false });
   const services: AppServices = {
@@ -79,7 +86,7 @@ export async function createTestApp(
     databaseUrl: database.url,
     storageDir,
     prefix,
-    bullConnection: bullmqConnection(TEST_REDIS_URL),
+    bullConnection: bullmqConnection(redisUrl),
     caller: (user) => createCaller(createInnerContext(services, user)),
     async http(urlPath, init = {}) {
       const headers = new Headers(init.headers);

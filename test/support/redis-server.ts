@@ -49,13 +49,14 @@ async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
   throw new Error(`redis-server on port ${port} did not start within ${timeoutMs} ms`);
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** `args`: more redis-server options (e.g. `["--maxmemory-policy", "allkeys-lru"]`). */
+export async function startPrivateRedis(opts: { args?: string[] } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | null = null;
   const clients: Redis[] = [];
 
   const start = async () => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"], {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning", ...(opts.args ?? [])], {
       stdio: "ignore",
     });
     await waitForPing(port);

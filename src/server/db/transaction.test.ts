@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createDb } from "./client";
 import { afterCommit, AfterCommitHooks, inTransaction, withAmbientTransaction } from "./transaction";
 
 let app: TestApp;
@@ -60,5 +61,57 @@ describe("afterCommit", () => {
     let ran = false;
     await afterCommit(() => void (ran = true));
     expect(ran).toBe(true);
+  });
+});
+
+describe("the ambient-transaction db handle", () => {
+  // A pool of ONE connection: any query that asked the pool for a second connection while the
+  // transaction holds the only one would wait for it forever (here: the pool's connection timeout).
+  const single = () => createDb(app.databaseUrl, { max: 1, connectionTimeoutMs: 2_000 });
+
+  it("sends plain db calls made inside a transaction to that transaction's connection", async () => {
+    const db = single();
+    try {
+      const before = await probeCount();
+      const seen = await inTransaction(db, async (tx) => {
+        await tx.$executeRaw`INSERT INTO tx_probe DEFAULT VALUES`;
+        // Not `tx`: the uncommitted row is visible only on the transaction's own connection.
+        const [{ n }] = (await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tx_probe`) as [{ n: number }];
+        const viaModel = await db.user.count();
+        return { n, viaModel };
+      });
+      expect(seen.n).toBe(before + 1);
+      expect(seen.viaModel).toBeGreaterThanOrEqual(0);
+    } finally {
+      await db.$disconnect();
+    }
+  });
+
+  it("joins the ambient transaction from db.$transaction (callback and batch forms), rolling back with it", async () => {
+    const db = single();
+    try {
+      const before = await probeCount();
+      await expect(
+        inTransaction(db, async () => {
+          await db.$transaction(async (inner) => inner.$executeRaw`INSERT INTO tx_probe DEFAULT VALUES`);
+          await db.$transaction([db.$executeRaw`INSERT INTO tx_probe DEFAULT VALUES`]);
+          const [{ n }] = (await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tx_probe`) as [{ n: number }];
+          expect(n).toBe(before + 2);
+          throw new Error("roll back");
+        }),
+      ).rejects.toThrow("roll back");
+      expect(await probeCount()).toBe(before);
+    } finally {
+      await db.$disconnect();
+    }
+  });
+
+  it("uses the pool again for work that outlives the transaction's callback", async () => {
+    let escaped: Promise<number> | undefined;
+    await inTransaction(app.services.db, async () => {
+      // Started inside, run after the transaction has ended: it must not reach for the ended transaction.
+      escaped = new Promise((resolve, reject) => setTimeout(() => probeCount().then(resolve, reject), 50));
+    });
+    await expect(escaped).resolves.toBeGreaterThanOrEqual(0);
   });
 });

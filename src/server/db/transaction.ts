@@ -25,14 +25,42 @@ export class AfterCommitHooks {
  * transaction around a whole mutation; domain code that asks for a transaction then joins it
  * instead of opening its own, so the business rows, the outbox event and the idempotency record
  * commit or roll back together. Without an ambient transaction, a new one is opened.
+ *
+ * Plain `db.…` calls join it too: every client made by `createDb` is wrapped by `ambientDb`
+ * (./ambient-db.ts), which sends a call made while a transaction is ambient to that transaction's
+ * connection. Code inside a transaction therefore never asks the pool for a second connection
+ * while it holds one: with as many such requests as connections, that wait is a deadlock.
+ *
+ * `open` turns false when the transaction's callback returns: work that escaped it (a timer or a
+ * promise it did not await) then uses the pool, never a transaction that has ended.
  */
-const ambient = new AsyncLocalStorage<{ tx: Tx; hooks: AfterCommitHooks }>();
+interface Ambient {
+  tx: Tx;
+  hooks: AfterCommitHooks;
+  open: boolean;
+}
+
+const ambient = new AsyncLocalStorage<Ambient>();
+
+function openAmbient(): Ambient | undefined {
+  const current = ambient.getStore();
+  return current?.open ? current : undefined;
+}
+
+async function runAmbient<T>(tx: Tx, hooks: AfterCommitHooks, fn: () => Promise<T>): Promise<T> {
+  const store: Ambient = { tx, hooks, open: true };
+  try {
+    return await ambient.run(store, fn);
+  } finally {
+    store.open = false;
+  }
+}
 
 export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, options?: { timeout?: number }): Promise<T> {
-  const current = ambient.getStore();
+  const current = openAmbient();
   if (current) return fn(current.tx);
   const hooks = new AfterCommitHooks();
-  const result = await db.$transaction((tx) => ambient.run({ tx, hooks }, () => fn(tx)), { timeout: options?.timeout ?? 15_000 });
+  const result = await db.$transaction((tx) => runAmbient(tx, hooks, () => fn(tx)), { timeout: options?.timeout ?? 15_000 });
   await hooks.run();
   return result;
 }
@@ -42,11 +70,11 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, optio
  * `hooks.run()` after its transaction commits, and drop the hooks if it rolls back.
  */
 export function withAmbientTransaction<T>(tx: Tx, fn: () => Promise<T>, hooks: AfterCommitHooks): Promise<T> {
-  return ambient.run({ tx, hooks }, fn);
+  return runAmbient(tx, hooks, fn);
 }
 
 export function currentTransaction(): Tx | undefined {
-  return ambient.getStore()?.tx;
+  return openAmbient()?.tx;
 }
 
 /**
@@ -55,7 +83,7 @@ export function currentTransaction(): Tx | undefined {
  * worker would look for a row that is not committed yet).
  */
 export async function afterCommit(hook: AfterCommit): Promise<void> {
-  const current = ambient.getStore();
+  const current = openAmbient();
   if (current) current.hooks.add(hook);
   else await hook();
 }

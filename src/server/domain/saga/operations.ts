@@ -2,7 +2,7 @@ import type { Db } from "../../db/client";
 import { afterCommit, inTransaction, type Tx } from "../../db/transaction";
 import { DomainError, notFound } from "../errors";
 import type { SagaRegistry } from "./definition";
-import { dispatchOptionsFor, leaseMsFor } from "./engine";
+import { dispatchOptionsFor, errorText, leaseMsFor, type SagaEngineDeps } from "./engine";
 import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, type StepJob } from "./types";
 
 /**
@@ -23,8 +23,27 @@ interface Loaded {
   context: SagaContext;
 }
 
-export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dispatcher: SagaDispatcher }) {
+export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dispatcher: SagaDispatcher; logger?: SagaEngineDeps["logger"] }) {
   const { db, registry, dispatcher } = deps;
+
+  /**
+   * Queue a step once the operator's write has committed: never inside the transaction (a keyed
+   * action runs in the idempotency middleware's), where the job could run before the row it reads
+   * is visible, or outlive a write that rolled back, and where waiting for Redis would hold a
+   * pooled connection. If Redis does not take it, the answer stands: the saga is running or
+   * compensating in PostgreSQL, and the sweeper queues its current step.
+   */
+  function queueAfterCommit(job: StepJob, how: "dispatch" | "ensure") {
+    const def = registry.get(job.sagaType);
+    if (!def) return Promise.resolve();
+    return afterCommit(async () => {
+      try {
+        await dispatcher[how](job, dispatchOptionsFor(def, job.stepIndex));
+      } catch (error) {
+        deps.logger?.warn({ err: errorText(error), sagaId: job.sagaId }, "could not queue the saga step after an operator action; the sweeper will");
+      }
+    });
+  }
 
   async function load(id: string): Promise<Loaded> {
     const row = await db.sagaInstance.findUnique({
@@ -102,13 +121,7 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         // the abort joined a caller's transaction (a keyed mutation), that is after the caller's commit.
         if (compensateFrom !== null) {
           const saga = await load(id); // for its type and generation (the abort does not change them)
-          const def = definitionOf(saga);
-          await afterCommit(() =>
-            dispatcher.dispatch(
-              { sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: compensateFrom, generation: saga.context.generation },
-              dispatchOptionsFor(def, compensateFrom),
-            ),
-          );
+          await queueAfterCommit({ sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: compensateFrom, generation: saga.context.generation }, "dispatch");
         }
         return result;
       });
@@ -118,15 +131,18 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
     retryStep(id: string) {
       return retrying(id, async (saga) => {
         if (saga.status !== "failed") throw conflict(`Saga ${id} is ${saga.status}; only a failed saga has a step to retry`);
-        const def = definitionOf(saga);
+        definitionOf(saga);
         if (!(await write(saga, { status: "compensating", currentStep: saga.currentStep, context: saga.context, finished: false }))) return null;
-        const job: StepJob = { sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: saga.currentStep, generation: saga.context.generation };
-        await dispatcher.ensure(job, dispatchOptionsFor(def, saga.currentStep));
+        await queueAfterCommit({ sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: saga.currentStep, generation: saga.context.generation }, "ensure");
         return { status: "compensating" as SagaStatus, stepIndex: saga.currentStep };
       });
     },
 
-    /** A running or compensating saga that looks stuck: queue its current step if no job for it is alive. */
+    /**
+     * A running or compensating saga that looks stuck: queue its current step if no job for it is
+     * alive. It writes nothing, so it needs no transaction: its router opts out of Idempotency-Key
+     * (idempotent by nature), and the Redis round trips never run while a connection is held.
+     */
     async resume(id: string) {
       const saga = await load(id);
       if (saga.status !== "running" && saga.status !== "compensating") {
@@ -164,10 +180,7 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         if (from >= def.steps.length) throw conflict(`Every step of saga ${id} is in effect; there is nothing to redrive`);
         const context: SagaContext = { generation: saga.context.generation + 1, outputs: saga.context.outputs };
         if (!(await write(saga, { status: "running", currentStep: from, context, lastError: null, finished: false }))) return null;
-        await dispatcher.dispatch(
-          { sagaId: id, sagaType: saga.type, phase: "execute", stepIndex: from, generation: context.generation },
-          dispatchOptionsFor(def, from),
-        );
+        await queueAfterCommit({ sagaId: id, sagaType: saga.type, phase: "execute", stepIndex: from, generation: context.generation }, "dispatch");
         return { status: "running" as SagaStatus, fromStep: from, skipped: from };
       });
     },

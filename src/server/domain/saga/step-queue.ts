@@ -19,8 +19,35 @@ export function createStepQueue(opts: { connection: ConnectionOptions; prefix: s
   return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: opts.prefix });
 }
 
-export function createBullSagaDispatcher(queue: Queue): SagaDispatcher {
-  async function dispatch(job: StepJob, options: DispatchOptions) {
+/** Redis did not take a step job within the dispatcher's deadline (the job may still land later). */
+export class DispatchTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Redis did not take the saga step job within ${ms} ms`);
+    this.name = "DispatchTimeoutError";
+  }
+}
+
+/** `work`, or a DispatchTimeoutError after `ms`; `work` is not cancelled (BullMQ offers no way). */
+function withDeadline<T>(work: Promise<T>, ms: number | undefined): Promise<T> {
+  if (ms === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DispatchTimeoutError(ms)), ms);
+  });
+  // A late failure of the abandoned work must not surface as an unhandled rejection.
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The dispatcher of saga steps on BullMQ. `timeoutMs` bounds how long a caller waits for Redis:
+ * a web request must not wait out a Redis outage (ioredis reconnecting, BullMQ waiting for its
+ * connection) when PostgreSQL already holds the saga and the sweeper queues any step that has no
+ * job. A job abandoned at the deadline may still be queued later: its id is the step's, so that
+ * is the same job the sweeper would queue. The worker passes none: it has no one waiting on it.
+ */
+export function createBullSagaDispatcher(queue: Queue, opts: { timeoutMs?: number } = {}): SagaDispatcher {
+  async function add(job: StepJob, options: DispatchOptions) {
     const data = jobSchemas["saga-step"].parse(job);
     await queue.add(`${job.sagaType}:${job.phase}:${job.stepIndex}`, data, {
       jobId: stepJobId(job),
@@ -32,19 +59,20 @@ export function createBullSagaDispatcher(queue: Queue): SagaDispatcher {
       removeOnFail: { age: 24 * 3600 },
     });
   }
+  async function ensure(job: StepJob, options: DispatchOptions) {
+    const existing = await queue.getJob(stepJobId(job));
+    if (existing) {
+      const state = await existing.getState();
+      if (LIVE_STATES.has(state)) return false;
+      // Completed or failed without moving the saga: clear it so the id can be queued again.
+      await existing.remove().catch(() => {});
+    }
+    await add(job, options);
+    return true;
+  }
   return {
-    dispatch,
-    async ensure(job, options) {
-      const existing = await queue.getJob(stepJobId(job));
-      if (existing) {
-        const state = await existing.getState();
-        if (LIVE_STATES.has(state)) return false;
-        // Completed or failed without moving the saga: clear it so the id can be queued again.
-        await existing.remove().catch(() => {});
-      }
-      await dispatch(job, options);
-      return true;
-    },
+    dispatch: (job, options) => withDeadline(add(job, options), opts.timeoutMs),
+    ensure: (job, options) => withDeadline(ensure(job, options), opts.timeoutMs),
   };
 }
 

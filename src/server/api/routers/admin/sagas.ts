@@ -45,9 +45,13 @@ export const sagasRouter = createTRPCRouter({
     .input(z.object({ id: sagaId }))
     .mutation(({ ctx, input }) => sagaServiceFor(ctx).retryStep(input.id)),
 
-  /** Re-queue the current step of a running/compensating saga that has no live job. */
+  /**
+   * Re-queue the current step of a running/compensating saga that has no live job. Opts out of
+   * Idempotency-Key: it writes nothing and queues only when no job is alive (idempotent by
+   * nature), and its answer comes from Redis, which must not be waited on inside a transaction.
+   */
   resume: operatorProcedure
-    .meta({ description: "Resume a stuck saga" })
+    .meta({ description: "Resume a stuck saga", idempotency: false })
     .input(z.object({ id: sagaId }))
     .mutation(({ ctx, input }) => sagaServiceFor(ctx).resume(input.id)),
 

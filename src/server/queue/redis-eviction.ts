@@ -1,0 +1,34 @@
+import type { Redis } from "ioredis";
+
+/**
+ * BullMQ needs Redis to keep every key it writes: with any `maxmemory-policy` but `noeviction`,
+ * Redis under memory pressure silently deletes keys, and a queued job, a lock or a job's state
+ * can vanish (https://docs.bullmq.io/guide/going-to-production#max-memory-policy). MetaStore
+ * converges without them (PostgreSQL is the source of truth), but only after the sweepers' and
+ * reconcilers' deadlines: an evicting Redis turns memory pressure into a stream of such delays.
+ * So it is said at start (worker log) and in health, not refused: the system keeps working.
+ */
+export const REQUIRED_EVICTION_POLICY = "noeviction";
+
+export interface EvictionPolicyCheck {
+  /** The server's maxmemory-policy, or null when Redis did not say. */
+  policy: string | null;
+  ok: boolean;
+  /** For operators, when not ok: what is wrong and what to set. */
+  warning?: string;
+}
+
+/** Read the policy from `INFO memory` (CONFIG GET is often disabled or renamed on managed Redis). */
+export async function checkEvictionPolicy(redis: Pick<Redis, "info">): Promise<EvictionPolicyCheck> {
+  const info = await redis.info("memory");
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
+  if (policy === REQUIRED_EVICTION_POLICY) return { policy, ok: true };
+  return {
+    policy,
+    ok: false,
+    warning:
+      policy === null
+        ? `Redis did not report its maxmemory-policy; BullMQ needs ${REQUIRED_EVICTION_POLICY} (check it with: redis-cli CONFIG GET maxmemory-policy)`
+        : `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict queued jobs and locks. BullMQ needs ${REQUIRED_EVICTION_POLICY} (redis.conf: maxmemory-policy ${REQUIRED_EVICTION_POLICY}, or CONFIG SET maxmemory-policy ${REQUIRED_EVICTION_POLICY})`,
+  };
+}
