@@ -1,7 +1,9 @@
 // @ts-check
 // Importing the env module parses it: a missing or invalid variable fails `next dev`/`next build`
 // at start with a message naming each one (not at the first request).
+import { PHASE_PRODUCTION_SERVER } from "next/constants.js";
 import { getEnv } from "./src/env.js";
+import { assertProductionReady } from "./src/production-checks.js";
 
 if (!process.env.SKIP_ENV_VALIDATION) getEnv();
 
@@ -14,4 +16,10 @@ const nextConfig = {
   typedRoutes: false,
 };
 
-export default nextConfig;
+// `next start` refuses a production environment with public secrets (see src/production-checks.js);
+// `next build` does not check, so one build can be started with different environments.
+/** @param {string} phase */
+export default function config(phase) {
+  if (phase === PHASE_PRODUCTION_SERVER && !process.env.SKIP_ENV_VALIDATION) assertProductionReady(getEnv());
+  return nextConfig;
+}
