@@ -20,7 +20,7 @@ if (existsSync(".env")) process.loadEnvFile(".env");
 
 // `npm start` is production: the web server, the worker and the seed all run with NODE_ENV=production,
 // and nothing starts while the environment fails the production checklist (src/production-checks.js).
-if (mode === "start") process.env.NODE_ENV = "production";
+if (mode === "start") Object.assign(process.env, { NODE_ENV: "production" });
 const { parseServerEnv } = await import("../src/env.js");
 const { assertProductionReady } = await import("../src/production-checks.js");
 const env = parseServerEnv(process.env);

@@ -25,7 +25,7 @@ interface Run {
 function runScript(script: string, env: Record<string, string>, timeoutMs = 60_000, args: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
     // A clean environment (PATH only) plus the given variables: nothing leaks in from the test runner.
-    execFile(TSX, [script, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env }, timeout: timeoutMs, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
+    execFile(TSX, [script, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } as unknown as NodeJS.ProcessEnv, timeout: timeoutMs, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, output: `${stdout}${stderr}` });
     });
   });
