@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../domain/idempotency/metrics";
 import { countRecordsByState } from "../domain/idempotency/queries";
 import { blockedAggregates, outboxStats } from "../domain/outbox/operator";
@@ -90,6 +90,17 @@ export function createMetricsRegistry(services: AppServices): Registry {
   });
   gauge("metastore_cache_keys", "Query-cache entries stored, by prefix", ["prefix"], async (g) => {
     for (const p of (await data()).cache?.prefixes ?? []) g.set({ prefix: p.prefix }, p.keys);
+  });
+  // This process's own count (Prometheus sums the web processes): the throttle keeps no Redis counter,
+  // as it must keep counting while Redis is down.
+  new Counter({
+    name: "metastore_signin_throttled_total",
+    help: "Sign-in attempts refused by the failed-sign-in throttle (per account or per client address)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(services.signInThrottle.throttledTotal());
+    },
   });
   return registry;
 }
