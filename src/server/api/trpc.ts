@@ -117,16 +117,22 @@ const DOMAIN_TO_TRPC: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   precondition_failed: "PRECONDITION_FAILED",
 };
 
-/**
- * Turn the domain's deliberate errors into the matching tRPC codes, and an unreachable database
- * into a 503; anything else stays a 500 (with a generic message: see errorFormatter).
- */
+/** Turn the domain's deliberate errors into the matching tRPC codes; anything else stays a 500. */
 const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok && result.error.cause instanceof DomainError) {
     const cause = result.error.cause;
     throw new TRPCError({ code: DOMAIN_TO_TRPC[cause.kind], message: cause.message, cause });
   }
+  return result;
+});
+
+/**
+ * An unreachable database, wherever it surfaced (the cache or idempotency middlewares included),
+ * is a 503 with a retry hint; other unexpected errors stay 500s with a generic message (errorFormatter).
+ */
+const databaseUnavailable = t.middleware(async ({ next }) => {
+  const result = await next();
   if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && isDatabaseUnreachable(result.error)) {
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE, cause: result.error.cause });
   }
@@ -151,7 +157,9 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
 
 // Idempotency runs outermost: it sees the final tRPC error codes and wraps everything in one transaction.
 // The query cache wraps even that, so a mutation's invalidation runs after its transaction has committed.
+// Outside everything, only the mapping of an unreachable database to 503.
 export const publicProcedure = t.procedure
+  .use(databaseUnavailable)
   .use(t.middleware(cacheMiddleware))
   .use(t.middleware(idempotencyMiddleware))
   .use(domainErrors);
