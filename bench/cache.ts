@@ -63,6 +63,8 @@ function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     QUEUE_PREFIX: PREFIX,
     SESSION_SECRET: "bench-only-secret-bench-only-secret-0123",
     COOKIE_SECURE: "false",
+    // next start enforces the production checklist: a loopback origin allows the plain-http cookie.
+    APP_ORIGIN: "http://127.0.0.1",
     LOG_LEVEL: "warn",
     ...extra,
   };

@@ -23,6 +23,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
+import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
 import { createDb } from "../src/server/db/client";
 import { redisConnectionOptions } from "../src/server/redis";
 import type { AppServices } from "../src/server/services";
@@ -66,6 +67,7 @@ async function main() {
     redis,
     storage: new LocalDiskStorage(storageDir),
     sessions,
+    signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger: pino({ level: "warn" }) }),
     logger: pino({ level: "warn" }),
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };

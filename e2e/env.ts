@@ -13,15 +13,18 @@ export const e2eEnv: Record<string, string> = {
   DATABASE_URL: dbUrl.toString(),
   REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
   SESSION_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e-secret",
-  COOKIE_SECURE: "false",
+  COOKIE_SECURE: "false", // allowed in production only for a loopback APP_ORIGIN (src/production-checks.js)
+  APP_ORIGIN: `http://127.0.0.1:${E2E_PORT}`,
   STORAGE_DIR: ".data/e2e-storage",
   MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
   QUEUE_PREFIX: "e2e",
   LOG_LEVEL: "warn",
   WORKER_HEALTH_PORT: String(E2E_PORT + 1),
+  // Production seeds demo accounts only when asked, and never with the published passwords.
+  SEED_DEMO_ACCOUNTS: "true",
   DEMO_USER_EMAIL: "demo@metastore.local",
-  DEMO_USER_PASSWORD: "demo-password",
+  DEMO_USER_PASSWORD: "e2e-demo-user-pass-4f1c",
   DEMO_OPERATOR_EMAIL: "operator@metastore.local",
-  DEMO_OPERATOR_PASSWORD: "operator-password",
+  DEMO_OPERATOR_PASSWORD: "e2e-operator-pass-9b27",
   PORT: String(E2E_PORT),
 };

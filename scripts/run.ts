@@ -18,8 +18,18 @@ if (!existsSync(".env") && existsSync(".env.example")) {
 }
 if (existsSync(".env")) process.loadEnvFile(".env");
 
+// `npm start` is production: the web server, the worker and the seed all run with NODE_ENV=production,
+// and nothing starts while the environment fails the production checklist (src/production-checks.js).
+if (mode === "start") Object.assign(process.env, { NODE_ENV: "production" });
 const { parseServerEnv } = await import("../src/env.js");
+const { assertProductionReady } = await import("../src/production-checks.js");
 const env = parseServerEnv(process.env);
+try {
+  assertProductionReady(env);
+} catch (error) {
+  console.error(`[run] ${(error as Error).message}`);
+  process.exit(1);
+}
 const infra = await ensureInfra(env);
 const childEnv = { ...process.env, DATABASE_URL: infra.databaseUrl, REDIS_URL: infra.redisUrl, NEXT_TELEMETRY_DISABLED: "1" };
 
@@ -56,7 +66,8 @@ const port = process.env.PORT ?? "3000";
 const web = spawn("npx", ["next", mode, "-p", port, ...(mode === "start" ? ["-H", process.env.HOST ?? "127.0.0.1"] : [])], { stdio: "inherit", env: childEnv });
 const worker = spawn("npx", ["tsx", "worker/index.ts"], { stdio: "inherit", env: childEnv });
 children.push(web, worker);
-console.log(`[run] MetaStore on http://localhost:${port} (sign in as ${env.DEMO_USER_EMAIL} / ${env.DEMO_OPERATOR_EMAIL})`);
+const demo = mode === "dev" || env.SEED_DEMO_ACCOUNTS ? ` (sign in as ${env.DEMO_USER_EMAIL} / ${env.DEMO_OPERATOR_EMAIL})` : "";
+console.log(`[run] MetaStore on ${env.APP_ORIGIN ?? `http://localhost:${port}`}${demo}`);
 for (const child of children) {
   child.on("exit", (code) => {
     if (!stopping) {

@@ -19,6 +19,18 @@ export const serverEnvSchema = z.object({
   COOKIE_SECURE: bool.optional(),
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  MAX_JSON_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  APP_ORIGIN: z
+    .url({ protocol: /^https?$/, message: "must be the app's public origin, e.g. https://metastore.example.com" })
+    .transform((v) => new URL(v).origin)
+    .optional(),
+  TRUST_PROXY: z
+    .union([z.enum(["true", "false"]), z.coerce.number().int().min(0).max(10)])
+    .transform((v) => (v === "true" ? 1 : v === "false" ? 0 : v))
+    .default(0),
+  SIGNIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(5),
+  SIGNIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(50),
+  SIGNIN_THROTTLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
   QUEUE_PREFIX: z.string().min(1).regex(/^[\w-]+$/, "letters, digits, - and _ only").default("metastore"),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
@@ -42,6 +54,7 @@ export const serverEnvSchema = z.object({
   OUTBOX_RECONCILE_EVERY_MS: z.coerce.number().int().min(200).max(3_600_000).default(15_000),
   CACHE_ENABLED: bool.default(true),
   CACHE_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(1).max(5000).default(20),
+  SEED_DEMO_ACCOUNTS: bool.optional(),
   DEMO_USER_EMAIL: z.email().default("demo@metastore.local"),
   DEMO_USER_PASSWORD: z.string().min(8).default("demo-password"),
   DEMO_OPERATOR_EMAIL: z.email().default("operator@metastore.local"),

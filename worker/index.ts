@@ -8,6 +8,7 @@ import "~/load-dotenv";
 import { createServer } from "node:http";
 import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
+import { assertProductionReady } from "~/production-checks.js";
 import { createDb } from "~/server/db/client";
 import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
 import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
@@ -27,6 +28,7 @@ import { startSagaRunner } from "./processors/saga-runner";
 
 async function main() {
   const env = getEnv();
+  assertProductionReady(env);
   const logger = createLogger("worker", env.LOG_LEVEL);
   const db = createDb(env.DATABASE_URL);
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable

@@ -1,5 +1,6 @@
 import { getEnv } from "~/env.js";
 import { createSessionManager } from "./auth/session";
+import { createSignInThrottle } from "./auth/sign-in-throttle";
 import { getDb } from "./db";
 import { createCacheRedis, createQueryCache } from "./domain/cache";
 import { createLogger } from "./logger";
@@ -14,18 +15,31 @@ export function getAppServices(): AppServices {
   if (globalForServices.metastoreServices) return globalForServices.metastoreServices;
   const env = getEnv();
   const db = getDb();
+  const redis = getRedis();
+  const logger = createLogger("web", env.LOG_LEVEL);
   const services: AppServices = {
     db,
-    redis: getRedis(),
+    redis,
     storage: new LocalDiskStorage(env.STORAGE_DIR),
     sessions: createSessionManager(db, {
       secret: env.SESSION_SECRET,
       ttlSeconds: env.SESSION_TTL_HOURS * 3600,
       secureCookie: env.COOKIE_SECURE ?? env.NODE_ENV === "production",
     }),
-    logger: createLogger("web", env.LOG_LEVEL),
+    signInThrottle: createSignInThrottle({
+      redis,
+      prefix: env.QUEUE_PREFIX,
+      maxFailuresPerAccount: env.SIGNIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: env.SIGNIN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: env.SIGNIN_THROTTLE_MINUTES * 60,
+      logger,
+    }),
+    logger,
     config: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
+      maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,
+      appOrigin: env.APP_ORIGIN,
+      trustProxy: env.TRUST_PROXY,
       queuePrefix: env.QUEUE_PREFIX,
       outboxStalledAfterMs: env.OUTBOX_STALLED_AFTER_MS,
       idempotency: {

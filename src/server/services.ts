@@ -4,6 +4,7 @@ import type { QueryCache } from "./domain/cache/query-cache";
 import type { IdempotencyOptions } from "./domain/idempotency/options";
 import type { Logger } from "./logger";
 import type { SessionManager } from "./auth/session";
+import type { SignInThrottle } from "./auth/sign-in-throttle";
 import type { BlobStorage } from "./storage/blob-storage";
 
 /**
@@ -15,11 +16,19 @@ export interface AppServices {
   redis: Redis;
   storage: BlobStorage;
   sessions: SessionManager;
+  /** Failed sign-ins per account and per client address (Redis, in-memory when Redis is down). */
+  signInThrottle: SignInThrottle;
   logger: Logger;
   /** The query cache (fail-open, its own Redis client); absent when CACHE_ENABLED=false. */
   cache?: QueryCache;
   config: {
     maxUploadBytes: number;
+    /** Largest non-multipart request body (tRPC JSON); default 1 MiB. */
+    maxJsonBodyBytes?: number;
+    /** The public origin mutations must come from (APP_ORIGIN); unset: the origin each request was sent to. */
+    appOrigin?: string;
+    /** Proxies in front of the app that append to X-Forwarded-For (TRUST_PROXY); default 0. */
+    trustProxy?: number;
     /** Prefix for BullMQ queues and cache keys: tests use their own. */
     queuePrefix: string;
     /** OUTBOX_STALLED_AFTER_MS: when an unconsumed published event shows as stalled (default 60 s). */

@@ -12,6 +12,7 @@ import { appRouter, createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
+import { createSignInThrottle, type SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
 import { createDb } from "~/server/db/client";
 import { createCacheRedis, createQueryCache } from "~/server/domain/cache";
@@ -46,6 +47,13 @@ export async function createTestApp(
     redisUrl?: string;
     /** Size of the PostgreSQL pool (default 20: more room than the app's, for tests that read beside it). */
     poolMax?: number;
+    /** Sign-in throttle limits (defaults: the app's); `redis` points it at another Redis (e.g. one a test stops). */
+    signInThrottle?: Partial<Pick<SignInThrottleOptions, "maxFailuresPerAccount" | "maxFailuresPerAddress" | "windowSeconds" | "redis">>;
+    /** APP_ORIGIN, TRUST_PROXY, MAX_JSON_BODY_BYTES of this app. */
+    appOrigin?: string;
+    trustProxy?: number;
+    maxJsonBodyBytes?: number;
+    logger?: AppServices["logger"];
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
@@ -57,13 +65,21 @@ export async function createTestApp(
   redis.on("error", () => {}); // a test that stops Redis expects the connection errors
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
   const sessions = createSessionManager(db, { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false });
+  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const services: AppServices = {
     db,
     redis,
     storage: new LocalDiskStorage(storageDir),
     sessions,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    config: { maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024, queuePrefix: prefix },
+    signInThrottle: createSignInThrottle({ redis, prefix, logger, ...opts.signInThrottle }),
+    logger,
+    config: {
+      maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024,
+      queuePrefix: prefix,
+      appOrigin: opts.appOrigin,
+      trustProxy: opts.trustProxy,
+      maxJsonBodyBytes: opts.maxJsonBodyBytes,
+    },
   };
   // The query cache on its own fail-fast client, under this test's prefix (like the app's). The
   // timeout is patient by default so a busy test machine does not turn hits into fail-open misses.

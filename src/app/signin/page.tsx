@@ -1,10 +1,11 @@
 import { redirect } from "next/navigation";
 import { getSessionUser } from "~/trpc/server";
+import { safeNextPath } from "./safe-next-path";
 import { SignInForm } from "./sign-in-form";
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ next?: string }> }) {
   const { next } = await searchParams;
-  const target = next?.startsWith("/") && !next.startsWith("//") ? next : "/files";
+  const target = safeNextPath(next);
   if (await getSessionUser()) redirect(target);
   return (
     <main>

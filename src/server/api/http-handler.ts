@@ -1,22 +1,37 @@
+import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { readSessionCookie } from "../auth/request-session";
 import type { AppServices } from "../services";
+import { bodyLimitFor, limitRequestBody } from "./http/body-limit";
+import { assignErrorId } from "./http/error-id";
 import { appRouter } from "./root";
 import { createHttpContext } from "./trpc";
 
+export const DEFAULT_MAX_JSON_BODY_BYTES = 1024 * 1024;
+
 /** The tRPC fetch handler at /api/trpc, for the Next.js route and for HTTP-level tests. */
 export function createTrpcHttpHandler(services: AppServices) {
-  return (req: Request) =>
-    fetchRequestHandler({
+  const limits = {
+    maxUploadBytes: services.config.maxUploadBytes,
+    maxJsonBodyBytes: services.config.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
+  };
+  return (incoming: Request) => {
+    // Every body is counted as it streams in, whatever Content-Length says (or does not say).
+    const { limitBytes, message } = bodyLimitFor(incoming, limits);
+    const req = limitRequestBody(incoming, limitBytes, () => new TRPCError({ code: "PAYLOAD_TOO_LARGE", message }));
+    return fetchRequestHandler({
       endpoint: "/api/trpc",
       req,
       router: appRouter,
       createContext: (opts) => createHttpContext(services, opts, readSessionCookie),
       onError({ error, path, type }) {
-        // Expected client errors are answered, not logged as failures; 5xx are logged with the cause.
-        if (error.code === "INTERNAL_SERVER_ERROR") {
-          services.logger.error({ err: error.cause ?? error, path, type }, "tRPC procedure failed");
+        // Expected client errors are answered, not logged as failures; 5xx are logged with the cause
+        // and an error id, which is all the client is told (see errorFormatter in trpc.ts).
+        if (error.code === "INTERNAL_SERVER_ERROR" || error.code === "SERVICE_UNAVAILABLE") {
+          const errorId = assignErrorId(error);
+          services.logger.error({ err: error.cause ?? error, errorId, path, type }, "tRPC procedure failed");
         }
       },
     });
+  };
 }

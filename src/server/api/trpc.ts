@@ -6,11 +6,14 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { z, ZodError } from "zod";
 import type { SessionUser } from "../auth/session";
+import { isDatabaseUnreachable } from "../db/unreachable";
 import { DomainError, type DomainErrorKind } from "../domain/errors";
 import type { AppServices } from "../services";
 import { transformer } from "../transformer";
 import { idempotencyMiddleware } from "./middleware/idempotency";
 import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
+import { errorIdOf } from "./http/error-id";
+import { crossSiteRefusal, isSafeMethod } from "./http/origin-check";
 
 /** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
 export interface RequestMeta {
@@ -29,13 +32,29 @@ export function createInnerContext(services: AppServices, user: SessionUser | nu
   return { ...services, user, request };
 }
 
-/** The outer context: reads the session cookie from the HTTP request. */
+/** Clients meet an unreachable database as a 503 they can retry, never as the driver's message. */
+export const DATABASE_UNAVAILABLE_MESSAGE = "MetaStore cannot reach its database right now: try again in a minute";
+
+/**
+ * The outer context: refuses cross-site mutations (CSRF: see http/origin-check.ts), then reads the
+ * session cookie from the HTTP request. Errors thrown here answer every call of the request.
+ */
 export async function createHttpContext(
   services: AppServices,
   opts: { req: Request; resHeaders: Headers },
   readSessionCookie: (req: Request) => string | undefined,
 ): Promise<InnerContext> {
-  const user = await services.sessions.resolve(readSessionCookie(opts.req));
+  if (!isSafeMethod(opts.req.method)) {
+    const refusal = crossSiteRefusal(opts.req, services.config.appOrigin);
+    if (refusal) throw new TRPCError({ code: "FORBIDDEN", message: refusal });
+  }
+  let user: SessionUser | null;
+  try {
+    user = await services.sessions.resolve(readSessionCookie(opts.req));
+  } catch (error) {
+    if (isDatabaseUnreachable(error)) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE, cause: error });
+    throw error;
+  }
   return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders });
 }
 
@@ -63,12 +82,20 @@ const t = initTRPC
       const zodError = error.cause instanceof ZodError ? error.cause : null;
       // Stack traces are for logs, never for clients.
       const { stack: _stack, ...data } = shape.data;
+      // An unexpected failure's message is the cause's (Prisma, pg, file paths): it stays in the log
+      // line, found by the error id the client is given.
+      const errorId = error.code === "INTERNAL_SERVER_ERROR" ? errorIdOf(error) : null;
+      const message = zodError
+        ? `Invalid input: ${z.prettifyError(zodError)}` // a readable summary for people
+        : error.code === "INTERNAL_SERVER_ERROR"
+          ? `Something went wrong on our side${errorId ? ` (error id ${errorId})` : ""}: try again, and if it keeps failing give the error id to an operator`
+          : shape.message;
       return {
         ...shape,
-        // A readable summary for people, and the flattened tree for forms.
-        message: zodError ? `Invalid input: ${z.prettifyError(zodError)}` : shape.message,
+        message,
         data: {
           ...data,
+          errorId,
           zodError: zodError ? z.flattenError(zodError) : null,
           details: error.cause instanceof DomainError ? (error.cause.details ?? null) : null,
         },
@@ -100,6 +127,18 @@ const domainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * An unreachable database, wherever it surfaced (the cache or idempotency middlewares included),
+ * is a 503 with a retry hint; other unexpected errors stay 500s with a generic message (errorFormatter).
+ */
+const databaseUnavailable = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.code === "INTERNAL_SERVER_ERROR" && isDatabaseUnreachable(result.error)) {
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE, cause: result.error.cause });
+  }
+  return result;
+});
+
 const requireUser = t.middleware(({ ctx, next }) => {
   if (!ctx.user) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "You are not signed in (or your session expired): sign in and try again" });
@@ -118,7 +157,9 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
 
 // Idempotency runs outermost: it sees the final tRPC error codes and wraps everything in one transaction.
 // The query cache wraps even that, so a mutation's invalidation runs after its transaction has committed.
+// Outside everything, only the mapping of an unreachable database to 503.
 export const publicProcedure = t.procedure
+  .use(databaseUnavailable)
   .use(t.middleware(cacheMiddleware))
   .use(t.middleware(idempotencyMiddleware))
   .use(domainErrors);

@@ -110,5 +110,16 @@ export function createMetricsRegistry(services: AppServices): Registry {
   gauge("metastore_cache_keys", "Query-cache entries stored, by prefix", ["prefix"], async (g) => {
     for (const p of (await data()).cache?.prefixes ?? []) g.set({ prefix: p.prefix }, p.keys);
   });
+  // This process's own count (Prometheus sums the web processes): the throttle keeps no Redis counter,
+  // as it must keep counting while Redis is down.
+  new Counter({
+    name: "metastore_signin_throttled_total",
+    help: "Sign-in attempts refused by the failed-sign-in throttle (per account or per client address)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(services.signInThrottle.throttledTotal());
+    },
+  });
   return registry;
 }

@@ -4,8 +4,8 @@ import { checkHealth } from "~/server/health";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-/** Liveness plus the two dependencies: 200 when PostgreSQL and Redis answer, 503 otherwise; warnings (e.g. an evicting Redis) in the body. */
+/** Liveness plus PostgreSQL and Redis (see server/health.ts); no error text in the public body, warnings (e.g. an evicting Redis) in it. */
 export async function GET() {
   const { httpStatus, report } = await checkHealth(getAppServices());
-  return Response.json(report, { status: httpStatus });
+  return Response.json(report, { status: httpStatus, headers: { "Cache-Control": "no-store" } });
 }

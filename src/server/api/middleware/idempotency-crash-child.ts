@@ -11,6 +11,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { z } from "zod";
 import { authedProcedure, createCallerFactory, createInnerContext, createTRPCRouter, middleware } from "~/server/api/trpc";
+import { createSignInThrottle } from "~/server/auth/sign-in-throttle";
 import { createSessionManager } from "~/server/auth/session";
 import { createDb } from "~/server/db/client";
 import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbox";
@@ -25,12 +26,15 @@ const env = (name: string) => {
 };
 
 const db = createDb(env("DATABASE_URL"), { max: 2 });
+const redis = new Redis(redisConnectionOptions(env("REDIS_URL"), { maxRetriesPerRequest: 1 }));
+const logger = pino({ level: "silent" });
 const services: AppServices = {
   db,
-  redis: new Redis(redisConnectionOptions(env("REDIS_URL"), { maxRetriesPerRequest: 1 })),
+  redis,
   storage: new LocalDiskStorage(env("STORAGE_DIR")),
   sessions: createSessionManager(db, { secret: "crash-child-secret-crash-child-secret-0", ttlSeconds: 60, secureCookie: false }),
-  logger: pino({ level: "silent" }),
+  signInThrottle: createSignInThrottle({ redis, prefix: env("QUEUE_PREFIX"), logger }),
+  logger,
   config: { maxUploadBytes: 1024 * 1024, queuePrefix: env("QUEUE_PREFIX"), idempotency: { leaseMs: Number(env("LEASE_MS")) } },
 };
 

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { clientAddress } from "../../auth/sign-in-throttle";
 import { authedProcedure, createTRPCRouter, publicProcedure } from "../trpc";
 
 export const authRouter = createTRPCRouter({
@@ -11,8 +12,18 @@ export const authRouter = createTRPCRouter({
     .meta({ idempotency: false })
     .input(z.object({ email: z.email("enter an email address").max(254), password: z.string().min(1, "enter your password").max(1024) }))
     .mutation(async ({ ctx, input }) => {
-      const user = await ctx.sessions.authenticate(input.email, input.password);
-      if (!user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Email or password is wrong" });
+      const address = ctx.request ? clientAddress(ctx.request.headers, ctx.config.trustProxy ?? 0) : null;
+      const result = await ctx.signInThrottle.attempt(input.email, address, () => ctx.sessions.authenticate(input.email, input.password));
+      if (result.outcome === "throttled") {
+        ctx.request?.resHeaders.set("Retry-After", String(result.retryAfterSeconds));
+        // The same words whether or not the account exists.
+        throw new TRPCError({
+          code: "TOO_MANY_REQUESTS",
+          message: `Too many failed sign-ins for this account or from this address: try again in ${Math.ceil(result.retryAfterSeconds / 60)} minute(s)`,
+        });
+      }
+      if (result.outcome === "wrong") throw new TRPCError({ code: "UNAUTHORIZED", message: "Email or password is wrong" });
+      const user = result.value;
       const sealed = await ctx.sessions.seal(user);
       ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.cookieHeader(sealed));
       return { id: user.id, email: user.email, name: user.name, role: user.role };

@@ -1,4 +1,3 @@
-import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { fileTags, tagsForFileChange } from "../../domain/cache/file-tags";
 import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../domain/outbox/files-outbox";
@@ -6,7 +5,7 @@ import { tagListSchema } from "../../domain/files/tags";
 import { sagaServiceFor } from "../../domain/saga/saga-service";
 import { createUploadService } from "../../domain/saga/sagas/upload-service";
 import type { InnerContext } from "../trpc";
-import { authedProcedure, createTRPCRouter, middleware } from "../trpc";
+import { authedProcedure, createTRPCRouter } from "../trpc";
 
 const fileId = z.uuid({ message: "must be a file id (a UUID)" });
 
@@ -23,19 +22,6 @@ const uploadForm = z.instanceof(FormData, { message: "send the upload as multipa
     return z.NEVER;
   }
   return { file, tags: tags.data };
-});
-
-/** Reject an oversize body from its Content-Length before a byte of it is parsed. */
-const uploadSizeGuard = middleware(({ ctx, next }) => {
-  const declared = Number(ctx.request?.headers.get("content-length") ?? 0);
-  // Multipart framing adds a few hundred bytes around the file itself.
-  if (declared > ctx.config.maxUploadBytes + 64 * 1024) {
-    throw new TRPCError({
-      code: "PAYLOAD_TOO_LARGE",
-      message: `The upload is ${declared} bytes; the limit is ${ctx.config.maxUploadBytes} bytes`,
-    });
-  }
-  return next();
 });
 
 /** The parsed multipart form as the domain's upload request (both upload paths take it). */
@@ -69,7 +55,6 @@ export const filesRouter = createTRPCRouter({
       description: "Upload a file (multipart/form-data)",
       invalidates: ({ ctx }) => (ctx.user ? [fileTags.ownerList(ctx.user.id)] : []),
     })
-    .use(uploadSizeGuard)
     .input(uploadForm)
     .mutation(async ({ ctx, input }) => files(ctx).upload(await uploadRequest(ctx, input))),
 
@@ -80,7 +65,6 @@ export const filesRouter = createTRPCRouter({
    */
   startUpload: authedProcedure
     .meta({ description: "Upload a file through the file-upload saga (multipart/form-data)" })
-    .use(uploadSizeGuard)
     .input(uploadForm)
     .mutation(async ({ ctx, input }) => uploads(ctx).start({ ...(await uploadRequest(ctx, input)), headers: eventHeadersFromHttp(ctx.request?.headers) })),
 

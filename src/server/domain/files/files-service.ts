@@ -3,6 +3,7 @@ import type { Db, Prisma } from "../../db/client";
 import { inTransaction, type Tx } from "../../db/transaction";
 import type { BlobStorage } from "../../storage/blob-storage";
 import { badInput, DomainError, notFound, tooLarge } from "../errors";
+import { acceptedContentType, servedContentType } from "./content-policy";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { fileDtoSelect, toFileDto, type FileDto } from "./file-dto";
 import { sanitizeFileName } from "./file-name";
@@ -63,6 +64,8 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
       if (size > input.maxBytes) {
         throw tooLarge(`The file is ${size} bytes; the limit is ${input.maxBytes} bytes`, { limit: input.maxBytes, size });
       }
+      // The same policy as the upload saga's inspect step, before anything is stored.
+      const detectedType = await acceptedContentType(input.bytes);
       const id = uuidv7();
       const storageKey = storageKeyFor(input.ownerId, id);
       await storage.put(storageKey, input.bytes);
@@ -77,7 +80,8 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
               id,
               ownerId: input.ownerId,
               name,
-              mimeType: input.declaredType || "application/octet-stream",
+              mimeType: input.declaredType || detectedType,
+              detectedType,
               sizeBytes: BigInt(size),
               storageKey,
               tags: input.tags,
@@ -131,7 +135,7 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
     /** What the download route needs: the stored key and the safe name. */
     async getForDownload(ownerId: string, id: string) {
       const row = await loadOwned(db, ownerId, id);
-      return { name: row.name, mimeType: row.detectedType ?? row.mimeType, sizeBytes: Number(row.sizeBytes), storageKey: row.storageKey };
+      return { name: row.name, mimeType: servedContentType(row), sizeBytes: Number(row.sizeBytes), storageKey: row.storageKey };
     },
 
     async rename(ownerId: string, id: string, newName: string): Promise<FileDto> {

@@ -6,6 +6,7 @@ import type { BlobStorage } from "../../../storage/blob-storage";
 import { appendEvent, type AppendOptions } from "../../outbox/append-event";
 import { eventHeadersSchema } from "../../outbox/events";
 import { fileChangeToEvent } from "../../outbox/files-outbox";
+import { ALLOWED_TYPES, detectType, IMAGE_TYPES, notAcceptedMessage } from "../../files/content-policy";
 import { defineSaga, PermanentStepError } from "../definition";
 import { recordEffect, undoEffect } from "../effects";
 
@@ -26,19 +27,8 @@ import { recordEffect, undoEffect } from "../effects";
 export const FILE_UPLOAD_SAGA = "file.upload";
 export const FILE_UPLOAD_STEPS = ["check-staged", "reserve-quota", "store-blob", "inspect", "create-record", "derive"] as const;
 
-/** What may be stored, by the type detected from the bytes (never by the name or the declared type). */
-export const ALLOWED_TYPES: ReadonlySet<string> = new Set([
-  "image/png",
-  "image/jpeg",
-  "image/gif",
-  "image/webp",
-  "application/pdf",
-  "application/zip",
-  "audio/mpeg",
-  "video/mp4",
-  "text/plain",
-]);
-const IMAGE_TYPES: ReadonlySet<string> = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+// What may be stored: the one content policy of both upload paths (domain/files/content-policy.ts).
+export { ALLOWED_TYPES };
 const THUMBNAIL_PX = 256;
 
 export const fileUploadInput = z.object({
@@ -65,22 +55,6 @@ export interface FileUploadDeps {
   onFileChanged?: (file: { id: string; ownerId: string }) => Promise<void>;
   /** Tests only: runs at the start of every execute/compensate, to inject faults. */
   inject?: (step: string, phase: "execute" | "compensate", input: FileUploadInput) => Promise<void>;
-}
-
-/** The content type the bytes really have: file-type's magic numbers, else UTF-8 text, else unknown. */
-async function detectType(bytes: Buffer): Promise<string> {
-  const { fileTypeFromBuffer } = await import("file-type");
-  const detected = await fileTypeFromBuffer(bytes);
-  if (detected) return detected.mime;
-  const head = bytes.subarray(0, 64 * 1024);
-  if (head.includes(0)) return "application/octet-stream";
-  try {
-    // A multi-byte character may be cut at the 64 KiB edge: decode leniently there, strictly before it.
-    new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(0, Math.max(0, head.length - 4)));
-    return "text/plain";
-  } catch {
-    return "application/octet-stream";
-  }
 }
 
 export function fileUploadSaga(deps: FileUploadDeps) {
@@ -170,11 +144,7 @@ export function fileUploadSaga(deps: FileUploadDeps) {
           await inject("inspect", "execute", input);
           const bytes = await storage.readAll(storageKeyFor(input.ownerId, input.fileId));
           const detectedType = await detectType(bytes);
-          if (!ALLOWED_TYPES.has(detectedType)) {
-            throw new PermanentStepError(
-              `Files of type ${detectedType} are not accepted (by their content, whatever the name says); allowed: ${[...ALLOWED_TYPES].join(", ")}`,
-            );
-          }
+          if (!ALLOWED_TYPES.has(detectedType)) throw new PermanentStepError(notAcceptedMessage(detectedType));
           if (!IMAGE_TYPES.has(detectedType)) return { detectedType, width: null, height: null };
           const { default: sharp } = await import("sharp");
           try {

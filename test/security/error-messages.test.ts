@@ -1,0 +1,117 @@
+/**
+ * Hole 6: internal messages (Prisma, pg, file-system paths) never reach clients. A 500 says
+ * something generic plus an error id that is in the log line with the details; an unreachable
+ * database is a 503 with a message a person can act on; /api/health says only "ok" or "down".
+ */
+import { rm, writeFile } from "node:fs/promises";
+import { Writable } from "node:stream";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTrpcHttpHandler } from "~/server/api/http-handler";
+import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
+import { createDb } from "~/server/db/client";
+import { checkHealth } from "~/server/health";
+import { createTestApp, type TestApp } from "../support/app";
+import { freePort } from "../support/redis-server";
+
+const logLines: Array<Record<string, unknown>> = [];
+const logger = pino(
+  { level: "warn" },
+  new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n")) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  }),
+);
+
+let app: TestApp;
+let alice: SessionUser;
+let deadPort: number;
+
+beforeAll(async () => {
+  app = await createTestApp({ logger });
+  alice = await app.createUser();
+  deadPort = await freePort(); // nothing listens here
+});
+afterAll(() => app.close());
+
+type ErrorBody = { error: { json: { message: string; data: { code: string; errorId: string | null; stack?: unknown } } } };
+
+describe("unexpected errors", () => {
+  it("answer 500 with a generic message and an error id that leads to the logged cause", async () => {
+    // Storage broken under the app: its folder is now a plain file, so every write fails with ENOTDIR
+    // and a message holding the absolute path.
+    await rm(app.storageDir, { recursive: true, force: true });
+    await writeFile(app.storageDir, "not a folder");
+    try {
+      const fd = new FormData();
+      fd.append("file", new File(["hello"], "hello.txt", { type: "text/plain" }));
+      const res = await app.http("/api/trpc/files.upload", { method: "POST", body: fd, user: alice });
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(text).not.toContain(app.storageDir);
+      expect(text).not.toMatch(/ENOTDIR|mkdir|\/tmp\//);
+      const body = JSON.parse(text) as ErrorBody;
+      const { errorId } = body.error.json.data;
+      expect(errorId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(body.error.json.message).toBe(`Something went wrong on our side (error id ${errorId}): try again, and if it keeps failing give the error id to an operator`);
+      expect(body.error.json.data.stack).toBeUndefined();
+      const line = logLines.find((l) => l.errorId === errorId);
+      expect(line).toBeDefined();
+      expect(JSON.stringify(line)).toMatch(/ENOTDIR/);
+    } finally {
+      await rm(app.storageDir, { force: true });
+    }
+  });
+});
+
+describe("database unreachable", () => {
+  it("answers 503 with an actionable message, not Prisma's text, both in the context and in a procedure", async () => {
+    const deadDb = createDb(`postgresql://postgres@127.0.0.1:${deadPort}/metastore`);
+    const sessions = createSessionManager(deadDb, { secret: "dead-db-secret-dead-db-secret-dead-db-0", ttlSeconds: 60, secureCookie: false });
+    const handler = createTrpcHttpHandler({ ...app.services, db: deadDb, sessions });
+    try {
+      const sealed = await sessions.seal({ id: alice.id, sessionVersion: 0 });
+      // Signed in: the session lookup (in the request context) needs the database.
+      const list = await handler(new Request("http://localhost/api/trpc/files.list", { headers: { cookie: `${SESSION_COOKIE}=${sealed}` } }));
+      // Signed out: the procedure itself needs it.
+      const signIn = await handler(
+        new Request("http://localhost/api/trpc/auth.signIn", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ json: { email: "someone@test.local", password: "pw" } }),
+        }),
+      );
+      for (const res of [list, signIn]) {
+        expect(res.status).toBe(503);
+        const text = await res.text();
+        expect(text).not.toMatch(/prisma|P1001|127\.0\.0\.1|ECONNREFUSED|invocation/i);
+        expect((JSON.parse(text) as ErrorBody).error.json.message).toBe("MetaStore cannot reach its database right now: try again in a minute");
+      }
+    } finally {
+      await deadDb.$disconnect();
+    }
+  });
+});
+
+describe("GET /api/health", () => {
+  it("says which dependency is down, without its error text (which goes to the log)", async () => {
+    const deadDb = createDb(`postgresql://postgres@127.0.0.1:${deadPort}/metastore`);
+    const deadRedis = new Redis({ host: "127.0.0.1", port: deadPort, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+    deadRedis.on("error", () => {});
+    try {
+      const res = await checkHealth({ db: deadDb, redis: deadRedis, logger });
+      expect(res.httpStatus).toBe(503);
+      expect(res.report).toEqual({ status: "degraded", postgres: "down", redis: "down", redisEvictionPolicy: null, warnings: [] });
+      expect(logLines).toContainEqual(expect.objectContaining({ dependency: "postgres", msg: "health check: dependency down" }));
+      const ok = await checkHealth(app.services);
+      expect(ok.httpStatus).toBe(200);
+      expect(ok.report).toMatchObject({ status: "ok", postgres: "ok", redis: "ok" });
+    } finally {
+      deadRedis.disconnect();
+      await deadDb.$disconnect();
+    }
+  });
+});
