@@ -116,15 +116,25 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
   });
 }
 
-// Idempotency runs outermost: it sees the final tRPC error codes and wraps everything in one transaction.
-// The query cache wraps even that, so a mutation's invalidation runs after its transaction has committed.
-export const publicProcedure = t.procedure
-  .use(t.middleware(cacheMiddleware))
-  .use(t.middleware(idempotencyMiddleware))
-  .use(domainErrors);
+/**
+ * The reliability middlewares every procedure gets, in this order: the query cache outermost (so a
+ * mutation's invalidation runs after its transaction has committed), then idempotency (it sees the
+ * final tRPC error codes and wraps the rest in one transaction), then the domain error mapping.
+ * Sign-in and role checks run BEFORE them: a refused caller never claims an Idempotency-Key nor
+ * reads the cache, so a FORBIDDEN is not stored and replayed after the role is granted.
+ */
+const cache = t.middleware(cacheMiddleware);
+const idempotency = t.middleware(idempotencyMiddleware);
+
+export const publicProcedure = t.procedure.use(cache).use(idempotency).use(domainErrors);
 /** A signed-in user of any role. */
-export const authedProcedure = publicProcedure.use(requireUser);
+export const authedProcedure = t.procedure.use(requireUser).use(cache).use(idempotency).use(domainErrors);
 /** Read access to the operator dashboard: viewers and operators. */
-export const viewerProcedure = authedProcedure.use(requireRole(["viewer", "operator"], "viewers and operators"));
+export const viewerProcedure = t.procedure
+  .use(requireUser)
+  .use(requireRole(["viewer", "operator"], "viewers and operators"))
+  .use(cache)
+  .use(idempotency)
+  .use(domainErrors);
 /** Operator actions (retry, discard, flush…). */
-export const operatorProcedure = authedProcedure.use(requireRole(["operator"], "operators"));
+export const operatorProcedure = t.procedure.use(requireUser).use(requireRole(["operator"], "operators")).use(cache).use(idempotency).use(domainErrors);
