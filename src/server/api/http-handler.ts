@@ -1,5 +1,6 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { readSessionCookie } from "../auth/request-session";
+import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import type { AppServices } from "../services";
 import { appRouter } from "./root";
 import { createHttpContext } from "./trpc";
@@ -11,6 +12,8 @@ export function createTrpcHttpHandler(services: AppServices) {
       endpoint: "/api/trpc",
       req,
       router: appRouter,
+      // Refused with 400 before any context or input is read (the app's batch link splits at it).
+      maxBatchSize: TRPC_MAX_BATCH_SIZE,
       createContext: (opts) => createHttpContext(services, opts, readSessionCookie),
       onError({ error, path, type }) {
         // Expected client errors are answered, not logged as failures; 5xx are logged with the cause.

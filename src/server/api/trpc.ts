@@ -9,6 +9,7 @@ import type { SessionUser } from "../auth/session";
 import { DomainError, type DomainErrorKind } from "../domain/errors";
 import type { AppServices } from "../services";
 import { transformer } from "../transformer";
+import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import { idempotencyMiddleware } from "./middleware/idempotency";
 import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
 
@@ -54,6 +55,9 @@ export interface ProcedureMeta {
   invalidates?: InvalidatesMeta;
 }
 
+/** tRPC's own message when a batch exceeds the handler's maxBatchSize: replaced by one a person can act on. */
+const TRPC_BATCH_TOO_LARGE = "Batch call exceeds maximum size";
+
 const t = initTRPC
   .context<InnerContext>()
   .meta<ProcedureMeta>()
@@ -66,7 +70,11 @@ const t = initTRPC
       return {
         ...shape,
         // A readable summary for people, and the flattened tree for forms.
-        message: zodError ? `Invalid input: ${z.prettifyError(zodError)}` : shape.message,
+        message: zodError
+          ? `Invalid input: ${z.prettifyError(zodError)}`
+          : error.message === TRPC_BATCH_TOO_LARGE
+            ? `A batch may carry at most ${TRPC_MAX_BATCH_SIZE} calls: send the calls in smaller batches`
+            : shape.message,
         data: {
           ...data,
           zodError: zodError ? z.flattenError(zodError) : null,
