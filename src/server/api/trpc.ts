@@ -12,6 +12,7 @@ import { transformer } from "../transformer";
 import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import { idempotencyMiddleware } from "./middleware/idempotency";
 import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
+import { inputGuardMiddleware, inputProblem } from "./middleware/input-guard";
 
 /** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
 export interface RequestMeta {
@@ -58,11 +59,29 @@ export interface ProcedureMeta {
 /** tRPC's own message when a batch exceeds the handler's maxBatchSize: replaced by one a person can act on. */
 const TRPC_BATCH_TOO_LARGE = "Batch call exceeds maximum size";
 
+/**
+ * The transformer, with the request side guarded: an input is checked as it arrived (before
+ * superjson rebuilds it, which silently drops a "__proto__" key and walks the nesting) and a
+ * superjson refusal (a prototype path in its meta) is a 400 saying so, not a 500.
+ */
+const requestTransformer = {
+  serialize: transformer.serialize,
+  deserialize(raw: unknown) {
+    const problem = inputProblem(raw && typeof raw === "object" && "json" in raw ? raw.json : raw);
+    if (problem) throw new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${problem}` });
+    try {
+      return transformer.deserialize(raw as Parameters<typeof transformer.deserialize>[0]);
+    } catch (error) {
+      throw new TRPCError({ code: "BAD_REQUEST", message: `The input could not be decoded: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+    }
+  },
+};
+
 const t = initTRPC
   .context<InnerContext>()
   .meta<ProcedureMeta>()
   .create({
-    transformer,
+    transformer: { input: requestTransformer, output: transformer },
     errorFormatter({ shape, error }) {
       const zodError = error.cause instanceof ZodError ? error.cause : null;
       // Stack traces are for logs, never for clients.
@@ -131,18 +150,28 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
  * Sign-in and role checks run BEFORE them: a refused caller never claims an Idempotency-Key nor
  * reads the cache, so a FORBIDDEN is not stored and replayed after the role is granted.
  */
+const inputGuard = t.middleware(inputGuardMiddleware);
 const cache = t.middleware(cacheMiddleware);
 const idempotency = t.middleware(idempotencyMiddleware);
 
-export const publicProcedure = t.procedure.use(cache).use(idempotency).use(domainErrors);
+// Sign-in and role first (401/403 whatever the input), then the raw input guard (before anything
+// walks the input), then the reliability middlewares, then the domain error mapping.
+export const publicProcedure = t.procedure.use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** A signed-in user of any role. */
-export const authedProcedure = t.procedure.use(requireUser).use(cache).use(idempotency).use(domainErrors);
+export const authedProcedure = t.procedure.use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** Read access to the operator dashboard: viewers and operators. */
 export const viewerProcedure = t.procedure
   .use(requireUser)
   .use(requireRole(["viewer", "operator"], "viewers and operators"))
+  .use(inputGuard)
   .use(cache)
   .use(idempotency)
   .use(domainErrors);
 /** Operator actions (retry, discard, flush…). */
-export const operatorProcedure = t.procedure.use(requireUser).use(requireRole(["operator"], "operators")).use(cache).use(idempotency).use(domainErrors);
+export const operatorProcedure = t.procedure
+  .use(requireUser)
+  .use(requireRole(["operator"], "operators"))
+  .use(inputGuard)
+  .use(cache)
+  .use(idempotency)
+  .use(domainErrors);
