@@ -31,7 +31,7 @@ import { arbitraryFor, nastyString } from "./zod-arbitrary";
 const BASE_SEED = 20261201;
 const REQUEST_TIMEOUT_MS = 20_000;
 /** Runs per (procedure, caller): callers the procedure admits get more (they reach deeper code). */
-const RUNS_ADMITTED = Number(process.env.FUZZ_RUNS ?? 36);
+const RUNS_ADMITTED = Number(process.env.FUZZ_RUNS ?? 80);
 const RUNS_REFUSED = Math.max(4, Math.round(RUNS_ADMITTED / 4));
 
 type Role = "signed out" | "user" | "viewer" | "operator";
