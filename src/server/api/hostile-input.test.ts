@@ -81,6 +81,30 @@ describe("hostile inputs get a 400 that says why", () => {
   });
 });
 
+describe("the input checks do not read a body the size guard must refuse first", () => {
+  it("an upload declaring 10 MiB gets 413 from its Content-Length; not a byte of the body is read", async () => {
+    let read = false;
+    const body = new ReadableStream(
+      {
+        pull() {
+          read = true;
+          throw new Error("the body was read");
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const res = await app.http("/api/trpc/files.upload", {
+      method: "POST",
+      body,
+      duplex: "half",
+      user,
+      headers: { "content-type": "multipart/form-data; boundary=x", "content-length": String(10 * 1024 * 1024) },
+    } as RequestInit & { duplex: "half" });
+    expect(res.status).toBe(413);
+    expect(read).toBe(false);
+  });
+});
+
 describe("a session cookie that is not even valid percent-encoding", () => {
   it.each(["%E0%A4%A", "%", "%C0%80"])("%s is no session (401 where one is needed), not a 500", async (value) => {
     const headers = { cookie: `metastore_session=${value}` };
