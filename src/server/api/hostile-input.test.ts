@@ -70,9 +70,9 @@ describe("hostile inputs get a 400 that says why", () => {
     expect(await app.services.db.file.count({ where: { ownerId: user.id } })).toBe(1);
   });
 
-  it("an upload with a file name of 300 000 characters is stored under a 255-byte name", async () => {
+  it("an upload with a file name of 50 000 characters is stored under a 255-byte name", async () => {
     const fd = new FormData();
-    fd.append("file", new File(["abc"], `${"n".repeat(300_000)}.txt`, { type: "text/plain" }));
+    fd.append("file", new File(["abc"], `${"n".repeat(50_000)}.txt`, { type: "text/plain" }));
     const res = await app.http("/api/trpc/files.upload", { method: "POST", body: fd, user });
     expect(res.status).toBe(200);
     const name = ((await res.json()) as Json).result.data.json.name as string;
