@@ -1,12 +1,11 @@
 "use client";
 
 import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
-import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink } from "@trpc/client";
+import { createTRPCClient } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import type { AppRouter } from "~/server/api/root";
-import { transformer } from "~/server/transformer";
-import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
+import { appLinks as linksFor } from "./links";
 import { makeQueryClient } from "./query-client";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
@@ -22,19 +21,9 @@ export function trpcUrl() {
   return typeof window === "undefined" ? `http://127.0.0.1:${process.env.PORT ?? 3000}/api/trpc` : "/api/trpc";
 }
 
-/**
- * Links shared by the app client: every mutation gets an Idempotency-Key (reused on its retries).
- * Mutations and FormData bodies go unbatched (one key header per request); queries are batched.
- */
+/** The app client's links (see ./links.ts), pointed at this app's endpoint. */
 export function appLinks() {
-  return [
-    idempotencyLink<AppRouter>(),
-    splitLink({
-      condition: (op) => op.type === "mutation" || isNonJsonSerializable(op.input),
-      true: httpLink({ url: trpcUrl(), transformer, headers: idempotencyHeaders }),
-      false: httpBatchLink({ url: trpcUrl(), transformer }),
-    }),
-  ];
+  return linksFor({ url: trpcUrl() });
 }
 
 export function TRPCReactProvider({ children }: { children: ReactNode }) {

@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { readSessionCookie } from "../auth/request-session";
+import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import type { AppServices } from "../services";
 import { bodyLimitFor, limitRequestBody } from "./http/body-limit";
 import { assignErrorId } from "./http/error-id";
@@ -23,6 +24,8 @@ export function createTrpcHttpHandler(services: AppServices) {
       endpoint: "/api/trpc",
       req,
       router: appRouter,
+      // Refused with 400 before any context or input is read (the app's batch link splits at it).
+      maxBatchSize: TRPC_MAX_BATCH_SIZE,
       createContext: (opts) => createHttpContext(services, opts, readSessionCookie),
       onError({ error, path, type }) {
         // Expected client errors are answered, not logged as failures; 5xx are logged with the cause

@@ -10,10 +10,12 @@ import { isDatabaseUnreachable } from "../db/unreachable";
 import { DomainError, type DomainErrorKind } from "../domain/errors";
 import type { AppServices } from "../services";
 import { transformer } from "../transformer";
+import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import { idempotencyMiddleware } from "./middleware/idempotency";
 import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
 import { errorIdOf } from "./http/error-id";
 import { crossSiteRefusal, isSafeMethod } from "./http/origin-check";
+import { inputGuardMiddleware, inputProblem } from "./middleware/input-guard";
 
 /** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
 export interface RequestMeta {
@@ -73,11 +75,32 @@ export interface ProcedureMeta {
   invalidates?: InvalidatesMeta;
 }
 
+/** tRPC's own message when a batch exceeds the handler's maxBatchSize: replaced by one a person can act on. */
+const TRPC_BATCH_TOO_LARGE = "Batch call exceeds maximum size";
+
+/**
+ * The transformer, with the request side guarded: an input is checked as it arrived (before
+ * superjson rebuilds it, which silently drops a "__proto__" key and walks the nesting) and a
+ * superjson refusal (a prototype path in its meta) is a 400 saying so, not a 500.
+ */
+const requestTransformer = {
+  serialize: transformer.serialize,
+  deserialize(raw: unknown) {
+    const problem = inputProblem(raw && typeof raw === "object" && "json" in raw ? raw.json : raw);
+    if (problem) throw new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${problem}` });
+    try {
+      return transformer.deserialize(raw as Parameters<typeof transformer.deserialize>[0]);
+    } catch (error) {
+      throw new TRPCError({ code: "BAD_REQUEST", message: `The input could not be decoded: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+    }
+  },
+};
+
 const t = initTRPC
   .context<InnerContext>()
   .meta<ProcedureMeta>()
   .create({
-    transformer,
+    transformer: { input: requestTransformer, output: transformer },
     errorFormatter({ shape, error }) {
       const zodError = error.cause instanceof ZodError ? error.cause : null;
       // Stack traces are for logs, never for clients.
@@ -155,17 +178,38 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
   });
 }
 
-// Idempotency runs outermost: it sees the final tRPC error codes and wraps everything in one transaction.
-// The query cache wraps even that, so a mutation's invalidation runs after its transaction has committed.
-// Outside everything, only the mapping of an unreachable database to 503.
-export const publicProcedure = t.procedure
-  .use(databaseUnavailable)
-  .use(t.middleware(cacheMiddleware))
-  .use(t.middleware(idempotencyMiddleware))
-  .use(domainErrors);
+/**
+ * The reliability middlewares every procedure gets, in this order: the query cache outermost (so a
+ * mutation's invalidation runs after its transaction has committed), then idempotency (it sees the
+ * final tRPC error codes and wraps the rest in one transaction), then the domain error mapping.
+ * Sign-in and role checks run BEFORE them: a refused caller never claims an Idempotency-Key nor
+ * reads the cache, so a FORBIDDEN is not stored and replayed after the role is granted.
+ */
+const inputGuard = t.middleware(inputGuardMiddleware);
+const cache = t.middleware(cacheMiddleware);
+const idempotency = t.middleware(idempotencyMiddleware);
+
+// Outside everything, only the mapping of an unreachable database to 503 (a session lookup can hit it).
+// Sign-in and role first (401/403 whatever the input), then the raw input guard (before anything
+// walks the input), then the reliability middlewares, then the domain error mapping.
+export const publicProcedure = t.procedure.use(databaseUnavailable).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** A signed-in user of any role. */
-export const authedProcedure = publicProcedure.use(requireUser);
+export const authedProcedure = t.procedure.use(databaseUnavailable).use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** Read access to the operator dashboard: viewers and operators. */
-export const viewerProcedure = authedProcedure.use(requireRole(["viewer", "operator"], "viewers and operators"));
+export const viewerProcedure = t.procedure
+  .use(databaseUnavailable)
+  .use(requireUser)
+  .use(requireRole(["viewer", "operator"], "viewers and operators"))
+  .use(inputGuard)
+  .use(cache)
+  .use(idempotency)
+  .use(domainErrors);
 /** Operator actions (retry, discard, flush…). */
-export const operatorProcedure = authedProcedure.use(requireRole(["operator"], "operators"));
+export const operatorProcedure = t.procedure
+  .use(databaseUnavailable)
+  .use(requireUser)
+  .use(requireRole(["operator"], "operators"))
+  .use(inputGuard)
+  .use(cache)
+  .use(idempotency)
+  .use(domainErrors);

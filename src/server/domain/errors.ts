@@ -12,13 +12,21 @@ export type DomainErrorKind =
   | "precondition_failed";
 
 export class DomainError extends Error {
+  /**
+   * True when the same request may well succeed if sent again (a race lost a few times in a row):
+   * such an answer is never stored for Idempotency-Key replay.
+   */
+  readonly transient: boolean;
+
   constructor(
     readonly kind: DomainErrorKind,
     message: string,
     readonly details?: Record<string, unknown>,
+    options: { transient?: boolean } = {},
   ) {
     super(message);
     this.name = "DomainError";
+    this.transient = options.transient ?? false;
   }
 }
 

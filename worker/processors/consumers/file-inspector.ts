@@ -28,8 +28,10 @@ export const fileInspector: EventConsumer = {
   async handle(event, { tx, storage }) {
     const p = payloadOf(event, "file.uploaded");
     const file = await tx.file.findUnique({ where: { id: p.fileId }, select: { status: true, storageKey: true, checksumSha256: true, detectedType: true } });
-    // Deleted before we got to it (its delete event waits behind this one): nothing to inspect.
-    if (!file || file.status === "deleted") return;
+    // Not live (deleted by its owner, or `failed`: an upload saga compensated it and removed its
+    // blob): nothing to inspect. Its file.deleted event waits behind this one, so this must end
+    // quietly — dead-lettering it would block that event and the blob's clean-up.
+    if (!file || file.status !== "active") return;
     // Already inspected from the same bytes (the upload saga's inspect and derive steps): done.
     if (file.checksumSha256 && file.detectedType) return;
     let bytes: Buffer;

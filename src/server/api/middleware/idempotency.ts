@@ -34,12 +34,13 @@ import type { InnerContext, ProcedureMeta } from "../trpc";
 export const IDEMPOTENT_REPLAYED_HEADER = "Idempotent-Replayed";
 
 /**
- * Errors that the same request would get again: stored and replayed. UNAUTHORIZED is not among
- * them (signing in and retrying must work), nor 408/429/499/5xx (transient by nature).
+ * Errors that the same request would get again: stored and replayed. UNAUTHORIZED and FORBIDDEN
+ * are not among them: they depend on who the caller is now (signing in, or being granted a role,
+ * and retrying must work; role checks run before this middleware anyway). Nor are 408/429/499/5xx
+ * (transient by nature), nor a domain error marked transient (e.g. "kept changing, try again").
  */
 const DETERMINISTIC_ERRORS: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set<TRPC_ERROR_CODE_KEY>([
   "BAD_REQUEST",
-  "FORBIDDEN",
   "NOT_FOUND",
   "METHOD_NOT_SUPPORTED",
   "CONFLICT",
@@ -185,7 +186,7 @@ async function execute(args: {
   if (result.ok) await hooks.run();
 
   if (result.ok) return result;
-  if (DETERMINISTIC_ERRORS.has(result.error.code)) {
+  if (isDeterministic(result.error)) {
     // The writes are rolled back; the answer is stored so a retry gets the very same one. Should
     // this statement fail, the claim stays in_progress and is recovered after its lease.
     await completeClaim(db, claim, storedError(result.error), getHTTPStatusCodeFromError(result.error), { flush: false }).then(
@@ -196,6 +197,11 @@ async function execute(args: {
     await release(ctx, claim, path, count, result.error);
   }
   return result;
+}
+
+function isDeterministic(error: TRPCError): boolean {
+  if (error.cause instanceof DomainError && error.cause.transient) return false;
+  return DETERMINISTIC_ERRORS.has(error.code);
 }
 
 async function release(ctx: InnerContext, claim: Claim, path: string, count: Count, cause: unknown) {

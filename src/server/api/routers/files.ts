@@ -16,6 +16,12 @@ const uploadForm = z.instanceof(FormData, { message: "send the upload as multipa
     ctx.addIssue({ code: "custom", path: ["file"], message: "the form needs a `file` part with the file's content" });
     return z.NEVER;
   }
+  // RFC 6838: a type and a subtype of at most 127 characters each. Anything longer is not a
+  // content type a client could mean (and would not fit the file record).
+  if (file.type.length > 255) {
+    ctx.addIssue({ code: "custom", path: ["file"], message: `the file's content type is ${file.type.length} characters long; a content type is at most 255` });
+    return z.NEVER;
+  }
   const tags = tagListSchema.safeParse(form.getAll("tags").map(String));
   if (!tags.success) {
     for (const issue of tags.error.issues) ctx.addIssue({ ...issue, path: ["tags", ...issue.path] } as never);

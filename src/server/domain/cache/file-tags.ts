@@ -2,8 +2,12 @@
 export const fileTags = {
   /** Every list/search result of one owner. */
   ownerList: (ownerId: string) => `files:owner:${ownerId}`,
-  /** Everything that shows one file (files.get). */
-  file: (fileId: string) => `file:${fileId}`,
+  /**
+   * Everything that shows one file (files.get). The id is lower-cased: a UUID may arrive in either
+   * case (PostgreSQL and zod accept both), while events and mutations carry the canonical lower
+   * case; a tag made from the raw id of an upper-case request would never be invalidated.
+   */
+  file: (fileId: string) => `file:${fileId.toLowerCase()}`,
 };
 
 /**

@@ -33,3 +33,19 @@ describe("contentDisposition", () => {
     );
   });
 });
+
+describe("sanitizeFileName on hostile lengths (issue 11: a multipart file name has no length limit)", () => {
+  // Each of these took minutes or more before (one-character-at-a-time shortening, a backtracking
+  // trailing-dots pattern); the vitest timeout is the only clock here.
+  it("a name of a million characters is cut to 255 bytes, keeping its extension", () => {
+    const name = sanitizeFileName(`${"é".repeat(1_000_000)}.txt`);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    expect(name.endsWith(".txt")).toBe(true);
+    expect(name.startsWith("éé")).toBe(true);
+  });
+
+  it("a million dots and spaces before a letter, and after it", () => {
+    expect(sanitizeFileName(`${". ".repeat(500_000)}a${" .".repeat(500_000)}`)).toBe("a");
+    expect(sanitizeFileName(`a${". ".repeat(500_000)}x`).length).toBeLessThanOrEqual(255);
+  });
+});

@@ -163,7 +163,11 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
         const before = await lockOwned(tx, ownerId, id);
         const deletedAt = new Date();
         await tx.file.update({ where: { id }, data: { status: "deleted", deletedAt } });
-        await tx.$executeRaw`UPDATE app_user SET used_bytes = GREATEST(used_bytes - ${before.sizeBytes}, 0) WHERE id = ${ownerId}::uuid`;
+        // Only a live file holds quota: a `failed` one (an upload saga compensated it) already gave
+        // its bytes back when it left `active`. The row lock above makes this check race-free.
+        if (before.status === "active") {
+          await tx.$executeRaw`UPDATE app_user SET used_bytes = GREATEST(used_bytes - ${before.sizeBytes}, 0) WHERE id = ${ownerId}::uuid`;
+        }
         await onChange(tx, {
           type: "file.deleted",
           file: { id, ownerId, storageKey: before.storageKey, sizeBytes: Number(before.sizeBytes) },
@@ -181,7 +185,7 @@ async function lockOwned(tx: Tx, ownerId: string, id: string) {
   const row = rows[0];
   if (!row || row.owner_id !== ownerId) throw notFound(`File ${id} was not found`);
   if (row.status === "deleted") throw notFound(`File ${id} has been deleted`);
-  return { name: row.name, storageKey: row.storage_key, sizeBytes: row.size_bytes };
+  return { name: row.name, status: row.status, storageKey: row.storage_key, sizeBytes: row.size_bytes };
 }
 
 export type FilesService = ReturnType<typeof createFilesService>;

@@ -63,6 +63,26 @@ describe("outbox retention", () => {
     expect(await deleteExpiredOutboxRows(db(), { olderThan: new Date(Date.now() - 7 * DAY), batchSize: 2 })).toEqual({ events: 3, inbox: 0 });
   });
 
+  it("keeps old inbox rows while their event can still be delivered again (pending, failed, dead, published but unconsumed)", async () => {
+    const old = new Date(Date.now() - 30 * DAY);
+    const [dead] = await seed(1, { status: "dead", consumed: false });
+    const [unconsumed] = await seed(1, { status: "published", publishedAgoMs: 30 * DAY, consumed: false });
+    const [pending] = await seed(1, { status: "pending", consumed: false });
+    const [recentlyConsumed] = await seed(1, { status: "published", publishedAgoMs: 1000, consumed: true });
+    const [discarded] = await seed(1, { status: "pending", consumed: false });
+    await db().outboxEvent.update({ where: { id: discarded! }, data: { status: "discarded" } });
+    const gone = randomUUID(); // its event was deleted by an earlier sweep
+    const consumer = `retention-${randomUUID().slice(0, 6)}`;
+    await db().inboxEntry.createMany({
+      data: [dead!, unconsumed!, pending!, recentlyConsumed!, discarded!, gone].map((eventId) => ({ consumer, eventId, processedAt: old })),
+    });
+
+    await deleteExpiredOutboxRows(db(), { olderThan: new Date(Date.now() - 7 * DAY), batchSize: 100 });
+    const left = (await db().inboxEntry.findMany({ where: { consumer }, select: { eventId: true } })).map((r) => r.eventId).sort();
+    // A retried or redelivered event must still find its consumer's inbox row (else its effect runs twice).
+    expect(left).toEqual([dead!, unconsumed!, pending!].sort());
+  });
+
   it("runs as a BullMQ job scheduler", async () => {
     const expired = await seed(3, { status: "published", publishedAgoMs: 2 * DAY, consumed: true });
     const retention = await startOutboxRetention({

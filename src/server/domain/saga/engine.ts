@@ -335,6 +335,11 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     return client.$queryRawUnsafe<T[]>(text, ...values);
   }
 
+  async function sagaAtVersion(sagaId: string, version: number): Promise<boolean> {
+    const rows = await hot<{ one: number }>(db, "saga_at_version", "SELECT 1 AS one FROM saga_instance WHERE id = $1::uuid AND version = $2::int", [sagaId, version]);
+    return rows.length === 1;
+  }
+
   /** Take the step's lease if the saga is still at it. Returns null if someone else has it or the saga moved. */
   async function claim(job: StepJob, def: SagaDefinition<unknown>, ownPreclaim: number | null = null): Promise<ClaimRow | null> {
     const rows = await hot<ClaimRow>(db, "saga_claim", CLAIM_SQL, [
@@ -526,8 +531,14 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       const firstDelivery = attempt.attemptsMade === 0 && !attempt.redelivered;
       // The previous step took this step's lease for this job: its first delivery is the only one
       // that can run (one job per id; a redelivery goes through a real claim), so it runs at once.
+      // An operator's abort after the pre-claim sees that lease as a step in flight and lets it
+      // "finish"; the state this job carries predates the abort. So the fast path holds only while
+      // the saga is still at the version of the pre-claim (one primary-key read, no lock, no
+      // write); otherwise the real claim reads the saga afresh and finds the abort.
+      const usePreclaim =
+        pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2 && (await sagaAtVersion(job.sagaId, pre.version));
       const claimed: ClaimRow | null =
-        pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2
+        pre && usePreclaim
           ? { input: pre.input, context: pre.context, version: pre.version, attempts: pre.attempt, execution_id: pre.executionId, executed_output: pre.executedOutput }
           : await claim(job, def, pre && firstDelivery ? pre.attempt : null);
       if (!claimed) return explainUnclaimed(job, def, attempt);

@@ -81,7 +81,8 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
       const result = await attempt(await load(id));
       if (result !== null) return result;
     }
-    throw conflict(`Saga ${id} kept changing while we acted on it; look at its timeline and try again`);
+    // Transient: the same request may succeed when sent again, so it is never stored for replay.
+    throw new DomainError("conflict", `Saga ${id} kept changing while we acted on it; look at its timeline and try again`, undefined, { transient: true });
   }
 
   return {

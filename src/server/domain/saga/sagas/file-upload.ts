@@ -8,7 +8,7 @@ import { eventHeadersSchema } from "../../outbox/events";
 import { fileChangeToEvent } from "../../outbox/files-outbox";
 import { ALLOWED_TYPES, detectType, IMAGE_TYPES, notAcceptedMessage } from "../../files/content-policy";
 import { defineSaga, PermanentStepError } from "../definition";
-import { recordEffect, undoEffect } from "../effects";
+import { handOverEffect, recordEffect, undoEffect } from "../effects";
 
 /**
  * The file-upload saga. The upload request has already staged the bytes (staging/<sagaId>) and
@@ -22,6 +22,12 @@ import { recordEffect, undoEffect } from "../effects";
  * Compensations, in reverse: delete the thumbnail; mark the record failed (+ file.deleted event);
  * delete the stored blob; release the quota; delete the staged bytes. Step 0 exists so that
  * whichever later step fails, the staged copy is cleaned up by a compensation.
+ *
+ * Quota has exactly one holder at a time, and only the holder releases it: the reservation
+ * (reserve-quota) until the file row exists, then the live file. create-record hands the
+ * reservation over to the row in the row's own transaction; from then on whoever moves the row
+ * out of `active` releases the bytes in that same statement's transaction — the owner's delete, or
+ * create-record's compensation — and the row lock lets only one of them do it.
  */
 
 export const FILE_UPLOAD_SAGA = "file.upload";
@@ -96,7 +102,7 @@ export function fileUploadSaga(deps: FileUploadDeps) {
           await inject("reserve-quota", "execute", input);
           return inTransaction(db, async (tx) => {
             if (!(await recordEffect(tx, executionId, "quota", { ownerId: input.ownerId, bytes: input.sizeBytes }))) {
-              return { reservedBytes: input.sizeBytes, repeated: true };
+              return { reservedBytes: input.sizeBytes, executionId, repeated: true };
             }
             const reserved = await tx.$executeRaw`
               UPDATE app_user SET used_bytes = used_bytes + ${input.sizeBytes}
@@ -105,7 +111,7 @@ export function fileUploadSaga(deps: FileUploadDeps) {
               // Throwing rolls back the effect record with it: nothing was reserved.
               throw new PermanentStepError(`Your storage quota is full: this file needs ${input.sizeBytes} bytes; delete files to make room`);
             }
-            return { reservedBytes: input.sizeBytes };
+            return { reservedBytes: input.sizeBytes, executionId };
           });
         },
         async compensate({ input, executionId }) {
@@ -160,6 +166,8 @@ export function fileUploadSaga(deps: FileUploadDeps) {
         async execute({ input, outputs }) {
           await inject("create-record", "execute", input);
           const inspected = outputs["inspect"] as { detectedType: string; width: number | null; height: number | null };
+          // Sagas started before the hand-over existed have no execution id here: they keep the old rule.
+          const reservation = outputs["reserve-quota"] as { executionId?: string } | undefined;
           const storageKey = storageKeyFor(input.ownerId, input.fileId);
           const mimeType = input.declaredType || inspected.detectedType;
           await inTransaction(db, async (tx) => {
@@ -184,17 +192,30 @@ export function fileUploadSaga(deps: FileUploadDeps) {
               file: { id: input.fileId, ownerId: input.ownerId, name: input.name, mimeType, sizeBytes: input.sizeBytes, storageKey, tags: input.tags },
             };
             await appendEvent(tx, fileChangeToEvent(change, input.headers), deps.outbox);
+            // The live file now holds the reserved bytes (see the header): the reservation is no
+            // longer this saga's to release.
+            if (reservation?.executionId) await handOverEffect(tx, reservation.executionId, "quota", `file:${input.fileId}`);
           });
           await deps.onFileChanged?.({ id: input.fileId, ownerId: input.ownerId });
           return { fileId: input.fileId };
         },
-        async compensate({ input }) {
+        async compensate({ input, outputs }) {
           await inject("create-record", "compensate", input);
+          const reservation = outputs["reserve-quota"] as { executionId?: string } | undefined;
           await inTransaction(db, async (tx) => {
             const marked = await tx.file.updateMany({ where: { id: input.fileId, status: "active" }, data: { status: "failed" } });
-            // Whoever heard file.uploaded must hear that the file is gone. The quota is not touched
-            // here: its reservation is released by reserve-quota's compensation, exactly once.
+            // Whoever heard file.uploaded must hear that the file is gone. Taking the file out of
+            // `active` releases the bytes it held (handed over at create-record); if the owner
+            // deleted it first, their delete released them and nothing matches here.
             if (marked.count === 1) {
+              const heldByFile = reservation?.executionId
+                ? await tx.$queryRaw<unknown[]>`
+                    SELECT 1 FROM saga_effect
+                    WHERE execution_id = ${reservation.executionId} AND effect = 'quota' AND data->>'handedOverTo' = ${`file:${input.fileId}`}`
+                : [];
+              if (heldByFile.length === 1) {
+                await tx.$executeRaw`UPDATE app_user SET used_bytes = GREATEST(used_bytes - ${input.sizeBytes}, 0) WHERE id = ${input.ownerId}::uuid`;
+              }
               await appendEvent(
                 tx,
                 fileChangeToEvent(

@@ -1,44 +1,12 @@
-import { Readable } from "node:stream";
-import { z } from "zod";
+import { createDownloadHandler } from "~/server/api/download-handler";
 import { getAppServices } from "~/server/app-services";
-import { readSessionCookie } from "~/server/auth/request-session";
-import { DomainError } from "~/server/domain/errors";
-import { contentDisposition } from "~/server/domain/files/file-name";
-import { createFilesService } from "~/server/domain/files/files-service";
-import { BlobNotFoundError } from "~/server/storage/blob-storage";
 
 export const runtime = "nodejs";
 
-const problem = (status: number, message: string) => Response.json({ error: message }, { status });
+let handler: ReturnType<typeof createDownloadHandler> | undefined;
 
-/** Streams a file's bytes to its owner, with a Content-Disposition that is safe for any name. */
+/** Streams a file's bytes to its owner (see server/api/download-handler.ts). */
 export async function GET(req: Request, { params }: { params: Promise<{ id: string }> }) {
-  const { id } = await params;
-  if (!z.uuid().safeParse(id).success) return problem(400, "The file id must be a UUID");
-  const services = getAppServices();
-  const user = await services.sessions.resolve(readSessionCookie(req));
-  if (!user) return problem(401, "Sign in to download files");
-  try {
-    const file = await createFilesService(services).getForDownload(user.id, id);
-    const stream = await services.storage.read(file.storageKey);
-    const inline = new URL(req.url).searchParams.get("inline") === "1";
-    return new Response(Readable.toWeb(stream) as ReadableStream, {
-      headers: {
-        "Content-Type": file.mimeType,
-        "Content-Length": String(file.sizeBytes),
-        "Content-Disposition": contentDisposition(file.name, inline ? "inline" : "attachment"),
-        // Never let a browser sniff an uploaded file into HTML or script.
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, no-store",
-      },
-    });
-  } catch (error) {
-    if (error instanceof DomainError && error.kind === "not_found") return problem(404, error.message);
-    if (error instanceof BlobNotFoundError) {
-      services.logger.error({ fileId: id, key: error.key }, "file record has no stored blob");
-      return problem(410, "The file's content is no longer stored");
-    }
-    throw error;
-  }
+  handler ??= createDownloadHandler(getAppServices());
+  return handler(req, (await params).id);
 }
