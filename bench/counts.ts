@@ -149,7 +149,7 @@ export interface CommandStats {
   byCommand: Map<string, number>;
 }
 
-/** INFO commandstats of a (private) Redis, less the INFO calls this function itself makes. */
+/** INFO commandstats of a (private) Redis (an INFO is counted once it has run: see commandDelta). */
 export async function commandStats(redis: Redis): Promise<CommandStats> {
   const info = await redis.info("commandstats");
   const byCommand = new Map<string, number>();
@@ -157,7 +157,6 @@ export async function commandStats(redis: Redis): Promise<CommandStats> {
     const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
     if (m) byCommand.set(m[1]!, Number(m[2]));
   }
-  byCommand.set("info", (byCommand.get("info") ?? 0) - 1);
   let total = 0;
   let scripts = 0;
   for (const [cmd, n] of byCommand) {
@@ -167,13 +166,14 @@ export async function commandStats(redis: Redis): Promise<CommandStats> {
   return { total, scripts, byCommand };
 }
 
+/** What ran between two commandStats() reads, less the first read's own INFO. */
 export function commandDelta(before: CommandStats, after: CommandStats): CommandStats {
   const byCommand = new Map<string, number>();
   for (const [cmd, n] of after.byCommand) {
-    const d = n - (before.byCommand.get(cmd) ?? 0);
+    const d = n - (before.byCommand.get(cmd) ?? 0) - (cmd === "info" ? 1 : 0);
     if (d > 0) byCommand.set(cmd, d);
   }
-  return { total: after.total - before.total, scripts: after.scripts - before.scripts, byCommand };
+  return { total: after.total - before.total - 1, scripts: after.scripts - before.scripts, byCommand };
 }
 
 /** One unit's counts, formatted for a table cell or a line. */

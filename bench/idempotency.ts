@@ -170,16 +170,16 @@ async function main() {
     const admin = new Redis(REDIS_URL);
     for (const s of scenarios) {
       const pgBefore = pgCounter.snapshot();
-      const rBefore = redisCounter.snapshot();
       const sBefore = await commandStats(admin);
+      const rBefore = redisCounter.snapshot();
       await run(s.call, COUNTED, s.expectReplay, []);
-      const sAfter = await commandStats(admin);
       const rAfter = redisCounter.snapshot();
+      const sAfter = await commandStats(admin);
       counts.push({
         unit: `${s.mutation}, ${s.scenario}`,
         units: COUNTED,
         pg: pgDelta(pgBefore, pgCounter.snapshot()),
-        redisClient: { roundTrips: rAfter.roundTrips - rBefore.roundTrips - 1, commands: rAfter.commands - rBefore.commands - 1 },
+        redisClient: { roundTrips: rAfter.roundTrips - rBefore.roundTrips, commands: rAfter.commands - rBefore.commands },
         redisServer: commandDelta(sBefore, sAfter),
       });
     }
