@@ -1,5 +1,7 @@
 import { getEnv } from "~/env.js";
 import { createSessionManager } from "./auth/session";
+import { createSessionCache } from "./auth/session-cache";
+import { Redis } from "ioredis";
 import { getDb } from "./db";
 import { createCacheRedis, createQueryCache } from "./domain/cache";
 import { createLogger } from "./logger";
@@ -14,16 +16,30 @@ export function getAppServices(): AppServices {
   if (globalForServices.metastoreServices) return globalForServices.metastoreServices;
   const env = getEnv();
   const db = getDb();
+  const logger = createLogger("web", env.LOG_LEVEL);
+  const redis = getRedis();
+  // Sessions resolved once per user and version, reused while the Redis invalidation channel is
+  // live (its own subscriber connection); PostgreSQL on every request otherwise.
+  const sessionCache =
+    env.SESSION_CACHE_TTL_MS > 0
+      ? createSessionCache({
+          subscriber: new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 1 })),
+          publisher: redis,
+          channel: `${env.QUEUE_PREFIX}:sessions:changed`,
+          ttlMs: env.SESSION_CACHE_TTL_MS,
+          logger,
+        })
+      : undefined;
   const services: AppServices = {
     db,
-    redis: getRedis(),
+    redis,
     storage: new LocalDiskStorage(env.STORAGE_DIR),
     sessions: createSessionManager(db, {
       secret: env.SESSION_SECRET,
       ttlSeconds: env.SESSION_TTL_HOURS * 3600,
       secureCookie: env.COOKIE_SECURE ?? env.NODE_ENV === "production",
-    }),
-    logger: createLogger("web", env.LOG_LEVEL),
+    }, sessionCache),
+    logger,
     config: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       queuePrefix: env.QUEUE_PREFIX,

@@ -1,6 +1,7 @@
 import { sealData, unsealData } from "iron-session";
 import type { Db } from "../db/client";
 import { hashPassword, verifyPassword } from "./passwords";
+import type { SessionCache } from "./session-cache";
 
 export const SESSION_COOKIE = "metastore_session";
 
@@ -27,10 +28,12 @@ export interface SessionConfig {
 
 /**
  * Sessions are iron-session sealed cookies (AES-256-CBC + HMAC, the library's format): the cookie
- * holds only the user id and a revocation counter; the user and role are read from PostgreSQL on
- * each request, so a role change or a revoked session takes effect at once.
+ * holds only the user id and a revocation counter; the user and role are read from PostgreSQL, or
+ * from the short in-process session cache while its Redis invalidation channel is live (see
+ * session-cache.ts), so a role change or a revoked session takes effect at once on every instance
+ * — provided the code that changes them calls `userChanged` after its commit.
  */
-export function createSessionManager(db: Db, config: SessionConfig) {
+export function createSessionManager(db: Db, config: SessionConfig, cache?: SessionCache) {
   const sealOptions = { password: config.secret, ttl: config.ttlSeconds };
 
   return {
@@ -48,12 +51,30 @@ export function createSessionManager(db: Db, config: SessionConfig) {
         return null;
       }
       if (!session.userId || typeof session.version !== "number") return null;
+      const cached = cache?.get(session.userId, session.version);
+      if (cached) return cached;
+      const token = cache?.token();
       const user = await db.user.findUnique({
         where: { id: session.userId },
         select: { id: true, email: true, name: true, role: true, sessionVersion: true },
       });
       if (!user || user.sessionVersion !== session.version) return null;
-      return { id: user.id, email: user.email, name: user.name, role: user.role };
+      const resolved: SessionUser = { id: user.id, email: user.email, name: user.name, role: user.role };
+      if (cache && token !== undefined) cache.set(user.id, user.sessionVersion, resolved, token);
+      return resolved;
+    },
+
+    /**
+     * A user's role or session version changed (committed): every instance stops using what it
+     * cached for them. Call after the transaction that changed them has committed.
+     */
+    async userChanged(userId: string): Promise<void> {
+      await cache?.publish(userId);
+    },
+
+    /** Stop the session cache's subscription (process shutdown, tests). */
+    async close(): Promise<void> {
+      await cache?.close();
     },
 
     /** Check credentials; the same answer (null) for an unknown email and a wrong password. */
