@@ -27,6 +27,7 @@ import pg from "pg";
 import { hashPassword } from "../src/server/auth/passwords";
 import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
+import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager } from "../src/server/auth/session";
 import { createDb } from "../src/server/db/client";
 import { createCacheRedis, createQueryCache } from "../src/server/domain/cache";
@@ -49,16 +50,21 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   const admin = new Redis(REDIS_URL);
   const logger = pino({ level: "warn" });
+  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
+  await sessionCache.whenReady();
   const base: AppServices = {
     db,
     redis,
     storage: new LocalDiskStorage("/tmp/metastore-bench-cache-storage"),
-    sessions: createSessionManager(db, { secret: SESSION_SECRET, ttlSeconds: 3600, secureCookie: false }),
+    sessions: createSessionManager(db, { secret: SESSION_SECRET, ttlSeconds: 3600, secureCookie: false }, sessionCache),
     logger,
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
   const cacheRedis = createCacheRedis(redisConnectionOptions(REDIS_URL));
-  const cache = createQueryCache({ redis: cacheRedis, commandTimeoutMs: 50, adminRedis: redis, appPrefix: PREFIX, logger });
+  // statsFlushMs 0: the hit/miss counters (flushed every 2 s per process in the app, not per request)
+  // stay out of the per-request count.
+  const cache = createQueryCache({ statsFlushMs: 0, redis: cacheRedis, commandTimeoutMs: 50, adminRedis: redis, appPrefix: PREFIX, logger });
   const cached = createTrpcHttpHandler({ ...base, cache });
   const uncached = createTrpcHttpHandler(base);
   const signIn = await cached(new Request("http://localhost/api/trpc/auth.signIn", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ json: { email: EMAIL, password: PASSWORD } }) }));
@@ -92,6 +98,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   await scenario("files.list, signed in, uncached", uncached, q("files.list", {}), true);
   await scenario("files.list, signed in, cache hit", cached, q("files.list", {}), true);
   await cache.close();
+  await sessionCache.close();
   cacheRedis.disconnect();
   await redis.quit();
   await admin.quit();

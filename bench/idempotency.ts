@@ -22,6 +22,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
+import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
 import { createDb } from "../src/server/db/client";
 import { redisConnectionOptions } from "../src/server/redis";
@@ -66,7 +67,10 @@ async function main() {
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
   const db = createDb(DATABASE_URL, { max: 10 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
-  const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false });
+  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger: pino({ level: "warn" }) });
+  await sessionCache.whenReady();
+  const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false }, sessionCache);
   const services: AppServices = {
     db,
     redis,
@@ -222,6 +226,7 @@ async function main() {
       goal(`Idempotency-Key on ${mutation}: PostgreSQL commits, keyed minus unkeyed`, extra.toFixed(2), "exactly 1", Math.abs(extra - 1) < 0.01);
     }
   } finally {
+    await sessionCache.close();
     await db.$disconnect();
     let cursor = "0";
     do {
