@@ -156,6 +156,8 @@ interface Result {
   e2ePerSec: number;
   p50: number;
   p99: number;
+  e2eP50: number;
+  e2eP99: number;
   offered: number;
   enqueuedShare: number;
   note: string;
@@ -212,6 +214,8 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   // 3. latency at a fixed offered load (relay only)
   prefix = `bench-outbox-${randomUUID().slice(0, 8)}`;
   await reset(db);
+  // The consumer runs too, so commit → consumed (inbox row) is measured beside commit → enqueued.
+  const latencyConsumer = await startRole("consumer", prefix);
   relay = await startRole(role, prefix);
   await sleep(300);
   // The writer commits through a plain pg pool, one autocommitted statement per event (the same
@@ -245,9 +249,17 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   const offered = (committedAt.size / (Date.now() - start)) * 1000;
   // Give the relay a little time (the baseline up to one poll) to finish what was committed.
   await waitUntil("the run's events to be published", async () => (await db.outboxEvent.count({ where: { status: "published" } })) === committedAt.size, 6000).catch(() => {});
+  await waitUntil("the run's events to be consumed", async () => (await db.inboxEntry.count()) >= committedAt.size, 10_000).catch(() => {});
   await relay.stop();
+  await latencyConsumer.stop();
   const enq = await enqueueTimes(redis, prefix, [...committedAt.keys()]);
   const latencies = [...enq.entries()].map(([id, at]) => Math.max(0, at - committedAt.get(id)!)).sort((a, b) => a - b);
+  // processed_at is now() of the consumer's inbox transaction: when consuming began (ms precision).
+  const consumed = await db.inboxEntry.findMany({ select: { eventId: true, processedAt: true } });
+  const e2eLatencies = consumed
+    .filter((r) => committedAt.has(r.eventId))
+    .map((r) => Math.max(0, r.processedAt.getTime() - committedAt.get(r.eventId)!))
+    .sort((a, b) => a - b);
   await clearPrefix(redis, prefix);
   const result: Result = {
     label,
@@ -255,11 +267,13 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
     e2ePerSec,
     p50: pct(latencies, 50),
     p99: pct(latencies, 99),
+    e2eP50: pct(e2eLatencies, 50),
+    e2eP99: pct(e2eLatencies, 99),
     offered,
     enqueuedShare: enq.size / committedAt.size,
     note: "",
   };
-  log(`${label}: offered ${offered.toFixed(0)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, enqueued ${(result.enqueuedShare * 100).toFixed(1)}%`);
+  log(`${label}: offered ${offered.toFixed(0)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms (consumed: p50 ${result.e2eP50}, p99 ${result.e2eP99}), enqueued ${(result.enqueuedShare * 100).toFixed(1)}%`);
   return result;
 }
 
@@ -308,10 +322,10 @@ async function main() {
     const relay = results.find((r) => r.label.startsWith("(c)"));
     const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : "–");
     const lines = [
-      `| variant | commit→enqueued (events/s) | end to end, inbox incl. (events/s) | p50 commit→enqueued @ ${RATE}/s (ms) | p99 (ms) | offered (events/s) | enqueued by end of run |`,
-      "|---|---:|---:|---:|---:|---:|---:|",
-      ...results.map((r) => `| ${r.label} | ${f0(r.enqueuedPerSec)} | ${f0(r.e2ePerSec)} | ${f0(r.p50)} | ${f0(r.p99)} | ${f0(r.offered)} | ${(r.enqueuedShare * 100).toFixed(1)}% |`),
-      ...(Number.isFinite(ceiling) ? [`| (ref) BullMQ alone: addBulk + no-op worker, no database | – | ${f0(ceiling)} | – | – | – | – |`] : []),
+      `| variant | commit→enqueued (events/s) | end to end, inbox incl. (events/s) | p50 commit→enqueued @ ${RATE}/s (ms) | p99 (ms) | p50 commit→consumed @ ${RATE}/s (ms) | p99 (ms) | offered (events/s) | enqueued by end of run |`,
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...results.map((r) => `| ${r.label} | ${f0(r.enqueuedPerSec)} | ${f0(r.e2ePerSec)} | ${f0(r.p50)} | ${f0(r.p99)} | ${f0(r.e2eP50)} | ${f0(r.e2eP99)} | ${f0(r.offered)} | ${(r.enqueuedShare * 100).toFixed(1)}% |`),
+      ...(Number.isFinite(ceiling) ? [`| (ref) BullMQ alone: addBulk + no-op worker, no database | – | ${f0(ceiling)} | – | – | – | – | – | – |`] : []),
       "",
       relay && bare
         ? `Targets: relay ≥ ½ of the bare floor: ${f0(relay.enqueuedPerSec)} vs ${f0(bare.enqueuedPerSec / 2)} → ${relay.enqueuedPerSec >= bare.enqueuedPerSec / 2 ? "met" : "NOT met"}; ` +
