@@ -2,6 +2,7 @@ import { sealData, unsealData } from "iron-session";
 import type { Db } from "../db/client";
 import { hashPassword, verifyPassword } from "./passwords";
 import type { SessionCache } from "./session-cache";
+import { createUnsealedCache } from "./unsealed-cache";
 
 export const SESSION_COOKIE = "metastore_session";
 
@@ -35,6 +36,7 @@ export interface SessionConfig {
  */
 export function createSessionManager(db: Db, config: SessionConfig, cache?: SessionCache) {
   const sealOptions = { password: config.secret, ttl: config.ttlSeconds };
+  const unsealed = createUnsealedCache<SealedSession>();
 
   return {
     async seal(user: { id: string; sessionVersion: number }): Promise<string> {
@@ -44,11 +46,15 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
     /** The user behind a cookie value, or null for a missing, tampered, expired or revoked one. */
     async resolve(cookieValue: string | undefined): Promise<SessionUser | null> {
       if (!cookieValue) return null;
-      let session: Partial<SealedSession>;
-      try {
-        session = await unsealData<SealedSession>(cookieValue, sealOptions);
-      } catch {
-        return null;
+      let session: Partial<SealedSession> | undefined = unsealed.get(cookieValue);
+      if (!session) {
+        try {
+          session = await unsealData<SealedSession>(cookieValue, sealOptions);
+        } catch {
+          return null;
+        }
+        if (!session.userId || typeof session.version !== "number") return null;
+        unsealed.set(cookieValue, { userId: session.userId, version: session.version });
       }
       if (!session.userId || typeof session.version !== "number") return null;
       const cached = cache?.get(session.userId, session.version);
