@@ -15,8 +15,9 @@
  * Prints a markdown table (req/s, p50, p99) and the targets of issue 5.
  *
  * Env: BENCH_DURATION (s per round, default 5), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 10),
- * BENCH_SKIP_BUILD=1 (reuse .next).
+ * BENCH_SKIP_BUILD=1 (reuse .next), BENCH_COUNTS_ONLY=1 (only the in-process per-request counts: no build, no servers).
  */
+import { createSignInThrottle } from "~/server/auth/sign-in-throttle";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
@@ -25,13 +26,93 @@ import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { hashPassword } from "../src/server/auth/passwords";
-import { benchDatabase } from "./support";
+import { pino } from "pino";
+import { createTrpcHttpHandler } from "../src/server/api/http-handler";
+import { createSessionCache } from "../src/server/auth/session-cache";
+import { createSessionManager } from "../src/server/auth/session";
+import { createDb } from "../src/server/db/client";
+import { createCacheRedis, createQueryCache } from "../src/server/domain/cache";
+import { redisConnectionOptions } from "../src/server/redis";
+import type { AppServices } from "../src/server/services";
+import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
+import { benchDatabase, benchRedis } from "./support";
+
+const pgCounter = installPgCounter();
+const redisCounter = installRedisCounter();
+const SESSION_SECRET = "bench-only-secret-bench-only-secret-0123";
+
+/**
+ * What one request costs, counted in this process through the same tRPC fetch handler `next start`
+ * serves (same services, same session cookie): PostgreSQL statements and Redis round trips.
+ */
+async function inProcessCounts(): Promise<UnitCounts[]> {
+  const db = createDb(DATABASE_URL, { max: 4 });
+  const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
+  const admin = new Redis(REDIS_URL);
+  const logger = pino({ level: "warn" });
+  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
+  await sessionCache.whenReady();
+  const base: AppServices = {
+    db,
+    redis,
+    storage: new LocalDiskStorage("/tmp/metastore-bench-cache-storage"),
+    sessions: createSessionManager(db, { secret: SESSION_SECRET, ttlSeconds: 3600, secureCookie: false }, sessionCache),
+    signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger }),
+    logger,
+    config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
+  };
+  const cacheRedis = createCacheRedis(redisConnectionOptions(REDIS_URL));
+  // statsFlushMs 0: the hit/miss counters (flushed every 2 s per process in the app, not per request)
+  // stay out of the per-request count.
+  const cache = createQueryCache({ statsFlushMs: 0, redis: cacheRedis, commandTimeoutMs: 50, adminRedis: redis, appPrefix: PREFIX, logger });
+  const cached = createTrpcHttpHandler({ ...base, cache });
+  const uncached = createTrpcHttpHandler(base);
+  const signIn = await cached(new Request("http://localhost/api/trpc/auth.signIn", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ json: { email: EMAIL, password: PASSWORD } }) }));
+  const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+  const N = 50;
+  const out: UnitCounts[] = [];
+  const scenario = async (unit: string, handler: typeof cached, urlPath: string, withCookie: boolean) => {
+    const get = async () => {
+      const res = await handler(new Request(`http://localhost${urlPath}`, { headers: withCookie ? { cookie } : {} }));
+      if (res.status !== 200) throw new Error(`${unit}: ${res.status} ${await res.text()}`);
+      await res.text();
+    };
+    for (let i = 0; i < 3; i++) await get(); // warm: session, cache entry
+    await new Promise((r) => setTimeout(r, 100));
+    const pgBefore = pgCounter.snapshot();
+    const sBefore = await commandStats(admin);
+    const rBefore = redisCounter.snapshot();
+    for (let i = 0; i < N; i++) await get();
+    const rAfter = redisCounter.snapshot();
+    const sAfter = await commandStats(admin);
+    out.push({
+      unit,
+      units: N,
+      pg: pgDelta(pgBefore, pgCounter.snapshot()),
+      redisClient: { roundTrips: rAfter.roundTrips - rBefore.roundTrips, commands: rAfter.commands - rBefore.commands },
+      redisServer: commandDelta(sBefore, sAfter),
+    });
+  };
+  await scenario("health.ping, no cookie", cached, q("health.ping"), false);
+  await scenario("health.ping, signed in (warm session)", cached, q("health.ping"), true);
+  await scenario("files.list, signed in, uncached", uncached, q("files.list", {}), true);
+  await scenario("files.list, signed in, cache hit", cached, q("files.list", {}), true);
+  await cache.close();
+  await sessionCache.close();
+  cacheRedis.disconnect();
+  await redis.quit();
+  await admin.quit();
+  await db.$disconnect();
+  return out;
+}
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const DB_NAME = "metastore_bench_cache";
 const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+let REDIS_URL = "";
 const PREFIX = `bench-cache-${randomUUID().slice(0, 8)}`;
 const FILES = 100_000;
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -183,8 +264,18 @@ async function measure(scenarios: Scenario[]): Promise<Row[]> {
 }
 
 async function main() {
+  const redisServer = await benchRedis();
+  REDIS_URL = redisServer.url;
   await database.recreate();
   await seed();
+  log("counting one request of each kind in-process");
+  const counts = await inProcessCounts();
+  if (process.env.BENCH_COUNTS_ONLY === "1") {
+    console.log(countsTable(counts));
+    await database.drop();
+    await redisServer.close();
+    return;
+  }
   build();
   const uncached = await startServer("uncached", { CACHE_ENABLED: "false" });
   const cached = await startServer("cached", { CACHE_ENABLED: "true" });
@@ -236,7 +327,18 @@ async function main() {
       `Target 1 (cached list ≥ 70% of the ceiling): ${Math.round((listC.reqPerSec / ceiling.reqPerSec) * 100)}% — ${listC.reqPerSec >= 0.7 * ceiling.reqPerSec ? "met" : "NOT met"}.`,
       `Target 2 (cached list ≥ 5× uncached): ${(listC.reqPerSec / listU.reqPerSec).toFixed(1)}× — ${listC.reqPerSec >= 5 * listU.reqPerSec ? "met" : "NOT met"} (filtered list: ${(filtC.reqPerSec / filtU.reqPerSec).toFixed(1)}×).`,
     ];
+    lines.push("", "What one request cost (counted in-process through the same tRPC handler: this process's pg clients and ioredis round trips; commands on the bench's private redis-server):", "", countsTable(counts));
     process.stdout.write(`${lines.join("\n")}\n`);
+    const noCookie = rows[5]!;
+    const signedRatio = ceiling.reqPerSec / noCookie.reqPerSec;
+    goal("signed-in request vs the same constant procedure without a cookie", `${Math.round(signedRatio * 100)}%`, "≥ 85%", signedRatio >= 0.85);
+    const cachedRatio = listC.reqPerSec / ceiling.reqPerSec;
+    goal("cached files.list vs the signed-in constant procedure", `${Math.round(cachedRatio * 100)}%`, "≥ 80%", cachedRatio >= 0.8);
+    const signed = counts.find((c) => c.unit.startsWith("health.ping, signed in"))!;
+    const hit = counts.find((c) => c.unit.endsWith("cache hit"))!;
+    goal("PostgreSQL round trips per signed-in request, warm session", (signed.pg!.statements / signed.units).toFixed(2), "0", signed.pg!.statements === 0);
+    const hitTrips = hit.redisClient!.roundTrips / hit.units;
+    goal("Redis round trips per cache hit (files.list)", hitTrips.toFixed(2), "1", Math.abs(hitTrips - 1) < 0.01);
   } finally {
     for (const s of [uncached, cached]) {
       try {
@@ -254,6 +356,7 @@ async function main() {
     await redis.quit();
     await new Promise((r) => setTimeout(r, 1000));
     await database.drop();
+    await redisServer.close();
   }
 }
 

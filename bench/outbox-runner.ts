@@ -17,6 +17,11 @@ import { bullmqConnection } from "~/server/redis";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { startOutboxConsumers } from "../worker/processors/outbox-consumers";
 import { startOutboxRelay } from "../worker/processors/outbox-relay";
+import { installPgCounter, installRedisCounter } from "./counts";
+
+// What this role costs: reported on stdout as "COUNTS {json}" when it stops.
+const pgCounter = installPgCounter();
+const redisCounter = installRedisCounter();
 
 const role = process.env.ROLE as "poller" | "bare" | "relay" | "consumer";
 const databaseUrl = process.env.DATABASE_URL!;
@@ -98,5 +103,7 @@ else if (role === "relay") {
 }
 process.stdout.write("READY\n");
 process.on("SIGTERM", () => {
-  void stop().finally(() => process.exit(0));
+  void stop().finally(() => {
+    process.stdout.write(`COUNTS ${JSON.stringify({ pg: pgCounter.snapshot(), redis: redisCounter.snapshot() })}\n`, () => process.exit(0));
+  });
 });

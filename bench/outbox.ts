@@ -25,12 +25,22 @@ import pg from "pg";
 import { createDb, type Db } from "../src/server/db/client";
 import { QueueName } from "../src/server/queue/queues";
 import { redisConnectionOptions } from "../src/server/redis";
+import { commandDelta, commandStats, countsTable, goal, installPgCounter, measureXacts, type PgCounts, type RedisCounts, type UnitCounts } from "./counts";
+import { benchRedis } from "./support";
+
+const parentPg = installPgCounter();
+const counts: UnitCounts[] = [];
+type ChildCounts = { pg: PgCounts; redis: RedisCounts };
+const addCounts = (a: ChildCounts, b: ChildCounts): ChildCounts => ({
+  pg: { statements: a.pg.statements + b.pg.statements, commits: a.pg.commits + b.pg.commits, writeCommits: a.pg.writeCommits + b.pg.writeCommits, rollbacks: a.pg.rollbacks + b.pg.rollbacks },
+  redis: { roundTrips: a.redis.roundTrips + b.redis.roundTrips, commands: a.redis.commands + b.redis.commands },
+});
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const DB_NAME = "metastore_bench_outbox";
 const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+let REDIS_URL = "";
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = 1000;
@@ -62,8 +72,8 @@ async function startRole(role: string, prefix: string) {
     env: { ...process.env, ROLE: role, DATABASE_URL, REDIS_URL, PREFIX: prefix },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  let out = "";
   await new Promise<void>((resolve, reject) => {
-    let out = "";
     child.stdout.on("data", (d) => {
       out += d;
       if (out.includes("READY")) resolve();
@@ -71,10 +81,13 @@ async function startRole(role: string, prefix: string) {
     child.once("exit", (code) => reject(new Error(`${role} exited with ${code} before it was ready`)));
   });
   return {
-    async stop() {
+    /** Stops the role; resolves to what it cost (its own pg and Redis counters). */
+    async stop(): Promise<ChildCounts> {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;
+      const m = /COUNTS (\{.*\})/.exec(out);
+      return m ? (JSON.parse(m[1]!) as ChildCounts) : { pg: { statements: 0, commits: 0, writeCommits: 0, rollbacks: 0 }, redis: { roundTrips: 0, commands: 0 } };
     },
   };
 }
@@ -143,6 +156,8 @@ interface Result {
   e2ePerSec: number;
   p50: number;
   p99: number;
+  e2eP50: number;
+  e2eP99: number;
   offered: number;
   enqueuedShare: number;
   note: string;
@@ -166,21 +181,41 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   // 2. end to end (consumer with inbox running)
   prefix = `bench-outbox-${randomUUID().slice(0, 8)}`;
   await reset(db);
-  const consumer = await startRole("consumer", prefix);
-  relay = await startRole(role, prefix);
-  await sleep(300);
-  t0 = await commitBacklog(db, sizes.e2e);
-  await waitUntil("the backlog to be consumed", async () => (await db.inboxEntry.count()) === sizes.e2e, 180_000);
-  const [row] = await db.$queryRawUnsafe<Array<{ last: Date }>>("SELECT max(processed_at) AS last FROM inbox_entry");
-  const e2ePerSec = (sizes.e2e / Math.max(1, row!.last.getTime() - t0)) * 1000;
-  await relay.stop();
-  await consumer.stop();
+  let e2ePerSec = 0;
+  const admin = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 3 }));
+  const before = await commandStats(admin);
+  const parentBefore = parentPg.snapshot();
+  let children!: ChildCounts;
+  // The server's count covers relay + consumer + this process's writer and probes (taken back out).
+  const xacts = await measureXacts(PG_ADMIN_URL, DB_NAME, async () => {
+    const consumer = await startRole("consumer", prefix);
+    relay = await startRole(role, prefix);
+    await sleep(300);
+    t0 = await commitBacklog(db, sizes.e2e);
+    await waitUntil("the backlog to be consumed", async () => (await db.inboxEntry.count()) === sizes.e2e, 180_000);
+    const [row] = await db.$queryRawUnsafe<Array<{ last: Date }>>("SELECT max(processed_at) AS last FROM inbox_entry");
+    e2ePerSec = (sizes.e2e / Math.max(1, row!.last.getTime() - t0)) * 1000;
+    children = addCounts(await relay.stop(), await consumer.stop());
+  });
+  const parentCommits = parentPg.snapshot().commits - parentBefore.commits;
+  const server = commandDelta(before, await commandStats(admin));
+  await admin.quit();
+  counts.push({
+    unit: `event end to end, ${label.slice(0, 3)} relay + consumer (inbox incl.)`,
+    units: sizes.e2e,
+    pg: children.pg,
+    xacts: { commits: xacts.commits - parentCommits, rollbacks: xacts.rollbacks },
+    redisClient: children.redis,
+    redisServer: server,
+  });
   await clearPrefix(redis, prefix);
   log(`${label}: end-to-end ${e2ePerSec.toFixed(0)} events/s`);
 
   // 3. latency at a fixed offered load (relay only)
   prefix = `bench-outbox-${randomUUID().slice(0, 8)}`;
   await reset(db);
+  // The consumer runs too, so commit → consumed (inbox row) is measured beside commit → enqueued.
+  const latencyConsumer = await startRole("consumer", prefix);
   relay = await startRole(role, prefix);
   await sleep(300);
   // The writer commits through a plain pg pool, one autocommitted statement per event (the same
@@ -214,9 +249,17 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   const offered = (committedAt.size / (Date.now() - start)) * 1000;
   // Give the relay a little time (the baseline up to one poll) to finish what was committed.
   await waitUntil("the run's events to be published", async () => (await db.outboxEvent.count({ where: { status: "published" } })) === committedAt.size, 6000).catch(() => {});
+  await waitUntil("the run's events to be consumed", async () => (await db.inboxEntry.count()) >= committedAt.size, 10_000).catch(() => {});
   await relay.stop();
+  await latencyConsumer.stop();
   const enq = await enqueueTimes(redis, prefix, [...committedAt.keys()]);
   const latencies = [...enq.entries()].map(([id, at]) => Math.max(0, at - committedAt.get(id)!)).sort((a, b) => a - b);
+  // processed_at is now() of the consumer's inbox transaction: when consuming began (ms precision).
+  const consumed = await db.inboxEntry.findMany({ select: { eventId: true, processedAt: true } });
+  const e2eLatencies = consumed
+    .filter((r) => committedAt.has(r.eventId))
+    .map((r) => Math.max(0, r.processedAt.getTime() - committedAt.get(r.eventId)!))
+    .sort((a, b) => a - b);
   await clearPrefix(redis, prefix);
   const result: Result = {
     label,
@@ -224,11 +267,13 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
     e2ePerSec,
     p50: pct(latencies, 50),
     p99: pct(latencies, 99),
+    e2eP50: pct(e2eLatencies, 50),
+    e2eP99: pct(e2eLatencies, 99),
     offered,
     enqueuedShare: enq.size / committedAt.size,
     note: "",
   };
-  log(`${label}: offered ${offered.toFixed(0)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, enqueued ${(result.enqueuedShare * 100).toFixed(1)}%`);
+  log(`${label}: offered ${offered.toFixed(0)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms (consumed: p50 ${result.e2eP50}, p99 ${result.e2eP99}), enqueued ${(result.enqueuedShare * 100).toFixed(1)}%`);
   return result;
 }
 
@@ -239,13 +284,17 @@ async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
   const prefix = `bench-outbox-${randomUUID().slice(0, 8)}`;
   const queue = new Queue(QueueName.outboxEvents, { connection: bullmqConnection(REDIS_URL), prefix });
   const worker = await startRole("noop", prefix);
+  const admin = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 3 }));
+  const before = await commandStats(admin);
   const t0 = Date.now();
   for (let i = 0; i < n; i += 500) {
     await queue.addBulk(Array.from({ length: Math.min(500, n - i) }, (_, k) => ({ name: "file.tagged", data: { i: i + k }, opts: { jobId: randomUUID(), removeOnComplete: { age: 3600, count: 50_000 } } })));
   }
   await waitUntil("the no-op worker to finish", async () => (await queue.getCompletedCount()) >= n, 120_000);
   const rate = (n / (Date.now() - t0)) * 1000;
-  await worker.stop();
+  const child = await worker.stop();
+  counts.push({ unit: "job, BullMQ alone (no-op worker; producer not counted)", units: n, redisClient: child.redis, redisServer: commandDelta(before, await commandStats(admin)) });
+  await admin.quit();
   await queue.close();
   await clearPrefix(redis, prefix);
   log(`BullMQ ceiling (addBulk + no-op worker, no database): ${rate.toFixed(0)} jobs/s`);
@@ -253,7 +302,9 @@ async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
 }
 
 async function main() {
-  log(`database ${DB_NAME}, Redis ${REDIS_URL}`);
+  const redisServer = await benchRedis();
+  REDIS_URL = redisServer.url;
+  log(`database ${DB_NAME}, private Redis ${REDIS_URL}`);
   await admin(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${DB_NAME}`);
   migrate();
@@ -271,10 +322,10 @@ async function main() {
     const relay = results.find((r) => r.label.startsWith("(c)"));
     const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : "–");
     const lines = [
-      `| variant | commit→enqueued (events/s) | end to end, inbox incl. (events/s) | p50 commit→enqueued @ ${RATE}/s (ms) | p99 (ms) | offered (events/s) | enqueued by end of run |`,
-      "|---|---:|---:|---:|---:|---:|---:|",
-      ...results.map((r) => `| ${r.label} | ${f0(r.enqueuedPerSec)} | ${f0(r.e2ePerSec)} | ${f0(r.p50)} | ${f0(r.p99)} | ${f0(r.offered)} | ${(r.enqueuedShare * 100).toFixed(1)}% |`),
-      ...(Number.isFinite(ceiling) ? [`| (ref) BullMQ alone: addBulk + no-op worker, no database | – | ${f0(ceiling)} | – | – | – | – |`] : []),
+      `| variant | commit→enqueued (events/s) | end to end, inbox incl. (events/s) | p50 commit→enqueued @ ${RATE}/s (ms) | p99 (ms) | p50 commit→consumed @ ${RATE}/s (ms) | p99 (ms) | offered (events/s) | enqueued by end of run |`,
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...results.map((r) => `| ${r.label} | ${f0(r.enqueuedPerSec)} | ${f0(r.e2ePerSec)} | ${f0(r.p50)} | ${f0(r.p99)} | ${f0(r.e2eP50)} | ${f0(r.e2eP99)} | ${f0(r.offered)} | ${(r.enqueuedShare * 100).toFixed(1)}% |`),
+      ...(Number.isFinite(ceiling) ? [`| (ref) BullMQ alone: addBulk + no-op worker, no database | – | ${f0(ceiling)} | – | – | – | – | – | – |`] : []),
       "",
       relay && bare
         ? `Targets: relay ≥ ½ of the bare floor: ${f0(relay.enqueuedPerSec)} vs ${f0(bare.enqueuedPerSec / 2)} → ${relay.enqueuedPerSec >= bare.enqueuedPerSec / 2 ? "met" : "NOT met"}; ` +
@@ -283,10 +334,26 @@ async function main() {
         : "(targets need variants b and c)",
       `(Backlogs: ${EVENTS} events for (b) and (c), 1,500/1,000 for (a); latency run ${SECONDS} s; ${process.env.BENCH_NOTE ?? "2-core machine shared with other work"}.)`,
     ];
+    lines.push(
+      "",
+      "What one event cost end to end (relay + consumer processes' own pg clients and ioredis round trips; xact_commit from pg_stat_database less this process's writer/probes; Redis server commands on the bench's private redis-server, BullMQ's script-internal commands included):",
+      "",
+      countsTable(counts),
+    );
     console.log(lines.join("\n"));
+    if (relay && Number.isFinite(ceiling)) {
+      const ratio = relay.e2ePerSec / ceiling;
+      goal("outbox end to end (commit → consumed, inbox incl.) vs BullMQ alone", `${(ratio * 100).toFixed(0)}%`, "≥ 50%", ratio >= 0.5);
+    }
+    const mine = counts.find((c) => c.unit.includes("(c)"));
+    if (mine) {
+      const perEvent = mine.pg!.writeCommits / mine.units;
+      goal("PostgreSQL write commits per outbox event end to end (backlog, batched)", perEvent.toFixed(2), "≤ 2", perEvent <= 2);
+    }
   } finally {
     await db.$disconnect();
     await redis.quit();
+    await redisServer.close();
     await admin(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
   }
 }

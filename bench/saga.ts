@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto";
 import { cpus } from "node:os";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { pino } from "pino";
 import { z } from "zod";
 import { createDb, type Db } from "../src/server/db/client";
@@ -28,12 +29,13 @@ import { createSagaEngine } from "../src/server/domain/saga/engine";
 import { createBullSagaDispatcher, stepJobId } from "../src/server/domain/saga/step-queue";
 import { bullmqConnection } from "../src/server/redis";
 import { startSagaRunner } from "../worker/processors/saga-runner";
-import { benchDatabase, percentile } from "./support";
+import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, measureXacts, pgDelta, type UnitCounts } from "./counts";
+import { benchDatabase, benchRedis, PG_ADMIN, percentile } from "./support";
 
 const DB_NAME = "metastore_bench_saga";
 const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+let REDIS_URL = "";
 const PREFIX = `bench-saga-${randomUUID().slice(0, 8)}`;
 const COUNT = Number(process.env.BENCH_SAGAS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -43,7 +45,41 @@ const LIGHT = Number(process.env.BENCH_LIGHT_IN_FLIGHT ?? 4);
 const LIGHT_COUNT = Number(process.env.BENCH_LIGHT_COUNT ?? 300);
 
 const log = (msg: string) => process.stderr.write(`[bench:saga] ${msg}\n`);
-const connection = bullmqConnection(REDIS_URL);
+let connection: ReturnType<typeof bullmqConnection>;
+const pgCounter = installPgCounter();
+const redisCounter = installRedisCounter();
+/** The counts of the last measured scenario (filled by counted()). */
+const counts: UnitCounts[] = [];
+
+/** Run one scenario and record what it cost per unit (pg statements/commits, Redis round trips and commands). */
+async function counted<T extends Result>(unit: string, units: (r: T) => number, run: () => Promise<T>): Promise<T> {
+  const admin = new Redis(REDIS_URL);
+  const pgBefore = pgCounter.snapshot();
+  const subBefore = { ...pgSubtract };
+  const rBefore = redisCounter.snapshot();
+  const sBefore = await commandStats(admin);
+  let result!: T;
+  const xacts = await measureXacts(PG_ADMIN, DB_NAME, async () => {
+    result = await run();
+  });
+  const sAfter = await commandStats(admin);
+  const rAfter = redisCounter.snapshot();
+  await admin.quit();
+  const pgc = pgDelta(pgBefore, pgCounter.snapshot());
+  const probes = { statements: pgSubtract.statements - subBefore.statements, commits: pgSubtract.commits - subBefore.commits };
+  pgc.statements -= probes.statements;
+  pgc.commits -= probes.commits;
+  xacts.commits -= probes.commits;
+  counts.push({
+    unit: `${unit} (${result.name})`,
+    units: units(result),
+    pg: pgc.statements ? pgc : undefined,
+    xacts: pgc.statements ? xacts : undefined,
+    redisClient: { roundTrips: rAfter.roundTrips - rBefore.roundTrips, commands: rAfter.commands - rBefore.commands },
+    redisServer: commandDelta(sBefore, sAfter),
+  });
+  return result;
+}
 
 
 
@@ -98,7 +134,9 @@ async function bareChain(count: number, prefix: string, inFlight?: number): Prom
 }
 
 /** The saga engine: 5 no-op steps through the real runner. */
-async function sagaRun(db: Db, count: number, prefix: string, inFlight?: number): Promise<Result> {
+async function sagaRun(count: number, prefix: string, inFlight?: number): Promise<Result> {
+  // Its own pool, closed at the end: PostgreSQL reports a backend's transactions when it exits.
+  const db: Db = createDb(DATABASE_URL, { max: CONCURRENCY + 4 });
   const latencies: number[] = [];
   const queuedAt = new Map<string, number>();
   let done = 0;
@@ -149,15 +187,33 @@ async function sagaRun(db: Db, count: number, prefix: string, inFlight?: number)
       await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => starter.startSaga("bench.five", {})));
     }
   await all;
-  // The last step's body has run; wait for its finish to commit.
+  // The last step's body has run; wait for its finish to commit. The probe is the bench's own
+  // work, not the saga's: its statements are taken back out of the counts below.
   let completed = 0;
-  while ((completed = await db.sagaInstance.count({ where: { status: "completed" } })) < count) await new Promise((r) => setTimeout(r, 2));
+  const probe = new pg.Client({ connectionString: DATABASE_URL });
+  await probe.connect();
+  let probes = 0;
+  const countCompleted = async () => {
+    probes += 1;
+    return Number((await probe.query<{ n: string }>("SELECT count(*) AS n FROM saga_instance WHERE status = 'completed'")).rows[0]!.n);
+  };
+  while ((completed = await countCompleted()) < count) await new Promise((r) => setTimeout(r, 2));
   const seconds = (performance.now() - t0) / 1000;
-  await db.$executeRawUnsafe("TRUNCATE saga_instance CASCADE");
+  await probe.query("TRUNCATE saga_instance CASCADE");
+  await probe.end();
+  uncount(probes + 1);
   await queue.obliterate({ force: true }).catch(() => {});
   await runner.close();
+  await db.$disconnect();
   return { name: `saga orchestrator (5 steps)${inFlight ? `, ${inFlight} in flight` : ", all at once"}`, count: completed, seconds, latencies };
 }
+
+/** Take the bench's own probe statements (autocommitted reads) back out of the pg counts. */
+function uncount(statements: number) {
+  pgSubtract.statements += statements;
+  pgSubtract.commits += statements;
+}
+const pgSubtract = { statements: 0, commits: 0 };
 
 function row(r: Result) {
   const sorted = [...r.latencies].sort((a, b) => a - b);
@@ -165,23 +221,27 @@ function row(r: Result) {
 }
 
 async function main() {
-  log(`database ${DB_NAME}, prefix ${PREFIX}, ${COUNT} per scenario, concurrency ${CONCURRENCY}`);
+  const redisServer = await benchRedis();
+  REDIS_URL = redisServer.url;
+  connection = bullmqConnection(REDIS_URL);
+  log(`database ${DB_NAME}, private Redis ${REDIS_URL}, ${COUNT} per scenario, concurrency ${CONCURRENCY}`);
   await database.recreate();
-  const db = createDb(DATABASE_URL, { max: CONCURRENCY + 4 });
   try {
     log("warm-up");
     await bareChain(WARMUP, `${PREFIX}-w1`);
-    await sagaRun(db, WARMUP, `${PREFIX}-w2`);
-    await db.$executeRawUnsafe("TRUNCATE saga_instance CASCADE");
+    await sagaRun(WARMUP, `${PREFIX}-w2`);
+    const perChain = (r: Result) => r.count;
+    const perStep = (r: Result) => r.count * STEPS;
     log("bare chain, all at once");
-    const bare = await bareChain(COUNT, `${PREFIX}-bare`);
+    const bare = await counted("job", perStep, () => bareChain(COUNT, `${PREFIX}-bare`));
     log("sagas, all at once");
-    const saga = await sagaRun(db, COUNT, `${PREFIX}-saga`);
+    const saga = await counted("saga step", perStep, () => sagaRun(COUNT, `${PREFIX}-saga`));
     // Light load: a few chains/sagas in flight, so dispatch latency is the machinery, not a backlog.
     log(`bare chain, ${LIGHT} in flight`);
-    const bareLight = await bareChain(LIGHT_COUNT, `${PREFIX}-bare-light`, LIGHT);
+    const bareLight = await counted("job", perStep, () => bareChain(LIGHT_COUNT, `${PREFIX}-bare-light`, LIGHT));
     log(`sagas, ${LIGHT} in flight`);
-    const sagaLight = await sagaRun(db, LIGHT_COUNT, `${PREFIX}-saga-light`, LIGHT);
+    const sagaLight = await counted("saga step", perStep, () => sagaRun(LIGHT_COUNT, `${PREFIX}-saga-light`, LIGHT));
+    void perChain;
     const b = row(bare);
     const s = row(saga);
     const lines = [
@@ -197,24 +257,25 @@ async function main() {
         const m = x as ReturnType<typeof row>;
         return `| ${res.name} | ${res.count} | ${res.seconds.toFixed(2)} | ${m.rate.toFixed(0)} | ${m.p50.toFixed(1)} | ${m.p99.toFixed(1)} |`;
       }),
+      "",
+      "What each unit cost (PG: statements, commits and write commits counted in this process's pg clients; xact_commit from pg_stat_database of the bench's database; Redis: client round trips from this process, and commands on the bench's private redis-server, including those BullMQ's Lua scripts run):",
+      "",
+      countsTable(counts),
     ];
     console.log(lines.join("\n"));
-    console.log(
-      `\nsaga / bare chain: ${((s.rate / b.rate) * 100).toFixed(0)}% (target ≥ 33%); sagas per second: ${s.rate.toFixed(0)} (target ≥ 300); ` +
-        `${STEPS} steps each, concurrency ${CONCURRENCY}, ${os()}`,
-    );
+    const ratio = s.rate / b.rate;
+    console.log(`\nsaga / bare chain: ${(ratio * 100).toFixed(0)}%; sagas per second: ${s.rate.toFixed(0)}; ${STEPS} steps each, concurrency ${CONCURRENCY}, ${os()}`);
+    const sagaCounts = counts.find((c) => c.unit.includes("all at once") && c.unit.startsWith("saga step"))!;
+    const writeCommitsPerStep = sagaCounts.pg!.writeCommits / sagaCounts.units;
+    goal("sagas (5 no-op steps) vs a bare BullMQ chain of 5 jobs, all at once", `${(ratio * 100).toFixed(0)}%`, "≥ 33%", ratio >= 0.33);
+    // The start is one commit per saga (saga row + step 0's lease, one statement); in the app it joins
+    // the request's own transaction. DBOS likewise writes a workflow row before its steps.
+    const perStepNoStart = (sagaCounts.pg!.writeCommits - sagaCounts.units / STEPS) / sagaCounts.units;
+    goal("PostgreSQL write commits per saga step (the start's one commit per saga counted apart)", perStepNoStart.toFixed(2), "≤ 1", perStepNoStart <= 1.0001);
+    goal("PostgreSQL write commits per saga step, start included (5-step saga)", writeCommitsPerStep.toFixed(2), "≤ 1.2 (n+1 over n)", writeCommitsPerStep <= 1.2001);
   } finally {
-    await db.$disconnect();
     await database.drop();
-    // Leave nothing in Redis: every queue of this run lives under PREFIX.
-    const redis = new Redis(REDIS_URL);
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-    await redis.quit();
+    await redisServer.close();
   }
 }
 

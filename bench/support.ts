@@ -32,3 +32,16 @@ export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+/**
+ * A redis-server of the benchmark's own on a free port (so INFO commandstats counts only its work,
+ * and nothing is left in the shared Redis). BENCH_REDIS_URL overrides it (then counts include others').
+ */
+export async function benchRedis(): Promise<{ url: string; close: () => Promise<void> }> {
+  if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL, close: async () => {} };
+  const { startPrivateRedis } = await import("../test/support/redis-server");
+  const server = await startPrivateRedis();
+  return { url: server.url, close: () => server.close() };
+}
+
+export const PG_ADMIN = PG_ADMIN_URL;

@@ -17,6 +17,8 @@ export const serverEnvSchema = z.object({
   SESSION_SECRET: z.string().min(32, "must be at least 32 characters (use `openssl rand -hex 32`)"),
   SESSION_TTL_HOURS: z.coerce.number().int().positive().default(24 * 7),
   COOKIE_SECURE: bool.optional(),
+  /** How long a resolved session is reused in-process (ms) while Redis pub/sub invalidation is live; 0: off. */
+  SESSION_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   MAX_JSON_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),

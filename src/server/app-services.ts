@@ -1,6 +1,8 @@
 import { getEnv } from "~/env.js";
 import { createSessionManager } from "./auth/session";
 import { createSignInThrottle } from "./auth/sign-in-throttle";
+import { createSessionCache } from "./auth/session-cache";
+import { Redis } from "ioredis";
 import { getDb } from "./db";
 import { createCacheRedis, createQueryCache } from "./domain/cache";
 import { createLogger } from "./logger";
@@ -15,8 +17,20 @@ export function getAppServices(): AppServices {
   if (globalForServices.metastoreServices) return globalForServices.metastoreServices;
   const env = getEnv();
   const db = getDb();
-  const redis = getRedis();
   const logger = createLogger("web", env.LOG_LEVEL);
+  const redis = getRedis();
+  // Sessions resolved once per user and version, reused while the Redis invalidation channel is
+  // live (its own subscriber connection); PostgreSQL on every request otherwise.
+  const sessionCache =
+    env.SESSION_CACHE_TTL_MS > 0
+      ? createSessionCache({
+          subscriber: new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 1 })),
+          publisher: redis,
+          channel: `${env.QUEUE_PREFIX}:sessions:changed`,
+          ttlMs: env.SESSION_CACHE_TTL_MS,
+          logger,
+        })
+      : undefined;
   const services: AppServices = {
     db,
     redis,
@@ -25,7 +39,7 @@ export function getAppServices(): AppServices {
       secret: env.SESSION_SECRET,
       ttlSeconds: env.SESSION_TTL_HOURS * 3600,
       secureCookie: env.COOKIE_SECURE ?? env.NODE_ENV === "production",
-    }),
+    }, sessionCache),
     signInThrottle: createSignInThrottle({
       redis,
       prefix: env.QUEUE_PREFIX,

@@ -1,6 +1,8 @@
 import { sealData, unsealData } from "iron-session";
 import type { Db } from "../db/client";
 import { hashPassword, verifyPassword } from "./passwords";
+import type { SessionCache } from "./session-cache";
+import { createUnsealedCache } from "./unsealed-cache";
 
 export const SESSION_COOKIE = "metastore_session";
 
@@ -27,11 +29,14 @@ export interface SessionConfig {
 
 /**
  * Sessions are iron-session sealed cookies (AES-256-CBC + HMAC, the library's format): the cookie
- * holds only the user id and a revocation counter; the user and role are read from PostgreSQL on
- * each request, so a role change or a revoked session takes effect at once.
+ * holds only the user id and a revocation counter; the user and role are read from PostgreSQL, or
+ * from the short in-process session cache while its Redis invalidation channel is live (see
+ * session-cache.ts), so a role change or a revoked session takes effect at once on every instance
+ * — provided the code that changes them calls `userChanged` after its commit.
  */
-export function createSessionManager(db: Db, config: SessionConfig) {
+export function createSessionManager(db: Db, config: SessionConfig, cache?: SessionCache) {
   const sealOptions = { password: config.secret, ttl: config.ttlSeconds };
+  const unsealed = createUnsealedCache<SealedSession>();
 
   return {
     async seal(user: { id: string; sessionVersion: number }): Promise<string> {
@@ -41,19 +46,41 @@ export function createSessionManager(db: Db, config: SessionConfig) {
     /** The user behind a cookie value, or null for a missing, tampered, expired or revoked one. */
     async resolve(cookieValue: string | undefined): Promise<SessionUser | null> {
       if (!cookieValue) return null;
-      let session: Partial<SealedSession>;
-      try {
-        session = await unsealData<SealedSession>(cookieValue, sealOptions);
-      } catch {
-        return null;
+      let session: Partial<SealedSession> | undefined = unsealed.get(cookieValue);
+      if (!session) {
+        try {
+          session = await unsealData<SealedSession>(cookieValue, sealOptions);
+        } catch {
+          return null;
+        }
+        if (!session.userId || typeof session.version !== "number") return null;
+        unsealed.set(cookieValue, { userId: session.userId, version: session.version });
       }
       if (!session.userId || typeof session.version !== "number") return null;
+      const cached = cache?.get(session.userId, session.version);
+      if (cached) return cached;
+      const token = cache?.token();
       const user = await db.user.findUnique({
         where: { id: session.userId },
         select: { id: true, email: true, name: true, role: true, sessionVersion: true },
       });
       if (!user || user.sessionVersion !== session.version) return null;
-      return { id: user.id, email: user.email, name: user.name, role: user.role };
+      const resolved: SessionUser = { id: user.id, email: user.email, name: user.name, role: user.role };
+      if (cache && token !== undefined) cache.set(user.id, user.sessionVersion, resolved, token);
+      return resolved;
+    },
+
+    /**
+     * A user's role or session version changed (committed): every instance stops using what it
+     * cached for them. Call after the transaction that changed them has committed.
+     */
+    async userChanged(userId: string): Promise<void> {
+      await cache?.publish(userId);
+    },
+
+    /** Stop the session cache's subscription (process shutdown, tests). */
+    async close(): Promise<void> {
+      await cache?.close();
     },
 
     /** Check credentials; the same answer (null) for an unknown email and a wrong password. */

@@ -315,10 +315,30 @@ describe("Redis down at start", () => {
 });
 
 describe("concurrency", () => {
+  it("the start pre-claims step 0 for its job: a copy without the pre-claim (e.g. the sweeper's) waits, the step runs once", async () => {
+    const queued: StepJob[] = [];
+    const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async (j) => void queued.push(j), ensure: async () => false } });
+    const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
+    const { id } = await engineA.startSaga("test.five", { sleepMs: 100 });
+    const real = queued.find((j) => j.sagaId === id)!;
+    expect(real.preclaim?.attempt).toBe(1);
+    const { preclaim: _p, ...copy } = real;
+    const attempt = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
+    const [a, b] = await Promise.all([engineA.runStep(real, attempt), engineB.runStep(copy, attempt)]);
+    expect([a.kind, b.kind]).toEqual(["advanced", "wait"]);
+    expect(await calls(id, "execute")).toEqual([0]);
+    const log = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 0, phase: "execute" } } });
+    expect(log).toMatchObject({ status: "succeeded", attempts: 1 });
+    await app.services.db.sagaInstance.delete({ where: { id } });
+  });
+
   it("two copies of one step job (two workers) run the step once; the other waits then is dropped", async () => {
     const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
     const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
     const { id } = await engineA.startSaga("test.five", { sleepMs: 100 });
+    // The start pre-claimed step 0 for the job it queued (not used here): as if that job were lost,
+    // its lease has run out, so both copies below go through the claim.
+    await app.services.db.$executeRaw`UPDATE saga_step_log SET started_at = now() - interval '1 hour' WHERE saga_id = ${id}::uuid`;
     const job: StepJob = { sagaId: id, sagaType: "test.five", phase: "execute", stepIndex: 0, generation: 0 };
     const attempt = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
     const [a, b] = await Promise.all([engineA.runStep(job, attempt), engineB.runStep(job, attempt)]);
