@@ -110,7 +110,9 @@ const t = initTRPC
       const errorId = error.code === "INTERNAL_SERVER_ERROR" ? errorIdOf(error) : null;
       const message = zodError
         ? `Invalid input: ${z.prettifyError(zodError)}` // a readable summary for people
-        : error.code === "INTERNAL_SERVER_ERROR"
+        : error.message === TRPC_BATCH_TOO_LARGE
+          ? `A batch may carry at most ${TRPC_MAX_BATCH_SIZE} calls: send the calls in smaller batches`
+          : error.code === "INTERNAL_SERVER_ERROR"
           ? `Something went wrong on our side${errorId ? ` (error id ${errorId})` : ""}: try again, and if it keeps failing give the error id to an operator`
           : shape.message;
       return {

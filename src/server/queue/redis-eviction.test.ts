@@ -55,7 +55,7 @@ describe("Redis eviction policy", () => {
       const { httpStatus, report } = await checkHealth({ db, redis: down });
       expect(httpStatus).toBe(503);
       expect(report).toMatchObject({ status: "degraded", postgres: "ok", redisEvictionPolicy: null });
-      expect(report.redis).toMatch(/^down: /);
+      expect(report.redis).toBe("down"); // the reason goes to the log, never the public body
     } finally {
       down.disconnect();
     }
