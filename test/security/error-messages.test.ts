@@ -4,27 +4,17 @@
  * database is a 503 with a message a person can act on; /api/health says only "ok" or "down".
  */
 import { rm, writeFile } from "node:fs/promises";
-import { Writable } from "node:stream";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
 import { createDb } from "~/server/db/client";
 import { checkHealth } from "~/server/health";
 import { createTestApp, type TestApp } from "../support/app";
+import { capturedLogger } from "../support/captured-logger";
 import { freePort } from "../support/redis-server";
 
-const logLines: Array<Record<string, unknown>> = [];
-const logger = pino(
-  { level: "warn" },
-  new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split("\n")) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger();
 
 let app: TestApp;
 let alice: SessionUser;

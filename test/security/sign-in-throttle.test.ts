@@ -3,25 +3,15 @@
  * tRPC fetch handler: 429 with Retry-After, a log line, a metric, and the same answer whether or
  * not the account exists. Redis being down does not lift the limit.
  */
-import { Writable } from "node:stream";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry } from "~/server/metrics/prometheus";
 import { redisConnectionOptions } from "~/server/redis";
 import { createTestApp, type TestApp } from "../support/app";
+import { capturedLogger } from "../support/captured-logger";
 import { startPrivateRedis, type PrivateRedis } from "../support/redis-server";
 
-const logLines: Array<Record<string, unknown>> = [];
-const logger = pino(
-  { level: "warn" },
-  new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split("\n")) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger();
 
 let app: TestApp;
 
