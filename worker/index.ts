@@ -6,15 +6,14 @@
  */
 import "~/load-dotenv";
 import { createServer } from "node:http";
-import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
-import { createDb } from "~/server/db/client";
+import { createDb, sessionDatabaseUrl } from "~/server/db/client";
 import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
 import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
 import { createLogger } from "~/server/logger";
 import { checkEvictionPolicy } from "~/server/queue/redis-eviction";
-import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
+import { bullmqConnection, createRedisClient, queuePrefix, redisTargetFromEnv } from "~/server/redis";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
 import { startHeartbeat } from "./processors/heartbeat";
@@ -32,8 +31,9 @@ async function main() {
   const logger = createLogger("worker", env.LOG_LEVEL);
   const db = createDb(env.DATABASE_URL);
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
-  const connection = bullmqConnection(env.REDIS_URL);
-  const redis = new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 3 }));
+  const redisTarget = redisTargetFromEnv();
+  const connection = bullmqConnection(redisTarget);
+  const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: 3 });
   await redis.ping();
   // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
   const eviction = await checkEvictionPolicy(redis).catch(() => null);
@@ -42,7 +42,10 @@ async function main() {
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
   // cache itself. Closed last (it flushes its counters), after everything that uses it.
   const cache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
-  const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
+  // BullMQ's prefix (hash-tagged on a cluster); the cache keeps the plain app prefix, like the web app.
+  const common = { db, connection, prefix: queuePrefix(env.QUEUE_PREFIX, redisTarget), logger };
+  // LISTEN and named prepared statements need a session: never through a transaction pooler.
+  const sessionUrl = sessionDatabaseUrl(env);
 
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
@@ -69,7 +72,7 @@ async function main() {
   components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
     ...common,
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: sessionUrl,
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
   });
   components.push({ name: "outbox-relay", close: outboxRelay.close });
@@ -86,7 +89,7 @@ async function main() {
   components.push({ name: "outbox-retention", close: outboxRetention.close });
   const sagaRunner = await startSagaRunner({
     ...common,
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: sessionUrl,
     registry: appSagaRegistry({
       db,
       storage,

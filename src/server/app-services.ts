@@ -2,11 +2,10 @@ import { getEnv } from "~/env.js";
 import { createSessionManager } from "./auth/session";
 import { createSignInThrottle } from "./auth/sign-in-throttle";
 import { createSessionCache } from "./auth/session-cache";
-import { Redis } from "ioredis";
 import { getDb } from "./db";
 import { createCacheRedis, createQueryCache } from "./domain/cache";
 import { createLogger } from "./logger";
-import { getRedis, redisConnectionOptions } from "./redis";
+import { createRedisClient, getRedis, redisTargetFromEnv } from "./redis";
 import type { AppServices } from "./services";
 import { LocalDiskStorage } from "./storage/local-disk-storage";
 
@@ -19,12 +18,13 @@ export function getAppServices(): AppServices {
   const db = getDb();
   const logger = createLogger("web", env.LOG_LEVEL);
   const redis = getRedis();
+  const redisTarget = redisTargetFromEnv();
   // Sessions resolved once per user and version, reused while the Redis invalidation channel is
   // live (its own subscriber connection); PostgreSQL on every request otherwise.
   const sessionCache =
     env.SESSION_CACHE_TTL_MS > 0
       ? createSessionCache({
-          subscriber: new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 1 })),
+          subscriber: createRedisClient(redisTarget, { maxRetriesPerRequest: 1 }),
           publisher: redis,
           channel: `${env.QUEUE_PREFIX}:sessions:changed`,
           ttlMs: env.SESSION_CACHE_TTL_MS,
@@ -66,7 +66,7 @@ export function getAppServices(): AppServices {
   if (env.CACHE_ENABLED) {
     // Its own fail-fast client: a slow or absent Redis must cost a query a few ms, not a hang.
     services.cache = createQueryCache({
-      redis: createCacheRedis(redisConnectionOptions(env.REDIS_URL)),
+      redis: createCacheRedis(redisTarget),
       commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS,
       adminRedis: services.redis,
       appPrefix: env.QUEUE_PREFIX,

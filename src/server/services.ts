@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "~/server/redis";
 import type { Db } from "./db/client";
 import type { QueryCache } from "./domain/cache/query-cache";
 import type { IdempotencyOptions } from "./domain/idempotency/options";
@@ -13,7 +13,7 @@ import type { BlobStorage } from "./storage/blob-storage";
  */
 export interface AppServices {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   storage: BlobStorage;
   sessions: SessionManager;
   /** Failed sign-ins per account and per client address (Redis, in-memory when Redis is down). */

@@ -7,7 +7,7 @@ import { createQueryCache } from "../../src/server/domain/cache/query-cache";
 import { createCacheRedis } from "../../src/server/domain/cache/redis-client";
 
 const url = new URL(process.env.REDIS_URL!);
-const redis = createCacheRedis({ host: url.hostname, port: Number(url.port) });
+const redis = createCacheRedis(`redis://${url.hostname}:${url.port}`);
 const cache = createQueryCache({ redis, commandTimeoutMs: 500, appPrefix: process.env.APP_PREFIX!, logger: console, statsFlushMs: 0 });
 
 async function main() {

@@ -6,7 +6,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { appRouter, createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
@@ -18,16 +17,35 @@ import { createDb } from "~/server/db/client";
 import { createCacheRedis, createQueryCache } from "~/server/domain/cache";
 import type { AppServices } from "~/server/services";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
+import { bullmqConnection, createRedisClient, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisTarget } from "~/server/redis";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/**
+ * The Redis the tests share: TEST_REDIS_URL, or the Redis Cluster named by REDIS_CLUSTER_NODES
+ * (`npm run test:cluster` sets it and runs the same test files against a local cluster).
+ */
+export function testRedisTarget(): RedisTarget {
+  return redisTargetFrom({ REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES });
+}
+
+/** Delete every key under these prefixes (SCAN batches, on every node of a cluster). */
+export async function deleteKeysUnder(redis: ReturnType<typeof createRedisClient>, prefixes: Iterable<string>): Promise<void> {
+  for (const prefix of new Set(prefixes)) {
+    for await (const keys of scanKeys(redis, `${prefix}:*`)) await unlinkKeys(redis, keys);
+  }
+}
 
 export interface TestApp {
   services: AppServices;
   databaseUrl: string;
   storageDir: string;
+  /** The app's Redis key prefix (config.queuePrefix): cache, counters, channels. */
   prefix: string;
+  /** BullMQ's prefix: `prefix`, or `{prefix}` on a cluster (see queuePrefix in ~/server/redis). */
+  queuePrefix: string;
+  redisTarget: RedisTarget;
   bullConnection: ReturnType<typeof bullmqConnection>;
   /** A tRPC caller acting as this user (null: signed out). */
   caller(user: SessionUser | null): ReturnType<typeof createCaller>;
@@ -59,9 +77,9 @@ export async function createTestApp(
   const database = await createTestDatabase();
   const db = createDb(database.url, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const redisUrl = opts.redisUrl ?? TEST_REDIS_URL;
+  const redisTarget: RedisTarget = opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget();
   // The app's own settings (src/server/redis.ts): one retry, then a command fails.
-  const redis = new Redis(redisConnectionOptions(redisUrl, { maxRetriesPerRequest: 1 }));
+  const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: 1 });
   redis.on("error", () => {}); // a test that stops Redis expects the connection errors
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
   const sessions = createSessionManager(db, { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false });
@@ -83,8 +101,8 @@ export async function createTestApp(
   };
   // The query cache on its own fail-fast client, under this test's prefix (like the app's). The
   // timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
-  const cacheRedisUrl = opts.cacheRedisUrl === undefined ? TEST_REDIS_URL : opts.cacheRedisUrl;
-  const cacheRedis = cacheRedisUrl ? createCacheRedis(redisConnectionOptions(cacheRedisUrl)) : null;
+  const cacheRedisTarget = opts.cacheRedisUrl === undefined ? testRedisTarget() : opts.cacheRedisUrl;
+  const cacheRedis = cacheRedisTarget ? createCacheRedis(cacheRedisTarget) : null;
   if (cacheRedis) {
     services.cache = createQueryCache({
       redis: cacheRedis,
@@ -102,7 +120,9 @@ export async function createTestApp(
     databaseUrl: database.url,
     storageDir,
     prefix,
-    bullConnection: bullmqConnection(redisUrl),
+    queuePrefix: queuePrefix(prefix, redisTarget),
+    redisTarget,
+    bullConnection: bullmqConnection(redisTarget),
     caller: (user) => createCaller(createInnerContext(services, user)),
     async http(urlPath, init = {}) {
       const headers = new Headers(init.headers);
@@ -135,13 +155,8 @@ export async function createTestApp(
       await services.cache?.close();
       cacheRedis?.disconnect();
       await db.$disconnect();
-      // Remove every key of this test's prefix (queues and cache), in SCAN batches.
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
+      // Remove every key of this test's prefixes (queues and cache), in SCAN batches.
+      await deleteKeysUnder(redis, [prefix, queuePrefix(prefix, redisTarget)]);
       await redis.quit();
       await rm(storageDir, { recursive: true, force: true });
       await database.drop();

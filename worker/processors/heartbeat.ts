@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "~/server/redis";
 import type { Logger } from "~/server/logger";
 import { QueueName } from "~/server/queue/queues";
 import { startScheduledJob } from "./scheduled-job";
@@ -10,7 +10,7 @@ export const HEARTBEAT_KEY = "worker:heartbeat";
  * A heartbeat job every few seconds records the time in Redis. The worker's /healthz reads that
  * key: a stale heartbeat means jobs are not flowing (Redis or the worker loop is stuck).
  */
-export async function startHeartbeat(opts: { connection: ConnectionOptions; prefix: string; redis: Redis; logger: Logger; everyMs?: number }) {
+export async function startHeartbeat(opts: { connection: ConnectionOptions; prefix: string; redis: RedisClient; logger: Logger; everyMs?: number }) {
   const key = `${opts.prefix}:${HEARTBEAT_KEY}`;
   const job = await startScheduledJob({
     queue: QueueName.heartbeat,

@@ -38,7 +38,7 @@ export function startRelay(app: TestApp, options: Partial<OutboxRelayOptions> = 
     db: app.services.db,
     databaseUrl: app.databaseUrl,
     connection,
-    prefix: app.prefix,
+    prefix: app.queuePrefix,
     logger: silent,
     options: { pollIntervalMs: 200, batchSize: 50, leaseMs: 5000, consumerJob: { attempts: 3, backoffMs: 20 }, ...options },
   });
@@ -48,7 +48,7 @@ export function startConsumers(app: TestApp, consumers: EventConsumer[], concurr
   return startOutboxConsumers({
     db: app.services.db,
     connection: app.bullConnection,
-    prefix: app.prefix,
+    prefix: app.queuePrefix,
     logger: silent,
     storage: app.services.storage,
     consumers,
@@ -72,7 +72,7 @@ export function recordingConsumer(name = `recorder-${randomUUID().slice(0, 6)}`,
 }
 
 export function outboxQueue(app: TestApp, connection = app.bullConnection) {
-  return new Queue(QueueName.outboxEvents, { connection, prefix: app.prefix });
+  return new Queue(QueueName.outboxEvents, { connection, prefix: app.queuePrefix });
 }
 
 export async function statusCounts(db: Db) {

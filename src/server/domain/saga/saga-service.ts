@@ -1,4 +1,3 @@
-import type { ConnectionOptions } from "bullmq";
 import type { Db } from "../../db/client";
 import type { BlobStorage } from "../../storage/blob-storage";
 import { appSagaRegistry } from "./app-sagas";
@@ -7,6 +6,7 @@ import { createSagaEngine, type SagaEngineDeps } from "./engine";
 import { createSagaOperations } from "./operations";
 import { createSagaQueries } from "./queries";
 import { createBullSagaDispatcher, sharedStepQueue } from "./step-queue";
+import { queuePrefix, type RedisClient } from "~/server/redis";
 import type { SagaDispatcher } from "./types";
 
 /** Everything a request handler does with sagas: start one, read them, act on one. */
@@ -39,12 +39,12 @@ export const WEB_DISPATCH_TIMEOUT_MS = 1_000;
 export function sagaServiceFor(services: {
   db: Db;
   storage: BlobStorage;
-  redis: ConnectionOptions & object;
+  redis: RedisClient;
   config: { queuePrefix: string };
   logger?: SagaLogger;
 }) {
   let registry = registries.get(services.db);
   if (!registry) registries.set(services.db, (registry = appSagaRegistry(services)));
-  const dispatcher = createBullSagaDispatcher(sharedStepQueue(services.redis, services.config.queuePrefix), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS });
+  const dispatcher = createBullSagaDispatcher(sharedStepQueue(services.redis, queuePrefix(services.config.queuePrefix, services.redis)), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS });
   return createSagaService({ db: services.db, registry, dispatcher, logger: services.logger });
 }

@@ -1,0 +1,36 @@
+import { defineConfig } from "vitest/config";
+import base from "./vitest.config";
+
+/**
+ * `npm run test:cluster`: the outbox, saga, idempotency and cache integration tests, unchanged,
+ * against a local 3-master Redis Cluster (test/cluster/global-setup.ts), plus the failover test.
+ */
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: [
+      // outbox
+      "worker/processors/outbox-relay.test.ts",
+      "worker/processors/outbox-consumers.test.ts",
+      "worker/processors/outbox-consumer-failures.test.ts",
+      "src/server/api/routers/admin/outbox.test.ts",
+      // saga
+      "src/server/domain/saga/saga-engine.test.ts",
+      "src/server/domain/saga/sagas/file-upload.test.ts",
+      "src/server/api/routers/admin/sagas.test.ts",
+      // idempotency
+      "src/server/api/middleware/idempotency.test.ts",
+      "src/server/api/routers/admin/idempotency.test.ts",
+      // cache
+      "src/server/domain/cache/query-cache.test.ts",
+      "src/server/domain/cache/file-events.test.ts",
+      "src/server/api/middleware/cache.test.ts",
+      // the cluster's own
+      "test/cluster/*.test.ts",
+    ],
+    exclude: ["**/node_modules/**"],
+    globalSetup: ["test/global-setup.ts", "test/cluster/global-setup.ts"],
+    setupFiles: ["test/cluster/setup-env.ts"],
+  },
+});
