@@ -14,14 +14,11 @@ export default defineConfig({
       "worker/processors/outbox-relay.test.ts",
       "worker/processors/outbox-consumers.test.ts",
       "worker/processors/outbox-consumer-failures.test.ts",
-      "src/server/api/routers/admin/outbox.test.ts",
       // saga
       "src/server/domain/saga/saga-engine.test.ts",
       "src/server/domain/saga/sagas/file-upload.test.ts",
-      "src/server/api/routers/admin/sagas.test.ts",
       // idempotency
       "src/server/api/middleware/idempotency.test.ts",
-      "src/server/api/routers/admin/idempotency.test.ts",
       // cache
       "src/server/domain/cache/query-cache.test.ts",
       "src/server/domain/cache/file-events.test.ts",

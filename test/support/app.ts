@@ -39,7 +39,10 @@ export async function deleteKeysUnder(redis: ReturnType<typeof createRedisClient
 
 export interface TestApp {
   services: AppServices;
+  /** A direct (session) connection URL of this test's database: DIRECT_DATABASE_URL's role. */
   databaseUrl: string;
+  /** The URL the app's own pool uses: through the pooler under `npm run test:pgbouncer`, else databaseUrl. */
+  pooledDatabaseUrl: string;
   storageDir: string;
   /** The app's Redis key prefix (config.queuePrefix): cache, counters, channels. */
   prefix: string;
@@ -75,7 +78,9 @@ export async function createTestApp(
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  const db = createDb(database.url, { max: opts.poolMax ?? 20 });
+  // The app's queries go through the pooler when the suite has one (DATABASE_URL); what needs a
+  // session (LISTEN, the saga runner's prepared statements) gets `databaseUrl` (DIRECT_DATABASE_URL).
+  const db = createDb(database.pooledUrl, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const redisTarget: RedisTarget = opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget();
   // The app's own settings (src/server/redis.ts): one retry, then a command fails.
@@ -118,6 +123,7 @@ export async function createTestApp(
   return {
     services,
     databaseUrl: database.url,
+    pooledDatabaseUrl: database.pooledUrl,
     storageDir,
     prefix,
     queuePrefix: queuePrefix(prefix, redisTarget),
