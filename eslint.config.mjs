@@ -20,7 +20,7 @@ const config = [
   },
   {
     // Domain, database, queue code is shared with the worker: it must not pull in Next.js or React.
-    files: ["src/server/domain/**", "src/server/db/**", "src/server/queue/**", "src/server/db.ts", "src/server/redis.ts", "worker/**"],
+    files: ["src/server/domain/**", "src/server/platform/db/**", "src/server/queue/**", "src/server/platform/db/process-db.ts", "src/server/platform/redis.ts", "worker/**"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [{ group: ["next", "next/*", "react", "react-dom", "~/trpc/*", "@trpc/*"], message: "Domain and worker code stays framework-free." }] }],
     },

@@ -30,11 +30,11 @@ import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager } from "../src/server/auth/session";
-import { createDb } from "../src/server/db/client";
+import { createDb } from "../src/server/platform/db/client";
 import { createCacheRedis, createQueryCache } from "../src/server/domain/cache";
-import { redisConnectionOptions } from "../src/server/redis";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis } from "./support";
 

@@ -25,10 +25,10 @@ import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
 import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
-import { createDb } from "../src/server/db/client";
-import { redisConnectionOptions } from "../src/server/redis";
+import { createDb } from "../src/server/platform/db/client";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, percentile } from "./support";
 

@@ -10,11 +10,11 @@
 import { Queue } from "bullmq";
 import pg from "pg";
 import { pino } from "pino";
-import { createDb } from "~/server/db/client";
+import { createDb } from "~/server/platform/db/client";
 import { CLAIM_DUE_SQL } from "~/server/domain/outbox/relay-store";
-import { QueueName } from "~/server/queue/queues";
-import { bullmqConnection } from "~/server/redis";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { QueueName } from "~/server/contracts/queues";
+import { bullmqConnection } from "~/server/platform/redis";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import { startOutboxConsumers } from "../worker/processors/outbox-consumers";
 import { startOutboxRelay } from "../worker/processors/outbox-relay";
 import { installPgCounter, installRedisCounter } from "./counts";

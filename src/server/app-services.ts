@@ -3,12 +3,12 @@ import { createSessionManager } from "./auth/session";
 import { createSignInThrottle } from "./auth/sign-in-throttle";
 import { createSessionCache } from "./auth/session-cache";
 import { Redis } from "ioredis";
-import { getDb } from "./db";
+import { getDb } from "./platform/db/process-db";
 import { createCacheRedis, createQueryCache } from "./domain/cache";
-import { createLogger } from "./logger";
-import { getRedis, redisConnectionOptions } from "./redis";
+import { createLogger } from "./platform/logger";
+import { getRedis, redisConnectionOptions } from "./platform/redis";
 import type { AppServices } from "./services";
-import { LocalDiskStorage } from "./storage/local-disk-storage";
+import { LocalDiskStorage } from "./platform/storage/local-disk-storage";
 
 const globalForServices = globalThis as unknown as { metastoreServices?: AppServices };
 

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Logger } from "~/server/logger";
-import { QueueName } from "~/server/queue/queues";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
 import { startScheduledJob } from "./scheduled-job";
 
 export const HEARTBEAT_KEY = "worker:heartbeat";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { startIdempotencyCleanup } from "./idempotency-cleanup";
 
 let app: TestApp;

@@ -1,8 +1,8 @@
 import type { ConnectionOptions } from "bullmq";
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 import { deleteExpiredIdempotencyKeys } from "~/server/domain/idempotency/cleanup";
-import type { Logger } from "~/server/logger";
-import { QueueName } from "~/server/queue/queues";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
 import { startScheduledJob } from "./scheduled-job";
 
 /**

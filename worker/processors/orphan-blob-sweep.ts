@@ -1,9 +1,9 @@
 import type { ConnectionOptions } from "bullmq";
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 import { sweepOrphanBlobs } from "~/server/domain/files/orphan-blobs";
-import type { Logger } from "~/server/logger";
-import { QueueName } from "~/server/queue/queues";
-import type { BlobStorage } from "~/server/storage/blob-storage";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
+import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { startScheduledJob } from "./scheduled-job";
 
 /** Every `everyMs`, remove blobs older than `graceMs` that no live file or resumable saga needs. */

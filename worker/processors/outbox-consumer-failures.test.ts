@@ -7,8 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QueueName } from "~/server/queue/queues";
-import { createTestApp, type TestApp } from "../../test/support/app";
+import { QueueName } from "~/server/contracts/queues";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { startOutboxConsumers } from "./outbox-consumers";
 import { appendTagged, recordingConsumer, silent, startRelay, waitFor } from "./outbox.test-support";
 

@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbox";
 import { retryEvent } from "~/server/domain/outbox/operator";
-import { QueueName } from "~/server/queue/queues";
-import { createTestApp, type TestApp } from "../../test/support/app";
+import { QueueName } from "~/server/contracts/queues";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumers";
-import { inTransaction } from "~/server/db/transaction";
+import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/domain/outbox/append-event";
 import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
 import { createInboxBatcher } from "~/server/domain/outbox/consumption";
-import type { Tx } from "~/server/db/transaction";
+import type { Tx } from "~/server/platform/db/transaction";
 import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "./outbox.test-support";
 
 let app: TestApp;

@@ -1,12 +1,12 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
-import type { Db } from "~/server/db/client";
-import type { Tx } from "~/server/db/transaction";
+import type { Db } from "~/server/platform/db/client";
+import type { Tx } from "~/server/platform/db/transaction";
 import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
 import { recordStalledOut } from "~/server/domain/outbox/reconcile-store";
-import { deliveredEventSchema } from "~/server/domain/outbox/events";
-import type { Logger } from "~/server/logger";
-import { QueueName } from "~/server/queue/queues";
-import type { BlobStorage } from "~/server/storage/blob-storage";
+import { deliveredEventSchema } from "~/server/contracts/events";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
+import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { defaultConsumers, type EventConsumer } from "./consumers";
 
 /**

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Logger } from "~/server/logger";
+import type { Logger } from "~/server/platform/logger";
 
 export const OUTBOX_CHANNEL = "outbox_event";
 

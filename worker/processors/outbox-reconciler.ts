@@ -1,13 +1,13 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 import {
   findStalledEvents,
   requeueStalledEvents,
   type InFlightCursor,
   type ReconcileReason,
 } from "~/server/domain/outbox/reconcile-store";
-import type { Logger } from "~/server/logger";
-import { QueueName } from "~/server/queue/queues";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
 
 export interface OutboxReconcilerOptions {
   /** An in-flight event is looked at once it was published this long ago (OUTBOX_STALLED_AFTER_MS). */

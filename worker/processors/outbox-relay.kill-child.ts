@@ -4,8 +4,8 @@
  * killed. Not a test file: outbox-relay.kill.test.ts runs it.
  */
 import { pino } from "pino";
-import { createDb } from "~/server/db/client";
-import { bullmqConnection } from "~/server/redis";
+import { createDb } from "~/server/platform/db/client";
+import { bullmqConnection } from "~/server/platform/redis";
 import { startOutboxRelay } from "./outbox-relay";
 
 const stage = process.env.STAGE as "claimed" | "published";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../test/support/app";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 import { appendTagged, outboxQueue, recordingConsumer, startConsumers, startRelay, waitFor } from "./outbox.test-support";
 
 let app: TestApp;

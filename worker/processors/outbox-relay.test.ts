@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockedAggregates, discardEvent, retryEvent } from "~/server/domain/outbox/operator";
 import { retryDelayMs } from "~/server/domain/outbox/backoff";
-import { bullmqConnection } from "~/server/redis";
-import { createTestApp, type TestApp } from "../../test/support/app";
-import { startPrivateRedis } from "../../test/support/redis-server";
+import { bullmqConnection } from "~/server/platform/redis";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { startPrivateRedis } from "~test/support/redis-server";
 import { appendTagged, outboxQueue, recordingConsumer, startConsumers, startRelay, waitFor } from "./outbox.test-support";
 
 let app: TestApp;

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "~/server/domain/outbox/backoff";
-import type { DeliveredEvent } from "~/server/domain/outbox/events";
+import type { DeliveredEvent } from "~/server/contracts/events";
 import { claimDueEvents, markPublished, markPublishFailed, releaseClaims, type ClaimedEvent } from "~/server/domain/outbox/relay-store";
-import type { Logger } from "~/server/logger";
-import { QueueName } from "~/server/queue/queues";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
 import { listenForOutboxEvents } from "./outbox-notify-listener";
 
 export interface OutboxRelayOptions {

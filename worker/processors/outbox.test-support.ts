@@ -5,11 +5,11 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { pino } from "pino";
-import type { Db } from "~/server/db/client";
-import { inTransaction } from "~/server/db/transaction";
+import type { Db } from "~/server/platform/db/client";
+import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/domain/outbox/append-event";
-import { QueueName } from "~/server/queue/queues";
-import type { TestApp } from "../../test/support/app";
+import { QueueName } from "~/server/contracts/queues";
+import type { TestApp } from "~test/support/app";
 import { startOutboxConsumers } from "./outbox-consumers";
 import { startOutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
 import type { EventConsumer } from "./consumers";

@@ -1,11 +1,11 @@
 import { DelayedError, Worker, type ConnectionOptions } from "bullmq";
 import pg from "pg";
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 import type { SagaRegistry } from "~/server/domain/saga/definition";
 import { createSagaEngine } from "~/server/domain/saga/engine";
 import { createBullSagaDispatcher, createStepQueue } from "~/server/domain/saga/step-queue";
-import type { Logger } from "~/server/logger";
-import { jobSchemas, QueueName } from "~/server/queue/queues";
+import type { Logger } from "~/server/platform/logger";
+import { jobSchemas, QueueName } from "~/server/contracts/queues";
 
 export interface SagaRunnerOptions {
   connection: ConnectionOptions;

@@ -4,9 +4,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QueueName } from "~/server/queue/queues";
-import { bullmqConnection } from "~/server/redis";
-import { startPrivateRedis, type PrivateRedis } from "../../test/support/redis-server";
+import { QueueName } from "~/server/contracts/queues";
+import { bullmqConnection } from "~/server/platform/redis";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { silent, waitFor } from "./outbox.test-support";
 import { startScheduledJob } from "./scheduled-job";
 

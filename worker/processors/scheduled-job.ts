@@ -1,6 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
-import type { Logger } from "~/server/logger";
-import { jobSchemas, type JobPayload, type QueueName } from "~/server/queue/queues";
+import type { Logger } from "~/server/platform/logger";
+import { jobSchemas, type JobPayload, type QueueName } from "~/server/contracts/queues";
 
 /**
  * A periodic job as a BullMQ job scheduler on its own queue. One scheduler id per queue: however

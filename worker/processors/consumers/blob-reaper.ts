@@ -1,4 +1,4 @@
-import { payloadOf } from "~/server/domain/outbox/events";
+import { payloadOf } from "~/server/contracts/events";
 import type { EventConsumer } from "./types";
 
 /**

@@ -6,10 +6,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { inTransaction } from "~/server/db/transaction";
+import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/domain/outbox/append-event";
 import { fileChangeToEvent } from "~/server/domain/outbox/files-outbox";
-import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { startConsumers, startRelay, waitFor } from "../outbox.test-support";
 import { defaultConsumers } from ".";
 

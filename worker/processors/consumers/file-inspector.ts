@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { UnrecoverableError } from "bullmq";
 import { fileTypeFromBuffer } from "file-type";
 import sharp from "sharp";
-import { payloadOf } from "~/server/domain/outbox/events";
-import { BlobNotFoundError } from "~/server/storage/blob-storage";
+import { payloadOf } from "~/server/contracts/events";
+import { BlobNotFoundError } from "~/server/platform/storage/blob-storage";
 import type { EventConsumer } from "./types";
 
 /** Bytes with no magic number that read as UTF-8 text with no control characters are text. */

@@ -1,8 +1,8 @@
-import type { Db } from "~/server/db/client";
-import type { Tx } from "~/server/db/transaction";
-import type { DeliveredEvent } from "~/server/domain/outbox/events";
-import type { Logger } from "~/server/logger";
-import type { BlobStorage } from "~/server/storage/blob-storage";
+import type { Db } from "~/server/platform/db/client";
+import type { Tx } from "~/server/platform/db/transaction";
+import type { DeliveredEvent } from "~/server/contracts/events";
+import type { Logger } from "~/server/platform/logger";
+import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 
 export interface ConsumerContext {
   /** The transaction the consumer's inbox row commits in: database effects belong in it. */

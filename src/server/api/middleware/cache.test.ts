@@ -1,8 +1,8 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
-import { startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 
 let app: TestApp;
 let alice: SessionUser;

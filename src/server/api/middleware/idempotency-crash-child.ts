@@ -13,11 +13,11 @@ import { z } from "zod";
 import { authedProcedure, createCallerFactory, createInnerContext, createTRPCRouter, middleware } from "~/server/api/trpc";
 import { createSignInThrottle } from "~/server/auth/sign-in-throttle";
 import { createSessionManager } from "~/server/auth/session";
-import { createDb } from "~/server/db/client";
+import { createDb } from "~/server/platform/db/client";
 import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbox";
-import { redisConnectionOptions } from "~/server/redis";
+import { redisConnectionOptions } from "~/server/platform/redis";
 import type { AppServices } from "~/server/services";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 
 const env = (name: string) => {
   const value = process.env[name];

@@ -8,7 +8,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../test/support/app";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 let user: SessionUser;

@@ -13,7 +13,7 @@ import type { SessionUser } from "~/server/auth/session";
 import { createInnerContext } from "~/server/api/trpc";
 import { createCaller } from "~/server/api/root";
 import { deleteExpiredIdempotencyKeys } from "~/server/domain/idempotency/cleanup";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 let locker: pg.Client;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
-const CHILD = path.join(ROOT, "test/cache/miss-together-child.ts");
+const CHILD = path.join(ROOT, "test/fixtures/cache-miss-together-child.ts");
 const appPrefix = `test-xproc-${randomUUID().slice(0, 8)}`;
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { CacheTimeoutError, withDeadline } from "./deadline";
 
 let redis: PrivateRedis;

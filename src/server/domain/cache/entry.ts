@@ -1,4 +1,4 @@
-import { transformer } from "../../transformer";
+import { transformer } from "../../platform/transformer";
 
 /**
  * What one cache entry holds. `versions` are the tag versions read BEFORE the loader ran: if any

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server";
-import { redisConnectionOptions } from "../../redis";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
+import { redisConnectionOptions } from "../../platform/redis";
 import { createQueryCache, type CacheReadSpec, type QueryCache } from "./query-cache";
 import { createCacheRedis } from "./redis-client";
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisConnectionOptions } from "../../redis";
+import { redisConnectionOptions } from "../../platform/redis";
 import { invalidateForFileEvent, tagsForFileEvent } from "./file-events";
 import { fileTags } from "./file-tags";
 import { createQueryCache, type QueryCache } from "./query-cache";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { transformer } from "../../transformer";
+import { transformer } from "../../platform/transformer";
 
 /**
  * Redis key layout of the query cache, all under the app's prefix (config.queuePrefix) so that a

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server";
-import { redisConnectionOptions } from "../../redis";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
+import { redisConnectionOptions } from "../../platform/redis";
 import { encodeEntry } from "./entry";
 import { entryKey, keyspace, prefixTag, tagKey } from "./keys";
 import { createQueryCache, type CacheReadSpec, type QueryCache } from "./query-cache";

@@ -1,4 +1,4 @@
-import { DomainError } from "../errors";
+import { DomainError } from "../../platform/errors";
 
 /**
  * The one content policy for every upload path (files.upload stores at once; files.startUpload's

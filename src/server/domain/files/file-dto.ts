@@ -1,4 +1,4 @@
-import type { Prisma } from "../../db/client";
+import type { Prisma } from "../../platform/db/client";
 
 /** The only columns a client ever sees (explicit select: storage keys and owner ids stay inside). */
 export const fileDtoSelect = {

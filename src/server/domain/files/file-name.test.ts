@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../errors";
+import { DomainError } from "../../platform/errors";
 import { contentDisposition, sanitizeFileName } from "./file-name";
 
 describe("sanitizeFileName", () => {

@@ -1,4 +1,4 @@
-import { badInput } from "../errors";
+import { badInput } from "../../platform/errors";
 
 const MAX_NAME_BYTES = 255;
 // Characters that are unsafe in file names on common systems, plus ASCII control characters.

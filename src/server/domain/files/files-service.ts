@@ -1,8 +1,8 @@
 import { v7 as uuidv7 } from "uuid";
-import type { Db, Prisma } from "../../db/client";
-import { inTransaction, type Tx } from "../../db/transaction";
-import type { BlobStorage } from "../../storage/blob-storage";
-import { badInput, DomainError, notFound, tooLarge } from "../errors";
+import type { Db, Prisma } from "../../platform/db/client";
+import { inTransaction, type Tx } from "../../platform/db/transaction";
+import type { BlobStorage } from "../../platform/storage/blob-storage";
+import { badInput, DomainError, notFound, tooLarge } from "../../platform/errors";
 import { acceptedContentType, servedContentType } from "./content-policy";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { fileDtoSelect, toFileDto, type FileDto } from "./file-dto";

@@ -3,7 +3,7 @@ import path from "node:path";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { sweepOrphanBlobs } from "./orphan-blobs";
 
 let app: TestApp;
@@ -71,7 +71,7 @@ describe("sweepOrphanBlobs", () => {
     const other = await createTestApp();
     try {
       // The same folder, seen from another database: every blob looks unreferenced there.
-      const { LocalDiskStorage } = await import("~/server/storage/local-disk-storage");
+      const { LocalDiskStorage } = await import("~/server/platform/storage/local-disk-storage");
       const shared = { db: other.services.db, storage: new LocalDiskStorage(app.storageDir) };
       const orphan = `staging/${uuidv7()}`;
       await putBlob(orphan, 2 * HOUR);

@@ -1,5 +1,5 @@
-import type { Db } from "../../db/client";
-import type { BlobStorage } from "../../storage/blob-storage";
+import type { Db } from "../../platform/db/client";
+import type { BlobStorage } from "../../platform/storage/blob-storage";
 
 /**
  * Blobs can outlive the records that would point at them in a few crash or rollback windows:

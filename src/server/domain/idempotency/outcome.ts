@@ -1,4 +1,4 @@
-import { transformer } from "../../transformer";
+import { transformer } from "../../platform/transformer";
 
 /**
  * What a completed record replays: the procedure's data, or the error it answered with. Errors keep

@@ -1,4 +1,4 @@
-import type { Db, Prisma } from "../../db/client";
+import type { Db, Prisma } from "../../platform/db/client";
 import { deserializeOutcome, type StoredOutcome } from "./outcome";
 import { parseScope } from "./scope";
 

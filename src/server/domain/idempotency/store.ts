@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
-import type { Db } from "../../db/client";
-import type { Tx } from "../../db/transaction";
+import type { Db } from "../../platform/db/client";
+import type { Tx } from "../../platform/db/transaction";
 import type { IdempotencyOptions } from "./options";
 import { deserializeOutcome, serializeOutcome, type StoredOutcome } from "./outcome";
 

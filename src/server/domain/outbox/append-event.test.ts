@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { inTransaction } from "~/server/db/transaction";
-import { DomainError } from "../errors";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { DomainError } from "../../platform/errors";
 import { appendEvent, EventContractError } from "./append-event";
 import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "./files-outbox";
-import type { NewEvent } from "./events";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import type { NewEvent } from "../../contracts/events";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 let alice: SessionUser;

@@ -1,8 +1,8 @@
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
-import type { Tx } from "../../db/transaction";
-import { DomainError } from "../errors";
-import { eventHeadersSchema, eventRegistry, eventTypes, isEventType, type NewEvent } from "./events";
+import type { Tx } from "../../platform/db/transaction";
+import { DomainError } from "../../platform/errors";
+import { eventHeadersSchema, eventRegistry, eventTypes, isEventType, type NewEvent } from "../../contracts/events";
 
 /** Default cap on one event's serialised payload: events carry facts and ids, never file contents. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -1,5 +1,5 @@
-import type { Db } from "../../db/client";
-import { inTransaction, type Tx } from "../../db/transaction";
+import type { Db } from "../../platform/db/client";
+import { inTransaction, type Tx } from "../../platform/db/transaction";
 import { describeError } from "./relay-store";
 
 /**

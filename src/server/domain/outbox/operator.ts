@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { Db, Prisma } from "../../db/client";
-import { DomainError, notFound } from "../errors";
+import type { Db, Prisma } from "../../platform/db/client";
+import { DomainError, notFound } from "../../platform/errors";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
 
 /**

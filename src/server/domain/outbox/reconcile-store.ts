@@ -1,4 +1,4 @@
-import type { Db } from "../../db/client";
+import type { Db } from "../../platform/db/client";
 import { describeError } from "./relay-store";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
 

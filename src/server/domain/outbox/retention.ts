@@ -1,4 +1,4 @@
-import type { Db } from "../../db/client";
+import type { Db } from "../../platform/db/client";
 
 /**
  * Retention: delete old published-and-consumed events and old inbox rows in bounded batches. Each

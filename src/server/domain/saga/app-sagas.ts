@@ -1,5 +1,5 @@
-import type { Db } from "../../db/client";
-import type { BlobStorage } from "../../storage/blob-storage";
+import type { Db } from "../../platform/db/client";
+import type { BlobStorage } from "../../platform/storage/blob-storage";
 import type { AppendOptions } from "../outbox/append-event";
 import { createSagaRegistry, type SagaRegistry } from "./definition";
 import { fileUploadSaga } from "./sagas/file-upload";

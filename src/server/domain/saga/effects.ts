@@ -1,4 +1,4 @@
-import type { Tx } from "../../db/transaction";
+import type { Tx } from "../../platform/db/transaction";
 
 /**
  * Exactly-once side effects for saga steps. A step calls `recordEffect` in the SAME transaction as

@@ -1,8 +1,8 @@
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
-import type { Db } from "../../db/client";
-import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../db/transaction";
-import { badInput } from "../errors";
+import type { Db } from "../../platform/db/client";
+import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../platform/db/transaction";
+import { badInput } from "../../platform/errors";
 import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
 import {
   executionIdFor,
@@ -17,7 +17,7 @@ import {
 } from "./types";
 
 /**
- * The saga state machine. Every step runs as one job (see worker/processors/saga-runner.ts):
+ * The saga state machine. Every step runs as one job (see worker/jobs/saga-runner.ts):
  *
  *   claim   — one statement: the saga must still be at this step in this phase (row-locked), and the
  *             step's log row is taken as a lease (status running, started_at = now, attempts + 1).

@@ -1,6 +1,6 @@
-import type { Db } from "../../db/client";
-import { afterCommit, inTransaction, type Tx } from "../../db/transaction";
-import { DomainError, notFound } from "../errors";
+import type { Db } from "../../platform/db/client";
+import { afterCommit, inTransaction, type Tx } from "../../platform/db/transaction";
+import { DomainError, notFound } from "../../platform/errors";
 import type { SagaRegistry } from "./definition";
 import { dispatchOptionsFor, errorText, leaseMsFor, type SagaEngineDeps } from "./engine";
 import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, type StepJob } from "./types";

@@ -1,5 +1,5 @@
-import type { Db, Prisma } from "../../db/client";
-import { notFound } from "../errors";
+import type { Db, Prisma } from "../../platform/db/client";
+import { notFound } from "../../platform/errors";
 import type { SagaRegistry } from "./definition";
 import { readContext, type SagaStatus } from "./types";
 

@@ -5,7 +5,7 @@
  * must notice and not run the step. Real PostgreSQL; the engine's jobs are run by hand, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { createSagaEngine } from "./engine";
 import { createSagaOperations } from "./operations";
 import { TEST_TABLES_SQL, testSagaRegistry } from "./testing/test-sagas";

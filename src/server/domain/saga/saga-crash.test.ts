@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../test/support/app";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 import { createSagaService, type SagaService } from "./saga-service";
 import { createBullSagaDispatcher, createStepQueue } from "./step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "./testing/test-sagas";

@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { startSagaRunner } from "../../../../worker/processors/saga-runner";
-import { DomainError } from "../errors";
+import { DomainError } from "../../platform/errors";
 import { createSagaEngine } from "./engine";
 import { createSagaService, type SagaService } from "./saga-service";
-import { inTransaction } from "../../db/transaction";
+import { inTransaction } from "../../platform/db/transaction";
 import { createBullSagaDispatcher, createStepQueue, stepJobId } from "./step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "./testing/test-sagas";
 import type { SagaStatus, StepJob } from "./types";

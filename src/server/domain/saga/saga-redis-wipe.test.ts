@@ -6,9 +6,9 @@
  */
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bullmqConnection } from "~/server/redis";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
-import { startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server";
+import { bullmqConnection } from "~/server/platform/redis";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { startSagaRunner } from "../../../../worker/processors/saga-runner";
 import { createSagaService, type SagaService } from "./saga-service";
 import { createBullSagaDispatcher, createStepQueue } from "./step-queue";

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from "bullmq";
-import type { Db } from "../../db/client";
-import type { BlobStorage } from "../../storage/blob-storage";
+import type { Db } from "../../platform/db/client";
+import type { BlobStorage } from "../../platform/storage/blob-storage";
 import { appSagaRegistry } from "./app-sagas";
 import type { SagaRegistry } from "./definition";
 import { createSagaEngine, type SagaEngineDeps } from "./engine";

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { jobSchemas, QueueName } from "../../queue/queues";
+import { jobSchemas, QueueName } from "../../contracts/queues";
 import type { DispatchOptions, SagaDispatcher, StepJob } from "./types";
 
 /**

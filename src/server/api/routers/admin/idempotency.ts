@@ -9,7 +9,7 @@ const metricsOf = (ctx: InnerContext) => createIdempotencyMetrics(ctx.redis, ctx
 
 /**
  * Operator view of Idempotency-Key handling. Counters (requests, replays, 409s, 422s…) live in
- * Redis under the app prefix (see domain/idempotency/metrics.ts for why); records and their states
+ * Redis under the app prefix (see reliability/idempotency/metrics.ts for why); records and their states
  * are read from PostgreSQL, the source of truth.
  */
 export const idempotencyAdminRouter = createTRPCRouter({

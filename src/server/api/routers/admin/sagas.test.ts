@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 /** admin.sagas over the real router: who may do what, and what bad input gets back. */
 let app: TestApp;

@@ -9,7 +9,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../../test/support/app";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 const children = new Set<ChildProcess>();

@@ -11,7 +11,7 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { startSagaRunner } from "../../../../../worker/processors/saga-runner";
 import { createSagaRegistry, PermanentStepError } from "../definition";
 import { sagaServiceFor } from "../saga-service";

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Db } from "../../../db/client";
-import { inTransaction } from "../../../db/transaction";
-import type { BlobStorage } from "../../../storage/blob-storage";
+import type { Db } from "../../../platform/db/client";
+import { inTransaction } from "../../../platform/db/transaction";
+import type { BlobStorage } from "../../../platform/storage/blob-storage";
 import { appendEvent, type AppendOptions } from "../../outbox/append-event";
-import { eventHeadersSchema } from "../../outbox/events";
+import { eventHeadersSchema } from "../../../contracts/events";
 import { fileChangeToEvent } from "../../outbox/files-outbox";
 import { ALLOWED_TYPES, detectType, IMAGE_TYPES, notAcceptedMessage } from "../../files/content-policy";
 import { defineSaga, PermanentStepError } from "../definition";
@@ -33,7 +33,7 @@ import { handOverEffect, recordEffect, undoEffect } from "../effects";
 export const FILE_UPLOAD_SAGA = "file.upload";
 export const FILE_UPLOAD_STEPS = ["check-staged", "reserve-quota", "store-blob", "inspect", "create-record", "derive"] as const;
 
-// What may be stored: the one content policy of both upload paths (domain/files/content-policy.ts).
+// What may be stored: the one content policy of both upload paths (features/files/content-policy.ts).
 export { ALLOWED_TYPES };
 const THUMBNAIL_PX = 256;
 

@@ -1,10 +1,10 @@
 import { v7 as uuidv7 } from "uuid";
-import type { Db } from "../../../db/client";
-import type { BlobStorage } from "../../../storage/blob-storage";
-import { badInput, DomainError, notFound, tooLarge } from "../../errors";
+import type { Db } from "../../../platform/db/client";
+import type { BlobStorage } from "../../../platform/storage/blob-storage";
+import { badInput, DomainError, notFound, tooLarge } from "../../../platform/errors";
 import { fileDtoSelect, toFileDto, type FileDto } from "../../files/file-dto";
 import { sanitizeFileName } from "../../files/file-name";
-import type { EventHeaders } from "../../outbox/events";
+import type { EventHeaders } from "../../../contracts/events";
 import type { SagaStatus } from "../types";
 import { FILE_UPLOAD_SAGA, FILE_UPLOAD_STEPS, stagingKeyFor, type FileUploadInput } from "./file-upload";
 

@@ -6,10 +6,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { createDb } from "~/server/db/client";
-import { bullmqConnection } from "~/server/redis";
+import { createDb } from "~/server/platform/db/client";
+import { bullmqConnection } from "~/server/platform/redis";
 import { startSagaRunner } from "../../../../../worker/processors/saga-runner";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import { createSagaRegistry } from "../definition";
 import { fileUploadSaga } from "../sagas/file-upload";
 import { testSagaRegistry } from "./test-sagas";

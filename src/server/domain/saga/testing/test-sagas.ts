@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 import { createSagaRegistry, defineSaga, PermanentStepError, type SagaStep } from "../definition";
 
 export const TEST_TABLES_SQL = [

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Db } from "./db/client";
-import { checkEvictionPolicy } from "./queue/redis-eviction";
+import { checkEvictionPolicy } from "./redis-eviction";
 
 /** Each dependency gets this long to answer a health check. */
 const CHECK_TIMEOUT_MS = 1000;

@@ -4,10 +4,10 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "~/server/db/client";
-import { checkHealth } from "~/server/health";
-import { createTestDatabase, type TestDatabase } from "../../../test/support/database";
-import { startPrivateRedis, type PrivateRedis } from "../../../test/support/redis-server";
+import { createDb } from "~/server/platform/db/client";
+import { checkHealth } from "~/server/platform/health";
+import { createTestDatabase, type TestDatabase } from "~test/support/database";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { checkEvictionPolicy } from "./redis-eviction";
 
 let evicting: PrivateRedis;

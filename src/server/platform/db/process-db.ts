@@ -1,5 +1,5 @@
 import { getEnv } from "~/env.js";
-import { createDb, type Db } from "./db/client";
+import { createDb, type Db } from "./client";
 
 // Kept on globalThis so `next dev` hot reloads reuse one pool instead of leaking a new one per reload.
 const globalForDb = globalThis as unknown as { metastoreDb?: Db };

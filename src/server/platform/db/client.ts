@@ -1,9 +1,9 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { ambientDb } from "./ambient-db";
-import { PrismaClient } from "./generated/client";
+import { PrismaClient } from "../../db/generated/client";
 
 export type Db = PrismaClient;
-export type { Prisma } from "./generated/client";
+export type { Prisma } from "../../db/generated/client";
 
 /** Connections per process (web and worker each): PostgreSQL's default max_connections is 100. */
 export const DEFAULT_POOL_MAX = 10;

@@ -16,10 +16,10 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execPrisma, type PrismaRun } from "../../../scripts/db-migrate";
-import { MIGRATIONS_DIR, createTestDatabase, type TestDatabase } from "../../../test/support/database";
+import { execPrisma, type PrismaRun } from "../../../../scripts/db-migrate";
+import { MIGRATIONS_DIR, createTestDatabase, type TestDatabase } from "~test/support/database";
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
+const ROOT = path.resolve(import.meta.dirname, "..", "..", "..", "..");
 const SCHEMA = path.join(ROOT, "prisma", "schema.prisma");
 
 function migrationNames(): string[] {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { deliveredEventSchema } from "../domain/outbox/events";
+import { deliveredEventSchema } from "./events";
 
 /**
  * Every BullMQ queue of MetaStore, with the zod schema of its job payload. Producers and the
@@ -8,14 +8,14 @@ import { deliveredEventSchema } from "../domain/outbox/events";
  */
 export const QueueName = {
   heartbeat: "heartbeat",
-  /** One job per saga step (execute or compensate): src/server/domain/saga, worker/processors/saga-runner.ts. */
+  /** One job per saga step (execute or compensate): src/server/reliability/saga, worker/jobs/saga-runner.ts. */
   sagaStep: "saga-step",
   /** One job per outbox event (job id = event id), published by the relay, handled by the consumers. */
   outboxEvents: "outbox-events",
   /** The outbox retention job (a job scheduler). */
   outboxRetention: "outbox-retention",
   idempotencyCleanup: "idempotency-cleanup",
-  /** Removes blobs nothing can still need (a job scheduler): src/server/domain/files/orphan-blobs.ts. */
+  /** Removes blobs nothing can still need (a job scheduler): src/server/features/files/orphan-blobs.ts. */
   orphanBlobSweep: "orphan-blob-sweep",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];

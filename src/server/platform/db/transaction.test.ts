@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { createDb } from "./client";
 import { afterCommit, AfterCommitHooks, inTransaction, withAmbientTransaction } from "./transaction";
 
