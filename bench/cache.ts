@@ -31,7 +31,7 @@ import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager } from "../src/server/auth/session";
 import { createDb } from "../src/server/platform/db/client";
-import { createCacheRedis, createQueryCache } from "../src/server/domain/cache";
+import { createCacheRedis, createQueryCache } from "../src/server/reliability/cache";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";

@@ -11,7 +11,7 @@ import { Queue } from "bullmq";
 import pg from "pg";
 import { pino } from "pino";
 import { createDb } from "~/server/platform/db/client";
-import { CLAIM_DUE_SQL } from "~/server/domain/outbox/relay-store";
+import { CLAIM_DUE_SQL } from "~/server/reliability/outbox/relay-store";
 import { QueueName } from "~/server/contracts/queues";
 import { bullmqConnection } from "~/server/platform/redis";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";

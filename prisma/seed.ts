@@ -10,7 +10,7 @@ import { getEnv } from "../src/env.js";
 import { assertProductionReady } from "../src/production-checks.js";
 import { hashPassword } from "../src/server/auth/passwords";
 import { createDb } from "../src/server/platform/db/client";
-import { createFilesServiceWithOutbox } from "../src/server/domain/outbox/files-outbox";
+import { createFilesServiceWithOutbox } from "../src/server/features/files/files-outbox";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 
 const env = getEnv();

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Db } from "./platform/db/client";
-import type { QueryCache } from "./domain/cache/query-cache";
-import type { IdempotencyOptions } from "./domain/idempotency/options";
+import type { QueryCache } from "./reliability/cache/query-cache";
+import type { IdempotencyOptions } from "./reliability/idempotency/options";
 import type { Logger } from "./platform/logger";
 import type { SessionManager } from "./auth/session";
 import type { SignInThrottle } from "./auth/sign-in-throttle";

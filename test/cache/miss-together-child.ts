@@ -3,8 +3,8 @@
  * fires concurrent reads of one key and prints how often ITS loader ran.
  * env: REDIS_URL, APP_PREFIX, START_AT (epoch ms), LOAD_MS
  */
-import { createQueryCache } from "../../src/server/domain/cache/query-cache";
-import { createCacheRedis } from "../../src/server/domain/cache/redis-client";
+import { createQueryCache } from "../../src/server/reliability/cache/query-cache";
+import { createCacheRedis } from "../../src/server/reliability/cache/redis-client";
 
 const url = new URL(process.env.REDIS_URL!);
 const redis = createCacheRedis({ host: url.hostname, port: Number(url.port) });

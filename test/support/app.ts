@@ -15,7 +15,7 @@ import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server
 import { createSignInThrottle, type SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
 import { createDb } from "~/server/platform/db/client";
-import { createCacheRedis, createQueryCache } from "~/server/domain/cache";
+import { createCacheRedis, createQueryCache } from "~/server/reliability/cache";
 import type { AppServices } from "~/server/services";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";

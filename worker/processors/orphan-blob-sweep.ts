@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from "bullmq";
 import type { Db } from "~/server/platform/db/client";
-import { sweepOrphanBlobs } from "~/server/domain/files/orphan-blobs";
+import { sweepOrphanBlobs } from "~/server/features/files/orphan-blobs";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";

@@ -2,15 +2,15 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbox";
-import { retryEvent } from "~/server/domain/outbox/operator";
+import { createFilesServiceWithOutbox } from "~/server/features/files/files-outbox";
+import { retryEvent } from "~/server/reliability/outbox/operator";
 import { QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumers";
 import { inTransaction } from "~/server/platform/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
-import { createInboxBatcher } from "~/server/domain/outbox/consumption";
+import { createInboxBatcher } from "~/server/reliability/outbox/consumption";
 import type { Tx } from "~/server/platform/db/transaction";
 import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "./outbox.test-support";
 
@@ -175,7 +175,8 @@ describe("batched inbox (batchable consumers)", () => {
 
 describe("real handlers", () => {
   it("file.* → the cache invalidator drops the query-cache entries of the changed file", async () => {
-    const { createQueryCache, fileTags } = await import("~/server/domain/cache");
+    const { createQueryCache } = await import("~/server/reliability/cache");
+    const { fileTags } = await import("~/server/features/files/cache-tags");
     const cache = createQueryCache({ redis: app.services.redis, appPrefix: app.prefix, logger: silent, statsFlushMs: 0 });
     try {
       const fileId = randomUUID();

@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Db } from "~/server/platform/db/client";
 import type { Tx } from "~/server/platform/db/transaction";
-import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
-import { recordStalledOut } from "~/server/domain/outbox/reconcile-store";
+import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/reliability/outbox/consumption";
+import { recordStalledOut } from "~/server/reliability/outbox/reconcile-store";
 import { deliveredEventSchema } from "~/server/contracts/events";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Queue, Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countStalledEvents, reconcileTotals } from "~/server/domain/outbox/reconcile-store";
+import { countStalledEvents, reconcileTotals } from "~/server/reliability/outbox/reconcile-store";
 import { QueueName } from "~/server/contracts/queues";
 import { bullmqConnection } from "~/server/platform/redis";
 import { createTestApp, type TestApp } from "~test/support/app";

@@ -5,7 +5,7 @@ import {
   requeueStalledEvents,
   type InFlightCursor,
   type ReconcileReason,
-} from "~/server/domain/outbox/reconcile-store";
+} from "~/server/reliability/outbox/reconcile-store";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockedAggregates, discardEvent, retryEvent } from "~/server/domain/outbox/operator";
-import { retryDelayMs } from "~/server/domain/outbox/backoff";
+import { blockedAggregates, discardEvent, retryEvent } from "~/server/reliability/outbox/operator";
+import { retryDelayMs } from "~/server/reliability/outbox/backoff";
 import { bullmqConnection } from "~/server/platform/redis";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis } from "~test/support/redis-server";

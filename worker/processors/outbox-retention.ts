@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from "bullmq";
 import type { Db } from "~/server/platform/db/client";
-import { deleteExpiredOutboxRows } from "~/server/domain/outbox/retention";
+import { deleteExpiredOutboxRows } from "~/server/reliability/outbox/retention";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import { startScheduledJob } from "./scheduled-job";

@@ -7,7 +7,7 @@ import { Queue } from "bullmq";
 import { pino } from "pino";
 import type { Db } from "~/server/platform/db/client";
 import { inTransaction } from "~/server/platform/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { QueueName } from "~/server/contracts/queues";
 import type { TestApp } from "~test/support/app";
 import { startOutboxConsumers } from "./outbox-consumers";

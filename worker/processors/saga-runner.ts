@@ -1,9 +1,9 @@
 import { DelayedError, Worker, type ConnectionOptions } from "bullmq";
 import pg from "pg";
 import type { Db } from "~/server/platform/db/client";
-import type { SagaRegistry } from "~/server/domain/saga/definition";
-import { createSagaEngine } from "~/server/domain/saga/engine";
-import { createBullSagaDispatcher, createStepQueue } from "~/server/domain/saga/step-queue";
+import type { SagaRegistry } from "~/server/reliability/saga/definition";
+import { createSagaEngine } from "~/server/reliability/saga/engine";
+import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, QueueName } from "~/server/contracts/queues";
 

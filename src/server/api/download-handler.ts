@@ -2,8 +2,8 @@ import { Readable } from "node:stream";
 import { z } from "zod";
 import { readSessionCookie } from "../auth/request-session";
 import { DomainError } from "../platform/errors";
-import { contentDisposition } from "../domain/files/file-name";
-import { createFilesService } from "../domain/files/files-service";
+import { contentDisposition } from "../features/files/file-name";
+import { createFilesService } from "../features/files/files-service";
 import type { AppServices } from "../services";
 import { BlobNotFoundError } from "../platform/storage/blob-storage";
 

@@ -1,4 +1,4 @@
-import { getAppServices } from "~/server/app-services";
+import { getAppServices } from "~/server/composition";
 import { checkHealth } from "~/server/platform/health";
 
 export const runtime = "nodejs";

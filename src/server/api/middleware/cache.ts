@@ -5,7 +5,7 @@
  * src/server/reliability/cache (framework-free, shared with the worker).
  */
 import { currentTransaction } from "../../platform/db/transaction";
-import { callerScope } from "../../domain/cache";
+import { callerScope } from "../../reliability/cache";
 import type { InnerContext, ProcedureMeta } from "../trpc";
 
 /**

@@ -14,7 +14,7 @@ import { authedProcedure, createCallerFactory, createInnerContext, createTRPCRou
 import { createSignInThrottle } from "~/server/auth/sign-in-throttle";
 import { createSessionManager } from "~/server/auth/session";
 import { createDb } from "~/server/platform/db/client";
-import { createFilesServiceWithOutbox } from "~/server/domain/outbox/files-outbox";
+import { createFilesServiceWithOutbox } from "~/server/features/files/files-outbox";
 import { redisConnectionOptions } from "~/server/platform/redis";
 import type { AppServices } from "~/server/services";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";

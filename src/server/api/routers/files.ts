@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { fileTags, tagsForFileChange } from "../../domain/cache/file-tags";
-import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../domain/outbox/files-outbox";
-import { tagListSchema } from "../../domain/files/tags";
-import { sagaServiceFor } from "../../domain/saga/saga-service";
-import { createUploadService } from "../../domain/saga/sagas/upload-service";
+import { fileTags, tagsForFileChange } from "../../features/files/cache-tags";
+import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../features/files/files-outbox";
+import { tagListSchema } from "../../features/files/tags";
+import { sagaServiceFor } from "../../app-sagas";
+import { createUploadService } from "../../features/files/upload-service";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter } from "../trpc";
 

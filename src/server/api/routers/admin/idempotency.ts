@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { deleteExpiredIdempotencyKeys } from "../../../domain/idempotency/cleanup";
-import { createIdempotencyMetrics, hitRate } from "../../../domain/idempotency/metrics";
-import { countRecordsByState, listIdempotencyRecords } from "../../../domain/idempotency/queries";
+import { deleteExpiredIdempotencyKeys } from "../../../reliability/idempotency/cleanup";
+import { createIdempotencyMetrics, hitRate } from "../../../reliability/idempotency/metrics";
+import { countRecordsByState, listIdempotencyRecords } from "../../../reliability/idempotency/queries";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 

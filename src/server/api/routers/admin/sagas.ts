@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sagaServiceFor } from "../../../domain/saga/saga-service";
+import { sagaServiceFor } from "../../../app-sagas";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const sagaId = z.uuid({ message: "must be a saga id (a UUID)" });

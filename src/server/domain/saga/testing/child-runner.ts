@@ -10,8 +10,8 @@ import { createDb } from "~/server/platform/db/client";
 import { bullmqConnection } from "~/server/platform/redis";
 import { startSagaRunner } from "../../../../../worker/processors/saga-runner";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { createSagaRegistry } from "../definition";
-import { fileUploadSaga } from "../sagas/file-upload";
+import { createSagaRegistry } from "../../../reliability/saga/definition";
+import { fileUploadSaga } from "../../../features/files/upload-saga";
 import { testSagaRegistry } from "./test-sagas";
 
 const env = (name: string) => {

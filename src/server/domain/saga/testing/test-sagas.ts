@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { Db } from "~/server/platform/db/client";
-import { createSagaRegistry, defineSaga, PermanentStepError, type SagaStep } from "../definition";
+import { createSagaRegistry, defineSaga, PermanentStepError, type SagaStep } from "../../../reliability/saga/definition";
 
 export const TEST_TABLES_SQL = [
   `CREATE TABLE IF NOT EXISTS saga_test_effect (execution_id text PRIMARY KEY, saga_id uuid NOT NULL, step int NOT NULL, undone boolean NOT NULL DEFAULT false)`,

@@ -2,9 +2,9 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
-import { createFilesServiceWithOutbox } from "../outbox/files-outbox";
-import { invalidateForFileEvent } from "./file-events";
-import { callerScope, entryKey, keyspace } from "./keys";
+import { createFilesServiceWithOutbox } from "./files-outbox";
+import { invalidateForFileEvent } from "./cache-events";
+import { callerScope, entryKey, keyspace } from "../../reliability/cache/keys";
 
 /**
  * The staleness bound after a committed write, end to end:

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { tagsForFileChange } from "./file-tags";
-import type { QueryCache } from "./query-cache";
+import { tagsForFileChange } from "./cache-tags";
+import type { QueryCache } from "../../reliability/cache/query-cache";
 
 /**
  * The outbox path of invalidation, for crash safety: the mutation middleware invalidates right after

@@ -1,12 +1,12 @@
 import { v7 as uuidv7 } from "uuid";
-import type { Db } from "../../../platform/db/client";
-import type { BlobStorage } from "../../../platform/storage/blob-storage";
-import { badInput, DomainError, notFound, tooLarge } from "../../../platform/errors";
-import { fileDtoSelect, toFileDto, type FileDto } from "../../files/file-dto";
-import { sanitizeFileName } from "../../files/file-name";
-import type { EventHeaders } from "../../../contracts/events";
-import type { SagaStatus } from "../types";
-import { FILE_UPLOAD_SAGA, FILE_UPLOAD_STEPS, stagingKeyFor, type FileUploadInput } from "./file-upload";
+import type { Db } from "../../platform/db/client";
+import type { BlobStorage } from "../../platform/storage/blob-storage";
+import { badInput, DomainError, notFound, tooLarge } from "../../platform/errors";
+import { fileDtoSelect, toFileDto, type FileDto } from "./file-dto";
+import { sanitizeFileName } from "./file-name";
+import type { EventHeaders } from "../../contracts/events";
+import type { SagaStatus } from "../../reliability/saga/types";
+import { FILE_UPLOAD_SAGA, FILE_UPLOAD_STEPS, stagingKeyFor, type FileUploadInput } from "./upload-saga";
 
 /**
  * The request side of uploads: check what can be checked at once, stage the bytes, start the

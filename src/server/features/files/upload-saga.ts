@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Db } from "../../../platform/db/client";
-import { inTransaction } from "../../../platform/db/transaction";
-import type { BlobStorage } from "../../../platform/storage/blob-storage";
-import { appendEvent, type AppendOptions } from "../../outbox/append-event";
-import { eventHeadersSchema } from "../../../contracts/events";
-import { fileChangeToEvent } from "../../outbox/files-outbox";
-import { ALLOWED_TYPES, detectType, IMAGE_TYPES, notAcceptedMessage } from "../../files/content-policy";
-import { defineSaga, PermanentStepError } from "../definition";
-import { handOverEffect, recordEffect, undoEffect } from "../effects";
+import type { Db } from "../../platform/db/client";
+import { inTransaction } from "../../platform/db/transaction";
+import type { BlobStorage } from "../../platform/storage/blob-storage";
+import { appendEvent, type AppendOptions } from "../../reliability/outbox/append-event";
+import { eventHeadersSchema } from "../../contracts/events";
+import { fileChangeToEvent } from "./files-outbox";
+import { ALLOWED_TYPES, detectType, IMAGE_TYPES, notAcceptedMessage } from "./content-policy";
+import { defineSaga, PermanentStepError } from "../../reliability/saga/definition";
+import { handOverEffect, recordEffect, undoEffect } from "../../reliability/saga/effects";
 
 /**
  * The file-upload saga. The upload request has already staged the bytes (staging/<sagaId>) and

@@ -1,28 +1,25 @@
+import type { Db } from "./platform/db/client";
+import type { BlobStorage } from "./platform/storage/blob-storage";
+import type { AppendOptions } from "./reliability/outbox/append-event";
+import { createSagaRegistry, type SagaRegistry } from "./reliability/saga/definition";
 import type { ConnectionOptions } from "bullmq";
-import type { Db } from "../../platform/db/client";
-import type { BlobStorage } from "../../platform/storage/blob-storage";
-import { appSagaRegistry } from "./app-sagas";
-import type { SagaRegistry } from "./definition";
-import { createSagaEngine, type SagaEngineDeps } from "./engine";
-import { createSagaOperations } from "./operations";
-import { createSagaQueries } from "./queries";
-import { createBullSagaDispatcher, sharedStepQueue } from "./step-queue";
-import type { SagaDispatcher } from "./types";
+import { fileUploadSaga } from "./features/files/upload-saga";
+import { createSagaService, type SagaLogger } from "./reliability/saga/saga-service";
+import { createBullSagaDispatcher, sharedStepQueue } from "./reliability/saga/step-queue";
 
-/** Everything a request handler does with sagas: start one, read them, act on one. */
-export function createSagaService(deps: { db: Db; registry: SagaRegistry; dispatcher: SagaDispatcher; logger?: SagaLogger }) {
-  const engine = createSagaEngine(deps);
-  return {
-    registry: deps.registry,
-    startSaga: engine.startSaga,
-    ...createSagaQueries(deps),
-    ...createSagaOperations(deps),
-  };
+/**
+ * The sagas MetaStore runs, built from the process's services. The worker and the web process
+ * build the same registry, so the web side can start a saga and operators can drive one.
+ */
+export function appSagaRegistry(deps: {
+  db: Db;
+  storage: BlobStorage;
+  outbox?: AppendOptions;
+  /** After a saga changes a file row (the worker passes the query cache's invalidation). */
+  onFileChanged?: (file: { id: string; ownerId: string }) => Promise<void>;
+}): SagaRegistry {
+  return createSagaRegistry([fileUploadSaga(deps)]);
 }
-
-export type SagaService = ReturnType<typeof createSagaService>;
-
-type SagaLogger = NonNullable<SagaEngineDeps["logger"]>;
 
 const registries = new WeakMap<object, SagaRegistry>();
 

@@ -12,7 +12,7 @@ import { createSagaEngine } from "./engine";
 import { createSagaService, type SagaService } from "./saga-service";
 import { inTransaction } from "../../platform/db/transaction";
 import { createBullSagaDispatcher, createStepQueue, stepJobId } from "./step-queue";
-import { TEST_TABLES_SQL, testSagaRegistry } from "./testing/test-sagas";
+import { TEST_TABLES_SQL, testSagaRegistry } from "../../domain/saga/testing/test-sagas";
 import type { SagaStatus, StepJob } from "./types";
 
 let app: TestApp;

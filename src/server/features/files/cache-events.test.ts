@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisConnectionOptions } from "../../platform/redis";
-import { invalidateForFileEvent, tagsForFileEvent } from "./file-events";
-import { fileTags } from "./file-tags";
-import { createQueryCache, type QueryCache } from "./query-cache";
-import { createCacheRedis } from "./redis-client";
+import { invalidateForFileEvent, tagsForFileEvent } from "./cache-events";
+import { fileTags } from "./cache-tags";
+import { createQueryCache, type QueryCache } from "../../reliability/cache/query-cache";
+import { createCacheRedis } from "../../reliability/cache/redis-client";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const silent = { warn: () => {}, error: () => {} };

@@ -1,5 +1,6 @@
-import { FILE_EVENT_TYPES, invalidateForFileEvent, type QueryCache } from "~/server/domain/cache";
-import type { EventConsumer } from "./types";
+import type { QueryCache } from "~/server/reliability/cache";
+import { FILE_EVENT_TYPES, invalidateForFileEvent } from "../cache-events";
+import type { EventConsumer } from "../../../reliability/outbox/consumer";
 
 /**
  * file.* → drop the query-cache entries the change touched. The request that made the change

@@ -1,5 +1,5 @@
 import { payloadOf } from "~/server/contracts/events";
-import type { EventConsumer } from "./types";
+import type { EventConsumer } from "../../../reliability/outbox/consumer";
 
 /**
  * file.deleted → remove the stored blob, once no live file references its storage key. (Deletes

@@ -7,11 +7,11 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { inTransaction } from "~/server/platform/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { fileChangeToEvent } from "~/server/domain/outbox/files-outbox";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { fileChangeToEvent } from "~/server/features/files/files-outbox";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startConsumers, startRelay, waitFor } from "../outbox.test-support";
-import { defaultConsumers } from ".";
+import { startConsumers, startRelay, waitFor } from "../../../../../worker/processors/outbox.test-support";
+import { defaultConsumers } from "../../../../../worker/processors/consumers";
 
 let app: TestApp;
 let owner: SessionUser;

@@ -12,7 +12,7 @@ import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server
 import { startSagaRunner } from "../../../../worker/processors/saga-runner";
 import { createSagaService, type SagaService } from "./saga-service";
 import { createBullSagaDispatcher, createStepQueue } from "./step-queue";
-import { TEST_TABLES_SQL, testSagaRegistry } from "./testing/test-sagas";
+import { TEST_TABLES_SQL, testSagaRegistry } from "../../domain/saga/testing/test-sagas";
 
 let app: TestApp;
 let redis: PrivateRedis;

@@ -4,7 +4,7 @@ import { fileTypeFromBuffer } from "file-type";
 import sharp from "sharp";
 import { payloadOf } from "~/server/contracts/events";
 import { BlobNotFoundError } from "~/server/platform/storage/blob-storage";
-import type { EventConsumer } from "./types";
+import type { EventConsumer } from "../../../reliability/outbox/consumer";
 
 /** Bytes with no magic number that read as UTF-8 text with no control characters are text. */
 function looksLikeText(bytes: Buffer): boolean {

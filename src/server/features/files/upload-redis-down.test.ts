@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
-import { appSagaRegistry } from "../app-sagas";
-import { createSagaEngine } from "../engine";
-import { createBullSagaDispatcher, createStepQueue, stepJobId } from "../step-queue";
-import { FILE_UPLOAD_SAGA } from "./file-upload";
+import { appSagaRegistry } from "../../app-sagas";
+import { createSagaEngine } from "../../reliability/saga/engine";
+import { createBullSagaDispatcher, createStepQueue, stepJobId } from "../../reliability/saga/step-queue";
+import { FILE_UPLOAD_SAGA } from "./upload-saga";
 
 let redis: PrivateRedis;
 let app: TestApp;

@@ -4,7 +4,7 @@ import type { SessionUser } from "~/server/auth/session";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { DomainError } from "../../platform/errors";
 import { appendEvent, EventContractError } from "./append-event";
-import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "./files-outbox";
+import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../features/files/files-outbox";
 import type { NewEvent } from "../../contracts/events";
 import { createTestApp, type TestApp } from "~test/support/app";
 

@@ -4,7 +4,7 @@ import { createSignInThrottle } from "./auth/sign-in-throttle";
 import { createSessionCache } from "./auth/session-cache";
 import { Redis } from "ioredis";
 import { getDb } from "./platform/db/process-db";
-import { createCacheRedis, createQueryCache } from "./domain/cache";
+import { createCacheRedis, createQueryCache } from "./reliability/cache";
 import { createLogger } from "./platform/logger";
 import { getRedis, redisConnectionOptions } from "./platform/redis";
 import type { AppServices } from "./services";

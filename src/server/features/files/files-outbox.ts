@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
-import { createFilesService, type FileChange, type FileMutationHook, type FilesDeps } from "../files/files-service";
-import { appendEvent, type AppendOptions } from "./append-event";
+import { createFilesService, type FileChange, type FileMutationHook, type FilesDeps } from "./files-service";
+import { appendEvent, type AppendOptions } from "../../reliability/outbox/append-event";
 import type { EventHeaders, NewEvent } from "../../contracts/events";
 
 /** Map a files mutation to its event: the file is the aggregate, so one file's events stay in order. */
