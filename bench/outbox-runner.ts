@@ -15,8 +15,8 @@ import { CLAIM_DUE_SQL } from "~/server/reliability/outbox/relay-store";
 import { QueueName } from "~/server/contracts/queues";
 import { bullmqConnection } from "~/server/platform/redis";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { startOutboxConsumers } from "../worker/processors/outbox-consumers";
-import { startOutboxRelay } from "../worker/processors/outbox-relay";
+import { startOutboxConsumers } from "../worker/jobs/outbox-consumers";
+import { startOutboxRelay } from "../worker/jobs/outbox-relay";
 import { installPgCounter, installRedisCounter } from "./counts";
 
 // What this role costs: reported on stdout as "COUNTS {json}" when it stops.

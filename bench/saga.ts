@@ -28,7 +28,7 @@ import { createSagaRegistry, defineSaga } from "../src/server/reliability/saga/d
 import { createSagaEngine } from "../src/server/reliability/saga/engine";
 import { createBullSagaDispatcher, stepJobId } from "../src/server/reliability/saga/step-queue";
 import { bullmqConnection } from "../src/server/platform/redis";
-import { startSagaRunner } from "../worker/processors/saga-runner";
+import { startSagaRunner } from "../worker/jobs/saga-runner";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, measureXacts, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, PG_ADMIN, percentile } from "./support";
 

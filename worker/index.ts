@@ -17,15 +17,15 @@ import { createLogger } from "~/server/platform/logger";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
 import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
-import { startHeartbeat } from "./processors/heartbeat";
-import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
-import { startOrphanBlobSweep } from "./processors/orphan-blob-sweep";
-import { startOutboxConsumers } from "./processors/outbox-consumers";
-import { startOutboxReconciler } from "./processors/outbox-reconciler";
-import { startOutboxRelay } from "./processors/outbox-relay";
-import { startOutboxRetention } from "./processors/outbox-retention";
-import { startSagaRunner } from "./processors/saga-runner";
+import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
+import { startHeartbeat } from "./jobs/scheduled/heartbeat";
+import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
+import { startOrphanBlobSweep } from "./jobs/scheduled/orphan-blob-sweep";
+import { startOutboxConsumers } from "./jobs/outbox-consumers";
+import { startOutboxReconciler } from "./jobs/outbox-reconciler";
+import { startOutboxRelay } from "./jobs/outbox-relay";
+import { startOutboxRetention } from "./jobs/scheduled/outbox-retention";
+import { startSagaRunner } from "./jobs/saga-runner";
 
 async function main() {
   const env = getEnv();

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 function startChild(key: string, content: string) {
   const root = path.resolve(import.meta.dirname, "../../../..");
-  const proc = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "idempotency-crash-child.ts")], {
+  const proc = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../../../../test/fixtures/idempotency-crash-child.ts")], {
     cwd: root,
     env: {
       ...process.env,

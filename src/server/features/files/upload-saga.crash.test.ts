@@ -13,7 +13,7 @@ import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 const children = new Set<ChildProcess>();
-const CHILD = path.join(import.meta.dirname, "..", "..", "domain", "saga", "testing", "child-runner.ts");
+const CHILD = path.join(import.meta.dirname, "..", "..", "..", "..", "test", "fixtures", "saga", "child-runner.ts");
 
 async function spawnRunner(): Promise<ChildProcess> {
   const child = fork(CHILD, [], {

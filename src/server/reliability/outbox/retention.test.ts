@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startOutboxRetention } from "../../../../worker/processors/outbox-retention";
-import { silent, waitFor } from "../../../../worker/processors/outbox.test-support";
+import { startOutboxRetention } from "../../../../worker/jobs/scheduled/outbox-retention";
+import { silent, waitFor } from "~test/fixtures/outbox.test-support";
 import { deleteExpiredOutboxRows } from "./retention";
 
 let app: TestApp;

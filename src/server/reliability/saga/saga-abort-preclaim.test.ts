@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { createSagaEngine } from "./engine";
 import { createSagaOperations } from "./operations";
-import { TEST_TABLES_SQL, testSagaRegistry } from "../../domain/saga/testing/test-sagas";
+import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import type { StepJob } from "./types";
 
 let app: TestApp;

@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "../../../../worker/processors/saga-runner";
+import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
 import { DomainError } from "../../platform/errors";
 import { createSagaEngine } from "./engine";
 import { createSagaService, type SagaService } from "./saga-service";
 import { inTransaction } from "../../platform/db/transaction";
 import { createBullSagaDispatcher, createStepQueue, stepJobId } from "./step-queue";
-import { TEST_TABLES_SQL, testSagaRegistry } from "../../domain/saga/testing/test-sagas";
+import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import type { SagaStatus, StepJob } from "./types";
 
 let app: TestApp;

@@ -10,14 +10,14 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 import { createSagaService, type SagaService } from "./saga-service";
 import { createBullSagaDispatcher, createStepQueue } from "./step-queue";
-import { TEST_TABLES_SQL, testSagaRegistry } from "../../domain/saga/testing/test-sagas";
+import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 
 let app: TestApp;
 let sagas: SagaService;
 let queue: ReturnType<typeof createStepQueue>;
 const children = new Set<ChildProcess>();
 
-const CHILD = path.join(import.meta.dirname, "..", "..", "domain", "saga", "testing", "child-runner.ts");
+const CHILD = path.join(import.meta.dirname, "..", "..", "..", "..", "test", "fixtures", "saga", "child-runner.ts");
 
 async function spawnRunner(): Promise<ChildProcess> {
   const child = fork(CHILD, [], {

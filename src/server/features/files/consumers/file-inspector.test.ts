@@ -10,8 +10,8 @@ import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { fileChangeToEvent } from "~/server/features/files/files-outbox";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startConsumers, startRelay, waitFor } from "../../../../../worker/processors/outbox.test-support";
-import { defaultConsumers } from "../../../../../worker/processors/consumers";
+import { startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
+import { defaultConsumers } from "../../../../../worker/jobs/consumer-registry";
 
 let app: TestApp;
 let owner: SessionUser;

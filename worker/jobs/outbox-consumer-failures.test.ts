@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startOutboxConsumers } from "./outbox-consumers";
-import { appendTagged, recordingConsumer, silent, startRelay, waitFor } from "./outbox.test-support";
+import { appendTagged, recordingConsumer, silent, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
-import { appendTagged, outboxQueue, recordingConsumer, startConsumers, startRelay, waitFor } from "./outbox.test-support";
+import { appendTagged, outboxQueue, recordingConsumer, startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
 beforeAll(async () => {
@@ -15,7 +15,7 @@ const LEASE_MS = 3000;
 
 /** Run the child relay until it reports the stage, then SIGKILL it (no cleanup, no shutdown hooks). */
 async function killRelayAt(stage: "claimed" | "published"): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "outbox-relay.kill-child.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../../test/fixtures/outbox-relay-kill-child.ts")], {
     cwd: path.resolve(import.meta.dirname, "../.."),
     env: { ...process.env, STAGE: stage, DATABASE_URL: app.databaseUrl, REDIS_URL: TEST_REDIS_URL, PREFIX: app.prefix, LEASE_MS: String(LEASE_MS) },
     stdio: ["ignore", "pipe", "pipe"],

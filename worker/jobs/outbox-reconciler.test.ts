@@ -13,7 +13,7 @@ import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { startOutboxConsumers } from "./outbox-consumers";
 import { startOutboxReconciler } from "./outbox-reconciler";
-import { appendTagged, recordingConsumer, silent, startRelay, waitFor } from "./outbox.test-support";
+import { appendTagged, recordingConsumer, silent, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
 const STALLED_AFTER_MS = 1000;
 

@@ -6,13 +6,13 @@ import { createFilesServiceWithOutbox } from "~/server/features/files/files-outb
 import { retryEvent } from "~/server/reliability/outbox/operator";
 import { QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumers";
+import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumer-registry";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
 import { createInboxBatcher } from "~/server/reliability/outbox/consumption";
 import type { Tx } from "~/server/platform/db/transaction";
-import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "./outbox.test-support";
+import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
 let alice: SessionUser;

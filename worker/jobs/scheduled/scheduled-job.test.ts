@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueueName } from "~/server/contracts/queues";
 import { bullmqConnection } from "~/server/platform/redis";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
-import { silent, waitFor } from "./outbox.test-support";
+import { silent, waitFor } from "~test/fixtures/outbox.test-support";
 import { startScheduledJob } from "./scheduled-job";
 
 let redis: PrivateRedis;

@@ -7,7 +7,7 @@ import { deliveredEventSchema } from "~/server/contracts/events";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
-import { defaultConsumers, type EventConsumer } from "./consumers";
+import { defaultConsumers, type EventConsumer } from "./consumer-registry";
 
 /**
  * Marks events consumed in small batches (one UPDATE for everything finished within a few ms).

@@ -5,7 +5,7 @@ import { retryDelayMs } from "~/server/reliability/outbox/backoff";
 import { bullmqConnection } from "~/server/platform/redis";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis } from "~test/support/redis-server";
-import { appendTagged, outboxQueue, recordingConsumer, startConsumers, startRelay, waitFor } from "./outbox.test-support";
+import { appendTagged, outboxQueue, recordingConsumer, startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
 beforeAll(async () => {
