@@ -51,7 +51,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   const admin = new Redis(REDIS_URL);
   const logger = pino({ level: "warn" });
-  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
   await sessionCache.whenReady();
   const base: AppServices = {

@@ -68,7 +68,7 @@ async function main() {
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
   const db = createDb(DATABASE_URL, { max: 10 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
-  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger: pino({ level: "warn" }) });
   await sessionCache.whenReady();
   const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false }, sessionCache);

@@ -16,6 +16,7 @@ import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
 import { FILE_UPLOAD_STEPS, fileUploadSaga, type FileUploadInput } from "./upload-saga";
 import type { UploadStatus } from "./upload-service";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 let app: TestApp;
 let runner: Awaited<ReturnType<typeof startSagaRunner>>;
@@ -88,17 +89,6 @@ async function usedBytes(user: SessionUser) {
 async function liveBytes(user: SessionUser) {
   const rows = await app.services.db.file.findMany({ where: { ownerId: user.id, status: "active" }, select: { sizeBytes: true } });
   return rows.reduce((s, r) => s + r.sizeBytes, 0n);
-}
-
-/** A tRPC error with this code and message (checked by shape: domain folders do not import tRPC). */
-async function expectTRPCError(promise: Promise<unknown>, code: string, message: RegExp) {
-  const error = (await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )) as { name?: string; code?: string; message?: string } | null;
-  expect(error?.name).toBe("TRPCError");
-  expect(error?.code).toBe(code);
-  expect(error?.message).toMatch(message);
 }
 
 describe("files.startUpload → file-upload saga", () => {

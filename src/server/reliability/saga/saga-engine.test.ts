@@ -1,6 +1,6 @@
 /**
  * The saga orchestrator against real PostgreSQL, Redis and BullMQ, with test-only sagas whose steps
- * write real rows (testing/test-sagas.ts). Runners here live in this process; the crash test is in
+ * write real rows (test/fixtures/saga/test-sagas.ts). Runners here live in this process; the crash test is in
  * saga-crash.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
