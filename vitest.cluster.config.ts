@@ -11,17 +11,17 @@ export default defineConfig({
     ...base.test,
     include: [
       // outbox
-      "worker/processors/outbox-relay.test.ts",
-      "worker/processors/outbox-consumers.test.ts",
-      "worker/processors/outbox-consumer-failures.test.ts",
+      "worker/jobs/outbox-relay.test.ts",
+      "worker/jobs/outbox-consumers.test.ts",
+      "worker/jobs/outbox-consumer-failures.test.ts",
       // saga
-      "src/server/domain/saga/saga-engine.test.ts",
-      "src/server/domain/saga/sagas/file-upload.test.ts",
+      "src/server/reliability/saga/saga-engine.test.ts",
+      "src/server/features/files/upload-saga.test.ts",
       // idempotency
       "src/server/api/middleware/idempotency.test.ts",
       // cache
-      "src/server/domain/cache/query-cache.test.ts",
-      "src/server/domain/cache/file-events.test.ts",
+      "src/server/reliability/cache/query-cache.test.ts",
+      "src/server/features/files/cache-events.test.ts",
       "src/server/api/middleware/cache.test.ts",
       // the cluster's own
       "test/cluster/*.test.ts",

@@ -12,12 +12,12 @@ export default defineConfig({
     ...base.test,
     include: [
       // outbox
-      "worker/processors/outbox-relay.test.ts",
-      "worker/processors/outbox-consumers.test.ts",
+      "worker/jobs/outbox-relay.test.ts",
+      "worker/jobs/outbox-consumers.test.ts",
       "src/server/api/routers/admin/outbox.test.ts",
       // saga
-      "src/server/domain/saga/saga-engine.test.ts",
-      "src/server/domain/saga/sagas/file-upload.test.ts",
+      "src/server/reliability/saga/saga-engine.test.ts",
+      "src/server/features/files/upload-saga.test.ts",
       // idempotency
       "src/server/api/middleware/idempotency.test.ts",
       "src/server/api/middleware/idempotency.pool.test.ts",

@@ -4,7 +4,7 @@
  * The test files get its nodes through `inject("redisClusterNodes")` (see setup-env.ts).
  */
 import type { TestProject } from "vitest/node";
-import { startRedisCluster } from "../support/redis-cluster";
+import { startRedisCluster } from "~test/support/redis-cluster";
 
 declare module "vitest" {
   export interface ProvidedContext {

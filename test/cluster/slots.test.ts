@@ -7,12 +7,12 @@
 import calculateSlot from "cluster-key-slot";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCacheRedis, createQueryCache, type QueryCache } from "~/server/domain/cache";
-import { entryKey, keyspace, tagKey } from "~/server/domain/cache/keys";
-import { createIdempotencyMetrics } from "~/server/domain/idempotency/metrics";
-import { checkEvictionPolicy } from "~/server/queue/redis-eviction";
-import { createRedisClient, dataNodes, isCluster, queuePrefix, type RedisClient } from "~/server/redis";
-import { deleteKeysUnder, testRedisTarget } from "../support/app";
+import { createCacheRedis, createQueryCache, type QueryCache } from "~/server/reliability/cache";
+import { entryKey, keyspace, tagKey } from "~/server/reliability/cache/keys";
+import { createIdempotencyMetrics } from "~/server/reliability/idempotency/metrics";
+import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
+import { createRedisClient, dataNodes, isCluster, queuePrefix, type RedisClient } from "~/server/platform/redis";
+import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
 
 const appPrefix = `test-slots-${Date.now().toString(36)}`;
 let admin: RedisClient;

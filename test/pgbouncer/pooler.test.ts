@@ -7,9 +7,9 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { inTransaction } from "~/server/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { createTestApp, type TestApp } from "../support/app";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 beforeAll(async () => {

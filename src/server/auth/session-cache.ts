@@ -1,5 +1,5 @@
-import type { RedisClient } from "~/server/redis";
-import type { Logger } from "../logger";
+import type { RedisClient } from "../platform/redis";
+import type { Logger } from "../platform/logger";
 import type { SessionUser } from "./session";
 
 export interface SessionCacheOptions {

@@ -1,6 +1,6 @@
-import type { RedisClient } from "~/server/redis";
+import type { RedisClient } from "~/server/platform/redis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import type { Logger } from "../logger";
+import type { Logger } from "../platform/logger";
 
 export interface SignInThrottleOptions {
   redis: RedisClient;
