@@ -218,7 +218,9 @@ describe.skipIf(process.env.REDIS_CLUSTER_NODES)("prefix flush", () => {
       expect(await c.whenReady()).toBe(true);
       const ks = keyspace("flushapp");
       // One entry through the real read path, so we can see it is dead the moment the flush starts.
-      const live = spec({ prefix: "bulk", input: { case: "live" } });
+      // A long TTL: filling 100,000 keys takes more than the default 10 s on a busy machine, and an
+      // expired live entry would not be there to be flushed.
+      const live = spec({ prefix: "bulk", input: { case: "live" }, ttlMs: 600_000 });
       await c.wrap(live, async () => "cached");
       const tagToken = await direct.get(tagKey(ks, prefixTag("bulk")));
       const payload = encodeEntry({ value: { hello: "world" }, versions: [tagToken!], freshUntil: Date.now() + 600_000, loadMs: 1 });
