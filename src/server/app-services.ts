@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { getDb } from "./db";
 import { createCacheRedis, createQueryCache } from "./domain/cache";
 import { createLogger } from "./logger";
+import { createRequestMetrics } from "./metrics/request-metrics";
 import { getRedis, redisConnectionOptions } from "./redis";
 import type { AppServices } from "./services";
 import { LocalDiskStorage } from "./storage/local-disk-storage";
@@ -49,6 +50,7 @@ export function getAppServices(): AppServices {
       logger,
     }),
     logger,
+    requestMetrics: createRequestMetrics(),
     config: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,
