@@ -124,8 +124,15 @@ async function main() {
     );
   });
   if (env.WORKER_HEALTH_PORT > 0) health.listen(env.WORKER_HEALTH_PORT, "127.0.0.1");
+  // A metrics port already taken (a second worker on the host) costs the metrics, not the work:
+  // logged as an error (the scrape target shows as down), while jobs keep running.
   const metricsServer =
-    env.WORKER_METRICS_PORT > 0 ? await startMetricsServer({ registry: metrics.registry, port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST }) : null;
+    env.WORKER_METRICS_PORT > 0
+      ? await startMetricsServer({ registry: metrics.registry, port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST }).catch((err: unknown) => {
+          logger.error({ err, port: env.WORKER_METRICS_PORT }, "worker /metrics could not listen; running without it");
+          return null;
+        })
+      : null;
 
   logger.info(
     {

@@ -93,10 +93,11 @@ export function createMetricsRegistry(services: AppServices): Registry {
   gauge("metastore_saga_avg_steps", "Execute steps run per finished saga", [], async (g) => {
     g.set((await data()).sagas.avgSteps ?? 0);
   });
-  gauge("metastore_saga_duration_seconds", "Duration of finished sagas", ["quantile"], async (g) => {
+  // Percentiles computed in PostgreSQL: a gauge labelled `percentile` ("quantile" is reserved for summaries).
+  gauge("metastore_saga_duration_seconds", "Duration of finished sagas, p50 and p95", ["percentile"], async (g) => {
     const { durationMs } = (await data()).sagas;
-    g.set({ quantile: "0.5" }, (durationMs.p50 ?? 0) / 1000);
-    g.set({ quantile: "0.95" }, (durationMs.p95 ?? 0) / 1000);
+    g.set({ percentile: "50" }, (durationMs.p50 ?? 0) / 1000);
+    g.set({ percentile: "95" }, (durationMs.p95 ?? 0) / 1000);
   });
   gauge("metastore_idempotency_requests", "Idempotency-Key outcomes, cumulative across processes", ["outcome"], async (g) => {
     const { total } = (await data()).idempotencyCounters;
