@@ -28,6 +28,7 @@ import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
 import { createDb } from "../src/server/db/client";
 import { redisConnectionOptions } from "../src/server/redis";
 import type { AppServices } from "../src/server/services";
+import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, percentile } from "./support";
@@ -79,6 +80,7 @@ async function main() {
     sessions,
     signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger: pino({ level: "warn" }) }),
     logger: pino({ level: "warn" }),
+    requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
   const handler = createTrpcHttpHandler(services);
