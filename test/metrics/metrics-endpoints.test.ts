@@ -7,6 +7,7 @@
  * panel names must be in one of the two scrapes, and promtool must accept the outputs and the PromQL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,7 +16,7 @@ import { parse as parseYaml } from "yaml";
 import { createMetricsHandler } from "~/server/api/metrics-handler";
 import type { SessionUser } from "~/server/auth/session";
 import { FILE_UPLOAD_STEPS } from "~/server/domain/saga/sagas/file-upload";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../support/app";
+import { appRouter, createTestApp, TEST_REDIS_URL, type TestApp } from "../support/app";
 import { exportedNames, metastoreMetricsIn, parseSamples, sumOf } from "../support/prometheus-text";
 import { promtool } from "../support/promtool";
 
@@ -108,6 +109,8 @@ describe("metrics of real work, scraped from the web and the worker", () => {
     const badInput = await app.http(`/api/trpc/files.get?input=${encodeURIComponent(JSON.stringify({ json: { id: "not-a-uuid" } }))}`, { user });
     expect(badInput.status).toBe(400);
     expect((await app.http("/api/trpc/files.list?input=%7B%22json%22%3A%7B%7D%7D")).status).toBe(401);
+    // A path of the caller's choosing (hostile input) must not become a label value.
+    expect((await app.http(`/api/trpc/not.a.procedure.${randomUUID()}`, { user })).status).toBe(404);
 
     // The saga completes in the worker, and every event it wrote is consumed there.
     await until("the saga to complete", async () => (await app.services.db.sagaInstance.findUnique({ where: { id: sagaId } }))?.status === "completed");
@@ -153,7 +156,9 @@ describe("metrics of real work, scraped from the web and the worker", () => {
     expect(sumOf(web, "metastore_trpc_request_duration_seconds_count", { procedure: "files.list", status_class: "4xx" })).toBe(1);
     expect(sumOf(web, "metastore_trpc_request_duration_seconds_count", { status_class: "5xx" })).toBe(0);
     expect(sumOf(web, "metastore_http_request_duration_seconds_count", { route: "/api/trpc", status_class: "2xx" })).toBe(1);
-    expect(sumOf(web, "metastore_http_request_duration_seconds_count", { route: "/api/trpc", status_class: "4xx" })).toBe(2);
+    expect(sumOf(web, "metastore_http_request_duration_seconds_count", { route: "/api/trpc", status_class: "4xx" })).toBe(3);
+    const procedures = new Set(Object.keys(appRouter._def.procedures));
+    for (const s of web.filter((x) => x.labels.procedure !== undefined)) expect(procedures.has(s.labels.procedure!), s.labels.procedure).toBe(true);
     // The web's view of the shared heartbeat (from Redis) and its database-derived backlog.
     expect(Math.abs(sumOf(web, "metastore_worker_last_heartbeat_timestamp_seconds") - Date.now() / 1000)).toBeLessThan(60);
     expect(sumOf(web, "metastore_outbox_events", { status: "published" })).toBe(events.length);
