@@ -13,11 +13,11 @@ import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionManager } from "../src/server/auth/session";
 import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
-import { createDb } from "../src/server/db/client";
+import { createDb } from "../src/server/platform/db/client";
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
-import { redisConnectionOptions } from "../src/server/redis";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { createWorkerMetrics } from "../worker/metrics";
 import { PG_ADMIN, percentile } from "./support";
 

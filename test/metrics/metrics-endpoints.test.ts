@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { createMetricsHandler } from "~/server/api/metrics-handler";
 import type { SessionUser } from "~/server/auth/session";
-import { FILE_UPLOAD_STEPS } from "~/server/domain/saga/sagas/file-upload";
+import { FILE_UPLOAD_STEPS } from "~/server/features/files/upload-saga";
 import { appRouter, createTestApp, TEST_REDIS_URL, type TestApp } from "../support/app";
 import { exportedNames, metastoreMetricsIn, parseSamples, sumOf } from "../support/prometheus-text";
 import { promtool } from "../support/promtool";
