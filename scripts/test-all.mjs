@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm test`: every suite, in an order that suits 2 cores — static checks, then vitest (unit +
+ * `npm test`: every suite, in an order that suits 2 cores — static checks, promtool (alert rules), then vitest (unit +
  * integration against the real PostgreSQL and Redis), the same integration tests on a Redis Cluster
  * and through PgBouncer (test:cluster, test:pgbouncer), then the chaos suite (the whole system under
  * faults), then Playwright (real Chromium; both use the production build, made once).
@@ -37,6 +37,11 @@ function fromJson(file, read) {
 
 run("typecheck", "npx", ["tsc", "--noEmit", "-p", "."], asOneCheck);
 run("lint", "npx", ["eslint", "."], asOneCheck);
+
+// Prometheus' own checks of deploy/prometheus (rules, config, alert unit tests); it installs promtool
+// when missing, which the vitest metrics test (promtool check metrics) then uses too.
+rmSync("test-results/promtool.json", { force: true });
+run("promtool", "node", ["scripts/check-prometheus.mjs"], fromJson("test-results/promtool.json", (r) => ({ passed: r.passed, failed: r.failed })));
 
 // Integration tests race real processes (relays, workers, child processes killed on purpose) on
 // 2 shared cores. A test file that failed is run once more, alone, and the re-run's result counts —
