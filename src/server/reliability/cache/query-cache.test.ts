@@ -159,14 +159,17 @@ describe("invalidation by tag", () => {
     let database = "before";
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let loaderStarted!: () => void;
+    const started = new Promise<void>((r) => (loaderStarted = r));
     // Reader 1 reads the old row, then stalls before storing it (the classic stale-set race).
     const slowLoader = async () => {
       const seen = database;
+      loaderStarted();
       await gate;
       return seen;
     };
     const first = cache.wrap(s, slowLoader);
-    await sleep(20);
+    await started; // its loader has read the row (the Redis round trips before it vary: a cluster has more)
     database = "after"; // the write commits…
     await cache.invalidate(["file:race"]); // …then invalidates
     // A read after the write must not join the old load, nor be served what it stores.
