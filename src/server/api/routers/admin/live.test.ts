@@ -6,6 +6,9 @@ import { appendEvent } from "~/server/domain/outbox/append-event";
 import { transformer } from "~/server/transformer";
 import { createTestApp, type TestApp } from "../../../../../test/support/app";
 import { sseReader } from "../../../../../test/support/sse";
+import { createCaller } from "~/server/api/root";
+import { createInnerContext } from "~/server/api/trpc";
+import { createDb } from "~/server/db/client";
 import { adminFeeds, type LiveSnapshots } from "../../live/admin-feeds";
 
 let app: TestApp;
@@ -118,5 +121,29 @@ describe("admin.live.watch over SSE", () => {
   it("refuses in-process callers below the viewer role before any stream starts", async () => {
     await expect(app.caller(user).admin.live.watch({ topics: ["outbox"] })).rejects.toMatchObject({ code: "FORBIDDEN" });
     await expect(app.caller(null).admin.live.watch({ topics: ["outbox"] })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  });
+
+  it("ends a stream with a retryable 503 when PostgreSQL cannot be reached, while streams on a reachable database go on", async () => {
+    // A real pool pointed at a port where no PostgreSQL listens (the fault), beside the test's own database.
+    const unreachable = createDb("postgresql://postgres@127.0.0.1:9/metastore_nowhere", { max: 1 });
+    try {
+      const broken = createCaller(createInnerContext({ ...app.services, db: unreachable }, operator));
+      const stream = await broken.admin.live.watch({ topics: ["outbox"] });
+      const failure = await (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]().next().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(failure).toMatchObject({ code: "SERVICE_UNAVAILABLE", message: expect.stringMatching(/cannot reach its database/) });
+
+      // In process, a tracked event is tRPC's envelope: [id, data, marker].
+      const healthy = (await app.caller(operator).admin.live.watch({ topics: ["outbox"] })) as unknown as AsyncIterable<[string, LiveEvent]>;
+      const iterator = healthy[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      expect(first.value?.[0]).toMatch(/^outbox:/);
+      expect(first.value?.[1].snapshots.outbox?.stats.counts).toBeDefined();
+      await iterator.return?.();
+    } finally {
+      await unreachable.$disconnect();
+    }
   });
 });
