@@ -1,7 +1,7 @@
-import type { Db } from "../../db/client";
-import { countRecordsByState } from "../../domain/idempotency/queries";
-import { outboxStats } from "../../domain/outbox/operator";
-import { sagaServiceFor } from "../../domain/saga/saga-service";
+import type { Db } from "../../platform/db/client";
+import { countRecordsByState } from "../../reliability/idempotency/queries";
+import { outboxStats } from "../../reliability/outbox/operator";
+import { sagaServiceFor } from "../../app-sagas";
 import type { AppServices } from "../../services";
 import { createPollingFeed, type PollingFeed } from "./polling-feed";
 

@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { inTransaction } from "~/server/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { transformer } from "~/server/transformer";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
-import { sseReader } from "../../../../../test/support/sse";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { transformer } from "~/server/platform/transformer";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { sseReader } from "~test/support/sse";
 import { createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
-import { createDb } from "~/server/db/client";
+import { createDb } from "~/server/platform/db/client";
 import { adminFeeds, type LiveSnapshots } from "../../live/admin-feeds";
 
 let app: TestApp;

@@ -1,6 +1,6 @@
 import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { isDatabaseUnreachable } from "../../../db/unreachable";
+import { isDatabaseUnreachable } from "../../../platform/db/unreachable";
 import { adminFeeds, LIVE_TOPICS, type LiveSnapshots, type LiveTopic } from "../../live/admin-feeds";
 import { createTRPCRouter, DATABASE_UNAVAILABLE_MESSAGE, viewerProcedure } from "../../trpc";
 
