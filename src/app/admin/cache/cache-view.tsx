@@ -1,11 +1,12 @@
 "use client";
 
+import { Table } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
-import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result } from "../_components/ui";
+import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result, TableFrame } from "../_components/ui";
 
 type CacheStats = AdminOutputs["cache"]["stats"];
 
@@ -77,39 +78,39 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
   if (stats.prefixes.length === 0) return <p className="empty">Nothing has been cached yet: no prefix has counters or keys.</p>;
   return (
     <div className="table-wrap">
-<table aria-label="Cache by prefix">
-      <thead>
-        <tr>
-          <th>Prefix</th>
-          <th>Hit rate</th>
-          <th>Hits</th>
-          <th>Stale</th>
-          <th>Coalesced</th>
-          <th>Misses</th>
-          <th>Bypassed</th>
-          <th>Keys</th>
-          <th>Load time</th>
-          <th>Saved</th>
-          {canAct && <th aria-label="Actions" />}
-        </tr>
-      </thead>
-      <tbody>
+<TableFrame label="Cache by prefix">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Prefix</Table.Th>
+          <Table.Th>Hit rate</Table.Th>
+          <Table.Th>Hits</Table.Th>
+          <Table.Th>Stale</Table.Th>
+          <Table.Th>Coalesced</Table.Th>
+          <Table.Th>Misses</Table.Th>
+          <Table.Th>Bypassed</Table.Th>
+          <Table.Th>Keys</Table.Th>
+          <Table.Th>Load time</Table.Th>
+          <Table.Th>Saved</Table.Th>
+          {canAct && <Table.Th aria-label="Actions" />}
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
         {stats.prefixes.map((p) => (
-          <tr key={p.prefix}>
-            <td>
+          <Table.Tr key={p.prefix}>
+            <Table.Td>
               <code>{p.prefix}</code>
-            </td>
-            <td>{formatPercent(p.hitRate)}</td>
-            <td>{formatCount(p.hits)}</td>
-            <td>{formatCount(p.stale)}</td>
-            <td>{formatCount(p.coalesced + p.waited)}</td>
-            <td>{formatCount(p.misses)}</td>
-            <td>{formatCount(p.bypassed)}</td>
-            <td>{formatCount(p.keys)}</td>
-            <td>{formatDuration(p.loadMs)}</td>
-            <td>{formatDuration(p.savedMs)}</td>
+            </Table.Td>
+            <Table.Td>{formatPercent(p.hitRate)}</Table.Td>
+            <Table.Td>{formatCount(p.hits)}</Table.Td>
+            <Table.Td>{formatCount(p.stale)}</Table.Td>
+            <Table.Td>{formatCount(p.coalesced + p.waited)}</Table.Td>
+            <Table.Td>{formatCount(p.misses)}</Table.Td>
+            <Table.Td>{formatCount(p.bypassed)}</Table.Td>
+            <Table.Td>{formatCount(p.keys)}</Table.Td>
+            <Table.Td>{formatDuration(p.loadMs)}</Table.Td>
+            <Table.Td>{formatDuration(p.savedMs)}</Table.Td>
             {canAct && (
-              <td>
+              <Table.Td>
                 <ConfirmButton
                   label="Flush"
                   title={`Flush cache prefix ${p.prefix}`}
@@ -127,12 +128,12 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
                     are kept.
                   </p>
                 </ConfirmButton>
-              </td>
+              </Table.Td>
             )}
-          </tr>
+          </Table.Tr>
         ))}
-      </tbody>
-    </table>
+      </Table.Tbody>
+    </TableFrame>
 </div>
   );
 }

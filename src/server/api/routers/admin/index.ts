@@ -1,6 +1,7 @@
 import { createTRPCRouter } from "../../trpc";
 import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
+import { liveAdminRouter } from "./live";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
 
@@ -13,4 +14,5 @@ export const adminRouter = createTRPCRouter({
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
+  live: liveAdminRouter,
 });
