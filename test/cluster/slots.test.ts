@@ -12,6 +12,7 @@ import { entryKey, keyspace, tagKey } from "~/server/reliability/cache/keys";
 import { createIdempotencyMetrics } from "~/server/reliability/idempotency/metrics";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
 import { createRedisClient, dataNodes, isCluster, queuePrefix, type RedisClient } from "~/server/platform/redis";
+import { waitFor } from "~test/fixtures/outbox.test-support";
 import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
 
 const appPrefix = `test-slots-${Date.now().toString(36)}`;
@@ -76,8 +77,11 @@ describe("on a Redis Cluster", () => {
   });
 
   it("checks the eviction policy on every node (masters and replicas)", async () => {
+    // The client learns the replicas from CLUSTER SLOTS (refreshed every few seconds).
+    const cluster = admin as import("ioredis").Cluster;
+    await waitFor("the cluster client to know all six nodes", async () => cluster.nodes("all").length === 6, 20_000, 100);
+    const replica = cluster.nodes("slave")[0]!;
     expect(await checkEvictionPolicy(admin)).toEqual({ policy: "noeviction", ok: true });
-    const replica = (admin as import("ioredis").Cluster).nodes("slave")[0]!;
     await replica.config("SET", "maxmemory-policy", "allkeys-lru");
     try {
       const check = await checkEvictionPolicy(admin);

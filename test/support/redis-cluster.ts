@@ -88,7 +88,7 @@ export async function startRedisCluster(opts: { basePort: number; masters?: numb
 
   const view = clusterView(ports);
   try {
-    await view.waitHealthy();
+    await view.waitHealthy(30_000, replicas);
   } catch (error) {
     await stop();
     throw error;
@@ -159,7 +159,7 @@ export function clusterView(ports: number[]) {
     throw new Error(`no online master serves slot ${slot}`);
   }
 
-  async function waitHealthy(timeoutMs = 30_000) {
+  async function waitHealthy(timeoutMs = 30_000, replicasPerShard = 0) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(
@@ -169,7 +169,11 @@ export function clusterView(ports: number[]) {
             if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return "not-ok";
             // A replica counts once its replication link is up (it could take over its master's slots).
             const role = (await adminOf(port).call("ROLE")) as unknown[];
-            return role[0] !== "slave" || role[3] === "connected" ? "ok" : "not-ok";
+            if (role[0] === "slave" && role[3] !== "connected") return "not-ok";
+            // Every node must also list the replicas in CLUSTER SLOTS (what clients build their node
+            // map from): gossip announces them a moment after their link is up.
+            const slots = (await adminOf(port).call("CLUSTER", "SLOTS")) as unknown[][];
+            return slots.every((range) => range.length - 3 >= replicasPerShard) ? "ok" : "not-ok";
           } catch (error) {
             // A node that refuses connections is down (killed on purpose): the others must agree without it.
             return /ECONNREFUSED/.test(String(error)) ? "dead" : "not-ok";
