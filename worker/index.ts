@@ -25,10 +25,13 @@ import { startOutboxReconciler } from "./processors/outbox-reconciler";
 import { startOutboxRelay } from "./processors/outbox-relay";
 import { startOutboxRetention } from "./processors/outbox-retention";
 import { startSagaRunner } from "./processors/saga-runner";
+import { startTelemetryFromEnv } from "~/server/platform/telemetry/sdk";
 
 async function main() {
   const env = getEnv();
   assertProductionReady(env);
+  // Before anything opens a connection: the pg and ioredis instrumentations patch the drivers.
+  const telemetry = startTelemetryFromEnv("metastore-worker");
   const logger = createLogger("worker", env.LOG_LEVEL);
   const db = createDb(env.DATABASE_URL);
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
@@ -117,7 +120,10 @@ async function main() {
   });
   if (env.WORKER_HEALTH_PORT > 0) health.listen(env.WORKER_HEALTH_PORT, "127.0.0.1");
 
-  logger.info({ prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name), redisEvictionPolicy: eviction?.policy ?? null }, "worker started");
+  logger.info(
+    { prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name), redisEvictionPolicy: eviction?.policy ?? null, tracing: telemetry !== null },
+    "worker started",
+  );
 
   let stopping = false;
   async function shutdown(signal: string) {
@@ -135,6 +141,8 @@ async function main() {
     }
     await redis.quit().catch(() => {});
     await db.$disconnect();
+    // Spans still buffered go out before the process ends.
+    await telemetry?.shutdown().catch((err: unknown) => logger.warn({ err }, "trace export at shutdown failed"));
     logger.info("worker stopped");
     process.exit(0);
   }

@@ -3,7 +3,11 @@ import type { Db } from "~/server/db/client";
 import type { Tx } from "~/server/db/transaction";
 import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
 import { recordStalledOut } from "~/server/domain/outbox/reconcile-store";
-import { deliveredEventSchema } from "~/server/domain/outbox/events";
+import { deliveredEventSchema, type DeliveredEvent } from "~/server/domain/outbox/events";
+import { createConsumerRunRecorder, type ConsumerRunRecorder } from "~/server/domain/outbox/consumer-runs";
+import { describeError } from "~/server/domain/outbox/relay-store";
+import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
+import { contextFromCarrier, SpanKind, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
 import type { Logger } from "~/server/logger";
 import { QueueName } from "~/server/queue/queues";
 import type { BlobStorage } from "~/server/storage/blob-storage";
@@ -54,6 +58,8 @@ export interface ConsumerDeps {
   markConsumed(id: string): Promise<void>;
   /** How batchable consumers run their inbox + effect (default: a transaction per event). */
   handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
+  /** Where each consumer run is written for the trace page (best effort); none: not recorded. */
+  runs?: ConsumerRunRecorder;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -67,40 +73,62 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   const parsed = deliveredEventSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`job ${job.id} is not an outbox event: ${parsed.error.message}`);
   const event = parsed.data;
+  // Jobs queued before events carried a correlation id (or trace context) simply have none.
+  const correlationId = typeof event.headers.correlationId === "string" ? event.headers.correlationId : undefined;
+  const logger = deps.logger.child({ eventId: event.id, eventType: event.type, ...(correlationId ? { correlationId } : {}) });
+  const attempt = job.attemptsMade + 1;
+  // The consumer's span is a child of the request that committed the event (W3C context in its headers).
+  return withSpan(
+    `outbox.consume ${event.type}`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromCarrier(event.headers as TraceCarrier),
+      attributes: { "messaging.message.id": event.id, "messaging.operation.type": "process", "metastore.attempt": attempt, ...(correlationId ? { "metastore.correlation_id": correlationId } : {}) },
+    },
+    () => dispatchToConsumers(deps, job, event, logger, attempt),
+  );
+}
+
+async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: DeliveredEvent, logger: Logger, attempt: number) {
   const handled: string[] = [];
   const duplicates: string[] = [];
   let current = "dispatcher";
+  let currentStartedAt = new Date();
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
     let consumedMarked = false;
     for (const [i, consumer] of applicable.entries()) {
       current = consumer.name;
-      const effect = (tx: Tx) =>
-        consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
+      currentStartedAt = new Date();
+      const effect = (tx: Tx) => consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: logger.child({ consumer: consumer.name }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
-      const outcome =
+      const outcome = await withSpan(`consumer ${consumer.name}`, { attributes: { "metastore.consumer": consumer.name } }, () =>
         consumer.batchable && deps.handleBatched
-          ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
-          : await handleOnce(deps.db, consumer.name, event.id, effect);
+          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
+          : handleOnce(deps.db, consumer.name, event.id, effect),
+      );
+      deps.runs?.record({ eventId: event.id, consumer: consumer.name, attempt, outcome, startedAt: currentStartedAt, finishedAt: new Date() });
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
     current = "dispatcher";
     if (!consumedMarked) await deps.markConsumed(event.id);
+    logger.debug({ handled, duplicates, attempt }, "outbox event handled");
     return { handled, duplicates };
   } catch (error) {
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (error !== null && typeof error === "object") failingConsumer.set(error, current);
+    deps.runs?.record({ eventId: event.id, consumer: current, attempt, outcome: "failed", startedAt: currentStartedAt, finishedAt: new Date(), error: describeError(error).message });
     // A failure with retries left is only shown on the dashboard: best effort is enough. The last
     // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
     // until PostgreSQL takes it (see recordFinalFailure).
     if (!final) {
       await recordConsumerFailure(deps.db, event.id, current, error, false).catch((err) =>
-        deps.logger.error({ err, eventId: event.id }, "could not record a consumer failure"),
+        logger.error({ err }, "could not record a consumer failure"),
       );
     }
-    deps.logger.warn({ err: (error as Error).message, eventId: event.id, consumer: current, final }, "outbox consumer failed");
+    logger.warn({ err: (error as Error).message, consumer: current, final }, "outbox consumer failed");
     throw error;
   }
 }
@@ -189,7 +217,9 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
   const logger = deps.logger.child({ component: "outbox-consumers" });
   const marker = createConsumedMarker(deps.db);
   const inbox = createInboxBatcher(deps.db);
+  const runs = createConsumerRunRecorder(deps.db, { onError: (err) => logger.warn({ err: (err as Error).message }, "consumer runs could not be recorded (trace page only)") });
   const consumerDeps: ConsumerDeps = {
+    runs,
     db: deps.db,
     storage: deps.storage,
     logger,
@@ -208,6 +238,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     {
       connection: deps.connection,
       prefix: deps.prefix,
+      ...bullmqTelemetry(),
       concurrency: deps.options?.concurrency ?? 32,
       ...(deps.options?.lockDurationMs ? { lockDuration: deps.options.lockDurationMs } : {}),
       ...(deps.options?.stalledIntervalMs ? { stalledInterval: deps.options.stalledIntervalMs } : {}),
@@ -230,6 +261,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
       await inbox.flush();
       await marker.flush();
       await failures.close();
+      await runs.flush();
     },
   };
 }
