@@ -1,8 +1,10 @@
 "use client";
 
+import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { traceHref } from "../trace/[id]/trace-view";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";
@@ -95,7 +97,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
                 <tr key={r.id}>
                   <td className="muted nowrap">{formatTime(r.createdAt)}</td>
                   <td>
-                    <code className="key">{r.key}</code>
+                    <code className="key">{r.key}</code> <Link href={traceHref("idempotency", r.id)}>trace</Link>
                   </td>
                   <td>{r.procedure}</td>
                   <td className="muted" title={r.userId}>

@@ -7,6 +7,7 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import { formatTime, JsonBlock, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../../_components/ui";
 import { EventActions } from "../event-actions";
+import { traceHref } from "../../trace/[id]/trace-view";
 
 export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
   const trpc = useTRPC();
@@ -32,6 +33,7 @@ export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
             <div className="row">
               <StatusBadge status={e.status} />
               <code>{e.id}</code>
+              <Link href={traceHref("event", e.id)}>Trace: request → consumers</Link>
               {canAct && <EventActions event={e} onResult={setResult} />}
             </div>
             <ResultMessage result={result} />

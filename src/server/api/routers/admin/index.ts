@@ -3,6 +3,7 @@ import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
+import { traceAdminRouter } from "./trace";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
@@ -13,4 +14,5 @@ export const adminRouter = createTRPCRouter({
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
+  trace: traceAdminRouter,
 });
