@@ -2,7 +2,8 @@
  * One span per tRPC procedure call, the parent of everything the call does (SQL, Redis, the
  * outbox events and saga it writes carry its context on). Outermost middleware, so the span
  * covers auth, cache, idempotency and the handler, and its status is the caller's answer.
- * Tracing off: the middleware is a plain pass-through (see platform/telemetry/tracing.ts).
+ * Tracing off (and logging above debug): the middleware is a plain pass-through (see
+ * platform/telemetry/tracing.ts).
  *
  * Imports only types from ../trpc (trpc.ts imports this module: a value import would be a cycle).
  */
@@ -18,7 +19,18 @@ interface TracingMiddlewareOptions {
   next: () => Promise<MiddlewareResult<object>>;
 }
 
-export function tracingMiddleware({ ctx, type, path, next }: TracingMiddlewareOptions): Promise<MiddlewareResult<object>> {
+export async function tracingMiddleware(opts: TracingMiddlewareOptions): Promise<MiddlewareResult<object>> {
+  // One access line per call at debug level (off at the default info: pino checks the level first).
+  // Path, type, status and duration only: never input, cookies or file contents.
+  if (!opts.ctx.logger.isLevelEnabled("debug")) return traced(opts);
+  const started = performance.now();
+  const result = await traced(opts);
+  const status = result.ok ? 200 : getHTTPStatusCodeFromError(result.error);
+  opts.ctx.logger.debug({ path: opts.path, type: opts.type, status, durationMs: Math.round(performance.now() - started) }, "tRPC call");
+  return result;
+}
+
+function traced({ ctx, type, path, next }: TracingMiddlewareOptions): Promise<MiddlewareResult<object>> {
   if (!tracingEnabled()) return next();
   const attributes = {
     "rpc.system": "trpc",
