@@ -86,6 +86,7 @@ export function decodeExportTraceRequest(body: Buffer): ReceivedSpan[] {
   return spans;
 }
 
+/** Port 0: any free port (see `url`). */
 export async function startOtlpReceiver(port: number): Promise<{ url: string; spans: ReceivedSpan[]; contentTypes: string[]; close(): Promise<void> }> {
   const spans: ReceivedSpan[] = [];
   const contentTypes: string[] = [];
@@ -105,8 +106,9 @@ export async function startOtlpReceiver(port: number): Promise<{ url: string; sp
     });
   });
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+  const address = server.address();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`,
     spans,
     contentTypes,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
