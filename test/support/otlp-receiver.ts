@@ -36,9 +36,11 @@ function fields(buf: Buffer): Field[] {
     const no = key >>> 3;
     const wire = key & 7;
     if (wire === 0) out.push({ no, wire, value: varint() });
-    else if (wire === 1) (out.push({ no, wire, value: buf.subarray(pos, pos + 8) }), (pos += 8));
-    else if (wire === 5) (out.push({ no, wire, value: buf.subarray(pos, pos + 4) }), (pos += 4));
-    else if (wire === 2) {
+    else if (wire === 1 || wire === 5) {
+      const size = wire === 1 ? 8 : 4; // fixed64 / fixed32
+      out.push({ no, wire, value: buf.subarray(pos, pos + size) });
+      pos += size;
+    } else if (wire === 2) {
       const len = Number(varint());
       out.push({ no, wire, value: buf.subarray(pos, pos + len) });
       pos += len;
