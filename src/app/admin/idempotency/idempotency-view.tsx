@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { traceHref } from "../trace/[id]/trace-view";
+import { traceHref } from "../trace/trace-links";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";

@@ -7,7 +7,7 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import { formatTime, JsonBlock, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../../_components/ui";
 import { EventActions } from "../event-actions";
-import { traceHref } from "../../trace/[id]/trace-view";
+import { traceHref } from "../../trace/trace-links";
 
 export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
   const trpc = useTRPC();

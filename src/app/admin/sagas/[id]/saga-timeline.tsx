@@ -6,7 +6,7 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import type { AdminOutputs } from "../../_components/types";
-import { traceHref } from "../../trace/[id]/trace-view";
+import { traceHref } from "../../trace/trace-links";
 import { ConfirmButton, errorText, formatDuration, formatTime, JsonBlock, plural, QueryError, ResultMessage, StatusBadge, type Result } from "../../_components/ui";
 
 type Timeline = AdminOutputs["sagas"]["timeline"];

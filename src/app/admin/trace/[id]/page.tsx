@@ -1,6 +1,7 @@
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../../_components/access";
-import { traceKindOf, TraceView } from "./trace-view";
+import { traceKindOf } from "../trace-links";
+import { TraceView } from "./trace-view";
 
 export const dynamic = "force-dynamic";
 

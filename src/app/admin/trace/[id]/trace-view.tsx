@@ -4,24 +4,11 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/react";
 import type { AdminInputs, AdminOutputs } from "../../_components/types";
+import { traceHref, type TraceKind } from "../trace-links";
 import { formatDuration, formatTime, QueryError, shortId, StatusBadge } from "../../_components/ui";
 
 type Trace = AdminOutputs["trace"]["get"];
 type Entry = Trace["entries"][number];
-export type TraceKind = AdminInputs["trace"]["get"]["kind"];
-
-const KINDS: readonly TraceKind[] = ["correlation", "event", "saga", "idempotency", "file"];
-
-export function traceKindOf(value: string | string[] | undefined): TraceKind {
-  const one = Array.isArray(value) ? value[0] : value;
-  return KINDS.find((k) => k === one) ?? "correlation";
-}
-
-/** Link to the trace page of an anchor (used by the event, saga and idempotency pages). */
-export function traceHref(kind: TraceKind, id: string) {
-  return `/admin/trace/${encodeURIComponent(id)}?kind=${kind}`;
-}
-
 const KIND_LABEL: Record<Entry["kind"], string> = {
   request: "request",
   idempotency: "record",
