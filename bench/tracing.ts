@@ -22,13 +22,13 @@ import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
 import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
-import { createDb } from "../src/server/db/client";
+import { createDb } from "../src/server/platform/db/client";
 import { correlationIdFromHeaders } from "../src/server/platform/correlation";
 import { startTelemetry } from "../src/server/platform/telemetry/sdk";
 import { currentTraceCarrier, tracingEnabled } from "../src/server/platform/telemetry/tracing";
-import { redisConnectionOptions } from "../src/server/redis";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { startOtlpReceiver } from "../test/support/otlp-receiver";
 import { benchDatabase, benchRedis, percentile } from "./support";
 

@@ -12,9 +12,9 @@ import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trac
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { startTelemetry, type Telemetry } from "~/server/platform/telemetry/sdk";
-import { waitFor } from "../../worker/processors/outbox.test-support";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../support/app";
-import { startOtlpReceiver } from "../support/otlp-receiver";
+import { waitFor } from "~test/fixtures/outbox.test-support";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
+import { startOtlpReceiver } from "~test/support/otlp-receiver";
 
 const RECEIVER_PORT = 3461;
 const TRACE_ID = "5a1f0e2d3c4b5a69788796a5b4c3d2e1";

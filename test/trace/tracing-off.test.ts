@@ -7,7 +7,7 @@ import { trace } from "@opentelemetry/api";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTelemetryFromEnv } from "~/server/platform/telemetry/sdk";
 import { currentTraceCarrier, tracingEnabled } from "~/server/platform/telemetry/tracing";
-import { createTestApp, type TestApp } from "../support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 beforeAll(async () => {

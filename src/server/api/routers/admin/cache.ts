@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { CACHE_PREFIX_PATTERN } from "../../../domain/cache";
+import { CACHE_PREFIX_PATTERN } from "../../../reliability/cache";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 

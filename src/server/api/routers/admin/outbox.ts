@@ -8,7 +8,7 @@ import {
   outboxStats,
   retryEvent,
   retryMatching,
-} from "../../../domain/outbox/operator";
+} from "../../../reliability/outbox/operator";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const eventId = z.uuid({ message: "must be an outbox event id (a UUID)" });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isCorrelationId } from "../../../platform/correlation";
-import { createTraceQuery } from "../../../domain/trace/trace-query";
+import { createTraceQuery, type TraceAnchor } from "../../../reliability/trace/trace-query";
 import { createTRPCRouter, viewerProcedure } from "../../trpc";
 
 const uuidOf = (what: string) => z.uuid({ message: `must be ${what} id (a UUID)` });
@@ -19,5 +19,10 @@ export const traceAnchorSchema = z.discriminatedUnion("kind", [
 
 /** The trace page: one action's request, record, saga, events and consumer runs, from PostgreSQL. */
 export const traceAdminRouter = createTRPCRouter({
-  get: viewerProcedure.input(traceAnchorSchema).query(({ ctx, input }) => createTraceQuery(ctx.db).get(input.kind, input.id)),
+  get: viewerProcedure.input(traceAnchorSchema).query(async ({ ctx, input }) => {
+    // A file is the files feature's outbox aggregate; the trace query itself knows no features.
+    const anchor: TraceAnchor = input.kind === "file" ? { kind: "aggregate", aggregateType: "file", id: input.id } : input;
+    const trace = await createTraceQuery(ctx.db).get(anchor);
+    return { ...trace, anchor: input };
+  }),
 });

@@ -1,0 +1,267 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import type { Db } from "~/server/platform/db/client";
+import type { Tx } from "~/server/platform/db/transaction";
+import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/reliability/outbox/consumption";
+import { recordStalledOut } from "~/server/reliability/outbox/reconcile-store";
+import { deliveredEventSchema, type DeliveredEvent } from "~/server/contracts/events";
+import { createConsumerRunRecorder, type ConsumerRunRecorder } from "~/server/reliability/outbox/consumer-runs";
+import { describeError } from "~/server/reliability/outbox/relay-store";
+import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
+import { contextFromCarrier, SpanKind, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
+import type { Logger } from "~/server/platform/logger";
+import { QueueName } from "~/server/contracts/queues";
+import type { BlobStorage } from "~/server/platform/storage/blob-storage";
+import { defaultConsumers, type EventConsumer } from "./consumer-registry";
+
+/**
+ * Marks events consumed in small batches (one UPDATE for everything finished within a few ms).
+ * A job only completes after its event's mark has committed, so a crash can never leave a
+ * completed job whose event still blocks its aggregate.
+ */
+export function createConsumedMarker(db: Db, opts: { maxDelayMs?: number; maxBatch?: number } = {}) {
+  const maxDelayMs = opts.maxDelayMs ?? 2;
+  const maxBatch = opts.maxBatch ?? 500;
+  let pending: Array<{ id: string; resolve: () => void; reject: (e: unknown) => void }> = [];
+  let timer: NodeJS.Timeout | null = null;
+
+  const flush = async () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    try {
+      await markConsumed(db, [...new Set(batch.map((b) => b.id))]);
+      for (const b of batch) b.resolve();
+    } catch (error) {
+      for (const b of batch) b.reject(error);
+    }
+  };
+
+  return {
+    mark(id: string): Promise<void> {
+      return new Promise((resolve, reject) => {
+        pending.push({ id, resolve, reject });
+        if (pending.length >= maxBatch) void flush();
+        else timer ??= setTimeout(() => void flush(), maxDelayMs);
+      });
+    },
+    flush,
+  };
+}
+
+export interface ConsumerDeps {
+  db: Db;
+  storage: BlobStorage;
+  logger: Logger;
+  consumers: readonly EventConsumer[];
+  markConsumed(id: string): Promise<void>;
+  /** How batchable consumers run their inbox + effect (default: a transaction per event). */
+  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
+  /** Where each consumer run is written for the trace page (best effort); none: not recorded. */
+  runs?: ConsumerRunRecorder;
+}
+
+/** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
+export type OutboxJob = Pick<Job, "data" | "attemptsMade" | "id"> & { opts: { attempts?: number } };
+
+/**
+ * Handle one delivered event: every consumer registered for its type, each exactly once (inbox),
+ * then mark the event consumed so the next event of its aggregate may go out.
+ */
+export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Promise<{ handled: string[]; duplicates: string[] }> {
+  const parsed = deliveredEventSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`job ${job.id} is not an outbox event: ${parsed.error.message}`);
+  const event = parsed.data;
+  // Jobs queued before events carried a correlation id (or trace context) simply have none.
+  const correlationId = typeof event.headers.correlationId === "string" ? event.headers.correlationId : undefined;
+  const logger = deps.logger.child({ eventId: event.id, eventType: event.type, ...(correlationId ? { correlationId } : {}) });
+  const attempt = job.attemptsMade + 1;
+  // The consumer's span is a child of the request that committed the event (W3C context in its headers).
+  return withSpan(
+    `outbox.consume ${event.type}`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromCarrier(event.headers as TraceCarrier),
+      attributes: { "messaging.message.id": event.id, "messaging.operation.type": "process", "metastore.attempt": attempt, ...(correlationId ? { "metastore.correlation_id": correlationId } : {}) },
+    },
+    () => dispatchToConsumers(deps, job, event, logger, attempt),
+  );
+}
+
+async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: DeliveredEvent, logger: Logger, attempt: number) {
+  const handled: string[] = [];
+  const duplicates: string[] = [];
+  let current = "dispatcher";
+  let currentStartedAt = new Date();
+  try {
+    const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
+    let consumedMarked = false;
+    for (const [i, consumer] of applicable.entries()) {
+      current = consumer.name;
+      currentStartedAt = new Date();
+      const effect = (tx: Tx) => consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: logger.child({ consumer: consumer.name }) });
+      // The last consumer of a batchable kind marks the event consumed in its own transaction.
+      const last = i === applicable.length - 1;
+      const outcome = await withSpan(`consumer ${consumer.name}`, { attributes: { "metastore.consumer": consumer.name } }, () =>
+        consumer.batchable && deps.handleBatched
+          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
+          : handleOnce(deps.db, consumer.name, event.id, effect),
+      );
+      deps.runs?.record({ eventId: event.id, consumer: consumer.name, attempt, outcome, startedAt: currentStartedAt, finishedAt: new Date() });
+      if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
+      (outcome === "handled" ? handled : duplicates).push(consumer.name);
+    }
+    current = "dispatcher";
+    if (!consumedMarked) await deps.markConsumed(event.id);
+    logger.debug({ handled, duplicates, attempt }, "outbox event handled");
+    return { handled, duplicates };
+  } catch (error) {
+    const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (error !== null && typeof error === "object") failingConsumer.set(error, current);
+    deps.runs?.record({ eventId: event.id, consumer: current, attempt, outcome: "failed", startedAt: currentStartedAt, finishedAt: new Date(), error: describeError(error).message });
+    // A failure with retries left is only shown on the dashboard: best effort is enough. The last
+    // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
+    // until PostgreSQL takes it (see recordFinalFailure).
+    if (!final) {
+      await recordConsumerFailure(deps.db, event.id, current, error, false).catch((err) =>
+        logger.error({ err }, "could not record a consumer failure"),
+      );
+    }
+    logger.warn({ err: (error as Error).message, consumer: current, final }, "outbox consumer failed");
+    throw error;
+  }
+}
+
+/** Which consumer threw an error (read by the `failed` listener, which only gets the error). */
+const failingConsumer = new WeakMap<object, string>();
+
+/** BullMQ's reason for failing a job whose workers kept dying under it (see maxStalledCount). */
+const STALLED_OUT = "job stalled more than allowable limit";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What a consumer job that failed for good means for its event, written durably. Two ways end here:
+ * - the handler threw on its last attempt (or threw UnrecoverableError): the event is `dead`;
+ * - BullMQ failed the job without running the handler, because it stalled more than maxStalledCount
+ *   times (workers died under it): the event goes back to the relay's retry path (recordStalledOut).
+ * `removeOnFail` then deletes the job, so this listener is the last one who knows: it retries the
+ * write with backoff until PostgreSQL takes it. If the process dies first, the reconciler finds the
+ * event (in flight, no job) after OUTBOX_STALLED_AFTER_MS and sends it again.
+ */
+export function createFinalFailureRecorder(deps: { db: Db; logger: Logger; retryForMs?: number }) {
+  const pending = new Set<Promise<void>>();
+  let closing = false;
+
+  async function write(eventId: string, error: Error, consumer: string | undefined) {
+    const stalledOut = error.message === STALLED_OUT;
+    const deadline = Date.now() + (deps.retryForMs ?? 10 * 60_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (stalledOut) await recordStalledOut(deps.db, eventId, error);
+        else await recordConsumerFailure(deps.db, eventId, consumer ?? "dispatcher", error, true);
+        if (attempt > 1) deps.logger.info({ eventId, attempt }, "consumer failure recorded after retrying");
+        return;
+      } catch (err) {
+        if (closing || Date.now() > deadline) {
+          deps.logger.error({ err, eventId }, "could not record a consumer failure; the outbox reconciler will send the event again");
+          return;
+        }
+        if (attempt === 1) deps.logger.warn({ err: (err as Error).message, eventId }, "recording a consumer failure failed; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+  }
+
+  return {
+    /** The BullMQ worker's `failed` listener. */
+    onFailed(job: Pick<Job, "id" | "attemptsMade" | "finishedOn" | "opts"> | undefined, error: Error) {
+      // Undefined: removed before it could be read; nothing to record, the reconciler covers it.
+      if (!job?.id || !UUID.test(job.id)) return;
+      const final = typeof job.finishedOn === "number" || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (!final) return;
+      const p = write(job.id, error, failingConsumer.get(error)).finally(() => pending.delete(p));
+      pending.add(p);
+    },
+    /** Let writes in progress finish (each gives up at once if it has to retry). */
+    async close() {
+      closing = true;
+      await Promise.all(pending);
+    },
+  };
+}
+
+export interface StartConsumersDeps {
+  db: Db;
+  connection: ConnectionOptions;
+  prefix: string;
+  logger: Logger;
+  storage: BlobStorage;
+  consumers?: readonly EventConsumer[];
+  options?: {
+    concurrency?: number;
+    /**
+     * BullMQ's lock on an active job and how often workers look for jobs whose lock expired (their
+     * worker died): such a job goes back to waiting, and after `maxStalledCount` stalls it is failed
+     * (the `failed` listener then hands the event back to the relay). BullMQ's defaults: 30 s, 30 s, 1.
+     */
+    lockDurationMs?: number;
+    stalledIntervalMs?: number;
+    maxStalledCount?: number;
+  };
+}
+
+/** The BullMQ worker that dispatches outbox events to the consumers. */
+export async function startOutboxConsumers(deps: StartConsumersDeps) {
+  const logger = deps.logger.child({ component: "outbox-consumers" });
+  const marker = createConsumedMarker(deps.db);
+  const inbox = createInboxBatcher(deps.db);
+  const runs = createConsumerRunRecorder(deps.db, { onError: (err) => logger.warn({ err: (err as Error).message }, "consumer runs could not be recorded (trace page only)") });
+  const consumerDeps: ConsumerDeps = {
+    runs,
+    db: deps.db,
+    storage: deps.storage,
+    logger,
+    consumers: deps.consumers ?? defaultConsumers,
+    markConsumed: marker.mark,
+    handleBatched: inbox.run,
+  };
+  const stats = { handled: 0, failed: 0 };
+  const worker = new Worker(
+    QueueName.outboxEvents,
+    async (job) => {
+      await processOutboxJob(consumerDeps, job);
+      stats.handled++;
+      // No return value: it would be one more field written to Redis per event (the inbox says it all).
+    },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      ...bullmqTelemetry(),
+      concurrency: deps.options?.concurrency ?? 32,
+      ...(deps.options?.lockDurationMs ? { lockDuration: deps.options.lockDurationMs } : {}),
+      ...(deps.options?.stalledIntervalMs ? { stalledInterval: deps.options.stalledIntervalMs } : {}),
+      ...(deps.options?.maxStalledCount !== undefined ? { maxStalledCount: deps.options.maxStalledCount } : {}),
+    },
+  );
+  const failures = createFinalFailureRecorder({ db: deps.db, logger });
+  worker.on("failed", (job, err) => {
+    stats.failed++;
+    failures.onFailed(job, err);
+  });
+  worker.on("error", (err) => logger.warn({ err: err.message }, "outbox consumer worker error"));
+  await worker.waitUntilReady();
+  logger.info({ consumers: consumerDeps.consumers.map((c) => c.name) }, "outbox consumers started");
+  return {
+    worker,
+    stats,
+    async close() {
+      await worker.close();
+      await inbox.flush();
+      await marker.flush();
+      await failures.close();
+      await runs.flush();
+    },
+  };
+}
