@@ -12,6 +12,7 @@ import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { defaultConsumers, type EventConsumer } from "./consumer-registry";
+import type { WorkerMetrics } from "../metrics";
 
 /**
  * Marks events consumed in small batches (one UPDATE for everything finished within a few ms).
@@ -60,6 +61,8 @@ export interface ConsumerDeps {
   handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
   /** Where each consumer run is written for the trace page (best effort); none: not recorded. */
   runs?: ConsumerRunRecorder;
+  /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
+  metrics?: Pick<WorkerMetrics, "consumerRan" | "consumed">;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -94,6 +97,7 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
   const duplicates: string[] = [];
   let current = "dispatcher";
   let currentStartedAt = new Date();
+  let consumerStarted = 0;
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
     let consumedMarked = false;
@@ -103,11 +107,13 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
       const effect = (tx: Tx) => consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: logger.child({ consumer: consumer.name }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
+      consumerStarted = performance.now();
       const outcome = await withSpan(`consumer ${consumer.name}`, { attributes: { "metastore.consumer": consumer.name } }, () =>
         consumer.batchable && deps.handleBatched
           ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
           : handleOnce(deps.db, consumer.name, event.id, effect),
       );
+      deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);
       deps.runs?.record({ eventId: event.id, consumer: consumer.name, attempt, outcome, startedAt: currentStartedAt, finishedAt: new Date() });
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
@@ -115,8 +121,10 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
     current = "dispatcher";
     if (!consumedMarked) await deps.markConsumed(event.id);
     logger.debug({ handled, duplicates, attempt }, "outbox event handled");
+    deps.metrics?.consumed(event.type, event.createdAt);
     return { handled, duplicates };
   } catch (error) {
+    if (current !== "dispatcher") deps.metrics?.consumerRan(current, "error", (performance.now() - consumerStarted) / 1000);
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (error !== null && typeof error === "object") failingConsumer.set(error, current);
     deps.runs?.record({ eventId: event.id, consumer: current, attempt, outcome: "failed", startedAt: currentStartedAt, finishedAt: new Date(), error: describeError(error).message });
@@ -199,6 +207,7 @@ export interface StartConsumersDeps {
   logger: Logger;
   storage: BlobStorage;
   consumers?: readonly EventConsumer[];
+  metrics?: ConsumerDeps["metrics"];
   options?: {
     concurrency?: number;
     /**
@@ -226,6 +235,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     consumers: deps.consumers ?? defaultConsumers,
     markConsumed: marker.mark,
     handleBatched: inbox.run,
+    metrics: deps.metrics,
   };
   const stats = { handled: 0, failed: 0 };
   const worker = new Worker(

@@ -8,6 +8,7 @@ import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, QueueName } from "~/server/contracts/queues";
 import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
 import { contextFromCarrier, SpanKind, withSpan } from "~/server/platform/telemetry/tracing";
+import type { WorkerMetrics } from "../metrics";
 
 export interface SagaRunnerOptions {
   connection: ConnectionOptions;
@@ -28,6 +29,8 @@ export interface SagaRunnerOptions {
   /** How often this process looks for sagas with no live job, and how long a saga must be idle first. */
   sweepEveryMs?: number;
   stuckAfterMs?: number;
+  /** Step durations by saga type and step, and sagas finished, for the worker's /metrics. */
+  metrics?: Pick<WorkerMetrics, "sagaStepRan">;
 }
 
 /**
@@ -72,12 +75,23 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
           },
         },
         async () => {
+          const started = performance.now();
           const outcome = await engine.runStep(data, {
             attemptsMade: job.attemptsMade,
             redelivered: job.attemptsStarted > 1 || job.stalledCounter > 0,
             maxAttempts: job.opts.attempts ?? 1,
             queuedAt: job.timestamp,
           });
+          // A "wait" ran nothing (another worker holds the step): only work done is timed.
+          if (opts.metrics && outcome.kind !== "wait") {
+            // Labels from the registry, not the job: a type or step the code does not know is "unknown".
+            const def = opts.registry.get(data.sagaType);
+            opts.metrics.sagaStepRan(
+              { sagaType: def ? def.type : "unknown", step: def?.steps[data.stepIndex]?.name ?? "unknown", phase: data.phase, result: outcome.kind },
+              (performance.now() - started) / 1000,
+              outcome.kind === "advanced" ? outcome.status : undefined,
+            );
+          }
           switch (outcome.kind) {
             case "retry":
               log.warn({ err: outcome.error.message }, "saga step failed; retrying");

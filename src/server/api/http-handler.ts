@@ -18,7 +18,7 @@ export function createTrpcHttpHandler(services: AppServices) {
     maxUploadBytes: services.config.maxUploadBytes,
     maxJsonBodyBytes: services.config.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
   };
-  return (incoming: Request) => withIncomingTraceContext(incoming.headers, async () => {
+  const handle = (incoming: Request) => withIncomingTraceContext(incoming.headers, async () => {
     // Every request gets its correlation id here, at the edge, and the caller gets it back.
     const correlationId = correlationIdFromHeaders(incoming.headers);
     // Every body is counted as it streams in, whatever Content-Length says (or does not say).
@@ -43,4 +43,5 @@ export function createTrpcHttpHandler(services: AppServices) {
     response.headers.set(REQUEST_ID_HEADER, correlationId);
     return response;
   });
+  return services.requestMetrics ? services.requestMetrics.timeHttp("/api/trpc", handle) : handle;
 }
