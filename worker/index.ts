@@ -29,10 +29,13 @@ import { startOutboxRetention } from "./jobs/scheduled/outbox-retention";
 import { startSagaRunner } from "./jobs/saga-runner";
 import { createWorkerMetrics } from "./metrics";
 import { startMetricsServer } from "./metrics-server";
+import { startTelemetryFromEnv } from "~/server/platform/telemetry/sdk";
 
 async function main() {
   const env = getEnv();
   assertProductionReady(env);
+  // Before anything opens a connection: the pg and ioredis instrumentations patch the drivers.
+  const telemetry = startTelemetryFromEnv("metastore-worker");
   const logger = createLogger("worker", env.LOG_LEVEL);
   const db = createDb(env.DATABASE_URL);
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
@@ -140,6 +143,7 @@ async function main() {
       prefix: env.QUEUE_PREFIX,
       components: components.map((c) => c.name),
       redisEvictionPolicy: eviction?.policy ?? null,
+      tracing: telemetry !== null,
       metrics: metricsServer ? `http://${env.WORKER_METRICS_HOST}:${metricsServer.port}/metrics` : null,
     },
     "worker started",
@@ -162,6 +166,8 @@ async function main() {
     }
     await redis.quit().catch(() => {});
     await db.$disconnect();
+    // Spans still buffered go out before the process ends.
+    await telemetry?.shutdown().catch((err: unknown) => logger.warn({ err }, "trace export at shutdown failed"));
     logger.info("worker stopped");
     process.exit(0);
   }

@@ -67,6 +67,7 @@ const ACCESS: Record<string, Access> = {
   "admin.sagas.timeline": "viewer",
   "admin.sagas.metrics": "viewer",
   "admin.live.watch": "viewer",
+  "admin.trace.get": "viewer",
   "admin.idempotency.deleteExpired": "operator",
   "admin.cache.flushPrefix": "operator",
   "admin.cache.flushTag": "operator",

@@ -52,6 +52,9 @@ export const eventHeadersSchema = z
     causationId: z.string().min(1).max(200).optional(),
     /** The Idempotency-Key of the request that wrote it, when it had one. */
     idempotencyKey: z.string().min(1).max(200).optional(),
+    /** W3C trace context of the span that wrote it: consumers' spans are its children. */
+    traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/).optional(),
+    tracestate: z.string().max(512).optional(),
   })
   .strict();
 export type EventHeaders = z.infer<typeof eventHeadersSchema>;

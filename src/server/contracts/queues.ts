@@ -44,6 +44,9 @@ export const jobSchemas = {
         executedOutput: z.unknown(),
       })
       .optional(),
+    /** Absent in jobs queued before correlation existed: such jobs still run. */
+    correlationId: z.string().min(1).max(200).optional(),
+    traceparent: z.string().max(100).optional(),
   }),
   "outbox-events": deliveredEventSchema,
   "outbox-retention": z.object({}),

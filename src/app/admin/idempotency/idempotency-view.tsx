@@ -1,9 +1,11 @@
 "use client";
 
 import { Table } from "@mantine/core";
+import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { traceHref } from "../trace/trace-links";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
@@ -98,7 +100,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
                 <Table.Tr key={r.id}>
                   <Table.Td className="muted nowrap">{formatTime(r.createdAt)}</Table.Td>
                   <Table.Td>
-                    <code className="key">{r.key}</code>
+                    <code className="key">{r.key}</code> <Link href={traceHref("idempotency", r.id)}>trace</Link>
                   </Table.Td>
                   <Table.Td>{r.procedure}</Table.Td>
                   <Table.Td className="muted" title={r.userId}>

@@ -103,7 +103,7 @@ async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, c
   const options = resolveIdempotencyOptions(ctx.config.idempotency);
   const fingerprint = await fingerprintInput(await opts.getRawInput());
   count("requests");
-  const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint }, options);
+  const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint, correlationId: ctx.correlationId }, options);
 
   switch (claimed.kind) {
     case "mismatch":

@@ -41,7 +41,7 @@ export function uploadErrorMessage(lastError: string | null): string {
 export function createUploadService(deps: {
   db: Db;
   storage: BlobStorage;
-  startSaga: (type: string, input: unknown, options: { id: string; correlationId?: string }) => Promise<unknown>;
+  startSaga: (type: string, input: unknown, options: { id: string; correlationId?: string; traceparent?: string }) => Promise<unknown>;
 }) {
   const { db, storage } = deps;
   return {
@@ -71,7 +71,7 @@ export function createUploadService(deps: {
         headers: input.headers ?? {},
       };
       try {
-        await deps.startSaga(FILE_UPLOAD_SAGA, sagaInput, { id: sagaId, correlationId: input.headers?.correlationId });
+        await deps.startSaga(FILE_UPLOAD_SAGA, sagaInput, { id: sagaId, correlationId: input.headers?.correlationId, traceparent: input.headers?.traceparent });
       } catch (error) {
         await storage.delete(stagingKey);
         throw error;

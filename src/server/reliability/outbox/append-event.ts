@@ -65,9 +65,9 @@ export async function appendEvent(tx: Tx, event: NewEvent, options: AppendOption
       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_seq = outbox_aggregate.last_seq + 1
       RETURNING last_seq
     )
-    INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts)
+    INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts, correlation_id)
     SELECT ${id}::uuid, ${contract.aggregateType}, ${aggregateId.data}, seq.last_seq, ${type}, ${payloadJson}::jsonb,
-           ${JSON.stringify(headers.data)}::jsonb, ${maxAttempts}
+           ${JSON.stringify(headers.data)}::jsonb, ${maxAttempts}, ${headers.data.correlationId ?? null}
     FROM seq
     RETURNING aggregate_seq`;
   return { id, aggregateSeq: rows[0]!.aggregate_seq };

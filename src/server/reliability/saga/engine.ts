@@ -140,7 +140,7 @@ interface Transition {
  */
 const CLAIM_SQL = `
   WITH saga AS (
-    SELECT id, input, context, version FROM saga_instance
+    SELECT id, input, context, version, correlation_id FROM saga_instance
     WHERE id = $1::uuid AND status = $3::"SagaStatus" AND current_step = $2::int
       AND COALESCE((context->>'generation')::int, 0) = $4::int
     FOR UPDATE
@@ -148,10 +148,10 @@ const CLAIM_SQL = `
     SELECT execution_id, output FROM saga_step_log
     WHERE saga_id = $1::uuid AND step_index = $2::int AND phase = 'execute'
   ), claimed AS (
-    INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+    INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
     SELECT $5::uuid, saga.id, $2::int, $6::text, $7::"SagaPhase", 'running', 1,
       CASE WHEN $7::text = 'compensate' THEN COALESCE((SELECT execution_id FROM executed), $8::text) ELSE $8::text END,
-      now()
+      now(), saga.correlation_id
     FROM saga
     ON CONFLICT (saga_id, step_index, phase) DO UPDATE
       SET status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
@@ -194,7 +194,7 @@ const APPLY_SQL = `
         SELECT 1 FROM saga_step_log
         WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase" AND attempts = $15::int AND status = 'running'
       )
-    RETURNING version, input, context
+    RETURNING version, input, context, correlation_id
   ), l AS (
     UPDATE saga_step_log SET
       status = $11::"SagaStepStatus",
@@ -205,12 +205,12 @@ const APPLY_SQL = `
       AND EXISTS (SELECT 1 FROM s)
   ), nxt AS (
     -- Pre-claim: take the next step's lease now, for the job about to be queued (same claim rules).
-    INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+    INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
     SELECT $16::uuid, $1::uuid, $17::int, $18::text, $19::"SagaPhase", 'running', 1,
       CASE WHEN $19::text = 'compensate'
         THEN COALESCE((SELECT execution_id FROM saga_step_log WHERE saga_id = $1::uuid AND step_index = $17::int AND phase = 'execute'), $20::text)
         ELSE $20::text END,
-      now()
+      now(), s.correlation_id
     FROM s WHERE $16::uuid IS NOT NULL
     ON CONFLICT (saga_id, step_index, phase) DO UPDATE
       SET status = 'running', attempts = n.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
@@ -232,16 +232,17 @@ const APPLY_SQL = `
  * Start: the saga row and the lease on its first step in one statement (one commit), so the first
  * step's job runs at once without a claim of its own: with the finish + next pre-claim of APPLY_SQL,
  * a saga of n steps costs n + 1 commits (start included), not n + 2.
- * $1 id, $2 type, $3 input, $4 context, $5 correlation id, $6 log id, $7 step 0's name, $8 its execution id.
+ * $1 id, $2 type, $3 input, $4 context, $5 correlation id, $6 log id, $7 step 0's name, $8 its execution id,
+ * $9 the starting request's traceparent.
  */
 const START_SQL = `
   WITH s AS (
-    INSERT INTO saga_instance (id, type, status, current_step, input, context, correlation_id, version, created_at, updated_at)
-    VALUES ($1::uuid, $2::text, 'running', 0, $3::jsonb, $4::jsonb, $5::text, 0, now(), now())
+    INSERT INTO saga_instance (id, type, status, current_step, input, context, correlation_id, traceparent, version, created_at, updated_at)
+    VALUES ($1::uuid, $2::text, 'running', 0, $3::jsonb, $4::jsonb, $5::text, $9::text, 0, now(), now())
     RETURNING id, status, created_at, version
   ), l AS (
-    INSERT INTO saga_step_log (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
-    SELECT $6::uuid, s.id, 0, $7::text, 'execute', 'running', 1, $8::text, clock_timestamp() FROM s
+    INSERT INTO saga_step_log (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
+    SELECT $6::uuid, s.id, 0, $7::text, 'execute', 'running', 1, $8::text, clock_timestamp(), $5::text FROM s
   )
   SELECT id, status, created_at AS "createdAt", version FROM s`;
 
@@ -281,11 +282,23 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: numbe
   }
 }
 
+/** The correlation fields a step job passes on to the next one. */
+function traceFieldsOf(job: { correlationId?: string | null; traceparent?: string | null }): Pick<StepJob, "correlationId" | "traceparent"> {
+  return { ...(job.correlationId ? { correlationId: job.correlationId } : {}), ...(job.traceparent ? { traceparent: job.traceparent } : {}) };
+}
+
 /** What happens to the saga once this phase of this step has ended (success or final failure). */
 function decide(def: SagaDefinition<unknown>, current: StepJob, saga: SagaSnapshot, result: StepResult): Transition {
   const last = def.steps.length - 1;
   // Next jobs are built from the identity fields only (never carry this job's pre-claim along).
-  const job: StepJob = { sagaId: current.sagaId, sagaType: current.sagaType, phase: current.phase, stepIndex: current.stepIndex, generation: current.generation };
+  const job: StepJob = {
+    sagaId: current.sagaId,
+    sagaType: current.sagaType,
+    phase: current.phase,
+    stepIndex: current.stepIndex,
+    generation: current.generation,
+    ...traceFieldsOf(current),
+  };
   const abort = saga.context.abortRequested === true;
   const compensateFrom = (index: number, lastError: string | null): Transition =>
     index < 0
@@ -512,19 +525,19 @@ export function createSagaEngine(deps: SagaEngineDeps) {
      * middleware's), so a replayed request finds the saga it started; the step job waits until
      * the row is visible (see explainUnclaimed).
      */
-    async startSaga(type: string, input: unknown, options: { id?: string; correlationId?: string } = {}) {
+    async startSaga(type: string, input: unknown, options: { id?: string; correlationId?: string; traceparent?: string } = {}) {
       const def = registry.get(type);
       if (!def) throw badInput(`Unknown saga type "${type}"; known types: ${registry.types().join(", ") || "none"}`);
       const parsed = def.input.safeParse(input);
       if (!parsed.success) throw badInput(`Invalid input for saga ${type}: ${z.prettifyError(parsed.error)}`);
       const id = options.id ?? uuidv7();
       const context: SagaContext = { generation: 0, outputs: {} };
-      const data = { id, type, input: parsed.data as object, context: context as object, correlationId: options.correlationId ?? null };
+      const data = { id, type, input: parsed.data as object, context: context as object, correlationId: options.correlationId ?? null, traceparent: options.traceparent ?? null };
       const select = { id: true, status: true, createdAt: true } as const;
       // Inside the caller's transaction if there is one (so it commits with the request's other
       // writes); otherwise a single INSERT needs no transaction of its own.
       const tx = currentTransaction();
-      const first: StepJob = { sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 };
+      const first: StepJob = { sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0, ...traceFieldsOf(options) };
       let saga: { id: string; status: SagaStatus; createdAt: Date };
       let preclaim: PreClaim | undefined;
       if (def.steps.length > 0 && approxJsonBytes({ input: parsed.data, context }, {}) <= PRECLAIM_MAX_BYTES) {
@@ -540,6 +553,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
           uuidv7(),
           def.steps[0]!.name,
           executionId,
+          options.traceparent ?? null,
         ]);
         saga = { id: row!.id, status: row!.status, createdAt: row!.createdAt };
         preclaim = { attempt: 1, version: row!.version, executionId, at, input: parsed.data ?? null, context, executedOutput: null };
@@ -629,8 +643,8 @@ export function createSagaEngine(deps: SagaEngineDeps) {
      * step has a job: a crash between commit and dispatch, or a job BullMQ gave up on, leaves none.
      */
     async sweep(options: { stuckAfterMs: number; limit?: number }): Promise<{ checked: number; redispatched: number }> {
-      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown }>>`
-        SELECT id, type, status, current_step, context FROM saga_instance
+      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown; correlation_id: string | null; traceparent: string | null }>>`
+        SELECT id, type, status, current_step, context, correlation_id, traceparent FROM saga_instance
         WHERE status IN ('running', 'compensating') AND updated_at < now() - ${options.stuckAfterMs} * interval '1 millisecond'
         ORDER BY updated_at LIMIT ${options.limit ?? 200}`;
       let redispatched = 0;
@@ -643,6 +657,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
           phase: row.status === "running" ? "execute" : "compensate",
           stepIndex: row.current_step,
           generation: readContext(row.context).generation,
+          ...traceFieldsOf({ correlationId: row.correlation_id, traceparent: row.traceparent }),
         };
         if (await dispatcher.ensure(job, dispatchOptionsFor(def, job.stepIndex))) redispatched += 1;
       }

@@ -18,6 +18,12 @@ export interface StepJob {
    * statement): the job's first delivery runs the step without a claim statement of its own.
    */
   preclaim?: PreClaim;
+  /**
+   * The saga's correlation id and the W3C trace context of the request that started it, so every
+   * step's log lines and span join that request. Optional: jobs queued before these existed run too.
+   */
+  correlationId?: string;
+  traceparent?: string;
 }
 
 export interface PreClaim {

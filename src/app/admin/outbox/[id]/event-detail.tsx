@@ -8,6 +8,7 @@ import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import { useLiveUpdates } from "../../_components/live";
 import { formatTime, JsonBlock, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../../_components/ui";
 import { EventActions } from "../event-actions";
+import { traceHref } from "../../trace/trace-links";
 
 export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
   const trpc = useTRPC();
@@ -34,6 +35,7 @@ export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
             <div className="row">
               <StatusBadge status={e.status} />
               <code>{e.id}</code>
+              <Link href={traceHref("event", e.id)}>Trace: request → consumers</Link>
               {canAct && <EventActions event={e} onResult={setResult} />}
             </div>
             <ResultMessage result={result} />

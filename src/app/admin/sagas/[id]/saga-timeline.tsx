@@ -8,6 +8,7 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import { useLiveUpdates } from "../../_components/live";
 import type { AdminOutputs } from "../../_components/types";
+import { traceHref } from "../../trace/trace-links";
 import { ConfirmButton, errorText, formatDuration, formatTime, JsonBlock, plural, QueryError, ResultMessage, StatusBadge, type Result, TableFrame } from "../../_components/ui";
 
 type Timeline = AdminOutputs["sagas"]["timeline"];
@@ -37,6 +38,7 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
             <div className="row">
               <StatusBadge status={saga.status} />
               <code>{saga.id}</code>
+              <Link href={traceHref("saga", saga.id)}>Trace: request → consumers</Link>
               {saga.abortRequested && <span className="badge badge-failed">abort requested</span>}
             </div>
             {canAct && <SagaActions saga={saga} onResult={setResult} />}

@@ -4,6 +4,7 @@ import { idempotencyAdminRouter } from "./idempotency";
 import { liveAdminRouter } from "./live";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
+import { traceAdminRouter } from "./trace";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
@@ -15,4 +16,5 @@ export const adminRouter = createTRPCRouter({
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
   live: liveAdminRouter,
+  trace: traceAdminRouter,
 });
