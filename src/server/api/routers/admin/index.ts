@@ -1,6 +1,7 @@
 import { createTRPCRouter } from "../../trpc";
 import { auditAdminRouter } from "./audit";
 import { cacheAdminRouter } from "./cache";
+import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
@@ -11,6 +12,7 @@ import { sagasRouter } from "./sagas";
  */
 export const adminRouter = createTRPCRouter({
   audit: auditAdminRouter,
+  failures: failuresAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
