@@ -2,7 +2,7 @@ import { z } from "zod";
 import { randomUUID } from "node:crypto";
 import type { Db, Prisma } from "../../db/client";
 import { inTransaction, type Tx } from "../../db/transaction";
-import { recordOperatorAction, type AuditContext, type TransactionOnly } from "../audit";
+import { recordOperatorAction, type AuditContext } from "../audit";
 import { DomainError, notFound } from "../errors";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
