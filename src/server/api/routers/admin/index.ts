@@ -1,5 +1,6 @@
 import { createTRPCRouter } from "../../trpc";
 import { auditAdminRouter } from "./audit";
+import { bulkAdminRouter } from "./bulk";
 import { cacheAdminRouter } from "./cache";
 import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
@@ -12,6 +13,7 @@ import { sagasRouter } from "./sagas";
  */
 export const adminRouter = createTRPCRouter({
   audit: auditAdminRouter,
+  bulk: bulkAdminRouter,
   failures: failuresAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
