@@ -53,7 +53,7 @@ export async function startBulkOperations(opts: { db: Db; connection: Connection
     for (const id of await staleBulkOperations(db, o.staleAfterMs)) {
       // Touch it first, so the next sweep does not queue it again while this run waits for a slot.
       await db.bulkOperation.update({ where: { id }, data: { updatedAt: new Date() } });
-      await queue.add("run", { operationId: id }, { ...bulkJobOptions, jobId: `${id}:${Date.now()}` });
+      await queue.add("run", { operationId: id }, { ...bulkJobOptions, jobId: `${id}-r${Date.now()}` });
       logger.info({ operationId: id }, "bulk operation had not moved; queued it again");
     }
   };
