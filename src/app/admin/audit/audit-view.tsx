@@ -6,35 +6,10 @@ import { useState } from "react";
 import { LoadMore } from "~/app/_components/load-more";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
-import { PAGE_SIZE, type AdminInputs } from "../_components/types";
+import { PAGE_SIZE } from "../_components/types";
 import { formatCount, formatTime, JsonBlock, QueryError, shortId, StatusBadge } from "../_components/ui";
 
-export type AuditSearch = Omit<AdminInputs["audit"]["search"], "cursor" | "limit">;
-
-const TEXT_KEYS = ["actor", "action", "targetId", "text"] as const;
-
-/** The search from the URL (so a search can be shared as a link); dates as ISO strings. */
-export function auditSearchFrom(params: URLSearchParams): AuditSearch {
-  const search: AuditSearch = {};
-  for (const key of TEXT_KEYS) {
-    const v = params.get(key)?.trim();
-    if (v) search[key] = v;
-  }
-  for (const key of ["from", "to"] as const) {
-    const v = params.get(key);
-    const d = v ? new Date(v) : null;
-    if (d && !Number.isNaN(d.getTime())) search[key] = d;
-  }
-  return search;
-}
-
-function toParams(search: AuditSearch) {
-  const params = new URLSearchParams();
-  for (const key of TEXT_KEYS) if (search[key]) params.set(key, search[key]);
-  if (search.from) params.set("from", search.from.toISOString());
-  if (search.to) params.set("to", search.to.toISOString());
-  return params;
-}
+import { auditSearchParams, TEXT_KEYS, type AuditSearch } from "./search-params";
 
 /** The audit log: who did what, to which ids or by which filter, how many, why, when. Read-only. */
 export function AuditView({ initialSearch }: { initialSearch: AuditSearch }) {
@@ -50,7 +25,7 @@ export function AuditView({ initialSearch }: { initialSearch: AuditSearch }) {
   const items = rows.data?.pages.flatMap((p) => p.items) ?? [];
   const apply = (next: AuditSearch) => {
     setSearch(next);
-    const qs = toParams(next).toString();
+    const qs = auditSearchParams(next).toString();
     router.replace(qs ? `${pathname}?${qs}` : pathname, { scroll: false });
   };
 

@@ -1,7 +1,8 @@
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
 import { PAGE_SIZE } from "../_components/types";
-import { AuditView, auditSearchFrom, type AuditSearch } from "./audit-view";
+import { AuditView } from "./audit-view";
+import { auditSearchFrom, type AuditSearch } from "./search-params";
 
 export const dynamic = "force-dynamic";
 
