@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { bulkActions, bulkFilterSchema } from "../../../domain/bulk/filter";
-import { bulkStartSchema, cancelBulk, dryRunBulk, getBulk, listBulk, startBulk } from "../../../domain/bulk/operations";
-import { bulkQueueFor } from "../../../domain/bulk/queue";
+import { bulkActions, bulkFilterSchema } from "../../../reliability/bulk/filter";
+import { bulkStartSchema, cancelBulk, dryRunBulk, getBulk, listBulk, startBulk } from "../../../reliability/bulk/operations";
+import { bulkQueueFor } from "../../../reliability/bulk/queue";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
