@@ -16,7 +16,7 @@ export interface BulkWorkerOptions {
 }
 
 /**
- * Runs bulk operator actions (src/server/domain/bulk). A job runs its operation batch by batch
+ * Runs bulk operator actions (src/server/reliability/bulk). A job runs its operation batch by batch
  * until it ends; PostgreSQL holds all progress, so a job that dies (SIGKILL, Redis wiped) is
  * simply run again — by BullMQ's stalled-job recovery, or by the sweeper here, which queues any
  * pending or running operation that has not moved for `staleAfterMs`. Two runs of one operation

@@ -17,7 +17,7 @@ export const QueueName = {
   idempotencyCleanup: "idempotency-cleanup",
   /** Removes blobs nothing can still need (a job scheduler): src/server/features/files/orphan-blobs.ts. */
   orphanBlobSweep: "orphan-blob-sweep",
-  /** Runs a bulk operator action in batches (src/server/domain/bulk, worker/processors/bulk-operations.ts). */
+  /** Runs a bulk operator action in batches (src/server/reliability/bulk, worker/jobs/bulk-operations.ts). */
   bulkOperations: "bulk-operations",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
