@@ -1,7 +1,7 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { ReasonField, useReason } from "../_components/reason-field";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
@@ -283,6 +283,11 @@ function OperationProgress({ id, canAct }: { id: string; canAct: boolean }) {
   const op = useQuery({ ...trpc.admin.bulk.get.queryOptions({ id }), refetchInterval: (q) => (q.state.data?.finished ? false : 1_000) });
   const cancel = useMutation(trpc.admin.bulk.cancel.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.bulk.pathKey() }) }));
   const why = useReason();
+  const finished = op.data?.finished ?? false;
+  // The operations list below shows the final counts as soon as this one ends, not at its next refresh.
+  useEffect(() => {
+    if (finished) void queryClient.invalidateQueries({ queryKey: trpc.admin.bulk.list.queryKey() });
+  }, [finished, queryClient, trpc]);
   return (
     <section aria-labelledby="bulk-progress">
       <h2 id="bulk-progress">Operation {shortId(id)}</h2>
