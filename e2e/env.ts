@@ -5,8 +5,9 @@
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const dbUrl = new URL(adminUrl);
-// E2E_DATABASE / E2E_QUEUE_PREFIX let two checkouts run their e2e suites side by side.
-dbUrl.pathname = `/${process.env.E2E_DATABASE ?? "metastore_e2e"}`;
+// A run on its own port (E2E_PORT) also gets its own database and Redis prefix: two checkouts can run the suite at once.
+const runName = process.env.E2E_PORT ? `e2e_${E2E_PORT}` : "e2e";
+dbUrl.pathname = `/metastore_${runName}`;
 
 export const e2eEnv: Record<string, string> = {
   NODE_ENV: "production",
@@ -16,9 +17,9 @@ export const e2eEnv: Record<string, string> = {
   SESSION_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e-secret",
   COOKIE_SECURE: "false", // allowed in production only for a loopback APP_ORIGIN (src/production-checks.js)
   APP_ORIGIN: `http://127.0.0.1:${E2E_PORT}`,
-  STORAGE_DIR: ".data/e2e-storage",
+  STORAGE_DIR: `.data/${runName}-storage`,
   MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
-  QUEUE_PREFIX: process.env.E2E_QUEUE_PREFIX ?? "e2e",
+  QUEUE_PREFIX: runName,
   LOG_LEVEL: "warn",
   WORKER_HEALTH_PORT: String(E2E_PORT + 1),
   WORKER_METRICS_PORT: String(E2E_PORT + 2),

@@ -1,8 +1,14 @@
+import "@mantine/core/styles.css";
+import "@mantine/notifications/styles.css";
+import "@mantine/charts/styles.css";
+import "./globals.css";
+import { ColorSchemeScript, mantineHtmlProps } from "@mantine/core";
 import type { Metadata } from "next";
+import { headers } from "next/headers";
 import { connection } from "next/server";
 import type { ReactNode } from "react";
 import { TRPCReactProvider } from "~/trpc/react";
-import "./globals.css";
+import { UiProviders } from "./_components/ui-providers";
 
 export const metadata: Metadata = { title: "MetaStore", description: "File metadata with reliable events" };
 
@@ -10,10 +16,16 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   // Every page renders per request: its scripts carry that request's CSP nonce (src/proxy.ts).
   // A prerendered page would have none, and the browser would block its scripts.
   await connection();
+  const nonce = (await headers()).get("x-nonce") ?? undefined;
   return (
-    <html lang="en">
+    <html lang="en" {...mantineHtmlProps}>
+      <head>
+        <ColorSchemeScript nonce={nonce} forceColorScheme="light" />
+      </head>
       <body>
-        <TRPCReactProvider>{children}</TRPCReactProvider>
+        <TRPCReactProvider>
+          <UiProviders nonce={nonce}>{children}</UiProviders>
+        </TRPCReactProvider>
       </body>
     </html>
   );

@@ -23,7 +23,8 @@ import { appRouter } from "~/server/api/root";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
 import { transformer } from "~/server/platform/transformer";
-import { createTestApp, type TestApp } from "../support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { sseReader } from "~test/support/sse";
 import { brokenCookie, brokenJsonBody, brokenMultipart, mutate, PROTOTYPE_KEYS } from "./hostile";
 import { changedTables, fingerprint, fingerprintQuery, tableNames, type StateFingerprint } from "./state";
 import { arbitraryFor, nastyString } from "./zod-arbitrary";
@@ -74,6 +75,7 @@ const ACCESS: Record<string, Access> = {
   "admin.bulk.cancel": "operator",
   "admin.failures.retryGroup": "operator",
   "admin.failures.discardGroup": "operator",
+  "admin.live.watch": "viewer",
   "admin.idempotency.deleteExpired": "operator",
   "admin.cache.flushPrefix": "operator",
   "admin.cache.flushTag": "operator",
@@ -91,7 +93,8 @@ const FEW_RUNS = new Set(["auth.signIn"]);
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface Proc {
   path: string;
-  type: "query" | "mutation";
+  /** A subscription is read like a query (GET, input in the URL) and answers as an SSE stream. */
+  type: "query" | "mutation" | "subscription";
   schema: z.ZodType | null;
   multipart: boolean;
 }
@@ -297,8 +300,9 @@ function serialize(input: unknown): string {
 
 /** What the server makes of a raw body: its input, or null if it cannot decode it (JSON, superjson). */
 function decodeRaw(proc: Proc, body: string | Uint8Array): { input: unknown } | null {
-  let text = typeof body === "string" ? body : proc.type === "query" ? Buffer.from(body).toString("latin1") : new TextDecoder().decode(body);
-  if (proc.type === "query" && text === "") return { input: undefined }; // no input at all
+  const inUrl = proc.type !== "mutation";
+  let text = typeof body === "string" ? body : inUrl ? Buffer.from(body).toString("latin1") : new TextDecoder().decode(body);
+  if (inUrl && text === "") return { input: undefined }; // no input at all
   if (proc.type === "mutation" && text.startsWith("\ufeff")) text = text.slice(1); // fetch's body.json() drops a BOM
   try {
     return { input: transformer.deserialize(JSON.parse(text)) };
@@ -311,10 +315,11 @@ async function send(proc: Proc, c: Case, cookie: string | undefined): Promise<Re
   const headers = new Headers({ origin: "http://localhost", "sec-fetch-site": "same-origin" });
   if (cookie) headers.set("cookie", cookie);
   let url = `http://localhost/api/trpc/${proc.path}`;
-  let init: RequestInit = { method: proc.type === "query" ? "GET" : "POST", headers };
+  const inUrl = proc.type !== "mutation";
+  let init: RequestInit = { method: inUrl ? "GET" : "POST", headers };
   if (c.kind === "batch") {
     url = `http://localhost/api/trpc/${Array.from({ length: c.size }, () => proc.path).join(",")}?batch=1`;
-    if (proc.type === "mutation") {
+    if (!inUrl) {
       headers.set("content-type", "application/json");
       init.body = JSON.stringify(Object.fromEntries(Array.from({ length: c.size }, (_, i) => [i, { json: null }])));
     }
@@ -322,18 +327,39 @@ async function send(proc: Proc, c: Case, cookie: string | undefined): Promise<Re
     init.body = c.form;
   } else if (c.kind === "raw") {
     // A query's input travels in the URL (no body, no content type); a mutation's in the body.
-    if (proc.type === "query") url += `?input=${encodeURIComponent(typeof c.body === "string" ? c.body : Buffer.from(c.body).toString("latin1"))}`;
+    if (inUrl) url += `?input=${encodeURIComponent(typeof c.body === "string" ? c.body : Buffer.from(c.body).toString("latin1"))}`;
     else {
       headers.set("content-type", c.contentType);
       init = { ...init, body: c.body as BodyInit };
     }
-  } else if (proc.type === "query") {
+  } else if (inUrl) {
     url += `?input=${encodeURIComponent(serialize(c.input))}`;
   } else {
     headers.set("content-type", "application/json");
     init.body = serialize(c.input);
   }
   return trpc(new Request(url, init));
+}
+
+/**
+ * The answer as status + body. A subscription's stream (200, text/event-stream) carries its refusal
+ * as a `serialized-error` event: that event's HTTP status and error stand for the answer, the same
+ * checks apply (4xx, message, httpStatus); a first data event is a 200. The stream is then closed.
+ */
+async function readAnswer(res: Response): Promise<{ res: { status: number; headers: Headers }; text: string }> {
+  if (!res.headers.get("content-type")?.startsWith("text/event-stream")) return { res, text: await res.text() };
+  const stream = sseReader(res);
+  try {
+    const event = await stream.nextMeaningful();
+    if (event?.event === "serialized-error") {
+      const error = JSON.parse(event.data) as Json;
+      return { res: { status: error.json.data.httpStatus, headers: res.headers }, text: JSON.stringify({ error }) };
+    }
+    expect(event, "a subscription stream that ended without an event or error").not.toBeNull();
+    return { res, text: event!.data };
+  } finally {
+    await stream.close();
+  }
 }
 
 /** The status this case must get from this caller, or null if any 2xx/4xx is right (a valid input). */
@@ -369,7 +395,7 @@ describe("fuzz: every tRPC procedure, every caller", () => {
       const runs = FEW_RUNS.has(path) ? 6 : admitted ? RUNS_ADMITTED : RUNS_REFUSED;
       const cookieArb = role === "signed out" ? fc.option(brokenCookie, { nil: undefined }) : fc.constant(undefined);
       // Queries and refused callers must change nothing at all: one fingerprint around the whole run.
-      const wholeRun = proc.type === "query" || !admitted;
+      const wholeRun = proc.type !== "mutation" || !admitted;
       const before = wholeRun ? await fingerprint(app.services.db, fingerprintSql) : null;
 
       await fc.assert(
@@ -379,8 +405,8 @@ describe("fuzz: every tRPC procedure, every caller", () => {
           const expected = expectedStatus(proc, c, role, signedIn);
           const state: StateFingerprint | null = wholeRun ? null : await fingerprint(app.services.db, fingerprintSql);
           const what = `${path} as ${role} (${c.label})`;
-          const res = await withTimeout(what, send(proc, c, cookie));
-          const text = await withTimeout(`${what}: body`, res.text());
+          const answer = await withTimeout(what, send(proc, c, cookie));
+          const { res, text } = await withTimeout(`${what}: body`, readAnswer(answer));
           count(path, res.status);
           if (res.status === 200 && path === "auth.signOutEverywhere") cookies.delete(role); // its cookie is revoked now
           expect(res.status, `${what}: ${text.slice(0, 500)}`).toBeLessThan(500);

@@ -1,21 +1,46 @@
 "use client";
 
+import { BarChart } from "@mantine/charts";
+import { Table } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/react";
+import { useLiveUpdates } from "./_components/live";
 import { RefreshBar, useRefetchInterval } from "./_components/refresh";
 import { overviewInputs, OUTBOX_STATUSES, SAGA_STATUSES, type AdminOutputs } from "./_components/types";
-import { formatCount, formatDuration, formatPercent, formatTime, QueryError, shortId, Stat, StatusBadge } from "./_components/ui";
+import { EmptyState, formatCount, formatDuration, formatPercent, formatTime, LoadingState, QueryError, shortId, Stat, StatusBadge, TableFrame } from "./_components/ui";
+
+/** Chart colours by status (the badges' colours). */
+const OUTBOX_COLORS: Record<string, string> = {
+  pending: "gray.5",
+  publishing: "blue.6",
+  published: "green.6",
+  stalled: "orange.6",
+  failed: "red.5",
+  dead: "red.8",
+  discarded: "gray.7",
+};
+const SAGA_COLORS: Record<string, string> = {
+  running: "blue.6",
+  compensating: "orange.6",
+  completed: "green.6",
+  compensated: "yellow.6",
+  failed: "red.7",
+  aborted: "gray.6",
+};
 
 export function OverviewView() {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
+  // Outbox stats and saga metrics arrive through the live stream; the rest refetch when it says so.
+  useLiveUpdates(["outbox", "sagas", "idempotency"]);
   const live = { refetchInterval };
   const outbox = useQuery({ ...trpc.admin.outbox.stats.queryOptions(overviewInputs.outboxStats), ...live });
   const blocked = useQuery({ ...trpc.admin.outbox.blocked.queryOptions(overviewInputs.blocked), ...live });
   const sagas = useQuery({ ...trpc.admin.sagas.metrics.queryOptions(overviewInputs.sagaMetrics), ...live });
   const idempotency = useQuery({ ...trpc.admin.idempotency.stats.queryOptions(overviewInputs.idempotencyStats), ...live });
-  const cache = useQuery({ ...trpc.admin.cache.stats.queryOptions(), ...live });
+  // Cache counters live in Redis, not PostgreSQL: no live topic, they are polled.
+  const cache = useQuery({ ...trpc.admin.cache.stats.queryOptions(), refetchInterval: refetchInterval === false ? 5_000 : refetchInterval });
 
   return (
     <>
@@ -30,7 +55,7 @@ export function OverviewView() {
           <Link href="/admin/outbox">All events →</Link>
         </div>
         {outbox.isError && <QueryError what="outbox stats" error={outbox.error} onRetry={outbox.refetch} />}
-        {outbox.isPending ? <p className="muted">Loading outbox stats…</p> : outbox.data && <OutboxStats stats={outbox.data} readAt={outbox.dataUpdatedAt} />}
+        {outbox.isPending ? <LoadingState what="outbox stats" /> : outbox.data && <OutboxStats stats={outbox.data} readAt={outbox.dataUpdatedAt} />}
       </section>
 
       <section className="panel" aria-labelledby="ov-blocked">
@@ -39,7 +64,7 @@ export function OverviewView() {
           <span className="muted">Events waiting behind an earlier unconsumed event of the same aggregate</span>
         </div>
         {blocked.isError && <QueryError what="blocked aggregates" error={blocked.error} onRetry={blocked.refetch} />}
-        {blocked.isPending ? <p className="muted">Loading blocked aggregates…</p> : blocked.data && <BlockedTable rows={blocked.data} />}
+        {blocked.isPending ? <LoadingState what="blocked aggregates" /> : blocked.data && <BlockedTable rows={blocked.data} />}
       </section>
 
       <div className="grid-2">
@@ -49,7 +74,7 @@ export function OverviewView() {
             <Link href="/admin/sagas">All sagas →</Link>
           </div>
           {sagas.isError && <QueryError what="saga metrics" error={sagas.error} onRetry={sagas.refetch} />}
-          {sagas.isPending ? <p className="muted">Loading saga metrics…</p> : sagas.data && <SagaStats metrics={sagas.data} />}
+          {sagas.isPending ? <LoadingState what="saga metrics" /> : sagas.data && <SagaStats metrics={sagas.data} />}
         </section>
 
         <section className="panel" aria-labelledby="ov-idem">
@@ -58,7 +83,7 @@ export function OverviewView() {
             <Link href="/admin/idempotency">Records →</Link>
           </div>
           {idempotency.isError && <QueryError what="idempotency stats" error={idempotency.error} onRetry={idempotency.refetch} />}
-          {idempotency.isPending ? <p className="muted">Loading idempotency stats…</p> : idempotency.data && <IdempotencyStats stats={idempotency.data} />}
+          {idempotency.isPending ? <LoadingState what="idempotency stats" /> : idempotency.data && <IdempotencyStats stats={idempotency.data} />}
         </section>
       </div>
 
@@ -68,7 +93,7 @@ export function OverviewView() {
           <Link href="/admin/cache">By prefix →</Link>
         </div>
         {cache.isError && <QueryError what="cache stats" error={cache.error} onRetry={cache.refetch} />}
-        {cache.isPending ? <p className="muted">Loading cache stats…</p> : cache.data && <CacheStats stats={cache.data} />}
+        {cache.isPending ? <LoadingState what="cache stats" /> : cache.data && <CacheStats stats={cache.data} />}
       </section>
     </>
   );
@@ -103,82 +128,134 @@ function OutboxStats({ stats, readAt }: { stats: AdminOutputs["outbox"]["stats"]
         <Stat label="Published / min" value={stats.publishedPerMinute.toFixed(1)} hint={`last ${stats.windowMinutes} min`} />
         <Stat label="Failures / min" value={stats.failedPerMinute.toFixed(1)} hint={`last ${stats.windowMinutes} min`} tone={stats.failedPerMinute > 0 ? "warn" : undefined} />
       </dl>
-      <RateBars rates={stats.rates} windowMinutes={stats.windowMinutes} readAt={readAt} />
+      <div className="charts">
+        <figure>
+          <figcaption id="chart-backlog">Backlog by status (pending, failed, dead, stalled…)</figcaption>
+          <BacklogChart counts={stats.counts} />
+        </figure>
+        <figure>
+          <figcaption id="chart-rates">Events per minute, last {stats.windowMinutes} min</figcaption>
+          <RateChart rates={stats.rates} windowMinutes={stats.windowMinutes} readAt={readAt} />
+        </figure>
+      </div>
     </>
   );
 }
 
+/** The outbox's events by status as bars, published left out (it dwarfs the backlog; its count is above). */
+function BacklogChart({ counts }: { counts: AdminOutputs["outbox"]["stats"]["counts"] }) {
+  const statuses = OUTBOX_STATUSES.filter((s) => s !== "published");
+  const data = statuses.map((status) => ({ status, events: counts[status], color: OUTBOX_COLORS[status] }));
+  const summary = data.map((d) => `${d.status} ${d.events}`).join(", ");
+  return (
+    <div role="img" aria-labelledby="chart-backlog" aria-describedby="chart-backlog-summary">
+      <BarChart
+        h={180}
+        data={data}
+        dataKey="status"
+        series={[{ name: "events", color: "indigo.6", label: "Events" }]}
+        withTooltip
+        tickLine="y"
+        gridAxis="y"
+        barProps={{ isAnimationActive: false }}
+      />
+      <span id="chart-backlog-summary" hidden>
+        {summary}
+      </span>
+    </div>
+  );
+}
+
 /**
- * Per-minute published (and failed) counts as bars over the whole window, empty minutes included,
- * ending at the minute the stats were read (the query's time, the same on server and browser).
+ * Per-minute published and failed counts as stacked bars over the whole window, empty minutes
+ * included, ending at the minute the stats were read (the query's time, the same on server and browser).
  */
-function RateBars({ rates, windowMinutes, readAt }: { rates: AdminOutputs["outbox"]["stats"]["rates"]; windowMinutes: number; readAt: number }) {
-  if (rates.length === 0) return <p className="muted">Nothing published or failed in the last {windowMinutes} minutes.</p>;
+function RateChart({ rates, windowMinutes, readAt }: { rates: AdminOutputs["outbox"]["stats"]["rates"]; windowMinutes: number; readAt: number }) {
+  if (rates.length === 0) return <EmptyState>Nothing published or failed in the last {windowMinutes} minutes.</EmptyState>;
   const byMinute = new Map(rates.map((r) => [r.minute.getTime(), r]));
   const last = Math.floor(readAt / 60_000) * 60_000;
-  const minutes = Array.from({ length: windowMinutes + 1 }, (_, i) => last - (windowMinutes - i) * 60_000);
-  const max = Math.max(1, ...rates.map((r) => r.published + r.failed));
+  const data = Array.from({ length: windowMinutes + 1 }, (_, i) => {
+    const minute = last - (windowMinutes - i) * 60_000;
+    const r = byMinute.get(minute) ?? { published: 0, failed: 0 };
+    return { minute: formatTime(new Date(minute)).slice(11, 16), published: r.published, failed: r.failed };
+  });
   const total = rates.reduce((s, r) => s + r.published, 0);
   const failed = rates.reduce((s, r) => s + r.failed, 0);
   return (
-    <figure className="rate-chart">
-      <div className="bars" role="img" aria-label={`Last ${windowMinutes} minutes: ${total} published, ${failed} failed`}>
-        {minutes.map((minute) => {
-          const r = byMinute.get(minute) ?? { published: 0, failed: 0 };
-          return (
-            <div key={minute} className="bar" title={`${formatTime(new Date(minute))}: ${r.published} published, ${r.failed} failed`}>
-              <span className="bar-failed" style={{ height: `${(r.failed / max) * 100}%` }} />
-              <span className="bar-ok" style={{ height: `${(r.published / max) * 100}%` }} />
-            </div>
-          );
-        })}
-      </div>
-      <figcaption className="bars-axis muted">
-        <span>{windowMinutes} min ago</span>
-        <span>events per minute (blue published, red failed; max {max})</span>
-        <span>now</span>
-      </figcaption>
-    </figure>
+    <div role="img" aria-label={`Last ${windowMinutes} minutes: ${total} published, ${failed} failed`}>
+      <BarChart
+        h={180}
+        data={data}
+        dataKey="minute"
+        type="stacked"
+        series={[
+          { name: "published", color: "indigo.5", label: "Published" },
+          { name: "failed", color: "red.6", label: "Failed" },
+        ]}
+        withLegend
+        tickLine="y"
+        gridAxis="y"
+        barProps={{ isAnimationActive: false }}
+      />
+    </div>
+  );
+}
+
+/** Sagas by status as bars. */
+function SagaChart({ byStatus }: { byStatus: AdminOutputs["sagas"]["metrics"]["byStatus"] }) {
+  const data = SAGA_STATUSES.map((status) => ({ status, sagas: byStatus[status], color: SAGA_COLORS[status] }));
+  return (
+    <div role="img" aria-label={`Sagas by status: ${data.map((d) => `${d.status} ${d.sagas}`).join(", ")}`}>
+      <BarChart
+        h={160}
+        data={data}
+        dataKey="status"
+        series={[{ name: "sagas", color: "indigo.6", label: "Sagas" }]}
+        tickLine="y"
+        gridAxis="y"
+        barProps={{ isAnimationActive: false }}
+      />
+    </div>
   );
 }
 
 function BlockedTable({ rows }: { rows: AdminOutputs["outbox"]["blocked"] }) {
-  if (rows.length === 0) return <p className="empty">No aggregate is blocked: every aggregate&apos;s events are flowing.</p>;
+  if (rows.length === 0) return <EmptyState>No aggregate is blocked: every aggregate&apos;s events are flowing.</EmptyState>;
   return (
-    <table aria-label="Blocked aggregates">
-      <thead>
-        <tr>
-          <th>Aggregate</th>
-          <th>Waiting</th>
-          <th>Held back by</th>
-          <th>Status</th>
-          <th>Since</th>
-          <th>Last error</th>
-        </tr>
-      </thead>
-      <tbody>
+    <TableFrame label="Blocked aggregates">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Aggregate</Table.Th>
+          <Table.Th>Waiting</Table.Th>
+          <Table.Th>Held back by</Table.Th>
+          <Table.Th>Status</Table.Th>
+          <Table.Th>Since</Table.Th>
+          <Table.Th>Last error</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
         {rows.map((r) => (
-          <tr key={`${r.aggregateType}:${r.aggregateId}`}>
-            <td>
+          <Table.Tr key={`${r.aggregateType}:${r.aggregateId}`}>
+            <Table.Td>
               <Link href={`/admin/outbox?aggregateType=${encodeURIComponent(r.aggregateType)}&aggregateId=${encodeURIComponent(r.aggregateId)}`}>
                 {r.aggregateType}:{shortId(r.aggregateId)}
               </Link>
-            </td>
-            <td>{formatCount(r.waitingEvents)}</td>
-            <td>
+            </Table.Td>
+            <Table.Td>{formatCount(r.waitingEvents)}</Table.Td>
+            <Table.Td>
               <Link href={`/admin/outbox/${r.blockedBy.id}`}>
                 #{r.blockedBy.aggregateSeq} {r.blockedBy.eventType}
               </Link>
-            </td>
-            <td>
+            </Table.Td>
+            <Table.Td>
               <StatusBadge status={r.blockedBy.status} />
-            </td>
-            <td className="muted">{formatTime(r.blockedBy.createdAt)}</td>
-            <td className="clip">{r.blockedBy.lastError ?? "—"}</td>
-          </tr>
+            </Table.Td>
+            <Table.Td className="muted">{formatTime(r.blockedBy.createdAt)}</Table.Td>
+            <Table.Td className="clip">{r.blockedBy.lastError ?? "—"}</Table.Td>
+          </Table.Tr>
         ))}
-      </tbody>
-    </table>
+      </Table.Tbody>
+    </TableFrame>
   );
 }
 
@@ -201,6 +278,7 @@ function SagaStats({ metrics }: { metrics: AdminOutputs["sagas"]["metrics"] }) {
         <Stat label="Duration p50 / p95" value={`${formatDuration(metrics.durationMs.p50)} / ${formatDuration(metrics.durationMs.p95)}`} />
         <Stat label="Steps per saga" value={metrics.avgSteps === null ? "—" : metrics.avgSteps.toFixed(1)} />
       </dl>
+      <SagaChart byStatus={metrics.byStatus} />
     </>
   );
 }

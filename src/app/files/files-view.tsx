@@ -1,10 +1,12 @@
 "use client";
 
+import { Button, Group, NativeSelect, Progress, Table, Text, TextInput, Title } from "@mantine/core";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { uploadFile } from "~/trpc/upload";
 import { LoadMore } from "~/app/_components/load-more";
+import { ConfirmDialog, EmptyState, ErrorState, LoadingState, ResultMessage, TableFrame } from "~/app/admin/_components/ui";
 
 type Filters = { name?: string; type?: string; tag?: string };
 
@@ -42,35 +44,29 @@ export function FilesView() {
       <UploadPanel onUploaded={invalidate} />
       <section className="panel">
         <FilterBar onChange={setFilters} />
-        {list.isError && (
-          <p role="alert" className="error">
-            Could not load files: {list.error.message} <button onClick={() => list.refetch()}>Retry</button>
-          </p>
-        )}
+        {list.isError && <ErrorState what="files" error={list.error} onRetry={list.refetch} />}
         {list.isPending ? (
-          <p className="muted">Loading files…</p>
+          <LoadingState what="files" />
         ) : files.length === 0 ? (
-          <p className="empty">
-            {Object.values(filters).some(Boolean) ? "No file matches these filters." : "No files yet. Upload one above."}
-          </p>
+          <EmptyState>{Object.values(filters).some(Boolean) ? "No file matches these filters." : "No files yet. Upload one above."}</EmptyState>
         ) : (
-          <table aria-label="Files">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Type</th>
-                <th>Size</th>
-                <th>Tags</th>
-                <th>Uploaded</th>
-                <th aria-label="Actions" />
-              </tr>
-            </thead>
-            <tbody>
+          <TableFrame label="Files">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Type</Table.Th>
+                <Table.Th>Size</Table.Th>
+                <Table.Th>Tags</Table.Th>
+                <Table.Th>Uploaded</Table.Th>
+                <Table.Th aria-label="Actions" />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
               {files.map((file) => (
                 <FileRow key={file.id} file={file} onChanged={invalidate} />
               ))}
-            </tbody>
-          </table>
+            </Table.Tbody>
+          </TableFrame>
         )}
         <LoadMore query={list} />
       </section>
@@ -134,28 +130,31 @@ function UploadPanel({ onUploaded }: { onUploaded: () => void }) {
 
   return (
     <section className="panel">
-      <h2>Upload</h2>
-      <form className="row" onSubmit={submit}>
-        <input ref={inputRef} type="file" name="file" aria-label="File to upload" />
-        <input placeholder="tags, comma separated" value={tags} onChange={(e) => setTags(e.target.value)} aria-label="Tags for the upload" />
-        <button className="primary" type="submit" disabled={progress !== null}>
-          Upload
-        </button>
-        {progress !== null && (
-          <>
-            <progress value={progress} max={1} aria-label="Upload progress" />
-            <span className="muted">{Math.round(progress * 100)}%</span>
-            <button type="button" onClick={() => abortRef.current?.abort()}>
-              Cancel
-            </button>
-          </>
-        )}
+      <Title order={2} size="h3" mb="sm">
+        Upload
+      </Title>
+      <form onSubmit={submit}>
+        <Group gap="sm" align="center" wrap="wrap">
+          {/* The browser's own file picker: it takes drops and keyboard, and tests can set its files. */}
+          <input ref={inputRef} type="file" name="file" aria-label="File to upload" />
+          <TextInput placeholder="tags, comma separated" value={tags} onChange={(e) => setTags(e.currentTarget.value)} aria-label="Tags for the upload" />
+          <Button type="submit" disabled={progress !== null}>
+            Upload
+          </Button>
+          {progress !== null && (
+            <>
+              <Progress value={progress * 100} w={200} aria-label="Upload progress" />
+              <Text size="sm" c="dimmed">
+                {Math.round(progress * 100)}%
+              </Text>
+              <Button variant="default" onClick={() => abortRef.current?.abort()}>
+                Cancel
+              </Button>
+            </>
+          )}
+        </Group>
       </form>
-      {message && (
-        <p role={message.kind === "error" ? "alert" : "status"} className={message.kind === "error" ? "error" : "muted"}>
-          {message.text}
-        </p>
-      )}
+      <ResultMessage result={message} />
     </section>
   );
 }
@@ -166,23 +165,30 @@ function FilterBar({ onChange }: { onChange: (f: Filters) => void }) {
   const [tag, setTag] = useState("");
   return (
     <form
-      className="row"
-      style={{ marginBottom: ".75rem" }}
       onSubmit={(e) => {
         e.preventDefault();
         onChange({ name: name || undefined, type: type || undefined, tag: tag || undefined });
       }}
     >
-      <input placeholder="Name contains" value={name} onChange={(e) => setName(e.target.value)} aria-label="Filter by name" />
-      <select value={type} onChange={(e) => setType(e.target.value)} aria-label="Filter by type">
-        <option value="">Any type</option>
-        <option value="image/">Images</option>
-        <option value="text/">Text</option>
-        <option value="application/pdf">PDF</option>
-        <option value="application/">Other documents</option>
-      </select>
-      <input placeholder="Tag" value={tag} onChange={(e) => setTag(e.target.value)} aria-label="Filter by tag" />
-      <button type="submit">Filter</button>
+      <Group gap="sm" mb="sm" wrap="wrap">
+        <TextInput placeholder="Name contains" value={name} onChange={(e) => setName(e.currentTarget.value)} aria-label="Filter by name" />
+        <NativeSelect
+          value={type}
+          onChange={(e) => setType(e.currentTarget.value)}
+          aria-label="Filter by type"
+          data={[
+            { value: "", label: "Any type" },
+            { value: "image/", label: "Images" },
+            { value: "text/", label: "Text" },
+            { value: "application/pdf", label: "PDF" },
+            { value: "application/", label: "Other documents" },
+          ]}
+        />
+        <TextInput placeholder="Tag" value={tag} onChange={(e) => setTag(e.currentTarget.value)} aria-label="Filter by tag" />
+        <Button type="submit" variant="default">
+          Filter
+        </Button>
+      </Group>
     </form>
   );
 }
@@ -201,7 +207,7 @@ function FileRow({ file, onChanged }: { file: FileItem; onChanged: () => void })
   const trpc = useTRPC();
   const [editing, setEditing] = useState<"name" | "tags" | null>(null);
   const [draft, setDraft] = useState("");
-  const dialogRef = useRef<HTMLDialogElement>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const done = { onSuccess: () => { setEditing(null); onChanged(); } };
   const rename = useMutation(trpc.files.rename.mutationOptions(done));
   const setTags = useMutation(trpc.files.setTags.mutationOptions(done));
@@ -209,50 +215,58 @@ function FileRow({ file, onChanged }: { file: FileItem; onChanged: () => void })
   const error = rename.error ?? setTags.error ?? remove.error;
 
   return (
-    <tr data-file-id={file.id}>
-      <td>
+    <Table.Tr data-file-id={file.id}>
+      <Table.Td>
         {editing === "name" ? (
           <form className="row" onSubmit={(e) => { e.preventDefault(); rename.mutate({ id: file.id, name: draft }); }}>
-            <input value={draft} onChange={(e) => setDraft(e.target.value)} aria-label="New name" autoFocus />
-            <button type="submit" disabled={rename.isPending}>Save</button>
-            <button type="button" onClick={() => setEditing(null)}>Cancel</button>
+            <TextInput size="xs" value={draft} onChange={(e) => setDraft(e.currentTarget.value)} aria-label="New name" autoFocus />
+            <Button size="xs" type="submit" loading={rename.isPending}>Save</Button>
+            <Button size="xs" variant="default" onClick={() => setEditing(null)}>Cancel</Button>
           </form>
         ) : (
           <span className="file-name">{file.name}</span>
         )}
         {error && <div role="alert" className="error">{error.message}</div>}
-      </td>
-      <td className="muted">{file.detectedType ?? file.mimeType}</td>
-      <td>{formatBytes(file.sizeBytes)}</td>
-      <td>
+      </Table.Td>
+      <Table.Td className="muted">{file.detectedType ?? file.mimeType}</Table.Td>
+      <Table.Td>{formatBytes(file.sizeBytes)}</Table.Td>
+      <Table.Td>
         {editing === "tags" ? (
           <form className="row" onSubmit={(e) => { e.preventDefault(); setTags.mutate({ id: file.id, tags: parseTags(draft) }); }}>
-            <input value={draft} onChange={(e) => setDraft(e.target.value)} aria-label="Tags" autoFocus />
-            <button type="submit" disabled={setTags.isPending}>Save</button>
-            <button type="button" onClick={() => setEditing(null)}>Cancel</button>
+            <TextInput size="xs" value={draft} onChange={(e) => setDraft(e.currentTarget.value)} aria-label="Tags" autoFocus />
+            <Button size="xs" type="submit" loading={setTags.isPending}>Save</Button>
+            <Button size="xs" variant="default" onClick={() => setEditing(null)}>Cancel</Button>
           </form>
         ) : (
           file.tags.map((t) => <span key={t} className="tag">{t}</span>)
         )}
-      </td>
-      <td className="muted">{file.createdAt.toLocaleString()}</td>
-      <td>
-        <div className="row">
-          <a className="button" href={`/api/files/${file.id}/download`} download>Download</a>
-          <button onClick={() => { setDraft(file.name); setEditing("name"); }}>Rename</button>
-          <button onClick={() => { setDraft(file.tags.join(", ")); setEditing("tags"); }}>Tags</button>
-          <button className="danger" onClick={() => dialogRef.current?.showModal()}>Delete</button>
-        </div>
-        <dialog ref={dialogRef} aria-label={`Delete ${file.name}`}>
-          <p>Delete <strong>{file.name}</strong>? It disappears from your list and its storage is freed.</p>
-          <div className="row">
-            <button className="danger" onClick={() => remove.mutate({ id: file.id }, { onSuccess: () => { dialogRef.current?.close(); onChanged(); } })} disabled={remove.isPending}>
-              {remove.isPending ? "Deleting…" : "Delete"}
-            </button>
-            <button onClick={() => dialogRef.current?.close()}>Cancel</button>
-          </div>
-        </dialog>
-      </td>
-    </tr>
+      </Table.Td>
+      <Table.Td className="muted">{file.createdAt.toLocaleString()}</Table.Td>
+      <Table.Td>
+        <Group gap={6} wrap="nowrap">
+          <Button size="xs" variant="default" component="a" href={`/api/files/${file.id}/download`} download>Download</Button>
+          <Button size="xs" variant="default" onClick={() => { setDraft(file.name); setEditing("name"); }}>Rename</Button>
+          <Button size="xs" variant="default" onClick={() => { setDraft(file.tags.join(", ")); setEditing("tags"); }}>Tags</Button>
+          <Button size="xs" variant="light" color="red" onClick={() => setConfirmDelete(true)}>Delete</Button>
+        </Group>
+        <ConfirmDialog
+          opened={confirmDelete}
+          onClose={() => setConfirmDelete(false)}
+          title={`Delete ${file.name}`}
+          confirmLabel="Delete"
+          pendingLabel="Deleting…"
+          danger
+          onConfirm={async () => {
+            await remove.mutateAsync({ id: file.id });
+            onChanged();
+          }}
+          successToast={`${file.name} deleted.`}
+        >
+          <Text>
+            Delete <strong>{file.name}</strong>? It disappears from your list and its storage is freed.
+          </Text>
+        </ConfirmDialog>
+      </Table.Td>
+    </Table.Tr>
   );
 }

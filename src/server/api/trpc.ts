@@ -102,6 +102,9 @@ const t = initTRPC
   .meta<ProcedureMeta>()
   .create({
     transformer: { input: requestTransformer, output: transformer },
+    // Live console streams (admin.live): a ping keeps proxies from closing a quiet stream, and a
+    // client that hears nothing (not even a ping) for longer reconnects on its own.
+    sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
     errorFormatter({ shape, error }) {
       const zodError = error.cause instanceof ZodError ? error.cause : null;
       // Stack traces are for logs, never for clients.

@@ -1,5 +1,6 @@
 "use client";
 
+import { Badge, Button, Group } from "@mantine/core";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
@@ -19,12 +20,26 @@ export function AdminNav({ role }: { role: string }) {
   const current = (href: string) => (href === "/admin" ? pathname === "/admin" : pathname === href || pathname.startsWith(`${href}/`));
   return (
     <nav className="admin-nav" aria-label="Dashboard sections">
-      {sections.map((s) => (
-        <Link key={s.href} href={s.href} aria-current={current(s.href) ? "page" : undefined}>
-          {s.label}
-        </Link>
-      ))}
-      {role !== "operator" && <span className="muted readonly-note">Read-only: actions need the operator role</span>}
+      <Group gap={4} wrap="wrap" style={{ flex: 1 }}>
+        {sections.map((s) => (
+          <Button
+            key={s.href}
+            component={Link}
+            href={s.href}
+            size="compact-md"
+            variant={current(s.href) ? "light" : "subtle"}
+            color={current(s.href) ? undefined : "dark"}
+            aria-current={current(s.href) ? "page" : undefined}
+          >
+            {s.label}
+          </Button>
+        ))}
+      </Group>
+      {role !== "operator" && (
+        <Badge variant="outline" color="gray" tt="none" className="readonly-note">
+          Read-only: actions need the operator role
+        </Badge>
+      )}
     </nav>
   );
 }

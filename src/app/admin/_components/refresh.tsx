@@ -1,24 +1,55 @@
 "use client";
 
-import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
+import { Button, Group, Switch } from "@mantine/core";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from "react";
+import { LiveIndicator } from "./live";
 
-/** Auto-refresh every few seconds, paused for the whole dashboard by one toggle (kept across pages). */
+/** Polling interval when the live stream is down (or a page has no live topic). */
 export const REFRESH_MS = 5_000;
 
-const RefreshContext = createContext<{ paused: boolean; setPaused: (paused: boolean) => void }>({ paused: false, setPaused: () => {} });
-
-export function RefreshProvider({ children }: { children: ReactNode }) {
-  const [paused, setPaused] = useState(false);
-  return <RefreshContext.Provider value={{ paused, setPaused }}>{children}</RefreshContext.Provider>;
+/** How the page's data is kept current: streamed, polled, or not at all. `off`: no live topic on this page. */
+export type LiveMode = "live" | "connecting" | "polling" | "paused" | "off";
+export interface LiveState {
+  mode: LiveMode;
+  /** When the last live snapshot arrived. */
+  at?: number;
+  /** Why the stream is down, when it is. */
+  reason?: string;
 }
 
-/** The `refetchInterval` for a dashboard query: REFRESH_MS, or false while paused. */
+const RefreshContext = createContext<{
+  paused: boolean;
+  setPaused: (paused: boolean) => void;
+  live: LiveState;
+  setLive: (live: LiveState) => void;
+}>({ paused: false, setPaused: () => {}, live: { mode: "off" }, setLive: () => {} });
+
+/** The dashboard's pause toggle (kept across pages) and the live stream's state. */
+export function RefreshProvider({ children }: { children: ReactNode }) {
+  const [paused, setPaused] = useState(false);
+  const [live, setLiveState] = useState<LiveState>({ mode: "off" });
+  const setLive = useCallback((next: LiveState) => setLiveState((prev) => (prev.mode === next.mode && prev.reason === next.reason && next.at === undefined ? prev : { ...prev, ...next })), []);
+  const value = useMemo(() => ({ paused, setPaused, live, setLive }), [paused, live, setLive]);
+  return <RefreshContext.Provider value={value}>{children}</RefreshContext.Provider>;
+}
+
+/**
+ * The `refetchInterval` for a dashboard query: none while the live stream is connected (changes
+ * arrive through it) or paused; REFRESH_MS otherwise — the polling fallback.
+ */
 export function useRefetchInterval(): number | false {
-  return useContext(RefreshContext).paused ? false : REFRESH_MS;
+  const { paused, live } = useContext(RefreshContext);
+  return paused || live.mode === "live" ? false : REFRESH_MS;
 }
 
 export function usePause() {
-  return useContext(RefreshContext);
+  const { paused, setPaused } = useContext(RefreshContext);
+  return { paused, setPaused };
+}
+
+export function useLiveState() {
+  const { live, setLive } = useContext(RefreshContext);
+  return { live, setLive };
 }
 
 /** The current time, ticking once a second (for "updated 3s ago"). */
@@ -51,31 +82,26 @@ export function formatAgo(ms: number) {
 type Refreshable = { dataUpdatedAt: number; isFetching: boolean; refetch: () => unknown };
 
 /**
- * "Updated 3s ago", a Refresh button and the pause toggle, for the queries of one page. The age is
- * of the OLDEST of them, so a query that keeps failing shows as stale rather than hiding behind
- * the fresh ones.
+ * The live/polling indicator with "updated 3s ago", a Refresh button and the pause toggle, for the
+ * queries of one page. The age is of the OLDEST of them, so a query that keeps failing shows as
+ * stale rather than hiding behind the fresh ones; while live, a snapshot that arrived later counts.
  */
 export function RefreshBar({ queries }: { queries: Refreshable[] }) {
-  const now = useNow();
   const hydrated = useHydrated();
   const { paused, setPaused } = usePause();
+  const { live } = useLiveState();
   const loaded = queries.filter((q) => q.dataUpdatedAt > 0);
-  const updatedAt = loaded.length ? Math.min(...loaded.map((q) => q.dataUpdatedAt)) : 0;
+  const oldest = loaded.length ? Math.min(...loaded.map((q) => q.dataUpdatedAt)) : 0;
+  const updatedAt = live.mode === "live" && live.at ? Math.max(oldest, live.at) : oldest;
   // A server-prefetched query is still "fetching" while the server renders: only the browser's state counts.
   const fetching = hydrated && queries.some((q) => q.isFetching);
-  const text = `${updatedAt ? `Updated ${formatAgo(now - updatedAt)} ago` : "Not loaded yet"}${fetching ? " · refreshing…" : ""}`;
   return (
-    <div className="row refresh-bar">
-      <span className="muted" suppressHydrationWarning>
-        {text}
-      </span>
-      <button type="button" onClick={() => queries.forEach((q) => void q.refetch())} disabled={fetching}>
+    <Group gap="sm" className="refresh-bar" wrap="wrap">
+      <LiveIndicator updatedAt={updatedAt} fetching={fetching} />
+      <Button size="xs" variant="default" onClick={() => queries.forEach((q) => void q.refetch())} disabled={fetching}>
         Refresh
-      </button>
-      <label className="inline">
-        <input type="checkbox" checked={!paused} onChange={(e) => setPaused(!e.target.checked)} />
-        Auto-refresh every {REFRESH_MS / 1000}s
-      </label>
-    </div>
+      </Button>
+      <Switch size="sm" checked={!paused} onChange={(e) => setPaused(!e.currentTarget.checked)} label="Live updates" />
+    </Group>
   );
 }

@@ -1,6 +1,33 @@
 "use client";
 
-import { useRef, useState, type ReactNode } from "react";
+/**
+ * The console's shared UI pieces, on the Mantine component library. Pages import from here, never
+ * from hand-made markup: dialogs, toasts, tables and the empty/loading/error states look and behave
+ * the same on every page (and on the files page). The names that existed before the library
+ * (StatusBadge, QueryError, ConfirmButton, Stat, …) keep their props.
+ */
+import {
+  Alert,
+  Badge,
+  Button,
+  Center,
+  Code,
+  Group,
+  Loader,
+  Modal,
+  Paper,
+  ScrollArea,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  type ButtonProps,
+  type MantineColor,
+} from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useId, useState, type ReactNode } from "react";
+
+// ───────────────────────────── formatting ─────────────────────────────
 
 /** Times in UTC, the same on the server render and in every operator's browser. */
 export function formatTime(date: Date | null | undefined) {
@@ -31,50 +58,239 @@ export function shortId(id: string) {
   return id.slice(-12);
 }
 
-/** A status as a coloured label; the text carries the meaning, the colour only helps scanning. */
-export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge badge-${status}`}>{status.replace("_", " ")}</span>;
-}
-
-/** A load failure with what went wrong and a way to try again. */
-export function QueryError({ what, error, onRetry }: { what: string; error: { message: string }; onRetry: () => unknown }) {
-  return (
-    <p role="alert" className="error">
-      Could not load {what}: {error.message}{" "}
-      <button type="button" onClick={() => void onRetry()}>
-        Retry
-      </button>
-    </p>
-  );
-}
-
-export function JsonBlock({ value, label }: { value: unknown; label: string }) {
-  return (
-    <pre className="json" aria-label={label} tabIndex={0}>
-      {value === undefined ? "—" : JSON.stringify(value, null, 2)}
-    </pre>
-  );
-}
-
-/** The message of a mutation's outcome: status for success, alert for failure. */
-export function ResultMessage({ result }: { result: { kind: "ok" | "error"; text: string } | null }) {
-  if (!result) return null;
-  return (
-    <p role={result.kind === "error" ? "alert" : "status"} className={result.kind === "error" ? "error" : "ok"}>
-      {result.text}
-    </p>
-  );
-}
-
-export type Result = { kind: "ok" | "error"; text: string } | null;
-
 export function errorText(error: unknown) {
   return error instanceof Error ? error.message : "Something went wrong";
 }
 
+// ───────────────────────────── status ─────────────────────────────
+
+/** Colours of the statuses of every mechanism (outbox, sagas, idempotency, bulk jobs). */
+const STATUS_COLORS: Record<string, MantineColor> = {
+  pending: "gray",
+  publishing: "blue",
+  published: "green",
+  consumed: "green",
+  stalled: "orange",
+  failed: "red",
+  dead: "red",
+  discarded: "gray",
+  running: "blue",
+  compensating: "orange",
+  completed: "green",
+  compensated: "yellow",
+  aborted: "gray",
+  succeeded: "green",
+  skipped: "gray",
+  in_progress: "blue",
+  cancelled: "gray",
+  queued: "gray",
+};
+
+/** A status as a coloured label; the text carries the meaning, the colour only helps scanning. */
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <Badge color={STATUS_COLORS[status] ?? "gray"} variant="light" radius="sm" tt="none" className={`badge badge-${status}`}>
+      {status.replace("_", " ")}
+    </Badge>
+  );
+}
+
+// ───────────────────────────── empty / loading / error ─────────────────────────────
+
+/** Nothing to show, and why (or what to do): a sentence, never a blank panel. */
+export function EmptyState({ children, title }: { children: ReactNode; title?: string }) {
+  return (
+    <Center py="xl" className="empty">
+      <Stack gap={4} align="center">
+        {title && <Text fw={600}>{title}</Text>}
+        <Text c="dimmed" ta="center">
+          {children}
+        </Text>
+      </Stack>
+    </Center>
+  );
+}
+
+/** A load in progress, said in words (screen readers get them as a polite status). */
+export function LoadingState({ what }: { what: string }) {
+  return (
+    <Group gap="xs" py="sm" aria-live="polite" aria-busy="true">
+      <Loader size="xs" />
+      <Text c="dimmed" size="sm">
+        Loading {what}…
+      </Text>
+    </Group>
+  );
+}
+
+/** A load failure with what went wrong and a way to try again. */
+export function ErrorState({ what, error, onRetry }: { what: string; error: { message: string }; onRetry?: () => unknown }) {
+  return (
+    <Alert role="alert" color="red" variant="light" title={`Could not load ${what}`} my="sm">
+      <Group gap="sm" justify="space-between" wrap="nowrap">
+        <Text size="sm">{error.message}</Text>
+        {onRetry && (
+          <Button size="xs" variant="white" color="red" onClick={() => void onRetry()}>
+            Retry
+          </Button>
+        )}
+      </Group>
+    </Alert>
+  );
+}
+
+/** The name pages used before the library: the same as ErrorState. */
+export const QueryError = ErrorState;
+
+export function JsonBlock({ value, label }: { value: unknown; label: string }) {
+  return (
+    <ScrollArea.Autosize mah={420} type="auto">
+      <Code block aria-label={label} tabIndex={0} className="json">
+        {value === undefined ? "—" : JSON.stringify(value, null, 2)}
+      </Code>
+    </ScrollArea.Autosize>
+  );
+}
+
+// ───────────────────────────── outcomes: messages and toasts ─────────────────────────────
+
+export type Result = { kind: "ok" | "error"; text: string } | null;
+
+/** The outcome of an action shown in place: status for success, alert for failure. */
+export function ResultMessage({ result }: { result: Result }) {
+  if (!result) return null;
+  return (
+    <Alert role={result.kind === "error" ? "alert" : "status"} color={result.kind === "error" ? "red" : "green"} variant="light" py="xs" my="xs" className={result.kind === "error" ? "error" : "ok"}>
+      {result.text}
+    </Alert>
+  );
+}
+
 /**
- * A button that opens a confirm <dialog>; the dialog stays open with the error if the action
- * fails, and closes when it succeeds. `onConfirm` is the mutation (mutateAsync).
+ * Toasts for the outcome of an action, announced to screen readers. Use them for what happened
+ * after a dialog closed (the dialog shows its own errors while it is open).
+ */
+export const toast = {
+  success(message: ReactNode, title = "Done") {
+    notifications.show({ title, message, color: "green", autoClose: 6000, withBorder: true });
+  },
+  error(message: ReactNode, title = "That did not work") {
+    notifications.show({ title, message, color: "red", autoClose: 12_000, withBorder: true });
+  },
+  info(message: ReactNode, title?: string) {
+    notifications.show({ title, message, color: "blue", autoClose: 6000, withBorder: true });
+  },
+};
+
+// ───────────────────────────── confirm ─────────────────────────────
+
+export interface ReasonOptions {
+  /** The field's label, e.g. "Why discard it? (kept in the audit log)". */
+  label: string;
+  /** Fewest characters accepted (default 3); the confirm button stays disabled until then. */
+  minLength?: number;
+  maxLength?: number;
+  placeholder?: string;
+}
+
+/**
+ * A controlled confirm dialog. It stays open with the error if the action fails, and closes when it
+ * succeeds. With `reason`, the operator must type why before confirming; the text is handed to
+ * `onConfirm` (for the audit log and the record the action keeps).
+ */
+export function ConfirmDialog({
+  opened,
+  onClose,
+  title,
+  children,
+  confirmLabel = "Confirm",
+  pendingLabel = "Working…",
+  danger = false,
+  canConfirm = true,
+  reason,
+  onConfirm,
+  successToast,
+}: {
+  opened: boolean;
+  onClose: () => void;
+  title: string;
+  children?: ReactNode;
+  confirmLabel?: string;
+  pendingLabel?: string;
+  danger?: boolean;
+  canConfirm?: boolean;
+  reason?: ReasonOptions;
+  onConfirm: (reason: string) => Promise<unknown>;
+  /** A toast once the action succeeded: a fixed text, or one made from the action's result. */
+  successToast?: ReactNode | ((result: unknown) => ReactNode);
+}) {
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [typed, setTyped] = useState("");
+  const reasonId = useId();
+  const minLength = reason?.minLength ?? 3;
+  const reasonOk = !reason || typed.trim().length >= minLength;
+
+  function close() {
+    if (pending) return;
+    setError(null);
+    setTyped("");
+    onClose();
+  }
+  async function confirm() {
+    setPending(true);
+    setError(null);
+    try {
+      const result = await onConfirm(typed.trim());
+      setPending(false);
+      setTyped("");
+      onClose();
+      if (successToast) toast.success(typeof successToast === "function" ? successToast(result) : successToast);
+    } catch (e) {
+      setPending(false);
+      setError(errorText(e));
+    }
+  }
+  return (
+    <Modal opened={opened} onClose={close} title={title} centered closeOnClickOutside={!pending} closeOnEscape={!pending} size="lg">
+      <Stack gap="sm">
+        {children}
+        {reason && (
+          <Textarea
+            id={reasonId}
+            label={reason.label}
+            placeholder={reason.placeholder}
+            value={typed}
+            onChange={(e) => setTyped(e.currentTarget.value)}
+            maxLength={reason.maxLength ?? 500}
+            autosize
+            minRows={2}
+            required
+            description={`At least ${minLength} characters`}
+            data-autofocus
+          />
+        )}
+        {error && (
+          <Alert role="alert" color="red" variant="light" className="error">
+            {error}
+          </Alert>
+        )}
+        <Group justify="flex-end" gap="sm">
+          <Button variant="default" onClick={close} disabled={pending}>
+            Cancel
+          </Button>
+          <Button color={danger ? "red" : undefined} onClick={() => void confirm()} loading={pending} disabled={!canConfirm || !reasonOk} data-pending-label={pendingLabel}>
+            {pending ? pendingLabel : confirmLabel}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+/**
+ * A button that opens a ConfirmDialog. `onConfirm` is the mutation (mutateAsync); it gets the typed
+ * reason when `reason` is set.
  */
 export function ConfirmButton({
   label,
@@ -85,80 +301,158 @@ export function ConfirmButton({
   danger = false,
   disabled = false,
   canConfirm = true,
+  reason,
   onConfirm,
   onOpen,
+  successToast,
+  size = "sm",
+  variant,
+  ariaLabel,
 }: {
   label: string;
+  /** The button's accessible name when the label alone is ambiguous in a list ("Retry event <id>"). */
+  ariaLabel?: string;
   title: string;
-  children: ReactNode;
+  children?: ReactNode;
   confirmLabel?: string;
   pendingLabel?: string;
   danger?: boolean;
   disabled?: boolean;
   /** False while the dialog's own form is not filled in (e.g. a reason is required). */
   canConfirm?: boolean;
-  onConfirm: () => Promise<unknown>;
+  reason?: ReasonOptions;
+  onConfirm: (reason: string) => Promise<unknown>;
   onOpen?: () => void;
+  successToast?: ReactNode | ((result: unknown) => ReactNode);
+  size?: ButtonProps["size"];
+  variant?: ButtonProps["variant"];
 }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  async function confirm() {
-    setPending(true);
-    setError(null);
-    try {
-      await onConfirm();
-      ref.current?.close();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setPending(false);
-    }
-  }
+  const [opened, setOpened] = useState(false);
   return (
     <>
-      <button
-        type="button"
-        className={danger ? "danger" : undefined}
+      <Button
+        size={size}
+        variant={variant ?? (danger ? "light" : "default")}
+        color={danger ? "red" : undefined}
         disabled={disabled}
+        aria-label={ariaLabel}
         onClick={() => {
-          setError(null);
           onOpen?.();
-          ref.current?.showModal();
+          setOpened(true);
         }}
       >
         {label}
-      </button>
-      <dialog ref={ref} aria-label={title}>
-        <h3>{title}</h3>
+      </Button>
+      <ConfirmDialog
+        opened={opened}
+        onClose={() => setOpened(false)}
+        title={title}
+        confirmLabel={confirmLabel}
+        pendingLabel={pendingLabel}
+        danger={danger}
+        canConfirm={canConfirm}
+        reason={reason}
+        onConfirm={onConfirm}
+        successToast={successToast}
+      >
         {children}
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-        <div className="row">
-          <button type="button" className={danger ? "danger" : "primary"} onClick={() => void confirm()} disabled={pending || !canConfirm}>
-            {pending ? pendingLabel : confirmLabel}
-          </button>
-          <button type="button" onClick={() => ref.current?.close()} disabled={pending}>
-            Cancel
-          </button>
-        </div>
-      </dialog>
+      </ConfirmDialog>
     </>
   );
 }
 
-/** A labelled number on the overview. */
+// ───────────────────────────── numbers and tables ─────────────────────────────
+
+const TONE_COLOR = { ok: "green.8", warn: "orange.9", bad: "red.8" } as const;
+
+/** A labelled number on the overview (inside a <dl>). */
 export function Stat({ label, value, hint, tone }: { label: string; value: ReactNode; hint?: ReactNode; tone?: "ok" | "warn" | "bad" }) {
   return (
-    <div className={`stat${tone ? ` stat-${tone}` : ""}`}>
-      <dt>{label}</dt>
-      <dd>
+    <Paper withBorder p="xs" radius="md" className={`stat${tone ? ` stat-${tone}` : ""}`}>
+      <Text component="dt" size="xs" c="dimmed" tt="capitalize" fw={600}>
+        {label}
+      </Text>
+      <Text component="dd" m={0} fw={700} size="lg" c={tone ? TONE_COLOR[tone] : undefined}>
         {value}
-        {hint && <small className="muted"> {hint}</small>}
-      </dd>
-    </div>
+        {hint && (
+          <Text component="small" size="xs" c="dimmed" fw={400}>
+            {" "}
+            {hint}
+          </Text>
+        )}
+      </Text>
+    </Paper>
   );
 }
+
+/**
+ * A table that scrolls sideways inside its panel when the screen is narrower than its columns
+ * (tablets), instead of widening the page. Children are Mantine Table parts (Table.Thead, …).
+ */
+export function TableFrame({ label, minWidth = 720, children }: { label: string; minWidth?: number; children: ReactNode }) {
+  return (
+    <Table.ScrollContainer minWidth={minWidth} type="native">
+      <Table aria-label={label} striped highlightOnHover verticalSpacing="xs" fz="sm">
+        {children}
+      </Table>
+    </Table.ScrollContainer>
+  );
+}
+
+export interface Column<Row> {
+  /** Column heading. */
+  header: ReactNode;
+  /** The cell of one row. */
+  cell: (row: Row) => ReactNode;
+  /** Keep the cell on one line (ids, times). */
+  nowrap?: boolean;
+  width?: number | string;
+}
+
+/**
+ * A list as a table: columns declared once, the empty state when there are no rows. Rows scroll
+ * sideways on narrow screens (see TableFrame).
+ */
+export function DataTable<Row>({
+  label,
+  rows,
+  columns,
+  rowKey,
+  empty,
+  minWidth,
+}: {
+  label: string;
+  rows: readonly Row[];
+  columns: ReadonlyArray<Column<Row>>;
+  rowKey: (row: Row) => string;
+  empty: ReactNode;
+  minWidth?: number;
+}) {
+  if (rows.length === 0) return <EmptyState>{empty}</EmptyState>;
+  return (
+    <TableFrame label={label} minWidth={minWidth}>
+      <Table.Thead>
+        <Table.Tr>
+          {columns.map((c, i) => (
+            <Table.Th key={i} w={c.width}>
+              {c.header}
+            </Table.Th>
+          ))}
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {rows.map((row) => (
+          <Table.Tr key={rowKey(row)}>
+            {columns.map((c, i) => (
+              <Table.Td key={i} style={c.nowrap ? { whiteSpace: "nowrap" } : undefined}>
+                {c.cell(row)}
+              </Table.Td>
+            ))}
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </TableFrame>
+  );
+}
+
+export { LiveIndicator } from "./live";

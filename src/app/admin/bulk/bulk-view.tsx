@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { ReasonField, useReason } from "../_components/reason-field";
+import { AUDIT_REASON } from "../_components/audit-reason";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminInputs, AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatPercent, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
@@ -189,7 +189,6 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
   const queryClient = useQueryClient();
   const dry = useQuery(trpc.admin.bulk.dryRun.queryOptions(planned));
   const start = useMutation(trpc.admin.bulk.start.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.bulk.pathKey() }) }));
-  const why = useReason();
   const [result, setResult] = useState<Result>(null);
   const meta = ACTIONS.find((a) => a.value === planned.action)!;
   return (
@@ -239,6 +238,7 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
             )}
             {canAct && dry.data.count > 0 && (
               <ConfirmButton
+                reason={AUDIT_REASON}
                 label={`${meta.label.replace(" events", "")} ${plural(dry.data.count, "event")}…`}
                 title={`${meta.label} by filter`}
                 confirmLabel="Start"
@@ -246,10 +246,9 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
                 danger={planned.action === "outbox.discard"}
                 onOpen={() => {
                   setResult(null);
-                  why.reset();
                 }}
-                onConfirm={async () => {
-                  const op = await start.mutateAsync({ ...planned, dryRunCount: dry.data.count, reason: why.value() });
+                onConfirm={async (reason) => {
+                  const op = await start.mutateAsync({ ...planned, dryRunCount: dry.data.count, reason: reason.trim() || undefined });
                   onStarted(op.id);
                   setResult({ kind: "ok", text: `Bulk operation ${shortId(op.id)} started.` });
                 }}
@@ -258,7 +257,6 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
                   {plural(dry.data.count, "event")} matched the dry run; they will be {meta.verb} by the worker in batches. Events that change state meanwhile are
                   skipped; events created after you start are left alone.
                 </p>
-                <ReasonField reason={why.reason} setReason={why.setReason} />
               </ConfirmButton>
             )}
             <ResultMessage result={result} />
@@ -282,7 +280,6 @@ function OperationProgress({ id, canAct }: { id: string; canAct: boolean }) {
   const queryClient = useQueryClient();
   const op = useQuery({ ...trpc.admin.bulk.get.queryOptions({ id }), refetchInterval: (q) => (q.state.data?.finished ? false : 1_000) });
   const cancel = useMutation(trpc.admin.bulk.cancel.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.bulk.pathKey() }) }));
-  const why = useReason();
   const finished = op.data?.finished ?? false;
   // The operations list below shows the final counts as soon as this one ends, not at its next refresh.
   useEffect(() => {
@@ -311,16 +308,15 @@ function OperationProgress({ id, canAct }: { id: string; canAct: boolean }) {
           )}
           {canAct && !op.data.finished && !op.data.cancelRequested && (
             <ConfirmButton
+              reason={AUDIT_REASON}
               label="Cancel…"
               title="Cancel this bulk operation"
               confirmLabel="Cancel operation"
               pendingLabel="Cancelling…"
               danger
-              onOpen={why.reset}
-              onConfirm={() => cancel.mutateAsync({ id, reason: why.value() })}
+              onConfirm={(reason) => cancel.mutateAsync({ id, reason: reason.trim() || undefined })}
             >
               <p>The batch in flight finishes; no further batch starts. What was done stays done.</p>
-              <ReasonField reason={why.reason} setReason={why.setReason} />
             </ConfirmButton>
           )}
           {op.data.cancelRequested && !op.data.finished && <p>Cancelling at the next batch boundary…</p>}

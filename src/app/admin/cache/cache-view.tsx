@@ -1,12 +1,13 @@
 "use client";
 
+import { Table } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
-import { ReasonField, useReason } from "../_components/reason-field";
-import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result } from "../_components/ui";
+import { AUDIT_REASON } from "../_components/audit-reason";
+import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result, TableFrame } from "../_components/ui";
 
 type CacheStats = AdminOutputs["cache"]["stats"];
 
@@ -72,47 +73,47 @@ function Totals({ stats }: { stats: CacheStats }) {
 }
 
 function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: boolean; onResult: (r: Result) => void }) {
-  const why = useReason();
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const flush = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
   if (stats.prefixes.length === 0) return <p className="empty">Nothing has been cached yet: no prefix has counters or keys.</p>;
   return (
     <div className="table-wrap">
-<table aria-label="Cache by prefix">
-      <thead>
-        <tr>
-          <th>Prefix</th>
-          <th>Hit rate</th>
-          <th>Hits</th>
-          <th>Stale</th>
-          <th>Coalesced</th>
-          <th>Misses</th>
-          <th>Bypassed</th>
-          <th>Keys</th>
-          <th>Load time</th>
-          <th>Saved</th>
-          {canAct && <th aria-label="Actions" />}
-        </tr>
-      </thead>
-      <tbody>
+<TableFrame label="Cache by prefix">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Prefix</Table.Th>
+          <Table.Th>Hit rate</Table.Th>
+          <Table.Th>Hits</Table.Th>
+          <Table.Th>Stale</Table.Th>
+          <Table.Th>Coalesced</Table.Th>
+          <Table.Th>Misses</Table.Th>
+          <Table.Th>Bypassed</Table.Th>
+          <Table.Th>Keys</Table.Th>
+          <Table.Th>Load time</Table.Th>
+          <Table.Th>Saved</Table.Th>
+          {canAct && <Table.Th aria-label="Actions" />}
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
         {stats.prefixes.map((p) => (
-          <tr key={p.prefix}>
-            <td>
+          <Table.Tr key={p.prefix}>
+            <Table.Td>
               <code>{p.prefix}</code>
-            </td>
-            <td>{formatPercent(p.hitRate)}</td>
-            <td>{formatCount(p.hits)}</td>
-            <td>{formatCount(p.stale)}</td>
-            <td>{formatCount(p.coalesced + p.waited)}</td>
-            <td>{formatCount(p.misses)}</td>
-            <td>{formatCount(p.bypassed)}</td>
-            <td>{formatCount(p.keys)}</td>
-            <td>{formatDuration(p.loadMs)}</td>
-            <td>{formatDuration(p.savedMs)}</td>
+            </Table.Td>
+            <Table.Td>{formatPercent(p.hitRate)}</Table.Td>
+            <Table.Td>{formatCount(p.hits)}</Table.Td>
+            <Table.Td>{formatCount(p.stale)}</Table.Td>
+            <Table.Td>{formatCount(p.coalesced + p.waited)}</Table.Td>
+            <Table.Td>{formatCount(p.misses)}</Table.Td>
+            <Table.Td>{formatCount(p.bypassed)}</Table.Td>
+            <Table.Td>{formatCount(p.keys)}</Table.Td>
+            <Table.Td>{formatDuration(p.loadMs)}</Table.Td>
+            <Table.Td>{formatDuration(p.savedMs)}</Table.Td>
             {canAct && (
-              <td>
+              <Table.Td>
                 <ConfirmButton
+                  reason={AUDIT_REASON}
                   label="Flush"
                   title={`Flush cache prefix ${p.prefix}`}
                   confirmLabel={`Flush ${p.prefix}`}
@@ -120,10 +121,9 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
                   danger
                   onOpen={() => {
                     onResult(null);
-                    why.reset();
                   }}
-                  onConfirm={async () => {
-                    const r = await flush.mutateAsync({ prefix: p.prefix, reason: why.value() });
+                  onConfirm={async (reason) => {
+                    const r = await flush.mutateAsync({ prefix: p.prefix, reason: reason.trim() || undefined });
                     onResult({ kind: "ok", text: `Prefix ${p.prefix} flushed: ${plural(r.deleted, "key")} deleted.` });
                   }}
                 >
@@ -131,14 +131,13 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
                     Drop every cached entry under <code>{p.prefix}</code> ({plural(p.keys, "key")} now)? Reads load from PostgreSQL again until the cache refills; counters
                     are kept.
                   </p>
-                  <ReasonField reason={why.reason} setReason={why.setReason} />
                 </ConfirmButton>
-              </td>
+              </Table.Td>
             )}
-          </tr>
+          </Table.Tr>
         ))}
-      </tbody>
-    </table>
+      </Table.Tbody>
+    </TableFrame>
 </div>
   );
 }
@@ -148,7 +147,6 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
   const queryClient = useQueryClient();
   const [tag, setTag] = useState("");
   const [prefix, setPrefix] = useState("");
-  const why = useReason();
   const flushTag = useMutation(trpc.admin.cache.flushTag.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
   const flushPrefix = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
   return (
@@ -160,6 +158,7 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <input value={tag} onChange={(e) => setTag(e.target.value)} placeholder="files:owner:<user id> or file:<file id>" maxLength={200} size={40} />
         </label>
         <ConfirmButton
+          reason={AUDIT_REASON}
           label="Flush tag…"
           title="Flush cache tag"
           confirmLabel="Invalidate tag"
@@ -168,10 +167,9 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           disabled={!tag.trim()}
           onOpen={() => {
             onResult(null);
-            why.reset();
           }}
-          onConfirm={async () => {
-            const r = await flushTag.mutateAsync({ tag: tag.trim(), reason: why.value() });
+          onConfirm={async (reason) => {
+            const r = await flushTag.mutateAsync({ tag: tag.trim(), reason: reason.trim() || undefined });
             onResult({ kind: "ok", text: `Tag ${r.tag} invalidated: entries carrying it are reloaded on their next read.` });
             setTag("");
           }}
@@ -179,7 +177,6 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <p>
             Invalidate every cached entry tagged <code>{tag.trim()}</code>? They are reloaded from PostgreSQL on their next read.
           </p>
-          <ReasonField reason={why.reason} setReason={why.setReason} />
         </ConfirmButton>
       </div>
       <div className="row">
@@ -188,6 +185,7 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <input value={prefix} onChange={(e) => setPrefix(e.target.value)} placeholder="e.g. files" maxLength={64} />
         </label>
         <ConfirmButton
+          reason={AUDIT_REASON}
           label="Flush prefix…"
           title="Flush cache prefix"
           confirmLabel="Flush prefix"
@@ -196,10 +194,9 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           disabled={!prefix.trim()}
           onOpen={() => {
             onResult(null);
-            why.reset();
           }}
-          onConfirm={async () => {
-            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim(), reason: why.value() });
+          onConfirm={async (reason) => {
+            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim(), reason: reason.trim() || undefined });
             onResult({ kind: "ok", text: `Prefix ${prefix.trim()} flushed: ${plural(r.deleted, "key")} deleted.` });
             setPrefix("");
           }}
@@ -207,7 +204,6 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <p>
             Drop every cached entry under <code>{prefix.trim()}</code>?
           </p>
-          <ReasonField reason={why.reason} setReason={why.setReason} />
         </ConfirmButton>
       </div>
     </section>

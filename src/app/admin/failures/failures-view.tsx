@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
-import { ReasonField, useReason } from "../_components/reason-field";
+import { AUDIT_REASON } from "../_components/audit-reason";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatTime, plural, QueryError, ResultMessage, shortId, type Result } from "../_components/ui";
@@ -99,23 +99,21 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.pathKey() });
   const retry = useMutation(trpc.admin.failures.retryGroup.mutationOptions({ onSettled: refresh }));
   const discard = useMutation(trpc.admin.failures.discardGroup.mutationOptions({ onSettled: refresh }));
-  const retryWhy = useReason();
-  const discardWhy = useReason();
   const what = `${group.errorClass}: ${group.message}`;
   const input = { source: group.source, fingerprint: group.fingerprint };
   return (
     <div>
       <ConfirmButton
+        reason={AUDIT_REASON}
         label="Retry group…"
         title={`Retry failure group ${group.errorClass}`}
         confirmLabel={`Retry ${plural(group.count, group.source === "outbox" ? "event" : "saga")}`}
         pendingLabel="Retrying…"
         onOpen={() => {
           onResult(null);
-          retryWhy.reset();
         }}
-        onConfirm={async () => {
-          const r = await retry.mutateAsync({ ...input, reason: retryWhy.value() });
+        onConfirm={async (reason) => {
+          const r = await retry.mutateAsync({ ...input, reason: reason.trim() || undefined });
           onResult({ kind: "ok", text: `Group retried: ${plural(r.affected, group.source === "outbox" ? "event" : "saga")} ${group.source === "outbox" ? "queued again" : "redriven"}${r.skipped ? `, ${formatCount(r.skipped)} skipped (changed meanwhile)` : ""}.` });
         }}
       >
@@ -127,10 +125,10 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
         <p>
           <code>{what}</code>
         </p>
-        <ReasonField reason={retryWhy.reason} setReason={retryWhy.setReason} />
       </ConfirmButton>{" "}
       {group.source === "outbox" && (
         <ConfirmButton
+          reason={AUDIT_REASON}
           label="Discard group…"
           title={`Discard failure group ${group.errorClass}`}
           confirmLabel={`Discard ${plural(group.count, "event")}`}
@@ -138,10 +136,9 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
           danger
           onOpen={() => {
             onResult(null);
-            discardWhy.reset();
           }}
-          onConfirm={async () => {
-            const r = await discard.mutateAsync({ ...input, reason: discardWhy.value() });
+          onConfirm={async (reason) => {
+            const r = await discard.mutateAsync({ ...input, reason: reason.trim() || undefined });
             onResult({ kind: "ok", text: `Group discarded: ${plural(r.affected, "event")}.` });
           }}
         >
@@ -152,7 +149,6 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
           <p>
             <code>{what}</code>
           </p>
-          <ReasonField reason={discardWhy.reason} setReason={discardWhy.setReason} />
         </ConfirmButton>
       )}
     </div>

@@ -1,12 +1,14 @@
 "use client";
 
+import { Table } from "@mantine/core";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
+import { useLiveUpdates } from "../_components/live";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
-import { ReasonField, useReason } from "../_components/reason-field";
-import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";
+import { AUDIT_REASON } from "../_components/audit-reason";
+import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result, TableFrame } from "../_components/ui";
 import { LoadMore } from "~/app/_components/load-more";
 
 
@@ -33,6 +35,7 @@ const WINDOWS = [
 
 export function IdempotencyView({ canAct }: { canAct: boolean }) {
   const trpc = useTRPC();
+  useLiveUpdates(["idempotency"]);
   const refetchInterval = useRefetchInterval();
   const [hours, setHours] = useState<number | undefined>(undefined);
   const [search, setSearch] = useState<RecordSearch>({});
@@ -78,37 +81,37 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
           <p className="empty">{search.key ? `No record has the key “${search.key}” (it may have expired and been cleaned up).` : "No record matches."}</p>
         ) : (
           <div className="table-wrap">
-<table aria-label="Idempotency records">
-            <thead>
-              <tr>
-                <th>Created</th>
-                <th>Key</th>
-                <th>Procedure</th>
-                <th>User</th>
-                <th>State</th>
-                <th>Status</th>
-                <th>Expires</th>
-                <th>Stored result</th>
-              </tr>
-            </thead>
-            <tbody>
+<TableFrame label="Idempotency records">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Created</Table.Th>
+                <Table.Th>Key</Table.Th>
+                <Table.Th>Procedure</Table.Th>
+                <Table.Th>User</Table.Th>
+                <Table.Th>State</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Expires</Table.Th>
+                <Table.Th>Stored result</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
               {items.map((r) => (
-                <tr key={r.id}>
-                  <td className="muted nowrap">{formatTime(r.createdAt)}</td>
-                  <td>
+                <Table.Tr key={r.id}>
+                  <Table.Td className="muted nowrap">{formatTime(r.createdAt)}</Table.Td>
+                  <Table.Td>
                     <code className="key">{r.key}</code>
-                  </td>
-                  <td>{r.procedure}</td>
-                  <td className="muted" title={r.userId}>
+                  </Table.Td>
+                  <Table.Td>{r.procedure}</Table.Td>
+                  <Table.Td className="muted" title={r.userId}>
                     {r.userId === "anon" ? "anonymous" : shortId(r.userId)}
-                  </td>
-                  <td>
+                  </Table.Td>
+                  <Table.Td>
                     <StatusBadge status={r.state} />
                     {r.state === "in_progress" && r.leaseUntil && <div className="muted small">lease until {formatTime(r.leaseUntil)}</div>}
-                  </td>
-                  <td>{r.responseStatus ?? "—"}</td>
-                  <td className="muted nowrap">{formatTime(r.expiresAt)}</td>
-                  <td>
+                  </Table.Td>
+                  <Table.Td>{r.responseStatus ?? "—"}</Table.Td>
+                  <Table.Td className="muted nowrap">{formatTime(r.expiresAt)}</Table.Td>
+                  <Table.Td>
                     {r.outcome ? (
                       <details>
                         <summary>{r.outcome.type === "data" ? "data" : `error ${r.outcome.code}`}</summary>
@@ -117,11 +120,11 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
                     ) : (
                       <span className="muted">none yet</span>
                     )}
-                  </td>
-                </tr>
+                  </Table.Td>
+                </Table.Tr>
               ))}
-            </tbody>
-          </table>
+            </Table.Tbody>
+          </TableFrame>
 </div>
         )}
         <LoadMore query={records} />
@@ -147,32 +150,32 @@ function StatsBlock({ stats }: { stats: AdminOutputs["idempotency"]["stats"] }) 
         <Stat label="Expired" value={formatCount(stats.records.expired)} hint="awaiting clean-up" />
       </dl>
       {stats.byProcedure.length > 0 && (
-        <table aria-label="Idempotency by procedure">
-          <thead>
-            <tr>
-              <th>Procedure</th>
-              <th>Requests</th>
-              <th>Replayed</th>
-              <th>Hit rate</th>
-              <th>Conflicts</th>
-              <th>Mismatches</th>
-              <th>Released</th>
-            </tr>
-          </thead>
-          <tbody>
+        <TableFrame label="Idempotency by procedure">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Procedure</Table.Th>
+              <Table.Th>Requests</Table.Th>
+              <Table.Th>Replayed</Table.Th>
+              <Table.Th>Hit rate</Table.Th>
+              <Table.Th>Conflicts</Table.Th>
+              <Table.Th>Mismatches</Table.Th>
+              <Table.Th>Released</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
             {stats.byProcedure.map((p) => (
-              <tr key={p.procedure}>
-                <td>{p.procedure}</td>
-                <td>{formatCount(p.requests)}</td>
-                <td>{formatCount(p.replayed)}</td>
-                <td>{formatPercent(p.hitRate)}</td>
-                <td>{formatCount(p.conflicts)}</td>
-                <td>{formatCount(p.mismatches)}</td>
-                <td>{formatCount(p.released)}</td>
-              </tr>
+              <Table.Tr key={p.procedure}>
+                <Table.Td>{p.procedure}</Table.Td>
+                <Table.Td>{formatCount(p.requests)}</Table.Td>
+                <Table.Td>{formatCount(p.replayed)}</Table.Td>
+                <Table.Td>{formatPercent(p.hitRate)}</Table.Td>
+                <Table.Td>{formatCount(p.conflicts)}</Table.Td>
+                <Table.Td>{formatCount(p.mismatches)}</Table.Td>
+                <Table.Td>{formatCount(p.released)}</Table.Td>
+              </Table.Tr>
             ))}
-          </tbody>
-        </table>
+          </Table.Tbody>
+        </TableFrame>
       )}
     </>
   );
@@ -233,7 +236,6 @@ function DeleteExpired({ expired }: { expired: number | undefined }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [result, setResult] = useState<Result>(null);
-  const why = useReason();
   const remove = useMutation(
     trpc.admin.idempotency.deleteExpired.mutationOptions({
       onSuccess: (r) => setResult({ kind: "ok", text: r.deleted ? `${plural(r.deleted, "expired record")} deleted.` : "No expired record to delete." }),
@@ -243,6 +245,7 @@ function DeleteExpired({ expired }: { expired: number | undefined }) {
   return (
     <div className="row">
       <ConfirmButton
+        reason={AUDIT_REASON}
         label="Delete expired records…"
         title="Delete expired idempotency records"
         confirmLabel="Delete them"
@@ -250,15 +253,13 @@ function DeleteExpired({ expired }: { expired: number | undefined }) {
         danger
         onOpen={() => {
           setResult(null);
-          why.reset();
         }}
-        onConfirm={() => remove.mutateAsync({ reason: why.value() })}
+        onConfirm={(reason) => remove.mutateAsync({ reason: reason.trim() || undefined })}
       >
         <p>
           Delete {expired === undefined ? "the records" : plural(expired, "record")} past expiry now (the worker also does it on a schedule). A client retrying
           with one of those keys would run its mutation again.
         </p>
-        <ReasonField reason={why.reason} setReason={why.setReason} />
       </ConfirmButton>
       <ResultMessage result={result} />
     </div>

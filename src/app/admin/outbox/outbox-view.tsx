@@ -1,13 +1,15 @@
 "use client";
 
+import { Table } from "@mantine/core";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
+import { useLiveUpdates } from "../_components/live";
 import { OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
-import { ReasonField, useReason } from "../_components/reason-field";
-import { ConfirmButton, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
+import { AUDIT_REASON } from "../_components/audit-reason";
+import { ConfirmButton, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result, TableFrame } from "../_components/ui";
 import { EventActions } from "./event-actions";
 import { LoadMore } from "~/app/_components/load-more";
 
@@ -37,6 +39,7 @@ function syncUrl(f: OutboxFilter) {
 
 export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFilter; canAct: boolean }) {
   const trpc = useTRPC();
+  useLiveUpdates(["outbox"]);
   const refetchInterval = useRefetchInterval();
   const [filter, setFilter] = useState<OutboxFilter>(initialFilter);
   const [result, setResult] = useState<Result>(null);
@@ -73,50 +76,50 @@ export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFil
           <p className="empty">{filtered ? `No event matches ${describeFilter(filter)}.` : "The outbox is empty: no event has been written yet."}</p>
         ) : (
           <div className="table-wrap">
-<table aria-label="Outbox events">
-            <thead>
-              <tr>
-                <th>Created</th>
-                <th>Type</th>
-                <th>Aggregate</th>
-                <th>Status</th>
-                <th>Attempts</th>
-                <th>Published / next attempt</th>
-                <th>Last error</th>
-                <th aria-label="Actions" />
-              </tr>
-            </thead>
-            <tbody>
+<TableFrame label="Outbox events">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Created</Table.Th>
+                <Table.Th>Type</Table.Th>
+                <Table.Th>Aggregate</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Attempts</Table.Th>
+                <Table.Th>Published / next attempt</Table.Th>
+                <Table.Th>Last error</Table.Th>
+                <Table.Th aria-label="Actions" />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
               {events.map((e) => (
-                <tr key={e.id} data-event-id={e.id}>
-                  <td className="muted nowrap">{formatTime(e.createdAt)}</td>
-                  <td>
+                <Table.Tr key={e.id} data-event-id={e.id}>
+                  <Table.Td className="muted nowrap">{formatTime(e.createdAt)}</Table.Td>
+                  <Table.Td>
                     <Link href={`/admin/outbox/${e.id}`} aria-label={`Event ${e.eventType} ${e.id}`}>
                       {e.eventType}
                     </Link>
-                  </td>
-                  <td className="nowrap">
+                  </Table.Td>
+                  <Table.Td className="nowrap">
                     {e.aggregateType}:{shortId(e.aggregateId)} <span className="muted">#{e.aggregateSeq}</span>
-                  </td>
-                  <td>
+                  </Table.Td>
+                  <Table.Td>
                     <StatusBadge status={e.status} />
-                  </td>
-                  <td>
+                  </Table.Td>
+                  <Table.Td>
                     {e.attempts}/{e.maxAttempts}
-                  </td>
-                  <td className="muted nowrap">
+                  </Table.Td>
+                  <Table.Td className="muted nowrap">
                     {e.publishedAt ? formatTime(e.publishedAt) : e.status === "pending" || e.status === "failed" ? `next ${formatTime(e.nextAttemptAt)}` : "—"}
-                  </td>
-                  <td className="clip" title={e.lastError ?? undefined}>
+                  </Table.Td>
+                  <Table.Td className="clip" title={e.lastError ?? undefined}>
                     {e.lastError ?? ""}
-                  </td>
-                  <td>
+                  </Table.Td>
+                  <Table.Td>
                     {canAct ? <EventActions event={e} onResult={setResult} /> : <Link href={`/admin/outbox/${e.id}`}>Details</Link>}
-                  </td>
-                </tr>
+                  </Table.Td>
+                </Table.Tr>
               ))}
-            </tbody>
-          </table>
+            </Table.Tbody>
+          </TableFrame>
 </div>
         )}
         <LoadMore query={list} />
@@ -221,17 +224,16 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
   const retry = useMutation(
     trpc.admin.outbox.retryMatching.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.pathKey() }) }),
   );
-  const why = useReason();
   return (
     <div className="row retry-matching">
       <ConfirmButton
+        reason={AUDIT_REASON}
         label="Retry all matching…"
         title="Retry all matching events"
         confirmLabel="Retry them"
         pendingLabel="Retrying…"
-        onOpen={why.reset}
-        onConfirm={async () => {
-          const r = await retry.mutateAsync({ filter, reason: why.value() });
+        onConfirm={async (reason) => {
+          const r = await retry.mutateAsync({ filter, reason: reason.trim() || undefined });
           onResult({
             kind: "ok",
             text:
@@ -245,7 +247,6 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
           Every <strong>failed or dead</strong> event matching <strong>{describeFilter(filter)}</strong> goes back to pending with a fresh set of attempts.
           Events with another status are left alone.
         </p>
-        <ReasonField reason={why.reason} setReason={why.setReason} />
       </ConfirmButton>
       <span className="muted">Applies to the filter above: {describeFilter(filter)}</span>
     </div>

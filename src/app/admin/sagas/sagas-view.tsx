@@ -1,12 +1,14 @@
 "use client";
 
+import { Table } from "@mantine/core";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
+import { useLiveUpdates } from "../_components/live";
 import { PAGE_SIZE, SAGA_STATUSES, type SagaStatus } from "../_components/types";
-import { formatDuration, formatTime, QueryError, shortId, StatusBadge } from "../_components/ui";
+import { formatDuration, formatTime, QueryError, shortId, StatusBadge, TableFrame } from "../_components/ui";
 import { LoadMore } from "~/app/_components/load-more";
 
 export type SagaFilter = { status?: SagaStatus[]; type?: string; correlationId?: string; error?: string };
@@ -23,6 +25,7 @@ function syncUrl(f: SagaFilter) {
 
 export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
   const trpc = useTRPC();
+  useLiveUpdates(["sagas"]);
   const refetchInterval = useRefetchInterval();
   const [filter, setFilter] = useState<SagaFilter>(initialFilter);
   const list = useInfiniteQuery({
@@ -53,39 +56,39 @@ export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
         ) : sagas.length === 0 ? (
           <p className="empty">{Object.keys(filter).length ? "No saga matches these filters." : "No saga has run yet."}</p>
         ) : (
-          <table aria-label="Sagas">
-            <thead>
-              <tr>
-                <th>Started</th>
-                <th>Saga</th>
-                <th>Status</th>
-                <th>Step</th>
-                <th>Took</th>
-                <th>Last error</th>
-              </tr>
-            </thead>
-            <tbody>
+          <TableFrame label="Sagas">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Started</Table.Th>
+                <Table.Th>Saga</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Step</Table.Th>
+                <Table.Th>Took</Table.Th>
+                <Table.Th>Last error</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
               {sagas.map((s) => (
-                <tr key={s.id} data-saga-id={s.id}>
-                  <td className="muted nowrap">{formatTime(s.createdAt)}</td>
-                  <td>
+                <Table.Tr key={s.id} data-saga-id={s.id}>
+                  <Table.Td className="muted nowrap">{formatTime(s.createdAt)}</Table.Td>
+                  <Table.Td>
                     <Link href={`/admin/sagas/${s.id}`} aria-label={`Timeline of ${s.type} saga ${s.id}`}>
                       {s.type}
                     </Link>{" "}
                     <span className="muted">{shortId(s.id)}</span>
-                  </td>
-                  <td>
+                  </Table.Td>
+                  <Table.Td>
                     <StatusBadge status={s.status} />
-                  </td>
-                  <td>{s.currentStep + 1}</td>
-                  <td className="nowrap">{s.finishedAt ? formatDuration(s.finishedAt.getTime() - s.createdAt.getTime()) : "—"}</td>
-                  <td className="clip" title={s.lastError ?? undefined}>
+                  </Table.Td>
+                  <Table.Td>{s.currentStep + 1}</Table.Td>
+                  <Table.Td className="nowrap">{s.finishedAt ? formatDuration(s.finishedAt.getTime() - s.createdAt.getTime()) : "—"}</Table.Td>
+                  <Table.Td className="clip" title={s.lastError ?? undefined}>
                     {s.lastError ?? ""}
-                  </td>
-                </tr>
+                  </Table.Td>
+                </Table.Tr>
               ))}
-            </tbody>
-          </table>
+            </Table.Tbody>
+          </TableFrame>
         )}
         <LoadMore query={list} />
       </section>

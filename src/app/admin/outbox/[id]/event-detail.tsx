@@ -5,11 +5,13 @@ import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
+import { useLiveUpdates } from "../../_components/live";
 import { formatTime, JsonBlock, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../../_components/ui";
 import { EventActions } from "../event-actions";
 
 export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
   const trpc = useTRPC();
+  useLiveUpdates(["outbox"]);
   const refetchInterval = useRefetchInterval();
   const [result, setResult] = useState<Result>(null);
   const event = useQuery({ ...trpc.admin.outbox.get.queryOptions({ id }), refetchInterval });

@@ -1,17 +1,20 @@
 "use client";
 
+import { Table } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
+import { useLiveUpdates } from "../../_components/live";
 import type { AdminOutputs } from "../../_components/types";
-import { ConfirmButton, errorText, formatDuration, formatTime, JsonBlock, plural, QueryError, ResultMessage, StatusBadge, type Result } from "../../_components/ui";
+import { ConfirmButton, errorText, formatDuration, formatTime, JsonBlock, plural, QueryError, ResultMessage, StatusBadge, type Result, TableFrame } from "../../_components/ui";
 
 type Timeline = AdminOutputs["sagas"]["timeline"];
 
 export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
   const trpc = useTRPC();
+  useLiveUpdates(["sagas"]);
   const refetchInterval = useRefetchInterval();
   const [result, setResult] = useState<Result>(null);
   const timeline = useQuery({ ...trpc.admin.sagas.timeline.queryOptions({ id }), refetchInterval });
@@ -73,32 +76,32 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
               <p className="empty">No step has started yet.</p>
             ) : (
               <div className="table-wrap">
-<table aria-label="Saga timeline">
-                <thead>
-                  <tr>
-                    <th>Started</th>
-                    <th>Step</th>
-                    <th>Phase</th>
-                    <th>Status</th>
-                    <th>Attempts</th>
-                    <th>Took</th>
-                    <th>Error / output</th>
-                  </tr>
-                </thead>
-                <tbody>
+<TableFrame label="Saga timeline">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Started</Table.Th>
+                    <Table.Th>Step</Table.Th>
+                    <Table.Th>Phase</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Attempts</Table.Th>
+                    <Table.Th>Took</Table.Th>
+                    <Table.Th>Error / output</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
                   {saga.steps.map((s) => (
-                    <tr key={`${s.stepIndex}:${s.phase}`} className={s.phase === "compensate" ? "compensation" : undefined}>
-                      <td className="muted nowrap">{formatTime(s.startedAt)}</td>
-                      <td>
+                    <Table.Tr key={`${s.stepIndex}:${s.phase}`} className={s.phase === "compensate" ? "compensation" : undefined}>
+                      <Table.Td className="muted nowrap">{formatTime(s.startedAt)}</Table.Td>
+                      <Table.Td>
                         {s.stepIndex + 1}. {s.stepName}
-                      </td>
-                      <td>{s.phase === "compensate" ? "↩ compensate" : "execute"}</td>
-                      <td>
+                      </Table.Td>
+                      <Table.Td>{s.phase === "compensate" ? "↩ compensate" : "execute"}</Table.Td>
+                      <Table.Td>
                         <StatusBadge status={s.status} />
-                      </td>
-                      <td>{s.attempts}</td>
-                      <td className="nowrap">{s.durationMs === null ? (s.status === "running" ? "running…" : "—") : formatDuration(s.durationMs)}</td>
-                      <td>
+                      </Table.Td>
+                      <Table.Td>{s.attempts}</Table.Td>
+                      <Table.Td className="nowrap">{s.durationMs === null ? (s.status === "running" ? "running…" : "—") : formatDuration(s.durationMs)}</Table.Td>
+                      <Table.Td>
                         {s.error && <div className="error pre-wrap">{s.error}</div>}
                         {s.output !== null && s.output !== undefined && (
                           <details>
@@ -107,11 +110,11 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
                           </details>
                         )}
                         <div className="muted small">execution {s.executionId}</div>
-                      </td>
-                    </tr>
+                      </Table.Td>
+                    </Table.Tr>
                   ))}
-                </tbody>
-              </table>
+                </Table.Tbody>
+              </TableFrame>
 </div>
             )}
           </section>

@@ -4,6 +4,7 @@ import { bulkAdminRouter } from "./bulk";
 import { cacheAdminRouter } from "./cache";
 import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
+import { liveAdminRouter } from "./live";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
 
@@ -19,4 +20,5 @@ export const adminRouter = createTRPCRouter({
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
+  live: liveAdminRouter,
 });
