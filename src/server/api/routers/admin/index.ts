@@ -1,5 +1,8 @@
 import { createTRPCRouter } from "../../trpc";
+import { auditAdminRouter } from "./audit";
+import { bulkAdminRouter } from "./bulk";
 import { cacheAdminRouter } from "./cache";
+import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
 import { liveAdminRouter } from "./live";
 import { outboxAdminRouter } from "./outbox";
@@ -11,6 +14,9 @@ import { traceAdminRouter } from "./trace";
  * (outbox, idempotency, cache, sagas). Queries: viewers and operators; actions: operators.
  */
 export const adminRouter = createTRPCRouter({
+  audit: auditAdminRouter,
+  bulk: bulkAdminRouter,
+  failures: failuresAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
