@@ -1,7 +1,15 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Db } from "~/server/db/client";
 import type { Tx } from "~/server/db/transaction";
-import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/domain/outbox/consumption";
+import { v7 as uuidv7 } from "uuid";
+import {
+  createInboxBatcher,
+  handleOnce,
+  markConsumed,
+  recordConsumerFailure,
+  type DeliveryAttempt,
+} from "~/server/domain/outbox/consumption";
+import { workerIdentity } from "~/server/worker-identity";
 import { recordStalledOut } from "~/server/domain/outbox/reconcile-store";
 import { deliveredEventSchema } from "~/server/domain/outbox/events";
 import type { Logger } from "~/server/logger";
@@ -53,7 +61,12 @@ export interface ConsumerDeps {
   consumers: readonly EventConsumer[];
   markConsumed(id: string): Promise<void>;
   /** How batchable consumers run their inbox + effect (default: a transaction per event). */
-  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
+  handleBatched?(
+    consumer: string,
+    eventId: string,
+    effect: (tx: Tx) => Promise<void>,
+    opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt },
+  ): Promise<"handled" | "duplicate">;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -70,19 +83,22 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   const handled: string[] = [];
   const duplicates: string[] = [];
   let current = "dispatcher";
+  // Each consumer's attempt is kept with its outcome (see DeliveryAttempt); this one is the dispatcher's until a consumer starts.
+  let attempt: DeliveryAttempt = { attempt: job.attemptsMade + 1, startedAt: Date.now(), worker: workerIdentity };
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
     let consumedMarked = false;
     for (const [i, consumer] of applicable.entries()) {
       current = consumer.name;
+      attempt = { ...attempt, startedAt: Date.now() };
       const effect = (tx: Tx) =>
         consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
       const outcome =
         consumer.batchable && deps.handleBatched
-          ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
-          : await handleOnce(deps.db, consumer.name, event.id, effect);
+          ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last, attempt })
+          : await handleOnce(deps.db, consumer.name, event.id, effect, attempt);
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
@@ -91,12 +107,13 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
     return { handled, duplicates };
   } catch (error) {
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (error !== null && typeof error === "object") failingConsumer.set(error, current);
+    const failed = { ...attempt, id: uuidv7(), durationMs: Date.now() - attempt.startedAt };
+    if (error !== null && typeof error === "object") failingConsumer.set(error, { consumer: current, attempt: failed });
     // A failure with retries left is only shown on the dashboard: best effort is enough. The last
     // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
     // until PostgreSQL takes it (see recordFinalFailure).
     if (!final) {
-      await recordConsumerFailure(deps.db, event.id, current, error, false).catch((err) =>
+      await recordConsumerFailure(deps.db, event.id, current, error, false, failed).catch((err) =>
         deps.logger.error({ err, eventId: event.id }, "could not record a consumer failure"),
       );
     }
@@ -105,8 +122,8 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   }
 }
 
-/** Which consumer threw an error (read by the `failed` listener, which only gets the error). */
-const failingConsumer = new WeakMap<object, string>();
+/** Which consumer threw an error, and its attempt (read by the `failed` listener, which only gets the error). */
+const failingConsumer = new WeakMap<object, { consumer: string; attempt: DeliveryAttempt & { id: string } }>();
 
 /** BullMQ's reason for failing a job whose workers kept dying under it (see maxStalledCount). */
 const STALLED_OUT = "job stalled more than allowable limit";
@@ -126,13 +143,13 @@ export function createFinalFailureRecorder(deps: { db: Db; logger: Logger; retry
   const pending = new Set<Promise<void>>();
   let closing = false;
 
-  async function write(eventId: string, error: Error, consumer: string | undefined) {
+  async function write(eventId: string, error: Error, failing: { consumer: string; attempt: DeliveryAttempt & { id: string } } | undefined) {
     const stalledOut = error.message === STALLED_OUT;
     const deadline = Date.now() + (deps.retryForMs ?? 10 * 60_000);
     for (let attempt = 1; ; attempt++) {
       try {
         if (stalledOut) await recordStalledOut(deps.db, eventId, error);
-        else await recordConsumerFailure(deps.db, eventId, consumer ?? "dispatcher", error, true);
+        else await recordConsumerFailure(deps.db, eventId, failing?.consumer ?? "dispatcher", error, true, failing?.attempt);
         if (attempt > 1) deps.logger.info({ eventId, attempt }, "consumer failure recorded after retrying");
         return;
       } catch (err) {
