@@ -65,6 +65,7 @@ const ACCESS: Record<string, Access> = {
   "admin.sagas.list": "viewer",
   "admin.sagas.timeline": "viewer",
   "admin.sagas.metrics": "viewer",
+  "admin.audit.search": "viewer",
   "admin.idempotency.deleteExpired": "operator",
   "admin.cache.flushPrefix": "operator",
   "admin.cache.flushTag": "operator",

@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { randomUUID } from "node:crypto";
 import type { Db, Prisma } from "../../db/client";
+import { inTransaction } from "../../db/transaction";
+import { recordOperatorAction, type AuditContext, type TransactionOnly } from "../audit";
 import { DomainError, notFound } from "../errors";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
 
@@ -277,20 +280,26 @@ async function explainRefusal(db: Db, id: string, action: string, allowed: strin
  * aggregate waits behind it). Publishing uses the event id as job id, so if the job does still
  * exist this is a no-op in BullMQ.
  */
-export async function retryEvent(db: Db, id: string) {
-  const n = await db.$executeRaw`
-    UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-    WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
-  if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
-  await wakeRelays(db);
-  return { id, status: "pending" as const };
+export async function retryEvent(db: Db, id: string, audit: AuditContext) {
+  // One transaction: the event's reset and its audit row commit (or roll back) together.
+  return inTransaction(db, async (tx) => {
+    const n = await tx.$executeRaw`
+      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
+      WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
+    if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.retry", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db); // NOTIFY is delivered at commit
+    return { id, status: "pending" as const };
+  });
 }
 
 /**
  * Retry every failed or dead event matching the filter, server-side, in batches of `batchSize`
  * (each batch a short statement walking the id index downwards), and say how many were retried.
+ * Each batch commits with its own audit row (its affected count); the rows of one call share a
+ * correlation id, so the audit log sums them. A call that matched nothing is recorded too.
  */
-export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }) {
+export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }, audit: AuditContext) {
   const statuses = (filter.status ?? ["failed", "dead"]).filter((s) => s === "failed" || s === "dead");
   if (statuses.length === 0) {
     throw new DomainError("bad_input", "Only failed or dead events can be retried: include failed or dead in the status filter (or leave it out)");
@@ -299,6 +308,9 @@ export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchS
   let retried = 0;
   let batches = 0;
   let cursor: string | undefined;
+  const correlated = { ...audit, correlationId: audit.correlationId ?? randomUUID() };
+  const record = (tx: TransactionOnly, ids: string[], affected: number) =>
+    recordOperatorAction(tx, { ...correlated, action: "outbox.retryMatching", targetKind: "outbox_event", targetIds: ids, filter, affectedCount: affected });
   while (retried < opts.maxEvents) {
     const ids = (
       await db.outboxEvent.findMany({
@@ -310,11 +322,16 @@ export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchS
     ).map((r) => r.id);
     if (ids.length === 0) break;
     cursor = ids.at(-1);
-    retried += await db.$executeRaw`
-      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-      WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+    retried += await inTransaction(db, async (tx) => {
+      const n = await tx.$executeRaw`
+        UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
+        WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+      await record(tx, ids, n);
+      return n;
+    });
     batches++;
   }
+  if (batches === 0) await inTransaction(db, (tx) => record(tx, [], 0));
   if (retried > 0) await wakeRelays(db);
   return { retried, batches, capped: retried >= opts.maxEvents };
 }
@@ -323,14 +340,17 @@ export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchS
  * Give up on an event for good: it is never published, and it stops blocking its aggregate (the
  * next event of the same file goes out). The reason is kept in last_error for the record.
  */
-export async function discardEvent(db: Db, id: string, opts: { by: string; reason?: string }) {
-  const note = `discarded by ${opts.by}${opts.reason ? `: ${opts.reason}` : ""}`;
-  const n = await db.$executeRaw`
-    UPDATE outbox_event
-    SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
-        last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
-    WHERE id = ${id}::uuid AND status IN ('pending', 'failed', 'dead')`;
-  if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
-  await wakeRelays(db);
-  return { id, status: "discarded" as const };
+export async function discardEvent(db: Db, id: string, audit: AuditContext) {
+  const note = `discarded by ${audit.actor.email}${audit.reason ? `: ${audit.reason}` : ""}`;
+  return inTransaction(db, async (tx) => {
+    const n = await tx.$executeRaw`
+      UPDATE outbox_event
+      SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
+          last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
+      WHERE id = ${id}::uuid AND status IN ('pending', 'failed', 'dead')`;
+    if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.discard", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db);
+    return { id, status: "discarded" as const };
+  });
 }

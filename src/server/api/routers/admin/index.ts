@@ -1,4 +1,5 @@
 import { createTRPCRouter } from "../../trpc";
+import { auditAdminRouter } from "./audit";
 import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
@@ -9,6 +10,7 @@ import { sagasRouter } from "./sagas";
  * (outbox, idempotency, cache, sagas). Queries: viewers and operators; actions: operators.
  */
 export const adminRouter = createTRPCRouter({
+  audit: auditAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
