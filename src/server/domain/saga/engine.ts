@@ -299,8 +299,10 @@ function decide(def: SagaDefinition<unknown>, current: StepJob, saga: SagaSnapsh
   // Next jobs are built from the identity fields only (never carry this job's pre-claim along).
   const job: StepJob = { sagaId: current.sagaId, sagaType: current.sagaType, phase: current.phase, stepIndex: current.stepIndex, generation: current.generation };
   const abort = saga.context.abortRequested === true;
+  // A fork never compensates the steps before its start: their effects are the original saga's.
+  const floor = saga.context.startStep ?? 0;
   const compensateFrom = (index: number, lastError: string | null): Transition =>
-    index < 0
+    index < floor
       ? { status: abort ? "aborted" : "compensated", currentStep: 0, terminal: true, lastError, abortRequested: abort, next: null }
       : {
           status: "compensating",

@@ -4,6 +4,7 @@ import type { BlobStorage } from "../../storage/blob-storage";
 import { appSagaRegistry } from "./app-sagas";
 import type { SagaRegistry } from "./definition";
 import { createSagaEngine, type SagaEngineDeps } from "./engine";
+import { createSagaFork } from "./fork";
 import { createSagaOperations } from "./operations";
 import { createSagaQueries } from "./queries";
 import { createBullSagaDispatcher, sharedStepQueue } from "./step-queue";
@@ -17,6 +18,7 @@ export function createSagaService(deps: { db: Db; registry: SagaRegistry; dispat
     startSaga: engine.startSaga,
     ...createSagaQueries(deps),
     ...createSagaOperations(deps),
+    ...createSagaFork(deps),
   };
 }
 
