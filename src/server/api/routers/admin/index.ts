@@ -4,6 +4,7 @@ import { cacheAdminRouter } from "./cache";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
+import { usersAdminRouter } from "./users";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
@@ -15,4 +16,5 @@ export const adminRouter = createTRPCRouter({
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
+  users: usersAdminRouter,
 });
