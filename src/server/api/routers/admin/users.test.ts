@@ -8,7 +8,7 @@ import { TRPCError } from "@trpc/server";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
-import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
+import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
 import { createSessionCache } from "~/server/auth/session-cache";
 import { redisConnectionOptions } from "~/server/redis";
 import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../../test/support/app";
