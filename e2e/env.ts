@@ -5,7 +5,8 @@
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const dbUrl = new URL(adminUrl);
-dbUrl.pathname = "/metastore_e2e";
+// E2E_DATABASE / E2E_QUEUE_PREFIX: a run of its own beside another one on the same servers.
+dbUrl.pathname = `/${process.env.E2E_DATABASE ?? "metastore_e2e"}`;
 
 export const e2eEnv: Record<string, string> = {
   NODE_ENV: "production",
@@ -17,7 +18,7 @@ export const e2eEnv: Record<string, string> = {
   APP_ORIGIN: `http://127.0.0.1:${E2E_PORT}`,
   STORAGE_DIR: ".data/e2e-storage",
   MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
-  QUEUE_PREFIX: "e2e",
+  QUEUE_PREFIX: process.env.E2E_QUEUE_PREFIX ?? "e2e",
   LOG_LEVEL: "warn",
   WORKER_HEALTH_PORT: String(E2E_PORT + 1),
   // Production seeds demo accounts only when asked, and never with the published passwords.
