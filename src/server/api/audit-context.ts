@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { SessionUser } from "../auth/session";
-import type { AuditContext } from "../domain/audit";
+import type { AuditContext } from "../reliability/audit";
 import type { RequestMeta } from "./trpc";
 
 /** The reason an operator may type in a confirm dialog: optional, recorded in the audit log. */

@@ -1,11 +1,11 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import { readSessionCookie } from "../auth/request-session";
-import { DomainError } from "../domain/errors";
-import { contentDisposition } from "../domain/files/file-name";
-import { createFilesService } from "../domain/files/files-service";
+import { DomainError } from "../platform/errors";
+import { contentDisposition } from "../features/files/file-name";
+import { createFilesService } from "../features/files/files-service";
 import type { AppServices } from "../services";
-import { BlobNotFoundError } from "../storage/blob-storage";
+import { BlobNotFoundError } from "../platform/storage/blob-storage";
 
 const problem = (status: number, message: string) => Response.json({ error: message }, { status });
 

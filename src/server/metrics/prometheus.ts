@@ -1,9 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../domain/idempotency/metrics";
-import { countRecordsByState } from "../domain/idempotency/queries";
-import { blockedAggregates, outboxStats } from "../domain/outbox/operator";
-import { reconcileReasons, reconcileTotals } from "../domain/outbox/reconcile-store";
-import { sagaServiceFor } from "../domain/saga/saga-service";
+import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../reliability/idempotency/metrics";
+import { countRecordsByState } from "../reliability/idempotency/queries";
+import { blockedAggregates, outboxStats } from "../reliability/outbox/operator";
+import { reconcileReasons, reconcileTotals } from "../reliability/outbox/reconcile-store";
+import { sagaServiceFor } from "../app-sagas";
 import type { AppServices } from "../services";
 
 /**

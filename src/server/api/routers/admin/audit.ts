@@ -1,4 +1,4 @@
-import { auditSearchSchema, searchAudit } from "../../../domain/audit";
+import { auditSearchSchema, searchAudit } from "../../../reliability/audit";
 import { createTRPCRouter, viewerProcedure } from "../../trpc";
 
 /** admin.audit: the operator audit log, read-only for everyone (the table itself refuses edits). */

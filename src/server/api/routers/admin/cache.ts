@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { CACHE_PREFIX_PATTERN } from "../../../domain/cache";
-import { recordAfterEffect } from "../../../domain/audit";
+import { CACHE_PREFIX_PATTERN } from "../../../reliability/cache";
+import { recordAfterEffect } from "../../../reliability/audit";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";

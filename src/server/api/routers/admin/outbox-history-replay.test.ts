@@ -7,11 +7,11 @@ import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { deleteExpiredOutboxRows } from "~/server/domain/outbox/retention";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
-import { fingerprint, fingerprintQuery, tableNames, changedTables } from "../../../../../test/fuzz/state";
-import type { EventConsumer } from "../../../../../worker/processors/consumers";
-import { appendTagged, startConsumers, startRelay, waitFor } from "../../../../../worker/processors/outbox.test-support";
+import { deleteExpiredOutboxRows } from "~/server/reliability/outbox/retention";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { fingerprint, fingerprintQuery, tableNames, changedTables } from "~test/fuzz/state";
+import type { EventConsumer } from "~/server/reliability/outbox/consumer";
+import { appendTagged, startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
 let operator: SessionUser;

@@ -8,9 +8,9 @@ import {
   outboxStats,
   retryEvent,
   retryMatching,
-} from "../../../domain/outbox/operator";
+} from "../../../reliability/outbox/operator";
 import { auditContextOf, operatorReason } from "../../audit-context";
-import { replayEventWithPayload } from "../../../domain/outbox/replay";
+import { replayEventWithPayload } from "../../../reliability/outbox/replay";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const eventId = z.uuid({ message: "must be an outbox event id (a UUID)" });

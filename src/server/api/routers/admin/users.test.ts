@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
 import { createSessionCache } from "~/server/auth/session-cache";
-import { redisConnectionOptions } from "~/server/redis";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../../test/support/app";
-import { waitFor } from "../../../../../worker/processors/outbox.test-support";
+import { redisConnectionOptions } from "~/server/platform/redis";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
+import { waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
 const closers: Array<() => Promise<unknown>> = [];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { createUserAdmin } from "../../../domain/users/user-admin";
+import { createUserAdmin } from "../../../features/users/user-admin";
 import type { InnerContext } from "../../trpc";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
