@@ -85,7 +85,7 @@ test("the users page changes a role, and it applies to that user's next request"
   await page.goto(`/admin/users`);
   await page.getByLabel("Find by email or name").fill(email);
   const row = page.getByRole("row").filter({ hasText: email });
-  await row.getByLabel(`Role of ${email}`).selectOption("user");
+  await row.getByLabel(`Role of ${email}`, { exact: true }).selectOption("user");
   await row.getByRole("button", { name: "Change role" }).click();
   await page.getByRole("dialog").getByLabel("Reason (kept in the audit log)").fill("no longer on call");
   await page.getByRole("button", { name: "Make user" }).click();
