@@ -7,6 +7,7 @@ import { getDb } from "./platform/db/process-db";
 import { createCacheRedis, createQueryCache } from "./reliability/cache";
 import { createLogger } from "./platform/logger";
 import { getRedis, redisConnectionOptions } from "./platform/redis";
+import { createRequestMetrics } from "./metrics/request-metrics";
 import type { AppServices } from "./services";
 import { LocalDiskStorage } from "./platform/storage/local-disk-storage";
 
@@ -49,6 +50,7 @@ export function getAppServices(): AppServices {
       logger,
     }),
     logger,
+    requestMetrics: createRequestMetrics(),
     config: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,

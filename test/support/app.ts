@@ -16,6 +16,7 @@ import { createSignInThrottle, type SignInThrottleOptions } from "~/server/auth/
 import { hashPassword } from "~/server/auth/passwords";
 import { createDb } from "~/server/platform/db/client";
 import { createCacheRedis, createQueryCache } from "~/server/reliability/cache";
+import { createRequestMetrics } from "~/server/metrics/request-metrics";
 import type { AppServices } from "~/server/services";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
@@ -73,6 +74,8 @@ export async function createTestApp(
     sessions,
     signInThrottle: createSignInThrottle({ redis, prefix, logger, ...opts.signInThrottle }),
     logger,
+    // As the app composes it: requests are timed, /api/metrics serves the histograms.
+    requestMetrics: createRequestMetrics(),
     config: {
       maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024,
       queuePrefix: prefix,

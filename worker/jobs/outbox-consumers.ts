@@ -16,6 +16,7 @@ import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { defaultConsumers, type EventConsumer } from "./consumer-registry";
+import type { WorkerMetrics } from "../metrics";
 
 /**
  * Marks events consumed in small batches (one UPDATE for everything finished within a few ms).
@@ -67,6 +68,8 @@ export interface ConsumerDeps {
     effect: (tx: Tx) => Promise<void>,
     opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt },
   ): Promise<"handled" | "duplicate">;
+  /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
+  metrics?: Pick<WorkerMetrics, "consumerRan" | "consumed">;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -85,6 +88,7 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   let current = "dispatcher";
   // Each consumer's attempt is kept with its outcome (see DeliveryAttempt); this one is the dispatcher's until a consumer starts.
   let attempt: DeliveryAttempt = { attempt: job.attemptsMade + 1, startedAt: Date.now(), worker: workerIdentity };
+  let consumerStarted = 0;
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
     let consumedMarked = false;
@@ -95,17 +99,21 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
         consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
+      consumerStarted = performance.now();
       const outcome =
         consumer.batchable && deps.handleBatched
           ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last, attempt })
           : await handleOnce(deps.db, consumer.name, event.id, effect, attempt);
+      deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
     current = "dispatcher";
     if (!consumedMarked) await deps.markConsumed(event.id);
+    deps.metrics?.consumed(event.type, event.createdAt);
     return { handled, duplicates };
   } catch (error) {
+    if (current !== "dispatcher") deps.metrics?.consumerRan(current, "error", (performance.now() - consumerStarted) / 1000);
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const failed = { ...attempt, id: uuidv7(), durationMs: Date.now() - attempt.startedAt };
     if (error !== null && typeof error === "object") failingConsumer.set(error, { consumer: current, attempt: failed });
@@ -188,6 +196,7 @@ export interface StartConsumersDeps {
   logger: Logger;
   storage: BlobStorage;
   consumers?: readonly EventConsumer[];
+  metrics?: ConsumerDeps["metrics"];
   options?: {
     concurrency?: number;
     /**
@@ -213,6 +222,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     consumers: deps.consumers ?? defaultConsumers,
     markConsumed: marker.mark,
     handleBatched: inbox.run,
+    metrics: deps.metrics,
   };
   const stats = { handled: 0, failed: 0 };
   const worker = new Worker(
