@@ -5,7 +5,7 @@
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const dbUrl = new URL(adminUrl);
-// E2E_DATABASE / E2E_QUEUE_PREFIX: a run of its own beside another one on the same servers.
+// E2E_DATABASE / E2E_QUEUE_PREFIX let two checkouts run their e2e suites side by side.
 dbUrl.pathname = `/${process.env.E2E_DATABASE ?? "metastore_e2e"}`;
 
 export const e2eEnv: Record<string, string> = {

@@ -29,6 +29,7 @@ import { startOutboxRetention } from "./jobs/scheduled/outbox-retention";
 import { startSagaRunner } from "./jobs/saga-runner";
 import { createWorkerMetrics } from "./metrics";
 import { startMetricsServer } from "./metrics-server";
+import { startBulkOperations } from "./jobs/bulk-operations";
 
 async function main() {
   const env = getEnv();
@@ -107,6 +108,9 @@ async function main() {
     metrics,
   });
   components.push({ name: "saga-runner", close: sagaRunner.close });
+  // Bulk operator actions by filter, batch by batch; progress and resumption live in PostgreSQL.
+  const bulkOperations = await startBulkOperations(common);
+  components.push({ name: "bulk-operations", close: bulkOperations.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();

@@ -1,4 +1,4 @@
-import { asTestOperator } from "../../test/support/audit";
+import { asTestOperator } from "~test/support/audit";
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

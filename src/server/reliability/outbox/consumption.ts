@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../platform/db/client";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { errorFingerprint } from "../failures/fingerprint";
 import { describeError } from "./relay-store";
 
 /**
@@ -136,6 +137,7 @@ export async function recordConsumerFailure(
 ): Promise<void> {
   const { message, stack } = describeError(error);
   const text = `consumer ${consumer}: ${message}`;
+  const fingerprint = errorFingerprint({ message: text, stack });
   // The failed attempt is kept in the same statement as the event's last error (the listener may
   // write a final failure more than once while it retries: the attempt's id makes that a no-op).
   const row = attempt ? attemptRow(eventId, consumer, attempt, message, attempt.id) : null;
@@ -150,7 +152,7 @@ export async function recordConsumerFailure(
     )
     UPDATE outbox_event
     SET status = CASE WHEN ${final} THEN 'dead'::"OutboxStatus" ELSE status END,
-        last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(),
+        last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(), failure_fingerprint = ${fingerprint},
         lease_until = CASE WHEN ${final} THEN NULL ELSE lease_until END,
         claimed_by = CASE WHEN ${final} THEN NULL ELSE claimed_by END
     WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;

@@ -4,6 +4,7 @@ import type { Db } from "../../platform/db/client";
 import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../platform/db/transaction";
 import { badInput } from "../../platform/errors";
 import { workerIdentity } from "../../platform/worker-identity";
+import { errorFingerprint } from "../failures/fingerprint";
 import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
 import {
   executionIdFor,
@@ -176,8 +177,9 @@ const CLAIM_SQL = `
  * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
  * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
  * $14 phase, $15 our attempt; pre-claim of the next step (all null for none): $16 new log id,
- * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms; the attempt's
- * history row (all null for none): $22 its id, $23 started at, $24 duration ms, $25 worker, $26 generation.
+ * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms; $22 the
+ * error fingerprint of $5 (failure groups); the attempt's history row (all null for none): $23 its
+ * id, $24 started at, $25 duration ms, $26 worker, $27 generation.
  */
 const APPLY_SQL = `
   WITH s AS (
@@ -187,6 +189,7 @@ const APPLY_SQL = `
       version = version + 1,
       updated_at = now(),
       last_error = COALESCE($5::text, last_error),
+      failure_fingerprint = CASE WHEN $5::text IS NULL THEN failure_fingerprint ELSE $22::text END,
       finished_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,
       context = (
         CASE WHEN $7::boolean
@@ -211,10 +214,10 @@ const APPLY_SQL = `
     -- The attempt's history row, with its outcome (only if the transition applied: otherwise the
     -- decision is taken again under a lock, which records it).
     INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
-    SELECT $22::uuid, $1::uuid, $13::int, $8::text, $14::"SagaPhase", $26::int, $15::int,
+    SELECT $23::uuid, $1::uuid, $13::int, $8::text, $14::"SagaPhase", $27::int, $15::int,
       CASE WHEN $11::text = 'failed' THEN 'failed'::"AttemptOutcome" ELSE 'succeeded'::"AttemptOutcome" END,
-      $23::timestamptz, $24::int, $12::text, $25::text
-    FROM s WHERE $22::uuid IS NOT NULL
+      $24::timestamptz, $25::int, $12::text, $26::text
+    FROM s WHERE $23::uuid IS NOT NULL
   ), nxt AS (
     -- Pre-claim: take the next step's lease now, for the job about to be queued (same claim rules).
     INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
@@ -455,6 +458,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       next?.phase ?? null,
       next ? executionIdFor(next.sagaId, next.stepIndex, next.generation) : null,
       next ? leaseMsFor(def, next.stepIndex) : null,
+      t.lastError ? errorFingerprint({ message: t.lastError }) : null,
       ran ? uuidv7() : null,
       ran ? new Date(ran.startedAt).toISOString() : null,
       ran ? ran.durationMs : null,

@@ -4,7 +4,7 @@
  * as "in flight" and lets it finish; the job, carrying the saga's state from before the abort,
  * must notice and not run the step. Real PostgreSQL; the engine's jobs are run by hand, in order.
  */
-import { asTestOperator } from "../../../../test/support/audit";
+import { asTestOperator } from "~test/support/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { createSagaEngine } from "./engine";

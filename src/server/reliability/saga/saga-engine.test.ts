@@ -3,12 +3,13 @@
  * write real rows (test/fixtures/saga/test-sagas.ts). Runners here live in this process; the crash test is in
  * saga-crash.test.ts.
  */
-import { asTestOperator } from "../../../../test/support/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
+import { asTestOperator } from "~test/support/audit";
 import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
 import { DomainError } from "../../platform/errors";
+import { errorFingerprint } from "../failures/fingerprint";
 import { createSagaEngine } from "./engine";
 import { createSagaService, type SagaService } from "./saga-service";
 import { inTransaction } from "../../platform/db/transaction";
@@ -150,6 +151,10 @@ describe("failures and compensation", () => {
       );
       expect(timeline.steps.find((s) => s.phase === "execute" && s.stepIndex === failAt)!.status).toBe("failed");
     }
+    // The failure's fingerprint is recorded with it (failure groups): one cause, one group.
+    const rows = await app.services.db.sagaInstance.findMany({ where: { id: { in: started.map((s) => s.id) } }, select: { lastError: true, failureFingerprint: true } });
+    for (const r of rows) expect(r.failureFingerprint).toBe(errorFingerprint({ message: r.lastError! }));
+    expect(new Set(rows.map((r) => r.failureFingerprint)).size).toBe(1);
   });
 
   it("retries transient failures per the policy (3 attempts) and completes", async () => {

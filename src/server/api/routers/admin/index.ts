@@ -1,6 +1,8 @@
 import { createTRPCRouter } from "../../trpc";
 import { auditAdminRouter } from "./audit";
+import { bulkAdminRouter } from "./bulk";
 import { cacheAdminRouter } from "./cache";
+import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
@@ -12,6 +14,8 @@ import { usersAdminRouter } from "./users";
  */
 export const adminRouter = createTRPCRouter({
   audit: auditAdminRouter,
+  bulk: bulkAdminRouter,
+  failures: failuresAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
