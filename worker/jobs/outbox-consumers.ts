@@ -1,7 +1,15 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { v7 as uuidv7 } from "uuid";
 import type { Db } from "~/server/platform/db/client";
 import type { Tx } from "~/server/platform/db/transaction";
-import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/reliability/outbox/consumption";
+import {
+  createInboxBatcher,
+  handleOnce,
+  markConsumed,
+  recordConsumerFailure,
+  type DeliveryAttempt,
+} from "~/server/reliability/outbox/consumption";
+import { workerIdentity } from "~/server/platform/worker-identity";
 import { recordStalledOut } from "~/server/reliability/outbox/reconcile-store";
 import { deliveredEventSchema, type DeliveredEvent } from "~/server/contracts/events";
 import { createConsumerRunRecorder, type ConsumerRunRecorder } from "~/server/reliability/outbox/consumer-runs";
@@ -58,7 +66,12 @@ export interface ConsumerDeps {
   consumers: readonly EventConsumer[];
   markConsumed(id: string): Promise<void>;
   /** How batchable consumers run their inbox + effect (default: a transaction per event). */
-  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
+  handleBatched?(
+    consumer: string,
+    eventId: string,
+    effect: (tx: Tx) => Promise<void>,
+    opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt },
+  ): Promise<"handled" | "duplicate">;
   /** Where each consumer run is written for the trace page (best effort); none: not recorded. */
   runs?: ConsumerRunRecorder;
   /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
@@ -97,6 +110,8 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
   const duplicates: string[] = [];
   let current = "dispatcher";
   let currentStartedAt = new Date();
+  // Each consumer's attempt is kept with its outcome (see DeliveryAttempt); this one is the dispatcher's until a consumer starts.
+  let delivery: DeliveryAttempt = { attempt, startedAt: Date.now(), worker: workerIdentity };
   let consumerStarted = 0;
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
@@ -104,14 +119,15 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
     for (const [i, consumer] of applicable.entries()) {
       current = consumer.name;
       currentStartedAt = new Date();
+      delivery = { ...delivery, startedAt: currentStartedAt.getTime() };
       const effect = (tx: Tx) => consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: logger.child({ consumer: consumer.name }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
       consumerStarted = performance.now();
       const outcome = await withSpan(`consumer ${consumer.name}`, { attributes: { "metastore.consumer": consumer.name } }, () =>
         consumer.batchable && deps.handleBatched
-          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
-          : handleOnce(deps.db, consumer.name, event.id, effect),
+          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last, attempt: delivery })
+          : handleOnce(deps.db, consumer.name, event.id, effect, delivery),
       );
       deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);
       deps.runs?.record({ eventId: event.id, consumer: consumer.name, attempt, outcome, startedAt: currentStartedAt, finishedAt: new Date() });
@@ -126,13 +142,14 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
   } catch (error) {
     if (current !== "dispatcher") deps.metrics?.consumerRan(current, "error", (performance.now() - consumerStarted) / 1000);
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (error !== null && typeof error === "object") failingConsumer.set(error, current);
+    const failed = { ...delivery, id: uuidv7(), durationMs: Date.now() - delivery.startedAt };
+    if (error !== null && typeof error === "object") failingConsumer.set(error, { consumer: current, attempt: failed });
     deps.runs?.record({ eventId: event.id, consumer: current, attempt, outcome: "failed", startedAt: currentStartedAt, finishedAt: new Date(), error: describeError(error).message });
     // A failure with retries left is only shown on the dashboard: best effort is enough. The last
     // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
     // until PostgreSQL takes it (see recordFinalFailure).
     if (!final) {
-      await recordConsumerFailure(deps.db, event.id, current, error, false).catch((err) =>
+      await recordConsumerFailure(deps.db, event.id, current, error, false, failed).catch((err) =>
         logger.error({ err }, "could not record a consumer failure"),
       );
     }
@@ -141,8 +158,8 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
   }
 }
 
-/** Which consumer threw an error (read by the `failed` listener, which only gets the error). */
-const failingConsumer = new WeakMap<object, string>();
+/** Which consumer threw an error, and its attempt (read by the `failed` listener, which only gets the error). */
+const failingConsumer = new WeakMap<object, { consumer: string; attempt: DeliveryAttempt & { id: string } }>();
 
 /** BullMQ's reason for failing a job whose workers kept dying under it (see maxStalledCount). */
 const STALLED_OUT = "job stalled more than allowable limit";
@@ -162,13 +179,13 @@ export function createFinalFailureRecorder(deps: { db: Db; logger: Logger; retry
   const pending = new Set<Promise<void>>();
   let closing = false;
 
-  async function write(eventId: string, error: Error, consumer: string | undefined) {
+  async function write(eventId: string, error: Error, failing: { consumer: string; attempt: DeliveryAttempt & { id: string } } | undefined) {
     const stalledOut = error.message === STALLED_OUT;
     const deadline = Date.now() + (deps.retryForMs ?? 10 * 60_000);
     for (let attempt = 1; ; attempt++) {
       try {
         if (stalledOut) await recordStalledOut(deps.db, eventId, error);
-        else await recordConsumerFailure(deps.db, eventId, consumer ?? "dispatcher", error, true);
+        else await recordConsumerFailure(deps.db, eventId, failing?.consumer ?? "dispatcher", error, true, failing?.attempt);
         if (attempt > 1) deps.logger.info({ eventId, attempt }, "consumer failure recorded after retrying");
         return;
       } catch (err) {

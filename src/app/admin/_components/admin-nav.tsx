@@ -13,6 +13,7 @@ const sections = [
   { href: "/admin/cache", label: "Cache" },
   { href: "/admin/bulk", label: "Bulk actions" },
   { href: "/admin/audit", label: "Audit log" },
+  { href: "/admin/users", label: "Users" },
 ];
 
 export function AdminNav({ role }: { role: string }) {

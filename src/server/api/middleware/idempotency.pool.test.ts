@@ -65,6 +65,29 @@ async function sagas(n: number, status: SagaStatus, currentStep: number): Promis
   return ids;
 }
 
+/** Stopped upload sagas with a valid input and step 0's recorded output: fork targets. */
+async function forkable(n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await app.services.db.sagaInstance.createMany({
+    data: ids.map((id) => ({
+      id,
+      type: FILE_UPLOAD_SAGA,
+      status: "compensated" as const,
+      currentStep: 0,
+      input: { fileId: randomUUID(), ownerId: owner.id, name: "f.txt", declaredType: "text/plain", sizeBytes: 1, tags: [], stagingKey: `staging/${id}` },
+      context: { generation: 0, outputs: { "check-staged": null } },
+    })),
+  });
+  return ids;
+}
+
+/** Plain users whose role or sessions an operator changes. */
+async function plainUsers(n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push((await app.createUser()).id);
+  return ids;
+}
+
 async function events(n: number, status: "pending" | "failed"): Promise<Array<{ id: string; aggregateId: string }>> {
   const out: Array<{ id: string; aggregateId: string }> = [];
   for (let i = 0; i < n; i++) {
@@ -99,6 +122,15 @@ const cases: Record<string, Case> = {
     prepare: async () => ((evs) => (i: number) => ({ filter: { aggregateType: "file", aggregateId: evs[i]!.aggregateId } }))(await events(CONCURRENCY, "failed")),
   },
   "admin.outbox.discard": { user: () => operator, prepare: async () => ((evs) => (i: number) => ({ id: evs[i]!.id, reason: "pool burst" }))(await events(CONCURRENCY, "pending")) },
+  "admin.outbox.replayEdited": {
+    user: () => operator,
+    prepare: async () => ((evs) => (i: number) => ({ id: evs[i]!.id, payload: { fileId: evs[i]!.aggregateId, ownerId: owner.id, tags: [`edited-${i}`] } }))(await events(CONCURRENCY, "failed")),
+  },
+  "admin.sagas.fork": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i], fromStep: 1 }))(await forkable(CONCURRENCY)) },
+  "admin.users.changeRole": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i], role: "viewer" }))(await plainUsers(CONCURRENCY)) },
+  "admin.users.revokeSessions": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i] }))(await plainUsers(CONCURRENCY)) },
+  // Not keyed (its answer holds a one-time password): sent with a key as the console does, it must answer too.
+  "admin.users.create": { user: () => operator, prepare: async () => (i: number) => ({ email: `burst-${i}-${randomUUID().slice(0, 8)}@test.local`, name: `Burst ${i}`, role: "user" }) },
   "admin.cache.flushPrefix": { user: () => operator, prepare: async () => () => ({ prefix: "files" }) },
   "admin.cache.flushTag": { user: () => operator, prepare: async () => (i: number) => ({ tag: `file:${i}` }) },
   // Each request on a failure group of its own (one failed event with its own fingerprint).

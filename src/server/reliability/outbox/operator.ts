@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Db, Prisma } from "../../platform/db/client";
-import { DomainError, notFound } from "../../platform/errors";
 import { randomUUID } from "node:crypto";
+import { DomainError, notFound } from "../../platform/errors";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
 import { recordOperatorAction, type AuditContext } from "../audit";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
@@ -122,12 +122,28 @@ export async function listEvents(db: Db, filter: OutboxFilter, page: { cursor?: 
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
+/** How many delivery attempts the event page shows (newest first). */
+export const ATTEMPTS_SHOWN = 200;
+
 export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
   const event = await db.outboxEvent.findUnique({
     where: { id },
-    select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true },
+    select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true, replayOf: true },
   });
   if (!event) throw notFound(`Outbox event ${id} was not found (it may have been removed by retention)`);
+  // Every delivery attempt, per consumer, newest first (bounded: maxAttempts per retry round).
+  const deliveryAttempts = await db.outboxDeliveryAttempt.findMany({
+    where: { eventId: id },
+    orderBy: [{ startedAt: "desc" }, { id: "desc" }],
+    take: ATTEMPTS_SHOWN,
+    select: { id: true, consumer: true, attempt: true, outcome: true, startedAt: true, durationMs: true, error: true, worker: true },
+  });
+  const replays = await db.outboxEvent.findMany({
+    where: { replayOf: id },
+    orderBy: { id: "desc" },
+    take: 20,
+    select: { id: true, status: true, createdAt: true, consumedAt: true, publishedAt: true },
+  });
   // Which earlier event of the same aggregate holds this one back, if any.
   const blockedBy = await db.outboxEvent.findFirst({
     where: {
@@ -144,6 +160,8 @@ export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
   return {
     ...event,
     status: viewStatus(event, before),
+    deliveryAttempts,
+    replays: replays.map((r) => ({ id: r.id, createdAt: r.createdAt, status: viewStatus({ ...r, status: r.status }, before) })),
     blockedBy: blockedBy && { id: blockedBy.id, aggregateSeq: blockedBy.aggregateSeq, eventType: blockedBy.eventType, status: viewStatus(blockedBy, before), lastError: blockedBy.lastError },
   };
 }

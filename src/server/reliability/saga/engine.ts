@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Db } from "../../platform/db/client";
 import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../platform/db/transaction";
 import { badInput } from "../../platform/errors";
+import { workerIdentity } from "../../platform/worker-identity";
 import { errorFingerprint } from "../failures/fingerprint";
 import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
 import {
@@ -118,6 +119,8 @@ interface StepResult {
   skipped?: boolean;
   /** An abort was requested while the previous attempt ran: this step is not run at all. */
   abortedBeforeRun?: boolean;
+  /** When the step body started and how long it ran: kept in saga_step_attempt (absent: nothing ran). */
+  ran?: { startedAt: number; durationMs: number };
 }
 
 interface Transition {
@@ -175,7 +178,8 @@ const CLAIM_SQL = `
  * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
  * $14 phase, $15 our attempt; pre-claim of the next step (all null for none): $16 new log id,
  * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms; $22 the
- * error fingerprint of $5 (failure groups).
+ * error fingerprint of $5 (failure groups); the attempt's history row (all null for none): $23 its
+ * id, $24 started at, $25 duration ms, $26 worker, $27 generation.
  */
 const APPLY_SQL = `
   WITH s AS (
@@ -206,6 +210,14 @@ const APPLY_SQL = `
       finished_at = now()
     WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase"
       AND EXISTS (SELECT 1 FROM s)
+  ), att AS (
+    -- The attempt's history row, with its outcome (only if the transition applied: otherwise the
+    -- decision is taken again under a lock, which records it).
+    INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
+    SELECT $23::uuid, $1::uuid, $13::int, $8::text, $14::"SagaPhase", $27::int, $15::int,
+      CASE WHEN $11::text = 'failed' THEN 'failed'::"AttemptOutcome" ELSE 'succeeded'::"AttemptOutcome" END,
+      $24::timestamptz, $25::int, $12::text, $26::text
+    FROM s WHERE $23::uuid IS NOT NULL
   ), nxt AS (
     -- Pre-claim: take the next step's lease now, for the job about to be queued (same claim rules).
     INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
@@ -303,8 +315,10 @@ function decide(def: SagaDefinition<unknown>, current: StepJob, saga: SagaSnapsh
     ...traceFieldsOf(current),
   };
   const abort = saga.context.abortRequested === true;
+  // A fork never compensates the steps before its start: their effects are the original saga's.
+  const floor = saga.context.startStep ?? 0;
   const compensateFrom = (index: number, lastError: string | null): Transition =>
-    index < 0
+    index < floor
       ? { status: abort ? "aborted" : "compensated", currentStep: 0, terminal: true, lastError, abortRequested: abort, next: null }
       : {
           status: "compensating",
@@ -429,10 +443,12 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     result: StepResult,
     def: SagaDefinition<unknown>,
     preclaimNext = false,
+    recordAttempt = true,
   ): Promise<ApplyRow | null> {
     const setOutput = job.phase === "execute" && result.ok;
     const stepName = def.steps[job.stepIndex]!.name;
     const next = preclaimNext ? t.next : null;
+    const ran = recordAttempt ? result.ran : undefined;
     const rows = await hot<ApplyRow>(client, "saga_apply", APPLY_SQL, [
       job.sagaId,
       seenVersion,
@@ -456,8 +472,23 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       next ? executionIdFor(next.sagaId, next.stepIndex, next.generation) : null,
       next ? leaseMsFor(def, next.stepIndex) : null,
       t.lastError ? errorFingerprint({ message: t.lastError }) : null,
+      ran ? uuidv7() : null,
+      ran ? new Date(ran.startedAt).toISOString() : null,
+      ran ? ran.durationMs : null,
+      ran ? workerIdentity : null,
+      job.generation,
     ]);
     return rows[0] ?? null;
+  }
+
+  /** Keep one attempt in the step's history (outside APPLY_SQL: a retry, or a decision under lock). */
+  async function recordAttempt(client: Db | Tx, job: StepJob, def: SagaDefinition<unknown>, myAttempt: number, result: StepResult) {
+    if (!result.ran) return;
+    await client.$executeRaw`
+      INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
+      VALUES (${uuidv7()}::uuid, ${job.sagaId}::uuid, ${job.stepIndex}, ${def.steps[job.stepIndex]!.name}, ${job.phase}::"SagaPhase", ${job.generation},
+              ${myAttempt}, ${result.ok ? "succeeded" : "failed"}::"AttemptOutcome", ${new Date(result.ran.startedAt)}, ${result.ran.durationMs},
+              ${result.error ?? null}, ${workerIdentity})`;
   }
 
   /**
@@ -474,6 +505,8 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         where: { sagaId_stepIndex_phase: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase } },
         select: { attempts: true, status: true },
       });
+      // The attempt ran whatever happens to its result: the history keeps it.
+      await recordAttempt(tx, job, def, myAttempt, result);
       if (!log || log.attempts !== myAttempt || log.status !== "running") {
         return { kind: "stale", reason: "our lease on the step was taken over" } as const;
       }
@@ -487,7 +520,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         return { kind: "stale", reason: `saga moved to ${saga.status} at step ${saga.currentStep}` } as const;
       }
       const t = decide(def, job, saga, result);
-      const applied = await apply(tx, job, saga.version, myAttempt, t, result, def);
+      const applied = await apply(tx, job, saga.version, myAttempt, t, result, def, false, false);
       if (!applied) throw new Error("saga version moved under a row lock"); // cannot happen: we hold the lock
       return { kind: "advanced", status: t.status, next: t.next } as const;
     });
@@ -613,29 +646,39 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         outputs: context.outputs,
       };
       let result: StepResult;
+      const startedAt = Date.now();
+      const ran = () => ({ startedAt, durationMs: Date.now() - startedAt });
       try {
         if (job.phase === "execute" && context.abortRequested) {
           // Aborted while an earlier attempt of this step ran (and failed): do not start it again.
           result = { ok: false, final: true, error: "Not run: the saga was aborted", abortedBeforeRun: true };
         } else if (job.phase === "execute") {
           const output = await withTimeout((signal) => step.execute({ ...base, signal }), timeoutMs, step.name);
-          result = { ok: true, output: output ?? null, final: true };
+          result = { ok: true, output: output ?? null, final: true, ran: ran() };
         } else if (step.compensate) {
           const compensate = step.compensate;
           await withTimeout((signal) => compensate({ ...base, signal, output: claimed.executed_output ?? null }), timeoutMs, step.name);
-          result = { ok: true, final: true };
+          result = { ok: true, final: true, ran: ran() };
         } else {
           result = { ok: true, final: true, skipped: true };
         }
       } catch (error) {
         const final = error instanceof PermanentStepError || attempt.attemptsMade + 1 >= attempt.maxAttempts;
-        result = { ok: false, error: errorText(error), final };
+        result = { ok: false, error: errorText(error), final, ran: ran() };
         if (!final) {
-          // Release the lease (status failed) so the retry can claim at once; only if it is still ours.
-          await db.sagaStepLog.updateMany({
-            where: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase, attempts: claimed.attempts, status: "running" },
-            data: { status: "failed", error: result.error, finishedAt: new Date() },
-          });
+          // Release the lease (status failed) so the retry can claim at once, only if it is still
+          // ours; the attempt's history row goes in the same statement.
+          const r = result.ran!;
+          await db.$executeRaw`
+            WITH released AS (
+              UPDATE saga_step_log SET status = 'failed', error = ${result.error}, finished_at = now()
+              WHERE saga_id = ${job.sagaId}::uuid AND step_index = ${job.stepIndex} AND phase = ${job.phase}::"SagaPhase"
+                AND attempts = ${claimed.attempts} AND status = 'running'
+            )
+            INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
+            SELECT ${uuidv7()}::uuid, ${job.sagaId}::uuid, ${job.stepIndex}, ${step.name}, ${job.phase}::"SagaPhase", ${job.generation},
+                   ${claimed.attempts}, 'failed', ${new Date(r.startedAt)}, ${r.durationMs}, ${result.error ?? null}, ${workerIdentity}
+            WHERE EXISTS (SELECT 1 FROM saga_instance WHERE id = ${job.sagaId}::uuid)`;
           return { kind: "retry", error: error instanceof Error ? error : new Error(String(error)) };
         }
       }

@@ -124,10 +124,12 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
           return { status: "running" as SagaStatus, abortRequested: true, compensateFrom: null as number | null };
         }
         const from = saga.currentStep - 1;
-        const status: SagaStatus = from < 0 ? "aborted" : "compensating";
-        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: from < 0 }, tx))) return null;
+        // Nothing before a fork's first step is this saga's to undo.
+        const nothingToUndo = from < (saga.context.startStep ?? 0);
+        const status: SagaStatus = nothingToUndo ? "aborted" : "compensating";
+        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: nothingToUndo }, tx))) return null;
         await audited(tx, audit, "saga.abort", id);
-        return { status, abortRequested: true, compensateFrom: from >= 0 ? from : null };
+        return { status, abortRequested: true, compensateFrom: nothingToUndo ? null : from };
       })).then(async ({ compensateFrom, ...result }) => {
         // Queued after the commit, so the compensation job never finds the saga still running. When
         // the abort joined a caller's transaction (a keyed mutation), that is after the caller's commit.
@@ -190,10 +192,15 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         const inEffect = (index: number) =>
           logs.some((l) => l.stepIndex === index && l.phase === "execute" && l.status === "succeeded") &&
           !logs.some((l) => l.stepIndex === index && l.phase === "compensate" && (l.status === "succeeded" || l.status === "skipped"));
-        let from = 0;
+        // A fork's steps before its start are the original's, in effect or not: never re-run here.
+        let from = saga.context.startStep ?? 0;
         while (from < def.steps.length && inEffect(from)) from += 1;
         if (from >= def.steps.length) throw conflict(`Every step of saga ${id} is in effect; there is nothing to redrive`);
-        const context: SagaContext = { generation: saga.context.generation + 1, outputs: saga.context.outputs };
+        const context: SagaContext = {
+          generation: saga.context.generation + 1,
+          outputs: saga.context.outputs,
+          ...(saga.context.startStep ? { startStep: saga.context.startStep } : {}),
+        };
         if (!(await write(saga, { status: "running", currentStep: from, context, lastError: null, finished: false }, tx))) return null;
         await audited(tx, audit, "saga.redrive", id);
         await queueAfterCommit({ sagaId: id, sagaType: saga.type, phase: "execute", stepIndex: from, generation: context.generation }, "dispatch");

@@ -56,6 +56,12 @@ export interface SagaContext {
   outputs: Record<string, unknown>;
   /** Set by an operator's abort while a step was in flight: that step's end turns the saga around. */
   abortRequested?: boolean;
+  /**
+   * The first step this saga ran itself: a fork starts at a later step with the outputs its original
+   * recorded for the earlier ones. Compensation stops here, since the earlier steps' effects belong
+   * to the original saga (0, or absent, for a saga started normally).
+   */
+  startStep?: number;
 }
 
 export function readContext(value: unknown): SagaContext {
@@ -64,6 +70,7 @@ export function readContext(value: unknown): SagaContext {
     generation: typeof raw.generation === "number" ? raw.generation : 0,
     outputs: raw.outputs && typeof raw.outputs === "object" ? raw.outputs : {},
     ...(raw.abortRequested ? { abortRequested: true } : {}),
+    ...(typeof raw.startStep === "number" && raw.startStep > 0 ? { startStep: raw.startStep } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { liveAdminRouter } from "./live";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
 import { traceAdminRouter } from "./trace";
+import { usersAdminRouter } from "./users";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
@@ -23,4 +24,5 @@ export const adminRouter = createTRPCRouter({
   sagas: sagasRouter,
   live: liveAdminRouter,
   trace: traceAdminRouter,
+  users: usersAdminRouter,
 });

@@ -10,6 +10,7 @@ import {
   retryMatching,
 } from "../../../reliability/outbox/operator";
 import { auditContextOf, operatorReason } from "../../audit-context";
+import { replayEventWithPayload } from "../../../reliability/outbox/replay";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const eventId = z.uuid({ message: "must be an outbox event id (a UUID)" });
@@ -67,4 +68,16 @@ export const outboxAdminRouter = createTRPCRouter({
     .meta({ description: "Give up on an event: never published, no longer blocks its aggregate" })
     .input(z.object({ id: eventId, reason: operatorReason }))
     .mutation(({ ctx, input }) => discardEvent(ctx.db, input.id, auditContextOf(ctx, input.reason))),
+
+  /** A new event like this one, with an edited payload checked against its type's contract; the original is untouched. */
+  replayEdited: operatorProcedure
+    .meta({ description: "Replay one event with an edited payload (a new event linked to the original)" })
+    .input(
+      z.object({
+        id: eventId,
+        payload: z.record(z.string(), z.unknown(), { message: "payload must be a JSON object (the event's payload, edited)" }),
+        reason: operatorReason,
+      }),
+    )
+    .mutation(({ ctx, input }) => replayEventWithPayload(ctx.db, input.id, input.payload, auditContextOf(ctx, input.reason))),
 });

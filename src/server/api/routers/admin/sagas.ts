@@ -61,4 +61,20 @@ export const sagasRouter = createTRPCRouter({
     .meta({ description: "Redrive a saga from its failed step" })
     .input(z.object({ id: sagaId, reason: operatorReason }))
     .mutation(({ ctx, input }) => sagaServiceFor(ctx).redrive(input.id, auditContextOf(ctx, input.reason))),
+
+  /** A new saga starting at a chosen step, with the steps before it taken from this one's recorded outputs. */
+  fork: operatorProcedure
+    .meta({ description: "Fork a stopped saga from a chosen step (optionally with edited input)" })
+    .input(
+      z.object({
+        id: sagaId,
+        fromStep: z.number().int("fromStep is a step index (0, 1, …)").min(0, "fromStep is a step index (0, 1, …)").max(1000),
+        /** Absent: the original's input. */
+        input: z.unknown().optional(),
+        reason: operatorReason,
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      sagaServiceFor(ctx).fork(input.id, { fromStep: input.fromStep, input: input.input }, auditContextOf(ctx, input.reason)),
+    ),
 });
