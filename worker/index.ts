@@ -5,7 +5,9 @@
  * stop taking jobs → close workers → close Redis → close Prisma.
  */
 import "~/load-dotenv";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
@@ -18,6 +20,7 @@ import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
 import { startHeartbeat } from "./processors/heartbeat";
+import { createInFlightTracker } from "./processors/in-flight";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
 import { startOrphanBlobSweep } from "./processors/orphan-blob-sweep";
 import { startOutboxConsumers } from "./processors/outbox-consumers";
@@ -47,7 +50,17 @@ async function main() {
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
   if (cache) components.push({ name: "query-cache", close: () => cache.close() });
-  const heartbeat = await startHeartbeat({ ...common, redis });
+  const inFlight = createInFlightTracker();
+  const heartbeat = await startHeartbeat({
+    ...common,
+    redis,
+    fleet: {
+      version: appVersion(),
+      components: () => components.map((c) => c.name),
+      concurrency: { "outbox-consumers": env.OUTBOX_CONSUMER_CONCURRENCY, "saga-runner": env.SAGA_CONCURRENCY },
+      jobsInFlight: inFlight.count,
+    },
+  });
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ ...common, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
@@ -66,6 +79,7 @@ async function main() {
     consumers: [...defaultConsumers, ...(cache ? [createCacheInvalidator(cache)] : [])],
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
+  inFlight.track(outboxConsumers.worker);
   components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
     ...common,
@@ -97,6 +111,7 @@ async function main() {
     sweepEveryMs: env.SAGA_SWEEP_EVERY_MS,
     stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
   });
+  inFlight.track(sagaRunner.worker);
   components.push({ name: "saga-runner", close: sagaRunner.close });
 
   const health = createServer(async (req, res) => {
@@ -108,6 +123,7 @@ async function main() {
     res.end(
       JSON.stringify({
         status: fresh ? "ok" : "stale",
+        instanceId: heartbeat.instanceId,
         lastHeartbeat: last,
         components: components.map((c) => c.name),
         redisEvictionPolicy: policy?.policy ?? null,
@@ -140,6 +156,16 @@ async function main() {
   }
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+/** The version this process runs, as the fleet view shows it (package.json's, read at start). */
+function appVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, "..", "package.json"), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 main().catch((err) => {

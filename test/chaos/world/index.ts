@@ -11,7 +11,7 @@ import { hashPassword } from "~/server/auth/passwords";
 import { migrateDatabase } from "../../../scripts/db-migrate";
 import { freePort } from "../../support/redis-server";
 import { chaosConfig } from "../config";
-import { manage, type ManagedProcess } from "./process";
+import { manage, type ManagedProcess } from "../../../scripts/cluster/supervisor";
 import { createDatabase, startPrivatePostgres, type PrivatePostgres } from "./postgres";
 import { startChaosRedis, type ChaosRedis } from "./redis";
 

@@ -9,6 +9,7 @@ const sections = [
   { href: "/admin/sagas", label: "Sagas" },
   { href: "/admin/idempotency", label: "Idempotency" },
   { href: "/admin/cache", label: "Cache" },
+  { href: "/admin/fleet", label: "Fleet" },
 ];
 
 export function AdminNav({ role }: { role: string }) {

@@ -101,6 +101,9 @@ const cases: Record<string, Case> = {
   "admin.outbox.discard": { user: () => operator, prepare: async () => ((evs) => (i: number) => ({ id: evs[i]!.id, reason: "pool burst" }))(await events(CONCURRENCY, "pending")) },
   "admin.cache.flushPrefix": { user: () => operator, prepare: async () => () => ({ prefix: "files" }) },
   "admin.cache.flushTag": { user: () => operator, prepare: async () => (i: number) => ({ tag: `file:${i}` }) },
+  // All 50 on the same two rows (queue_control) and the same BullMQ queues: pause and resume alternate.
+  "admin.fleet.pauseQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
+  "admin.fleet.resumeQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
 };
 
 describe(`keyed mutations with the pool at its configured size (${DEFAULT_POOL_MAX})`, () => {

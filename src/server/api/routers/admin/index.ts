@@ -1,16 +1,18 @@
 import { createTRPCRouter } from "../../trpc";
 import { cacheAdminRouter } from "./cache";
+import { fleetRouter } from "./fleet";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
- * (outbox, idempotency, cache, sagas). Queries: viewers and operators; actions: operators.
+ * (outbox, idempotency, cache, sagas) and the worker fleet. Queries: viewers and operators; actions: operators.
  */
 export const adminRouter = createTRPCRouter({
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
+  fleet: fleetRouter,
 });
