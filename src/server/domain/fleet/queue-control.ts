@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 import type { Db } from "../../db/client";
+import type { Tx } from "../../db/transaction";
 import { FLEET_QUEUES, PAUSABLE_QUEUES, type PausableQueue } from "./queues";
 
 /**
@@ -45,7 +46,7 @@ export function fleetQueuesFor(connection: ConnectionOptions & object, prefix: s
 }
 
 /** Record what the operator wants (the source of truth): one row per queue ever paused. */
-export async function setDesiredPause(db: Db, queue: PausableQueue, paused: boolean, changedBy: string | null): Promise<void> {
+export async function setDesiredPause(db: Db | Tx, queue: PausableQueue, paused: boolean, changedBy: string | null): Promise<void> {
   await db.queueControl.upsert({
     where: { queue },
     create: { queue, paused, changedBy },

@@ -1,5 +1,6 @@
 import type { Db } from "../../db/client";
 import { inTransaction, type Tx } from "../../db/transaction";
+import { errorFingerprint } from "../failures/fingerprint";
 import { describeError } from "./relay-store";
 
 /**
@@ -53,15 +54,16 @@ export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> 
 export async function recordConsumerFailure(db: Db, eventId: string, consumer: string, error: unknown, final: boolean): Promise<void> {
   const { message, stack } = describeError(error);
   const text = `consumer ${consumer}: ${message}`;
+  const fingerprint = errorFingerprint({ message: text, stack });
   if (final) {
     await db.$executeRaw`
       UPDATE outbox_event
-      SET status = 'dead', last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(),
+      SET status = 'dead', last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(), failure_fingerprint = ${fingerprint},
           lease_until = NULL, claimed_by = NULL
       WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
   } else {
     await db.$executeRaw`
-      UPDATE outbox_event SET last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now()
+      UPDATE outbox_event SET last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(), failure_fingerprint = ${fingerprint}
       WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
   }
 }

@@ -1,6 +1,10 @@
 import { z } from "zod";
+import { randomUUID } from "node:crypto";
 import type { Db, Prisma } from "../../db/client";
+import { inTransaction, type Tx } from "../../db/transaction";
+import { recordOperatorAction, type AuditContext } from "../audit";
 import { DomainError, notFound } from "../errors";
+import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
 
 /**
@@ -39,6 +43,8 @@ export const outboxFilterSchema = z
     from: z.date().optional(),
     to: z.date().optional(),
     errorContains: z.string().trim().min(1, "the error text to look for cannot be empty").max(200).optional(),
+    /** A failure group: events whose latest failure has this error fingerprint. */
+    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, "fingerprint is the 32 hex characters of a failure group").optional(),
   })
   .refine((f) => !f.from || !f.to || f.from < f.to, { message: "`from` must be before `to`", path: ["to"] })
   .refine((f) => !f.aggregateId || f.aggregateType, { message: "give aggregateType with aggregateId", path: ["aggregateType"] });
@@ -71,7 +77,7 @@ function statusWhere(statuses: readonly OutboxViewStatus[], before: Date): Prism
   return parts.length === 1 ? parts[0]! : { OR: parts };
 }
 
-function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
+export function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
   const id: Prisma.UuidFilter<"OutboxEvent"> = {};
   // Id bounds let the time range use the primary key (and the (status,id)/(event_type,id) indexes).
   if (filter.from) id.gte = uuidv7Floor(filter.from);
@@ -85,6 +91,7 @@ function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxE
     // Text search covers events that failed (every failure stamps last_failed_at): the condition
     // lets PostgreSQL walk the small failed-rows index instead of every row's error column.
     ...(filter.errorContains ? { lastFailedAt: { not: null }, lastError: { contains: filter.errorContains, mode: "insensitive" } } : {}),
+    ...(filter.fingerprint ? { failureFingerprint: filter.fingerprint === UNFINGERPRINTED ? null : filter.fingerprint } : {}),
   };
 }
 
@@ -259,60 +266,115 @@ async function explainRefusal(db: Db, id: string, action: string, allowed: strin
  * aggregate waits behind it). Publishing uses the event id as job id, so if the job does still
  * exist this is a no-op in BullMQ.
  */
-export async function retryEvent(db: Db, id: string) {
-  const n = await db.$executeRaw`
+export async function retryEvent(db: Db, id: string, audit: AuditContext) {
+  // One transaction: the event's reset and its audit row commit (or roll back) together.
+  return inTransaction(db, async (tx) => {
+    const n = await tx.$executeRaw`
+      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
+      WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
+    if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.retry", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db); // NOTIFY is delivered at commit
+    return { id, status: "pending" as const };
+  });
+}
+
+/** Reset failed or dead events among `ids` for a fresh set of attempts; how many were. */
+export function retryEventsByIds(tx: Tx, ids: string[]): Promise<number> {
+  return tx.$executeRaw`
     UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-    WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
-  if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
-  await wakeRelays(db);
-  return { id, status: "pending" as const };
+    WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+}
+
+/** Discard the pending, failed or dead events among `ids`, keeping `note` in last_error; how many were. */
+export function discardEventsByIds(tx: Tx, ids: string[], note: string): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE outbox_event
+    SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
+        last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
+    WHERE id = ANY(${ids}::uuid[]) AND status IN ('pending', 'failed', 'dead')`;
+}
+
+export const discardNote = (audit: AuditContext) => `discarded by ${audit.actor.email}${audit.reason ? `: ${audit.reason}` : ""}`;
+
+export interface MatchingAction {
+  verb: "retry" | "discard";
+  batchSize: number;
+  maxEvents: number;
+  /** The audit action name (outbox.retryMatching, failures.retryGroup …) and extra target ids (the group). */
+  action: string;
+  extraTargetIds?: string[];
+  dryRunCount?: number;
 }
 
 /**
- * Retry every failed or dead event matching the filter, server-side, in batches of `batchSize`
- * (each batch a short statement walking the id index downwards), and say how many were retried.
+ * Retry or discard every event matching the filter, server-side, in batches of `batchSize` (each
+ * batch a short statement walking the id index downwards). Each batch commits with its own audit
+ * row (its ids and affected count); the rows of one call share a correlation id, so the audit log
+ * sums them. A call that matched nothing is recorded too.
  */
-export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }) {
-  const statuses = (filter.status ?? ["failed", "dead"]).filter((s) => s === "failed" || s === "dead");
+export async function actOnMatching(db: Db, filter: OutboxFilter, opts: MatchingAction, audit: AuditContext) {
+  const allowed = opts.verb === "retry" ? ["failed", "dead"] : ["pending", "failed", "dead"];
+  const statuses = (filter.status ?? allowed).filter((s) => allowed.includes(s));
   if (statuses.length === 0) {
-    throw new DomainError("bad_input", "Only failed or dead events can be retried: include failed or dead in the status filter (or leave it out)");
+    const names = opts.verb === "retry" ? "failed or dead" : "pending, failed or dead";
+    throw new DomainError("bad_input", `Only ${names} events can be ${opts.verb === "retry" ? "retried" : "discarded"}: include one of them in the status filter (or leave it out)`);
   }
-  const where = whereOf({ ...filter, status: statuses });
-  let retried = 0;
+  const where = whereOf({ ...filter, status: statuses as OutboxViewStatus[] });
+  const correlated = { ...audit, correlationId: audit.correlationId ?? randomUUID() };
+  const note = discardNote(audit);
+  const record = (tx: Tx, ids: string[], affected: number) =>
+    recordOperatorAction(tx, {
+      ...correlated,
+      action: opts.action,
+      targetKind: "outbox_event",
+      targetIds: [...(opts.extraTargetIds ?? []), ...ids],
+      filter,
+      dryRunCount: opts.dryRunCount,
+      affectedCount: affected,
+    });
+  let affected = 0;
   let batches = 0;
   let cursor: string | undefined;
-  while (retried < opts.maxEvents) {
+  while (affected < opts.maxEvents) {
     const ids = (
       await db.outboxEvent.findMany({
         where: cursor ? { AND: [where, { id: { lt: cursor } }] } : where,
         orderBy: { id: "desc" },
-        take: Math.min(opts.batchSize, opts.maxEvents - retried),
+        take: Math.min(opts.batchSize, opts.maxEvents - affected),
         select: { id: true },
       })
     ).map((r) => r.id);
     if (ids.length === 0) break;
     cursor = ids.at(-1);
-    retried += await db.$executeRaw`
-      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-      WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+    affected += await inTransaction(db, async (tx) => {
+      const n = opts.verb === "retry" ? await retryEventsByIds(tx, ids) : await discardEventsByIds(tx, ids, note);
+      await record(tx, ids, n);
+      return n;
+    });
     batches++;
   }
-  if (retried > 0) await wakeRelays(db);
-  return { retried, batches, capped: retried >= opts.maxEvents };
+  if (batches === 0) await inTransaction(db, (tx) => record(tx, [], 0));
+  if (affected > 0) await wakeRelays(db);
+  return { affected, batches, capped: affected >= opts.maxEvents };
+}
+
+/** Retry every failed or dead event matching the filter (see actOnMatching). */
+export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }, audit: AuditContext) {
+  const { affected, batches, capped } = await actOnMatching(db, filter, { ...opts, verb: "retry", action: "outbox.retryMatching" }, audit);
+  return { retried: affected, batches, capped };
 }
 
 /**
  * Give up on an event for good: it is never published, and it stops blocking its aggregate (the
  * next event of the same file goes out). The reason is kept in last_error for the record.
  */
-export async function discardEvent(db: Db, id: string, opts: { by: string; reason?: string }) {
-  const note = `discarded by ${opts.by}${opts.reason ? `: ${opts.reason}` : ""}`;
-  const n = await db.$executeRaw`
-    UPDATE outbox_event
-    SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
-        last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
-    WHERE id = ${id}::uuid AND status IN ('pending', 'failed', 'dead')`;
-  if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
-  await wakeRelays(db);
-  return { id, status: "discarded" as const };
+export async function discardEvent(db: Db, id: string, audit: AuditContext) {
+  return inTransaction(db, async (tx) => {
+    const n = await discardEventsByIds(tx, [id], discardNote(audit));
+    if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.discard", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db);
+    return { id, status: "discarded" as const };
+  });
 }

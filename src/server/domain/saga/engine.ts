@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Db } from "../../db/client";
 import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../db/transaction";
 import { badInput } from "../errors";
+import { errorFingerprint } from "../failures/fingerprint";
 import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
 import {
   executionIdFor,
@@ -173,7 +174,8 @@ const CLAIM_SQL = `
  * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
  * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
  * $14 phase, $15 our attempt; pre-claim of the next step (all null for none): $16 new log id,
- * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms.
+ * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms; $22 the
+ * error fingerprint of $5 (failure groups).
  */
 const APPLY_SQL = `
   WITH s AS (
@@ -183,6 +185,7 @@ const APPLY_SQL = `
       version = version + 1,
       updated_at = now(),
       last_error = COALESCE($5::text, last_error),
+      failure_fingerprint = CASE WHEN $5::text IS NULL THEN failure_fingerprint ELSE $22::text END,
       finished_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,
       context = (
         CASE WHEN $7::boolean
@@ -439,6 +442,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       next?.phase ?? null,
       next ? executionIdFor(next.sagaId, next.stepIndex, next.generation) : null,
       next ? leaseMsFor(def, next.stepIndex) : null,
+      t.lastError ? errorFingerprint({ message: t.lastError }) : null,
     ]);
     return rows[0] ?? null;
   }

@@ -131,6 +131,8 @@ describe("queue counts and pausing", () => {
       expect(res.status).toBe(400);
       expect(await res.text()).toContain("the heartbeat queue cannot be paused");
     }
+    // A refused action leaves no audit row.
+    expect(await app.services.db.operatorAudit.count({ where: { targetKind: "queue" } })).toBe(0);
   });
 
   it("keeps a pause through Redis restarted empty: a worker's beat pauses the queue again, and no job runs until resumed", async () => {
@@ -139,9 +141,12 @@ describe("queue counts and pausing", () => {
     const queue = new Queue(QueueName.outboxRetention, { connection: app.bullConnection, prefix: app.prefix });
     closers.push(() => queue.close());
 
-    const paused = await app.caller(operator).admin.fleet.pauseQueue({ queue: QueueName.outboxRetention });
+    const paused = await app.caller(operator).admin.fleet.pauseQueue({ queue: QueueName.outboxRetention, reason: "draining before a migration" });
     expect(paused).toEqual({ queue: QueueName.outboxRetention, paused: true, appliedNow: true });
     expect(await queue.isPaused()).toBe(true);
+    // Audit-logged in the same transaction as the desired state.
+    const audit = await app.services.db.operatorAudit.findMany({ where: { action: "queue.pause", targetIds: { array_contains: [QueueName.outboxRetention] } } });
+    expect(audit).toMatchObject([{ actorId: operator.id, targetKind: "queue", reason: "draining before a migration", outcome: "succeeded" }]);
 
     // Redis loses everything: BullMQ's own pause flag is gone with it.
     await redis.stop();
@@ -160,6 +165,7 @@ describe("queue counts and pausing", () => {
     expect((await app.caller(viewer).admin.fleet.list()).queues.find((q) => q.name === QueueName.outboxRetention)).toMatchObject({ paused: true, desiredPaused: true, changedBy: operator.id });
 
     expect(await app.caller(operator).admin.fleet.resumeQueue({ queue: QueueName.outboxRetention })).toMatchObject({ paused: false, appliedNow: true });
+    expect(await app.services.db.operatorAudit.count({ where: { action: "queue.resume", targetIds: { array_contains: [QueueName.outboxRetention] } } })).toBe(1);
     await waitFor("the job to run after resume", async () => ran.includes(job.id!));
     // And the beat does not pause it again: the desired state is now "running".
     await new Promise((r) => setTimeout(r, 3 * BEAT_MS));

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { recordOperatorAction, type TransactionOnly } from "../../../domain/audit";
 import { withDeadline } from "../../../domain/cache/deadline";
+import { inTransaction } from "../../../db/transaction";
 import {
   applyPause,
   desiredPauses,
@@ -11,6 +13,7 @@ import {
   setDesiredPause,
   type PausableQueue,
 } from "../../../domain/fleet";
+import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
@@ -21,17 +24,28 @@ const queueInput = z.object({
   queue: z.enum(PAUSABLE_QUEUES as [PausableQueue, ...PausableQueue[]], {
     error: `queue must be one of: ${PAUSABLE_QUEUES.join(", ")} (the heartbeat queue cannot be paused)`,
   }),
+  reason: operatorReason,
 });
 
 const queuesOf = (ctx: InnerContext) => fleetQueuesFor(ctx.redis, ctx.config.queuePrefix);
 
 /**
- * Set the desired state in PostgreSQL (what survives a Redis wipe), then apply it to Redis now if
- * Redis answers in time. If it does not, the answer says so: every worker re-applies the desired
- * state on its next fleet beat once Redis is back.
+ * Set the desired state in PostgreSQL (what survives a Redis wipe) with its audit row, in one
+ * transaction, then apply it to Redis now if Redis answers in time. If it does not, the answer says
+ * so: every worker re-applies the desired state on its next fleet beat once Redis is back.
  */
-async function setPaused(ctx: InnerContext & { user: { id: string } }, queue: PausableQueue, paused: boolean) {
-  await setDesiredPause(ctx.db, queue, paused, ctx.user.id);
+async function setPaused(ctx: InnerContext & { user: NonNullable<InnerContext["user"]> }, input: z.infer<typeof queueInput>, paused: boolean) {
+  const { queue } = input;
+  await inTransaction(ctx.db, async (tx) => {
+    await setDesiredPause(tx, queue, paused, ctx.user.id);
+    await recordOperatorAction(tx as TransactionOnly, {
+      ...auditContextOf(ctx, input.reason),
+      action: paused ? "queue.pause" : "queue.resume",
+      targetKind: "queue",
+      targetIds: [queue],
+      affectedCount: 1,
+    });
+  });
   const appliedNow = await withDeadline(applyPause(queuesOf(ctx), queue, paused), APPLY_DEADLINE_MS).then(
     () => true,
     (err: unknown) => {
@@ -64,10 +78,10 @@ export const fleetRouter = createTRPCRouter({
   pauseQueue: operatorProcedure
     .meta({ description: "Pause a BullMQ queue (desired state kept in PostgreSQL)" })
     .input(queueInput)
-    .mutation(({ ctx, input }) => setPaused(ctx, input.queue, true)),
+    .mutation(({ ctx, input }) => setPaused(ctx, input, true)),
 
   resumeQueue: operatorProcedure
     .meta({ description: "Resume a paused BullMQ queue" })
     .input(queueInput)
-    .mutation(({ ctx, input }) => setPaused(ctx, input.queue, false)),
+    .mutation(({ ctx, input }) => setPaused(ctx, input, false)),
 });

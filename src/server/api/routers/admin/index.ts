@@ -1,6 +1,8 @@
 import { createTRPCRouter } from "../../trpc";
+import { auditAdminRouter } from "./audit";
 import { cacheAdminRouter } from "./cache";
 import { fleetRouter } from "./fleet";
+import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
@@ -10,6 +12,8 @@ import { sagasRouter } from "./sagas";
  * (outbox, idempotency, cache, sagas) and the worker fleet. Queries: viewers and operators; actions: operators.
  */
 export const adminRouter = createTRPCRouter({
+  audit: auditAdminRouter,
+  failures: failuresAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
