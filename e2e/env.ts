@@ -5,7 +5,9 @@
 export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const dbUrl = new URL(adminUrl);
-dbUrl.pathname = "/metastore_e2e";
+// E2E_NAME gives a run its own database, Redis prefix and storage (two e2e runs on one machine).
+const name = process.env.E2E_NAME ?? "e2e";
+dbUrl.pathname = `/metastore_${name.replace(/\W/g, "_")}`;
 
 export const e2eEnv: Record<string, string> = {
   NODE_ENV: "production",
@@ -15,9 +17,9 @@ export const e2eEnv: Record<string, string> = {
   SESSION_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e-secret",
   COOKIE_SECURE: "false", // allowed in production only for a loopback APP_ORIGIN (src/production-checks.js)
   APP_ORIGIN: `http://127.0.0.1:${E2E_PORT}`,
-  STORAGE_DIR: ".data/e2e-storage",
+  STORAGE_DIR: `.data/${name}-storage`,
   MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
-  QUEUE_PREFIX: "e2e",
+  QUEUE_PREFIX: name,
   LOG_LEVEL: "warn",
   WORKER_HEALTH_PORT: String(E2E_PORT + 1),
   // Production seeds demo accounts only when asked, and never with the published passwords.
