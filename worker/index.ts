@@ -19,6 +19,7 @@ import { checkEvictionPolicy } from "~/server/queue/redis-eviction";
 import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
 import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
 import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
+import { startBulkOperations } from "./processors/bulk-operations";
 import { startHeartbeat } from "./processors/heartbeat";
 import { createInFlightTracker } from "./processors/in-flight";
 import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
@@ -113,6 +114,9 @@ async function main() {
   });
   inFlight.track(sagaRunner.worker);
   components.push({ name: "saga-runner", close: sagaRunner.close });
+  // Bulk operator actions by filter, batch by batch; progress and resumption live in PostgreSQL.
+  const bulkOperations = await startBulkOperations(common);
+  components.push({ name: "bulk-operations", close: bulkOperations.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();

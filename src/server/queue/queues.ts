@@ -17,6 +17,8 @@ export const QueueName = {
   idempotencyCleanup: "idempotency-cleanup",
   /** Removes blobs nothing can still need (a job scheduler): src/server/domain/files/orphan-blobs.ts. */
   orphanBlobSweep: "orphan-blob-sweep",
+  /** Runs a bulk operator action in batches (src/server/domain/bulk, worker/processors/bulk-operations.ts). */
+  bulkOperations: "bulk-operations",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -44,6 +46,7 @@ export const jobSchemas = {
   "outbox-retention": z.object({}),
   "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),
   "orphan-blob-sweep": z.object({ graceMs: z.number().int().min(60_000), maxDeletes: z.number().int().positive().max(100_000) }),
+  "bulk-operations": z.object({ operationId: z.uuid() }),
 } satisfies Record<QueueName, z.ZodType>;
 
 export type JobPayload<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;

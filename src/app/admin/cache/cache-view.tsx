@@ -5,6 +5,7 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
+import { ReasonField, useReason } from "../_components/reason-field";
 import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result } from "../_components/ui";
 
 type CacheStats = AdminOutputs["cache"]["stats"];
@@ -71,6 +72,7 @@ function Totals({ stats }: { stats: CacheStats }) {
 }
 
 function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: boolean; onResult: (r: Result) => void }) {
+  const why = useReason();
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const flush = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
@@ -116,9 +118,12 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
                   confirmLabel={`Flush ${p.prefix}`}
                   pendingLabel="Flushing…"
                   danger
-                  onOpen={() => onResult(null)}
+                  onOpen={() => {
+                    onResult(null);
+                    why.reset();
+                  }}
                   onConfirm={async () => {
-                    const r = await flush.mutateAsync({ prefix: p.prefix });
+                    const r = await flush.mutateAsync({ prefix: p.prefix, reason: why.value() });
                     onResult({ kind: "ok", text: `Prefix ${p.prefix} flushed: ${plural(r.deleted, "key")} deleted.` });
                   }}
                 >
@@ -126,6 +131,7 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
                     Drop every cached entry under <code>{p.prefix}</code> ({plural(p.keys, "key")} now)? Reads load from PostgreSQL again until the cache refills; counters
                     are kept.
                   </p>
+                  <ReasonField reason={why.reason} setReason={why.setReason} />
                 </ConfirmButton>
               </td>
             )}
@@ -142,6 +148,7 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
   const queryClient = useQueryClient();
   const [tag, setTag] = useState("");
   const [prefix, setPrefix] = useState("");
+  const why = useReason();
   const flushTag = useMutation(trpc.admin.cache.flushTag.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
   const flushPrefix = useMutation(trpc.admin.cache.flushPrefix.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.cache.pathKey() }) }));
   return (
@@ -159,9 +166,12 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           pendingLabel="Invalidating…"
           danger
           disabled={!tag.trim()}
-          onOpen={() => onResult(null)}
+          onOpen={() => {
+            onResult(null);
+            why.reset();
+          }}
           onConfirm={async () => {
-            const r = await flushTag.mutateAsync({ tag: tag.trim() });
+            const r = await flushTag.mutateAsync({ tag: tag.trim(), reason: why.value() });
             onResult({ kind: "ok", text: `Tag ${r.tag} invalidated: entries carrying it are reloaded on their next read.` });
             setTag("");
           }}
@@ -169,6 +179,7 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <p>
             Invalidate every cached entry tagged <code>{tag.trim()}</code>? They are reloaded from PostgreSQL on their next read.
           </p>
+          <ReasonField reason={why.reason} setReason={why.setReason} />
         </ConfirmButton>
       </div>
       <div className="row">
@@ -183,9 +194,12 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           pendingLabel="Flushing…"
           danger
           disabled={!prefix.trim()}
-          onOpen={() => onResult(null)}
+          onOpen={() => {
+            onResult(null);
+            why.reset();
+          }}
           onConfirm={async () => {
-            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim() });
+            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim(), reason: why.value() });
             onResult({ kind: "ok", text: `Prefix ${prefix.trim()} flushed: ${plural(r.deleted, "key")} deleted.` });
             setPrefix("");
           }}
@@ -193,6 +207,7 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <p>
             Drop every cached entry under <code>{prefix.trim()}</code>?
           </p>
+          <ReasonField reason={why.reason} setReason={why.setReason} />
         </ConfirmButton>
       </div>
     </section>

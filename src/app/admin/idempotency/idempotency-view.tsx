@@ -5,6 +5,7 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
+import { ReasonField, useReason } from "../_components/reason-field";
 import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";
 import { LoadMore } from "~/app/_components/load-more";
 
@@ -232,6 +233,7 @@ function DeleteExpired({ expired }: { expired: number | undefined }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [result, setResult] = useState<Result>(null);
+  const why = useReason();
   const remove = useMutation(
     trpc.admin.idempotency.deleteExpired.mutationOptions({
       onSuccess: (r) => setResult({ kind: "ok", text: r.deleted ? `${plural(r.deleted, "expired record")} deleted.` : "No expired record to delete." }),
@@ -246,13 +248,17 @@ function DeleteExpired({ expired }: { expired: number | undefined }) {
         confirmLabel="Delete them"
         pendingLabel="Deleting…"
         danger
-        onOpen={() => setResult(null)}
-        onConfirm={() => remove.mutateAsync({})}
+        onOpen={() => {
+          setResult(null);
+          why.reset();
+        }}
+        onConfirm={() => remove.mutateAsync({ reason: why.value() })}
       >
         <p>
           Delete {expired === undefined ? "the records" : plural(expired, "record")} past expiry now (the worker also does it on a schedule). A client retrying
           with one of those keys would run its mutation again.
         </p>
+        <ReasonField reason={why.reason} setReason={why.setReason} />
       </ConfirmButton>
       <ResultMessage result={result} />
     </div>

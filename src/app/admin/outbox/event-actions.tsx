@@ -53,7 +53,7 @@ export function EventActions({
             the later events of that aggregate stop waiting for it. This cannot be undone.
           </p>
           <label>
-            Reason (kept with the event)
+            Reason (kept with the event and in the audit log)
             <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} placeholder="optional" />
           </label>
         </ConfirmButton>

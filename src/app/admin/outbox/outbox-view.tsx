@@ -6,6 +6,7 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
+import { ReasonField, useReason } from "../_components/reason-field";
 import { ConfirmButton, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
 import { EventActions } from "./event-actions";
 import { LoadMore } from "~/app/_components/load-more";
@@ -220,6 +221,7 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
   const retry = useMutation(
     trpc.admin.outbox.retryMatching.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.pathKey() }) }),
   );
+  const why = useReason();
   return (
     <div className="row retry-matching">
       <ConfirmButton
@@ -227,8 +229,9 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
         title="Retry all matching events"
         confirmLabel="Retry them"
         pendingLabel="Retrying…"
+        onOpen={why.reset}
         onConfirm={async () => {
-          const r = await retry.mutateAsync({ filter });
+          const r = await retry.mutateAsync({ filter, reason: why.value() });
           onResult({
             kind: "ok",
             text:
@@ -242,6 +245,7 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
           Every <strong>failed or dead</strong> event matching <strong>{describeFilter(filter)}</strong> goes back to pending with a fresh set of attempts.
           Events with another status are left alone.
         </p>
+        <ReasonField reason={why.reason} setReason={why.setReason} />
       </ConfirmButton>
       <span className="muted">Applies to the filter above: {describeFilter(filter)}</span>
     </div>

@@ -104,7 +104,29 @@ const cases: Record<string, Case> = {
   // All 50 on the same two rows (queue_control) and the same BullMQ queues: pause and resume alternate.
   "admin.fleet.pauseQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
   "admin.fleet.resumeQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
+  // Each request on a failure group of its own (one failed event with its own fingerprint).
+  "admin.failures.retryGroup": { user: () => operator, prepare: async () => ((fps) => (i: number) => ({ source: "outbox", fingerprint: fps[i] }))(await groups(CONCURRENCY)) },
+  "admin.failures.discardGroup": { user: () => operator, prepare: async () => ((fps) => (i: number) => ({ source: "outbox", fingerprint: fps[i] }))(await groups(CONCURRENCY)) },
+  "admin.bulk.start": {
+    user: () => operator,
+    prepare: async () => ((evs) => (i: number) => ({ action: "outbox.retry", filter: { aggregateType: "file", aggregateId: evs[i]!.aggregateId }, dryRunCount: 1 }))(await events(CONCURRENCY, "failed")),
+  },
+  "admin.bulk.cancel": {
+    user: () => operator,
+    prepare: async () => {
+      const ops = await Promise.all(Array.from({ length: CONCURRENCY }, () => app.caller(operator).admin.bulk.start({ action: "outbox.retry", dryRunCount: 0 })));
+      return (i: number) => ({ id: ops[i]!.id, reason: "pool burst" });
+    },
+  },
 };
+
+/** Failure groups of one failed event each (fingerprints made up: 32 hex characters). */
+async function groups(n: number): Promise<string[]> {
+  const evs = await events(n, "failed");
+  const fps = evs.map((_, i) => randomUUID().replaceAll("-", "").slice(0, 31) + (i % 10));
+  for (const [i, e] of evs.entries()) await app.services.db.outboxEvent.update({ where: { id: e.id }, data: { failureFingerprint: fps[i] } });
+  return fps;
+}
 
 describe(`keyed mutations with the pool at its configured size (${DEFAULT_POOL_MAX})`, () => {
   it("covers every keyed mutation of the router (and resume, which opts out)", () => {

@@ -1,7 +1,8 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 import type { Db } from "../../db/client";
 import type { Tx } from "../../db/transaction";
-import { FLEET_QUEUES, PAUSABLE_QUEUES, type PausableQueue } from "./queues";
+import type { QueueName } from "../../queue/queues";
+import { PAUSABLE_QUEUES, type PausableQueue } from "./queues";
 
 /**
  * Pausing a queue, with PostgreSQL as the record of what the operator wants. BullMQ keeps "paused"
@@ -16,7 +17,7 @@ export type FleetQueues = ReturnType<typeof createFleetQueues>;
 /** BullMQ Queue handles of the fleet's queues, made once per connection and prefix. */
 export function createFleetQueues(connection: ConnectionOptions, prefix: string) {
   const queues = new Map<string, Queue>();
-  const get = (name: (typeof FLEET_QUEUES)[number]) => {
+  const get = (name: QueueName) => {
     let q = queues.get(name);
     if (!q) {
       q = new Queue(name, { connection, prefix });

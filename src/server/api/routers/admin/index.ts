@@ -1,5 +1,6 @@
 import { createTRPCRouter } from "../../trpc";
 import { auditAdminRouter } from "./audit";
+import { bulkAdminRouter } from "./bulk";
 import { cacheAdminRouter } from "./cache";
 import { fleetRouter } from "./fleet";
 import { failuresAdminRouter } from "./failures";
@@ -13,6 +14,7 @@ import { sagasRouter } from "./sagas";
  */
 export const adminRouter = createTRPCRouter({
   audit: auditAdminRouter,
+  bulk: bulkAdminRouter,
   failures: failuresAdminRouter,
   idempotency: idempotencyAdminRouter,
   cache: cacheAdminRouter,
