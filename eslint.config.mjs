@@ -1,6 +1,33 @@
 import nextCoreWebVitals from "eslint-config-next/core-web-vitals";
 import nextTypescript from "eslint-config-next/typescript";
 
+const FRAMEWORK = {
+  group: ["next", "next/*", "react", "react-dom", "~/trpc/*", "**/trpc/*", "@trpc/*"],
+  message: "Platform, contracts, mechanisms, features and the worker stay framework-free (they are shared with the worker).",
+};
+const NO_WORKER = { group: ["**/worker/*", "**/worker/**"], message: "src/ never imports the worker: move shared code under src/server/." };
+const NO_TEST = { group: ["~test/*", "**/test/*", "**/test/**"], message: "Production code never imports tests or fixtures." };
+/** Imports that would point back up the flow: layer → the layers above it. */
+const above = (...names) => ({
+  group: names.flatMap((n) => [`~/server/${n}`, `~/server/${n}/*`, `**/server/${n}`, `**/server/${n}/**`, `../**/${n}/**`, `../**/${n}`]),
+  message: "This import points back up the flow (platform → contracts → reliability → features → composition/api): move the shared piece down instead.",
+});
+const TESTS = ["**/*.test.ts", "**/*.test.tsx"];
+
+function importRules() {
+  const block = (files, patterns, ignores = TESTS) => ({ files, ignores, rules: { "no-restricted-imports": ["error", { patterns }] } });
+  return [
+    block(["src/**"], [NO_WORKER, NO_TEST]),
+    block(["src/server/platform/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("contracts", "reliability", "features", "api", "auth", "composition", "app-sagas")]),
+    block(["src/server/contracts/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("reliability", "features", "api", "auth", "composition", "app-sagas")]),
+    block(["src/server/reliability/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("features", "api", "composition", "app-sagas")]),
+    block(["src/server/features/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("api", "composition", "app-sagas")]),
+    // Tests beside the code may use test helpers and worker jobs, never the framework.
+    block(TESTS.map((t) => `src/server/{platform,contracts,reliability,features}/${t}`), [FRAMEWORK], []),
+    block(["worker/**"], [FRAMEWORK], []),
+  ];
+}
+
 const config = [
   ...nextCoreWebVitals,
   ...nextTypescript,
@@ -18,13 +45,9 @@ const config = [
     files: ["prisma/engine/**"],
     rules: { "@next/next/no-assign-module-variable": "off" },
   },
-  {
-    // Domain, database, queue code is shared with the worker: it must not pull in Next.js or React.
-    files: ["src/server/domain/**", "src/server/db/**", "src/server/queue/**", "src/server/db.ts", "src/server/redis.ts", "worker/**"],
-    rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["next", "next/*", "react", "react-dom", "~/trpc/*", "@trpc/*"], message: "Domain and worker code stays framework-free." }] }],
-    },
-  },
+  // One direction of flow (docs/architecture.md). A file gets one no-restricted-imports entry, so
+  // each folder's block lists every pattern that applies to it.
+  ...importRules(),
 ];
 
 export default config;

@@ -3,7 +3,11 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   resolve: {
-    alias: [{ find: /^~\//, replacement: `${path.join(import.meta.dirname, "src")}/` }],
+    alias: [
+      { find: /^~\//, replacement: `${path.join(import.meta.dirname, "src")}/` },
+      // Shared test helpers and fixtures (test/support, test/fixtures), from any test file.
+      { find: /^~test\//, replacement: `${path.join(import.meta.dirname, "test")}/` },
+    ],
   },
   test: {
     include: ["src/**/*.test.ts", "worker/**/*.test.ts", "test/**/*.test.ts"],

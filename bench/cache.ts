@@ -30,11 +30,12 @@ import { pino } from "pino";
 import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager } from "../src/server/auth/session";
-import { createDb } from "../src/server/db/client";
-import { createCacheRedis, createQueryCache } from "../src/server/domain/cache";
-import { redisConnectionOptions } from "../src/server/redis";
+import { createDb } from "../src/server/platform/db/client";
+import { createCacheRedis, createQueryCache } from "../src/server/reliability/cache";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
+import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis } from "./support";
 
@@ -51,7 +52,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   const admin = new Redis(REDIS_URL);
   const logger = pino({ level: "warn" });
-  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
   await sessionCache.whenReady();
   const base: AppServices = {
@@ -61,6 +62,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
     sessions: createSessionManager(db, { secret: SESSION_SECRET, ttlSeconds: 3600, secureCookie: false }, sessionCache),
     signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger }),
     logger,
+    requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
   const cacheRedis = createCacheRedis(redisConnectionOptions(REDIS_URL));

@@ -25,10 +25,11 @@ import { createTrpcHttpHandler } from "../src/server/api/http-handler";
 import { createSessionCache } from "../src/server/auth/session-cache";
 import { createSessionManager, SESSION_COOKIE } from "../src/server/auth/session";
 import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
-import { createDb } from "../src/server/db/client";
-import { redisConnectionOptions } from "../src/server/redis";
+import { createDb } from "../src/server/platform/db/client";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
+import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, percentile } from "./support";
 
@@ -68,7 +69,7 @@ async function main() {
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
   const db = createDb(DATABASE_URL, { max: 10 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
-  // As the app composes it (app-services.ts): sessions cached while the invalidation channel is live.
+  // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger: pino({ level: "warn" }) });
   await sessionCache.whenReady();
   const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false }, sessionCache);
@@ -79,6 +80,7 @@ async function main() {
     sessions,
     signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger: pino({ level: "warn" }) }),
     logger: pino({ level: "warn" }),
+    requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
   const handler = createTrpcHttpHandler(services);

@@ -10,13 +10,13 @@
 import { Queue } from "bullmq";
 import pg from "pg";
 import { pino } from "pino";
-import { createDb } from "~/server/db/client";
-import { CLAIM_DUE_SQL } from "~/server/domain/outbox/relay-store";
-import { QueueName } from "~/server/queue/queues";
-import { bullmqConnection } from "~/server/redis";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { startOutboxConsumers } from "../worker/processors/outbox-consumers";
-import { startOutboxRelay } from "../worker/processors/outbox-relay";
+import { createDb } from "~/server/platform/db/client";
+import { CLAIM_DUE_SQL } from "~/server/reliability/outbox/relay-store";
+import { QueueName } from "~/server/contracts/queues";
+import { bullmqConnection } from "~/server/platform/redis";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { startOutboxConsumers } from "../worker/jobs/outbox-consumers";
+import { startOutboxRelay } from "../worker/jobs/outbox-relay";
 import { installPgCounter, installRedisCounter } from "./counts";
 
 // What this role costs: reported on stdout as "COUNTS {json}" when it stops.

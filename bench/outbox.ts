@@ -4,7 +4,7 @@
  *   (a) baseline poller like the original design: poll every 5 s, one batch (500) per poll
  *   (b) the bare floor: a plain script running the same claim SQL on a pg pool and calling addBulk
  *       in a tight loop (no NOTIFY, no leases handling, no backoff, no Prisma)
- *   (c) MetaStore's relay (worker/processors/outbox-relay.ts): NOTIFY + 5 s poll fallback, leases
+ *   (c) MetaStore's relay (worker/jobs/outbox-relay.ts): NOTIFY + 5 s poll fallback, leases
  * Each runs in its own child process (as in production, apart from the writer), one at a time.
  * Measured for each:
  *   - commit→enqueued events/s: the relay is started and idle; a backlog of N events commits in ONE
@@ -22,9 +22,9 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { createDb, type Db } from "../src/server/db/client";
-import { QueueName } from "../src/server/queue/queues";
-import { redisConnectionOptions } from "../src/server/redis";
+import { createDb, type Db } from "../src/server/platform/db/client";
+import { QueueName } from "../src/server/contracts/queues";
+import { redisConnectionOptions } from "../src/server/platform/redis";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, measureXacts, type PgCounts, type RedisCounts, type UnitCounts } from "./counts";
 import { benchRedis } from "./support";
 
@@ -139,7 +139,7 @@ async function clearPrefix(redis: Redis, prefix: string) {
   } while (cursor !== "0");
 }
 
-/** appendEvent's statement (domain/outbox/append-event.ts): per-aggregate sequence + event row. */
+/** appendEvent's statement (reliability/outbox/append-event.ts): per-aggregate sequence + event row. */
 const APPEND_SQL = `
   WITH seq AS (
     INSERT INTO outbox_aggregate (aggregate_type, aggregate_id, last_seq) VALUES ('file', $2, 1)
@@ -280,7 +280,7 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
 /** Reference: addBulk + a no-op BullMQ worker, no database: the queue's own ceiling here. */
 async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
   const { Queue } = await import("bullmq");
-  const { bullmqConnection } = await import("../src/server/redis");
+  const { bullmqConnection } = await import("../src/server/platform/redis");
   const prefix = `bench-outbox-${randomUUID().slice(0, 8)}`;
   const queue = new Queue(QueueName.outboxEvents, { connection: bullmqConnection(REDIS_URL), prefix });
   const worker = await startRole("noop", prefix);

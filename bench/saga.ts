@@ -23,12 +23,12 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { z } from "zod";
-import { createDb, type Db } from "../src/server/db/client";
-import { createSagaRegistry, defineSaga } from "../src/server/domain/saga/definition";
-import { createSagaEngine } from "../src/server/domain/saga/engine";
-import { createBullSagaDispatcher, stepJobId } from "../src/server/domain/saga/step-queue";
-import { bullmqConnection } from "../src/server/redis";
-import { startSagaRunner } from "../worker/processors/saga-runner";
+import { createDb, type Db } from "../src/server/platform/db/client";
+import { createSagaRegistry, defineSaga } from "../src/server/reliability/saga/definition";
+import { createSagaEngine } from "../src/server/reliability/saga/engine";
+import { createBullSagaDispatcher, stepJobId } from "../src/server/reliability/saga/step-queue";
+import { bullmqConnection } from "../src/server/platform/redis";
+import { startSagaRunner } from "../worker/jobs/saga-runner";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, measureXacts, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, PG_ADMIN, percentile } from "./support";
 

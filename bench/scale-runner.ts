@@ -8,11 +8,11 @@
 import { writeFileSync } from "node:fs";
 import { Queue } from "bullmq";
 import { pino } from "pino";
-import { createDb } from "~/server/db/client";
-import { bullmqConnection } from "~/server/redis";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { startOutboxConsumers } from "../worker/processors/outbox-consumers";
-import { startOutboxRelay } from "../worker/processors/outbox-relay";
+import { createDb } from "~/server/platform/db/client";
+import { bullmqConnection } from "~/server/platform/redis";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { startOutboxConsumers } from "../worker/jobs/outbox-consumers";
+import { startOutboxRelay } from "../worker/jobs/outbox-relay";
 
 const published: string[] = [];
 const handled: string[] = [];

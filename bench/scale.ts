@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { redisConnectionOptions } from "~/server/redis";
+import { redisConnectionOptions } from "~/server/platform/redis";
 import { coresOnMachine, sampleCpu, type CpuUse } from "./cpu-sampler";
 import { benchDatabase, benchRedis, percentile } from "./support";
 

@@ -39,7 +39,7 @@ export function percentile(sorted: number[], p: number): number {
  */
 export async function benchRedis(): Promise<{ url: string; close: () => Promise<void> }> {
   if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL, close: async () => {} };
-  const { startPrivateRedis } = await import("../test/support/redis-server");
+  const { startPrivateRedis } = await import("~test/support/redis-server");
   const server = await startPrivateRedis();
   return { url: server.url, close: () => server.close() };
 }

@@ -9,9 +9,9 @@ import "../src/load-dotenv";
 import { getEnv } from "../src/env.js";
 import { assertProductionReady } from "../src/production-checks.js";
 import { hashPassword } from "../src/server/auth/passwords";
-import { createDb } from "../src/server/db/client";
-import { createFilesServiceWithOutbox } from "../src/server/domain/outbox/files-outbox";
-import { LocalDiskStorage } from "../src/server/storage/local-disk-storage";
+import { createDb } from "../src/server/platform/db/client";
+import { createFilesServiceWithOutbox } from "../src/server/features/files/files-outbox";
+import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 
 const env = getEnv();
 assertProductionReady(env);

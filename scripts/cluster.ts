@@ -9,7 +9,7 @@
  * Ctrl-C (SIGTERM) stops HAProxy, then the instances and workers, then the services it started.
  *
  * Ports: HAProxy on CLUSTER_PORT (default 3520), web instances on the ports after it, worker health
- * on CLUSTER_PORT + 20 onwards. Logs and the rendered haproxy.cfg in ./.data/cluster/.
+ * on CLUSTER_PORT + 20 onwards, worker /metrics on CLUSTER_PORT + 30 onwards. Logs and the rendered haproxy.cfg in ./.data/cluster/.
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
@@ -33,7 +33,7 @@ if (!existsSync(".env") && existsSync(".env.example")) {
 }
 if (existsSync(".env")) process.loadEnvFile(".env");
 const webs = count("CLUSTER_WEB", 3, 19);
-const workers = count("CLUSTER_WORKERS", 2, 19);
+const workers = count("CLUSTER_WORKERS", 2, 10);
 const proxyPort = count("CLUSTER_PORT", 3520, 65_000);
 const origin = `http://127.0.0.1:${proxyPort}`;
 // Production, like `npm start`; the public origin is HAProxy's unless APP_ORIGIN says otherwise.
@@ -71,6 +71,7 @@ const cluster = startCluster({
   env: childEnv,
   webPorts: Array.from({ length: webs }, (_, i) => proxyPort + 1 + i),
   workerHealthPorts: Array.from({ length: workers }, (_, i) => proxyPort + 20 + i),
+  workerMetricsPorts: Array.from({ length: workers }, (_, i) => proxyPort + 30 + i),
   proxyPort,
   log,
 });
@@ -93,4 +94,4 @@ try {
   console.error(`[cluster] ${(error as Error).message}`);
   await stop(1);
 }
-log(`MetaStore on ${env.APP_ORIGIN} (HAProxy) → ${webs} web instances on ${proxyPort + 1}-${proxyPort + webs}, ${workers} workers (health on ${proxyPort + 20}-${proxyPort + 19 + workers}); logs in ${dir}`);
+log(`MetaStore on ${env.APP_ORIGIN} (HAProxy) → ${webs} web instances on ${proxyPort + 1}-${proxyPort + webs}, ${workers} workers (health on ${proxyPort + 20}-${proxyPort + 19 + workers}, metrics on ${proxyPort + 30}-${proxyPort + 29 + workers}); logs in ${dir}`);

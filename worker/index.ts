@@ -1,7 +1,8 @@
 /**
  * The MetaStore worker: its own always-on process (never inside Next.js request handlers).
  * Parses the same environment as the web app, connects to PostgreSQL and Redis, registers the
- * BullMQ processors, serves GET /healthz, and shuts down in order on SIGINT/SIGTERM:
+ * BullMQ processors, serves GET /healthz and GET /metrics (its own counters and histograms), and
+ * shuts down in order on SIGINT/SIGTERM:
  * stop taking jobs → close workers → close Redis → close Prisma.
  */
 import "~/load-dotenv";
@@ -11,24 +12,27 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
-import { createDb } from "~/server/db/client";
-import { createQueryCache, tagsForFileChange } from "~/server/domain/cache";
-import { appSagaRegistry } from "~/server/domain/saga/app-sagas";
-import { createLogger } from "~/server/logger";
-import { checkEvictionPolicy } from "~/server/queue/redis-eviction";
-import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { createCacheInvalidator, defaultConsumers } from "./processors/consumers";
-import { startBulkOperations } from "./processors/bulk-operations";
-import { startHeartbeat } from "./processors/heartbeat";
-import { createInFlightTracker } from "./processors/in-flight";
-import { startIdempotencyCleanup } from "./processors/idempotency-cleanup";
-import { startOrphanBlobSweep } from "./processors/orphan-blob-sweep";
-import { startOutboxConsumers } from "./processors/outbox-consumers";
-import { startOutboxReconciler } from "./processors/outbox-reconciler";
-import { startOutboxRelay } from "./processors/outbox-relay";
-import { startOutboxRetention } from "./processors/outbox-retention";
-import { startSagaRunner } from "./processors/saga-runner";
+import { createDb } from "~/server/platform/db/client";
+import { tagsForFileChange } from "~/server/features/files/cache-tags";
+import { createQueryCache } from "~/server/reliability/cache";
+import { appSagaRegistry } from "~/server/app-sagas";
+import { createLogger } from "~/server/platform/logger";
+import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
+import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
+import { startHeartbeat } from "./jobs/scheduled/heartbeat";
+import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
+import { startOrphanBlobSweep } from "./jobs/scheduled/orphan-blob-sweep";
+import { startOutboxConsumers } from "./jobs/outbox-consumers";
+import { startOutboxReconciler } from "./jobs/outbox-reconciler";
+import { startOutboxRelay } from "./jobs/outbox-relay";
+import { startOutboxRetention } from "./jobs/scheduled/outbox-retention";
+import { startSagaRunner } from "./jobs/saga-runner";
+import { createWorkerMetrics } from "./metrics";
+import { startMetricsServer } from "./metrics-server";
+import { startBulkOperations } from "./jobs/bulk-operations";
+import { createInFlightTracker } from "./jobs/in-flight";
 
 async function main() {
   const env = getEnv();
@@ -47,6 +51,8 @@ async function main() {
   // cache itself. Closed last (it flushes its counters), after everything that uses it.
   const cache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
   const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
+  // Observed where the work happens (relay, consumers, saga steps, heartbeat), served at /metrics.
+  const metrics = createWorkerMetrics();
 
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
@@ -55,6 +61,7 @@ async function main() {
   const heartbeat = await startHeartbeat({
     ...common,
     redis,
+    onBeat: metrics.heartbeat,
     fleet: {
       version: appVersion(),
       components: () => components.map((c) => c.name),
@@ -78,6 +85,7 @@ async function main() {
     ...common,
     storage,
     consumers: [...defaultConsumers, ...(cache ? [createCacheInvalidator(cache)] : [])],
+    metrics,
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
   inFlight.track(outboxConsumers.worker);
@@ -85,6 +93,7 @@ async function main() {
   const outboxRelay = await startOutboxRelay({
     ...common,
     databaseUrl: env.DATABASE_URL,
+    metrics,
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
   });
   components.push({ name: "outbox-relay", close: outboxRelay.close });
@@ -111,6 +120,7 @@ async function main() {
     concurrency: env.SAGA_CONCURRENCY,
     sweepEveryMs: env.SAGA_SWEEP_EVERY_MS,
     stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
+    metrics,
   });
   inFlight.track(sagaRunner.worker);
   components.push({ name: "saga-runner", close: sagaRunner.close });
@@ -136,8 +146,25 @@ async function main() {
     );
   });
   if (env.WORKER_HEALTH_PORT > 0) health.listen(env.WORKER_HEALTH_PORT, "127.0.0.1");
+  // A metrics port already taken (a second worker on the host) costs the metrics, not the work:
+  // logged as an error (the scrape target shows as down), while jobs keep running.
+  const metricsServer =
+    env.WORKER_METRICS_PORT > 0
+      ? await startMetricsServer({ registry: metrics.registry, port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST }).catch((err: unknown) => {
+          logger.error({ err, port: env.WORKER_METRICS_PORT }, "worker /metrics could not listen; running without it");
+          return null;
+        })
+      : null;
 
-  logger.info({ prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name), redisEvictionPolicy: eviction?.policy ?? null }, "worker started");
+  logger.info(
+    {
+      prefix: env.QUEUE_PREFIX,
+      components: components.map((c) => c.name),
+      redisEvictionPolicy: eviction?.policy ?? null,
+      metrics: metricsServer ? `http://${env.WORKER_METRICS_HOST}:${metricsServer.port}/metrics` : null,
+    },
+    "worker started",
+  );
 
   let stopping = false;
   async function shutdown(signal: string) {
@@ -150,6 +177,7 @@ async function main() {
     }, 20_000);
     timer.unref();
     health.close();
+    await metricsServer?.close();
     for (const component of components.reverse()) {
       await component.close().catch((err) => logger.error({ err, component: component.name }, "close failed"));
     }

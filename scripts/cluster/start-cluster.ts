@@ -16,6 +16,8 @@ export interface ClusterOptions {
   env: Record<string, string | undefined>;
   webPorts: number[];
   workerHealthPorts: number[];
+  /** Each worker's Prometheus /metrics port (WORKER_METRICS_PORT); absent: off (0). */
+  workerMetricsPorts?: number[];
   /** HAProxy's port in front of the web instances; null: no proxy (one instance, used directly). */
   proxyPort: number | null;
   restartDelayMs?: { web: number; worker: number };
@@ -62,7 +64,7 @@ export function startCluster(opts: ClusterOptions): Cluster {
       name: `web-${i + 1}`,
       command: process.execPath,
       args: [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"],
-      env: { ...env, PORT: String(port), WORKER_HEALTH_PORT: "0" },
+      env: { ...env, PORT: String(port), WORKER_HEALTH_PORT: "0", WORKER_METRICS_PORT: "0" },
       cwd: ROOT,
       logFile: path.join(opts.dir, `web-${i + 1}.log`),
       probe: () => answers(`http://127.0.0.1:${port}/api/health`),
@@ -74,7 +76,8 @@ export function startCluster(opts: ClusterOptions): Cluster {
       name: `worker-${i + 1}`,
       command: process.execPath,
       args: ["--import", "tsx", path.join(ROOT, "worker", "index.ts")],
-      env: { ...env, WORKER_HEALTH_PORT: String(port) },
+      // Several workers on one host: each its own health port, and its own metrics port or none.
+      env: { ...env, WORKER_HEALTH_PORT: String(port), WORKER_METRICS_PORT: String(opts.workerMetricsPorts?.[i] ?? 0) },
       cwd: ROOT,
       logFile: path.join(opts.dir, `worker-${i + 1}.log`),
       probe: () => answers(`http://127.0.0.1:${port}/healthz`),

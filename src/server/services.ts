@@ -1,11 +1,12 @@
 import type { Redis } from "ioredis";
-import type { Db } from "./db/client";
-import type { QueryCache } from "./domain/cache/query-cache";
-import type { IdempotencyOptions } from "./domain/idempotency/options";
-import type { Logger } from "./logger";
+import type { Db } from "./platform/db/client";
+import type { QueryCache } from "./reliability/cache/query-cache";
+import type { IdempotencyOptions } from "./reliability/idempotency/options";
+import type { Logger } from "./platform/logger";
+import type { RequestMetrics } from "./metrics/request-metrics";
 import type { SessionManager } from "./auth/session";
 import type { SignInThrottle } from "./auth/sign-in-throttle";
-import type { BlobStorage } from "./storage/blob-storage";
+import type { BlobStorage } from "./platform/storage/blob-storage";
 
 /**
  * Everything a request handler needs, built once per process by a composition root (the Next.js
@@ -19,6 +20,8 @@ export interface AppServices {
   /** Failed sign-ins per account and per client address (Redis, in-memory when Redis is down). */
   signInThrottle: SignInThrottle;
   logger: Logger;
+  /** Request duration histograms of this process (served by /api/metrics); absent: requests are not timed. */
+  requestMetrics?: RequestMetrics;
   /** The query cache (fail-open, its own Redis client); absent when CACHE_ENABLED=false. */
   cache?: QueryCache;
   config: {
@@ -33,7 +36,7 @@ export interface AppServices {
     queuePrefix: string;
     /** OUTBOX_STALLED_AFTER_MS: when an unconsumed published event shows as stalled (default 60 s). */
     outboxStalledAfterMs?: number;
-    /** Idempotency-Key TTL, lease and transaction limits; defaults in domain/idempotency/options.ts. */
+    /** Idempotency-Key TTL, lease and transaction limits; defaults in reliability/idempotency/options.ts. */
     idempotency?: Partial<IdempotencyOptions>;
   };
 }

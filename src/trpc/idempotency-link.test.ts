@@ -9,8 +9,8 @@ import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "~/server/api/root";
 import type { SessionUser } from "~/server/auth/session";
-import { transformer } from "~/server/transformer";
-import { createTestApp, type TestApp } from "../../test/support/app";
+import { transformer } from "~/server/platform/transformer";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
 
 let app: TestApp;

@@ -1,7 +1,7 @@
 import { httpBatchLink, httpLink, isNonJsonSerializable, splitLink, type TRPCLink } from "@trpc/client";
 import type { AppRouter } from "~/server/api/root";
 import { TRPC_MAX_BATCH_SIZE } from "~/server/api/limits";
-import { transformer } from "~/server/transformer";
+import { transformer } from "~/server/platform/transformer";
 import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
 
 /**

@@ -1,6 +1,6 @@
 import { defaultShouldDehydrateQuery, QueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
-import { transformer } from "~/server/transformer";
+import { transformer } from "~/server/platform/transformer";
 
 export function makeQueryClient() {
   return new QueryClient({

@@ -6,7 +6,7 @@ import { cookies } from "next/headers";
 import { cache, type ReactNode } from "react";
 import { appRouter, createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
-import { getAppServices } from "~/server/app-services";
+import { getAppServices } from "~/server/composition";
 import { SESSION_COOKIE } from "~/server/auth/session";
 import { makeQueryClient } from "./query-client";
 

@@ -2,7 +2,7 @@
 
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { AppRouter } from "~/server/api/root";
-import { transformer } from "~/server/transformer";
+import { transformer } from "~/server/platform/transformer";
 import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
 
 /**

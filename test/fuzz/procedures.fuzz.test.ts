@@ -22,7 +22,7 @@ import { TRPC_MAX_BATCH_SIZE } from "~/server/api/limits";
 import { appRouter } from "~/server/api/root";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
-import { transformer } from "~/server/transformer";
+import { transformer } from "~/server/platform/transformer";
 import { createTestApp, type TestApp } from "../support/app";
 import { brokenCookie, brokenJsonBody, brokenMultipart, mutate, PROTOTYPE_KEYS } from "./hostile";
 import { changedTables, fingerprint, fingerprintQuery, tableNames, type StateFingerprint } from "./state";

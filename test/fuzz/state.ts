@@ -2,7 +2,7 @@
  * A fingerprint of every table of the database: row count and an md5 of all rows, one statement.
  * Equal fingerprints before and after a rejected request mean it changed nothing.
  */
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 
 export type StateFingerprint = Record<string, { rows: number; md5: string }>;
 

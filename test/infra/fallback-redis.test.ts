@@ -8,7 +8,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { ensureRedis } from "../../scripts/infra";
-import { checkEvictionPolicy } from "~/server/queue/redis-eviction";
+import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
 import { freePort } from "../support/redis-server";
 
 const dirs: string[] = [];

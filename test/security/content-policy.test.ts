@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { SESSION_COOKIE } from "~/server/auth/session";
-import { ALLOWED_TYPES } from "~/server/domain/files/content-policy";
-import { ALLOWED_TYPES as SAGA_ALLOWED_TYPES } from "~/server/domain/saga/sagas/file-upload";
+import { ALLOWED_TYPES } from "~/server/features/files/content-policy";
+import { ALLOWED_TYPES as SAGA_ALLOWED_TYPES } from "~/server/features/files/upload-saga";
 import { createTestApp, type TestApp } from "../support/app";
 
 let app: TestApp;

@@ -9,7 +9,7 @@ import path from "node:path";
 import { parseEnv } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword, verifyPassword } from "~/server/auth/passwords";
-import { createDb, type Db } from "~/server/db/client";
+import { createDb, type Db } from "~/server/platform/db/client";
 import { productionProblems } from "~/production-checks.js";
 import { parseServerEnv } from "~/env.js";
 import { createTestDatabase, type TestDatabase } from "../support/database";

@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry } from "~/server/metrics/prometheus";
-import { redisConnectionOptions } from "~/server/redis";
+import { redisConnectionOptions } from "~/server/platform/redis";
 import { createTestApp, type TestApp } from "../support/app";
 import { capturedLogger } from "../support/captured-logger";
 import { startPrivateRedis, type PrivateRedis } from "../support/redis-server";

@@ -14,11 +14,12 @@ import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
 import { createSignInThrottle, type SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
-import { createDb } from "~/server/db/client";
-import { createCacheRedis, createQueryCache } from "~/server/domain/cache";
+import { createDb } from "~/server/platform/db/client";
+import { createCacheRedis, createQueryCache } from "~/server/reliability/cache";
+import { createRequestMetrics } from "~/server/metrics/request-metrics";
 import type { AppServices } from "~/server/services";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { bullmqConnection, redisConnectionOptions } from "~/server/redis";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -60,7 +61,7 @@ export async function createTestApp(
   const db = createDb(database.url, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const redisUrl = opts.redisUrl ?? TEST_REDIS_URL;
-  // The app's own settings (src/server/redis.ts): one retry, then a command fails.
+  // The app's own settings (src/server/platform/redis.ts): one retry, then a command fails.
   const redis = new Redis(redisConnectionOptions(redisUrl, { maxRetriesPerRequest: 1 }));
   redis.on("error", () => {}); // a test that stops Redis expects the connection errors
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
@@ -73,6 +74,8 @@ export async function createTestApp(
     sessions,
     signInThrottle: createSignInThrottle({ redis, prefix, logger, ...opts.signInThrottle }),
     logger,
+    // As the app composes it: requests are timed, /api/metrics serves the histograms.
+    requestMetrics: createRequestMetrics(),
     config: {
       maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024,
       queuePrefix: prefix,

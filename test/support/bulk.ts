@@ -1,4 +1,4 @@
-import type { Db } from "~/server/db/client";
+import type { Db } from "~/server/platform/db/client";
 
 /**
  * Seed outbox events straight in SQL (fast: tens of thousands in a statement). Ids are UUIDv7-shaped

@@ -1,7 +1,7 @@
 /**
  * One real PostgreSQL database per test file (or per test), cloned from a migrated template.
  *
- *   import { createTestDatabase } from "../test/support/database"; // path relative to the test
+ *   import { createTestDatabase } from "~test/support/database";
  *   const database = await createTestDatabase();   // { name, url, drop() }
  *   … connect to database.url …
  *   await database.drop();                         // DROP DATABASE … WITH (FORCE); idempotent

@@ -7,7 +7,7 @@ import { createTRPCClient } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { appLinks } from "~/trpc/links";
-import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import type { AppRouter } from "./root";
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 let user: SessionUser;

@@ -10,12 +10,12 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { pino } from "pino";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
-import type { Db } from "~/server/db/client";
-import { redisConnectionOptions } from "~/server/redis";
+import type { Db } from "~/server/platform/db/client";
+import { redisConnectionOptions } from "~/server/platform/redis";
 import type { AppServices } from "~/server/services";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
-import { createTestDatabase } from "../../../test/support/database";
-import { startPrivateRedis, type PrivateRedis } from "../../../test/support/redis-server";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { createTestDatabase } from "~test/support/database";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { createSessionManager, SESSION_COOKIE } from "./session";
 import { createSessionCache } from "./session-cache";
 

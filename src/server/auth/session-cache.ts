@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Logger } from "../logger";
+import type { Logger } from "../platform/logger";
 import type { SessionUser } from "./session";
 
 export interface SessionCacheOptions {

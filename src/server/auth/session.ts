@@ -1,5 +1,5 @@
 import { sealData, unsealData } from "iron-session";
-import type { Db } from "../db/client";
+import type { Db } from "../platform/db/client";
 import { hashPassword, verifyPassword } from "./passwords";
 import type { SessionCache } from "./session-cache";
 import { createUnsealedCache } from "./unsealed-cache";

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import type { Logger } from "../logger";
+import type { Logger } from "../platform/logger";
 
 export interface SignInThrottleOptions {
   redis: Redis;

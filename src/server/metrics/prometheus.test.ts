@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { createMetricsRegistry } from "./prometheus";
 
 let app: TestApp;

@@ -5,9 +5,9 @@
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { createDb } from "~/server/db/client";
-import { sweepOrphanBlobs } from "~/server/domain/files/orphan-blobs";
-import { LocalDiskStorage } from "~/server/storage/local-disk-storage";
+import { createDb } from "~/server/platform/db/client";
+import { sweepOrphanBlobs } from "~/server/features/files/orphan-blobs";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import type { Ledger, MutationOp } from "../load/ledger";
 import { check, type Check } from "./check";
 

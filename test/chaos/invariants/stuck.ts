@@ -5,7 +5,7 @@
  */
 import { Queue } from "bullmq";
 import pg from "pg";
-import { QueueName } from "~/server/queue/queues";
+import { QueueName } from "~/server/contracts/queues";
 
 export async function describeStuckEvents(databaseUrl: string, redisUrl: string, prefix: string, limit = 20): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });

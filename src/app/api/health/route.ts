@@ -1,5 +1,5 @@
-import { getAppServices } from "~/server/app-services";
-import { checkHealth } from "~/server/health";
+import { getAppServices } from "~/server/composition";
+import { checkHealth } from "~/server/platform/health";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
 import { getEnv } from "~/env.js";
 import { createMetricsHandler } from "~/server/api/metrics-handler";
-import { getAppServices } from "~/server/app-services";
+import { getAppServices } from "~/server/composition";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

@@ -1,8 +1,8 @@
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
-import { startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 let app: TestApp;
 let alice: SessionUser;
@@ -26,16 +26,6 @@ function form(content: string, name: string, tags: string[] = []) {
   fd.append("file", new File([content], name, { type: "text/plain" }));
   for (const tag of tags) fd.append("tags", tag);
   return fd;
-}
-
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  if (message) expect((error as TRPCError).message).toMatch(message);
 }
 
 /** Change a row behind the app's back (no mutation, so no invalidation): shows whether a read was cached. */

@@ -2,10 +2,10 @@
  * The tRPC side of the query cache: reads `meta.cache` on queries (cache-aside through the domain's
  * QueryCache) and `meta.invalidates` on mutations (tags invalidated once the mutation has committed).
  * It sits in the base chain, right inside the domain-error mapping; the cache logic itself lives in
- * src/server/domain/cache (framework-free, shared with the worker).
+ * src/server/reliability/cache (framework-free, shared with the worker).
  */
-import { currentTransaction } from "../../db/transaction";
-import { callerScope } from "../../domain/cache";
+import { currentTransaction } from "../../platform/db/transaction";
+import { callerScope } from "../../reliability/cache";
 import type { InnerContext, ProcedureMeta } from "../trpc";
 
 /**

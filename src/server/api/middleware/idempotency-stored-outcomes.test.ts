@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "../../../../test/support/app";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 
 let app: TestApp;
 let user: SessionUser;
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 function startChild(key: string, content: string) {
   const root = path.resolve(import.meta.dirname, "../../../..");
-  const proc = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "idempotency-crash-child.ts")], {
+  const proc = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../../../../test/fixtures/idempotency-crash-child.ts")], {
     cwd: root,
     env: {
       ...process.env,

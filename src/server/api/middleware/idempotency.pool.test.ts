@@ -11,12 +11,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { DEFAULT_POOL_MAX } from "~/server/db/client";
-import { inTransaction } from "~/server/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { FILE_UPLOAD_SAGA } from "~/server/domain/saga/sagas/file-upload";
-import type { SagaStatus } from "~/server/domain/saga/types";
-import { appRouter, createTestApp, type TestApp } from "../../../../test/support/app";
+import { DEFAULT_POOL_MAX } from "~/server/platform/db/client";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { FILE_UPLOAD_SAGA } from "~/server/features/files/upload-saga";
+import type { SagaStatus } from "~/server/reliability/saga/types";
+import { appRouter, createTestApp, type TestApp } from "~test/support/app";
 
 const CONCURRENCY = 50;
 

@@ -1,9 +1,9 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 let app: TestApp;
 let alice: SessionUser;
@@ -32,16 +32,6 @@ async function blobCount() {
     return n;
   };
   return walk(app.storageDir);
-}
-
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  if (message) expect((error as TRPCError).message).toMatch(message);
 }
 
 const rowCounts = async () => ({

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { fileTags, tagsForFileChange } from "../../domain/cache/file-tags";
-import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../domain/outbox/files-outbox";
-import { tagListSchema } from "../../domain/files/tags";
-import { sagaServiceFor } from "../../domain/saga/saga-service";
-import { createUploadService } from "../../domain/saga/sagas/upload-service";
+import { fileTags, tagsForFileChange } from "../../features/files/cache-tags";
+import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../features/files/files-outbox";
+import { tagListSchema } from "../../features/files/tags";
+import { sagaServiceFor } from "../../app-sagas";
+import { createUploadService } from "../../features/files/upload-service";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter } from "../trpc";
 
@@ -42,7 +42,7 @@ async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input
   };
 }
 
-// Every files mutation writes its outbox event in its own transaction (see domain/outbox/files-outbox.ts).
+// Every files mutation writes its outbox event in its own transaction (see features/files/files-outbox.ts).
 const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFromHttp(ctx.request?.headers) });
 const uploads = (ctx: InnerContext) => createUploadService({ db: ctx.db, storage: ctx.storage, startSaga: sagaServiceFor(ctx).startSaga });
 
@@ -66,7 +66,7 @@ export const filesRouter = createTRPCRouter({
 
   /**
    * The upload path of the UI: stages the bytes and starts the file-upload saga
-   * (domain/saga/sagas/file-upload.ts), answering at once with the saga id; files.uploadStatus
+   * (features/files/upload-saga.ts), answering at once with the saga id; files.uploadStatus
    * follows it until the file is stored, inspected (type allow-list) and recorded.
    */
   startUpload: authedProcedure

@@ -1,5 +1,5 @@
-import type { Db, Prisma } from "../../db/client";
-import { inTransaction, type Tx } from "../../db/transaction";
+import type { Db, Prisma } from "../../platform/db/client";
+import { inTransaction, type Tx } from "../../platform/db/transaction";
 
 /**
  * The operator audit log: one append-only row per operator action, with who, what, on which ids or

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Db, Prisma } from "../../db/client";
+import type { Db, Prisma } from "../../platform/db/client";
 import { ACTION_PATTERN } from "./record";
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Prisma } from "../../db/client";
-import { createTestApp, type TestApp } from "../../../../test/support/app";
-import { seedOutboxEvents } from "../../../../test/support/bulk";
+import type { Prisma } from "../../platform/db/client";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { seedOutboxEvents } from "~test/support/bulk";
 import { bulkConditions, type BulkAction, type BulkFilter } from "./filter";
 
 /**

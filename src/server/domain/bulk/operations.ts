@@ -1,10 +1,10 @@
 import { z } from "zod";
-import type { Db } from "../../db/client";
+import type { Db } from "../../platform/db/client";
 import { Prisma } from "../../db/generated/client";
-import { afterCommit, inTransaction, type Tx } from "../../db/transaction";
+import { afterCommit, inTransaction, type Tx } from "../../platform/db/transaction";
 import { recordOperatorAction, type AuditContext } from "../audit";
-import { DomainError, notFound } from "../errors";
-import { discardEventsByIds, discardNote, retryEventsByIds, uuidv7Floor } from "../outbox/operator";
+import { DomainError, notFound } from "../../platform/errors";
+import { discardEventsByIds, discardNote, retryEventsByIds, uuidv7Floor } from "../../reliability/outbox/operator";
 import { bulkConditions, parseStoredFilter, statusesFor, type BulkAction, type BulkFilter } from "./filter";
 
 /**

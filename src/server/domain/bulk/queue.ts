@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { QueueName } from "../../queue/queues";
+import { QueueName } from "../../contracts/queues";
 import type { BulkQueue } from "./operations";
 
 /** How long a web request waits for Redis to take the job; past it, the sweeper queues it. */

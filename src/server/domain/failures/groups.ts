@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Db } from "../../db/client";
+import type { Db } from "../../platform/db/client";
 import { recordAfterEffect, type AuditContext } from "../audit";
-import { DomainError } from "../errors";
-import { actOnMatching } from "../outbox/operator";
-import type { SagaOperations } from "../saga/operations";
+import { DomainError } from "../../platform/errors";
+import { actOnMatching } from "../../reliability/outbox/operator";
+import type { SagaOperations } from "../../reliability/saga/operations";
 import { errorSignature, UNFINGERPRINTED } from "./fingerprint";
 
 /**

@@ -1,5 +1,5 @@
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
-import { getAppServices } from "~/server/app-services";
+import { getAppServices } from "~/server/composition";
 
 // Prisma, pg and ioredis need the Node.js runtime.
 export const runtime = "nodejs";

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { inTransaction } from "~/server/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { createTestApp, type TestApp } from "~test/support/app";
 import { recordOperatorAction, type TransactionOnly } from "~/server/domain/audit";
 
 /**

@@ -2,10 +2,10 @@ import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { runBulkBatch } from "~/server/domain/bulk/operations";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
-import { seedOutboxEvents } from "../../../../../test/support/bulk";
-import { startBulkOperations } from "../../../../../worker/processors/bulk-operations";
-import { waitFor } from "../../../../../worker/processors/outbox.test-support";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { seedOutboxEvents } from "~test/support/bulk";
+import { startBulkOperations } from "../../../../../worker/jobs/bulk-operations";
+import { waitFor } from "~test/fixtures/outbox.test-support";
 
 /** admin.bulk through the real router, with the real BullMQ worker running operations against PostgreSQL. */
 let app: TestApp;

@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { CACHE_PREFIX_PATTERN } from "../../../domain/cache";
+import { CACHE_PREFIX_PATTERN } from "../../../reliability/cache";
 import { recordAfterEffect } from "../../../domain/audit";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";

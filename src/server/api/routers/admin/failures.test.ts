@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { inTransaction } from "~/server/db/transaction";
-import { FILE_UPLOAD_SAGA } from "~/server/domain/saga/sagas/file-upload";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { FILE_UPLOAD_SAGA } from "~/server/features/files/upload-saga";
 import { errorFingerprint, UNFINGERPRINTED } from "~/server/domain/failures/fingerprint";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { recordConsumerFailure } from "~/server/domain/outbox/consumption";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { recordConsumerFailure } from "~/server/reliability/outbox/consumption";
+import { createTestApp, type TestApp } from "~test/support/app";
 
 /** Failure groups through the real router: failures recorded by the real write paths, real PostgreSQL. */
 let app: TestApp;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { discardFailureGroup, failureSources, fingerprintSchema, listFailureGroups, retryFailureGroup } from "../../../domain/failures/groups";
-import { sagaServiceFor } from "../../../domain/saga/saga-service";
+import { sagaServiceFor } from "../../../app-sagas";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 

@@ -8,12 +8,12 @@ import { Queue, Worker } from "bullmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { pruneGone } from "~/server/domain/fleet";
-import { QueueName } from "~/server/queue/queues";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
-import { startPrivateRedis, type PrivateRedis } from "../../../../../test/support/redis-server";
-import { startHeartbeat } from "../../../../../worker/processors/heartbeat";
-import { createInFlightTracker } from "../../../../../worker/processors/in-flight";
+import { pruneGone } from "~/server/reliability/fleet";
+import { QueueName } from "~/server/contracts/queues";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
+import { startHeartbeat } from "../../../../../worker/jobs/scheduled/heartbeat";
+import { createInFlightTracker } from "../../../../../worker/jobs/in-flight";
 
 const BEAT_MS = 200;
 let redis: PrivateRedis;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { recordOperatorAction, type TransactionOnly } from "../../../domain/audit";
-import { withDeadline } from "../../../domain/cache/deadline";
-import { inTransaction } from "../../../db/transaction";
+import { withDeadline } from "../../../reliability/cache/deadline";
+import { inTransaction } from "../../../platform/db/transaction";
 import {
   applyPause,
   desiredPauses,
@@ -12,7 +12,7 @@ import {
   readQueueStates,
   setDesiredPause,
   type PausableQueue,
-} from "../../../domain/fleet";
+} from "../../../reliability/fleet";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";

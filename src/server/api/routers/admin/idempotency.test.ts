@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 let app: TestApp;
 let user: SessionUser;
@@ -21,13 +21,6 @@ function upload(key: string, content: string) {
   const body = new FormData();
   body.append("file", new File([content], "stats.txt", { type: "text/plain" }));
   return app.http("/api/trpc/files.upload", { method: "POST", body, user, headers: { "Idempotency-Key": key } });
-}
-
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message: RegExp) {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  expect((error as TRPCError).message).toMatch(message);
 }
 
 describe("admin.idempotency", () => {

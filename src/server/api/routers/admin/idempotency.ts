@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { deleteExpiredIdempotencyKeys } from "../../../domain/idempotency/cleanup";
-import { createIdempotencyMetrics, hitRate } from "../../../domain/idempotency/metrics";
-import { countRecordsByState, listIdempotencyRecords } from "../../../domain/idempotency/queries";
+import { deleteExpiredIdempotencyKeys } from "../../../reliability/idempotency/cleanup";
+import { createIdempotencyMetrics, hitRate } from "../../../reliability/idempotency/metrics";
+import { countRecordsByState, listIdempotencyRecords } from "../../../reliability/idempotency/queries";
 import { recordAfterEffect } from "../../../domain/audit";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";
@@ -11,7 +11,7 @@ const metricsOf = (ctx: InnerContext) => createIdempotencyMetrics(ctx.redis, ctx
 
 /**
  * Operator view of Idempotency-Key handling. Counters (requests, replays, 409s, 422s…) live in
- * Redis under the app prefix (see domain/idempotency/metrics.ts for why); records and their states
+ * Redis under the app prefix (see reliability/idempotency/metrics.ts for why); records and their states
  * are read from PostgreSQL, the source of truth.
  */
 export const idempotencyAdminRouter = createTRPCRouter({

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { inTransaction } from "~/server/db/transaction";
-import { appendEvent } from "~/server/domain/outbox/append-event";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { inTransaction } from "~/server/platform/db/transaction";
+import { appendEvent } from "~/server/reliability/outbox/append-event";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 let app: TestApp;
 let operator: SessionUser;
@@ -12,13 +12,6 @@ let viewer: SessionUser;
 let user: SessionUser;
 const agg = { a: randomUUID(), b: randomUUID(), c: randomUUID() };
 const ids: Record<string, string> = {};
-
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  if (message) expect((error as TRPCError).message).toMatch(message);
-}
 
 const db = () => app.services.db;
 const append = (fileId: string, tags: string[]) =>

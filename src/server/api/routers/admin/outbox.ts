@@ -8,7 +8,7 @@ import {
   outboxStats,
   retryEvent,
   retryMatching,
-} from "../../../domain/outbox/operator";
+} from "../../../reliability/outbox/operator";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 

@@ -1,7 +1,7 @@
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "../../../../../test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 /** admin.sagas over the real router: who may do what, and what bad input gets back. */
 let app: TestApp;
@@ -33,16 +33,6 @@ beforeAll(async () => {
   failedId = failed.id;
 });
 afterAll(() => app.close());
-
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message: RegExp) {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  expect((error as TRPCError).message).toMatch(message);
-}
 
 describe("admin.sagas reads", () => {
   it("viewers list with filters, read a timeline and the metrics", async () => {

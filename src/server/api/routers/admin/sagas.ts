@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { sagaServiceFor } from "../../../domain/saga/saga-service";
+import { sagaServiceFor } from "../../../app-sagas";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const sagaId = z.uuid({ message: "must be a saga id (a UUID)" });
 const sagaStatus = z.enum(["running", "compensating", "completed", "compensated", "failed", "aborted"]);
 
-/** Saga dashboard: viewers read, operators act. The logic lives in src/server/domain/saga. */
+/** Saga dashboard: viewers read, operators act. The logic lives in src/server/reliability/saga. */
 export const sagasRouter = createTRPCRouter({
   list: viewerProcedure
     .input(

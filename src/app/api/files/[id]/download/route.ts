@@ -1,5 +1,5 @@
 import { createDownloadHandler } from "~/server/api/download-handler";
-import { getAppServices } from "~/server/app-services";
+import { getAppServices } from "~/server/composition";
 
 export const runtime = "nodejs";
 

@@ -1,0 +1,57 @@
+import { z } from "zod";
+import { deliveredEventSchema } from "./events";
+
+/**
+ * Every BullMQ queue of MetaStore, with the zod schema of its job payload. Producers and the
+ * worker import these so a payload shape is written once. Queues live under the configured prefix
+ * (QUEUE_PREFIX), which is how tests get queues of their own.
+ */
+export const QueueName = {
+  heartbeat: "heartbeat",
+  /** One job per saga step (execute or compensate): src/server/reliability/saga, worker/jobs/saga-runner.ts. */
+  sagaStep: "saga-step",
+  /** One job per outbox event (job id = event id), published by the relay, handled by the consumers. */
+  outboxEvents: "outbox-events",
+  /** The outbox retention job (a job scheduler). */
+  outboxRetention: "outbox-retention",
+  idempotencyCleanup: "idempotency-cleanup",
+  /** Removes blobs nothing can still need (a job scheduler): src/server/features/files/orphan-blobs.ts. */
+  orphanBlobSweep: "orphan-blob-sweep",
+  /** Runs a bulk operator action in batches (src/server/domain/bulk, worker/jobs/bulk-operations.ts). */
+  bulkOperations: "bulk-operations",
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+/** Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics). */
+export function workerHeartbeatKey(prefix: string): string {
+  return `${prefix}:worker:heartbeat`;
+}
+
+export const jobSchemas = {
+  heartbeat: z.object({ sentAt: z.string() }),
+  "saga-step": z.object({
+    sagaId: z.uuid(),
+    sagaType: z.string().min(1),
+    phase: z.enum(["execute", "compensate"]),
+    stepIndex: z.number().int().min(0),
+    generation: z.number().int().min(0),
+    preclaim: z
+      .object({
+        attempt: z.number().int().min(1),
+        version: z.number().int().min(0),
+        executionId: z.string().min(1),
+        at: z.number(),
+        input: z.unknown(),
+        context: z.unknown(),
+        executedOutput: z.unknown(),
+      })
+      .optional(),
+  }),
+  "outbox-events": deliveredEventSchema,
+  "outbox-retention": z.object({}),
+  "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),
+  "orphan-blob-sweep": z.object({ graceMs: z.number().int().min(60_000), maxDeletes: z.number().int().positive().max(100_000) }),
+  "bulk-operations": z.object({ operationId: z.uuid() }),
+} satisfies Record<QueueName, z.ZodType>;
+
+export type JobPayload<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;

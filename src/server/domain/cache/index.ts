@@ -1,5 +1,0 @@
-export { createQueryCache, type QueryCache, type QueryCacheOptions, type CacheReadSpec, type CacheStatsReport } from "./query-cache";
-export { createCacheRedis, cacheRedisOptions } from "./redis-client";
-export { callerScope, CACHE_PREFIX_PATTERN } from "./keys";
-export { fileTags, tagsForFileChange } from "./file-tags";
-export { invalidateForFileEvent, tagsForFileEvent, FILE_EVENT_TYPES } from "./file-events";

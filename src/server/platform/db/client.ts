@@ -1,0 +1,28 @@
+import { PrismaPg } from "@prisma/adapter-pg";
+import { ambientDb } from "./ambient-db";
+import { PrismaClient } from "../../db/generated/client";
+
+export type Db = PrismaClient;
+export type { Prisma } from "../../db/generated/client";
+
+/** Connections per process (web and worker each): PostgreSQL's default max_connections is 100. */
+export const DEFAULT_POOL_MAX = 10;
+
+/**
+ * How long a query waits for a free pooled connection before it fails. Without it `pg` waits
+ * forever, and one leak or overload turns into every request of the process hanging.
+ */
+export const POOL_CONNECTION_TIMEOUT_MS = 10_000;
+
+/**
+ * A Prisma client on the `pg` driver adapter (Prisma 7: no native query engine), joined to the
+ * ambient transaction when there is one (see ambient-db.ts).
+ */
+export function createDb(connectionString: string, options: { max?: number; connectionTimeoutMs?: number } = {}): Db {
+  const adapter = new PrismaPg({
+    connectionString,
+    max: options.max ?? DEFAULT_POOL_MAX,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? POOL_CONNECTION_TIMEOUT_MS,
+  });
+  return ambientDb(new PrismaClient({ adapter }));
+}

@@ -1,0 +1,181 @@
+import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
+import type { Db } from "../../platform/db/client";
+import type { Tx } from "../../platform/db/transaction";
+import type { IdempotencyOptions } from "./options";
+import { deserializeOutcome, serializeOutcome, type StoredOutcome } from "./outcome";
+
+/**
+ * The idempotency record's life: claim → (execute → complete, in ONE transaction) or release.
+ *
+ *  - claim: one short statement of its own (committed at once) so that concurrent requests with
+ *    the same key see `in_progress` while the first one runs. It carries a fresh claim token.
+ *  - complete: the last statement of the mutation's transaction, and only if the record still
+ *    carries our token. The mutation's writes and the record commit or roll back together, and of
+ *    two executions of one key (possible only if a lease ran out under a live request) at most one
+ *    can commit: the other's completion matches no row and its whole transaction rolls back.
+ *  - release: an unexpected failure deletes the claim so the client may retry at once.
+ *  - recover: a claim whose lease has passed (its process died, which rolled its transaction
+ *    back) is taken over by the next request with the key, under a new token. The lease outlasts
+ *    the longest a live request can run (pool wait + transaction timeout; checked in env.js), so
+ *    in practice a live request is never taken over.
+ */
+
+/** Proof of ownership of an in_progress record: its id and the token of this claim. */
+export interface Claim {
+  id: string;
+  token: string;
+  /** True when this claim took over a record left behind by a request that died. */
+  recovered: boolean;
+}
+
+export type ClaimResult =
+  | { kind: "claimed"; claim: Claim }
+  /** Same key, same input, already completed: replay this. */
+  | { kind: "replay"; outcome: StoredOutcome; responseStatus: number | null }
+  /** Same key, still executing elsewhere (or its lease not yet run out). */
+  | { kind: "in_progress"; retryAfterSeconds: number }
+  /** Same key, different input. */
+  | { kind: "mismatch" };
+
+export interface ClaimRequest {
+  scope: string;
+  key: string;
+  fingerprint: string;
+}
+
+interface ExistingRow {
+  id: string;
+  fingerprint: string;
+  state: "in_progress" | "completed";
+  result: unknown;
+  response_status: number | null;
+  lease_ms_left: number | null;
+  expired: boolean;
+}
+
+/** Claim attempts before answering "in progress": only a storm of releases could exhaust them. */
+const MAX_CLAIM_ATTEMPTS = 5;
+
+export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options: IdempotencyOptions): Promise<ClaimResult> {
+  const { scope, key, fingerprint } = request;
+  for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+    const token = randomUUID();
+    // The fast path (a new key) is this one statement. DO NOTHING never waits on a running owner
+    // (its claim is committed), so a conflict is answered at once.
+    //
+    // It commits with synchronous_commit off (for this statement's transaction only): no WAL
+    // flush on the hot path (an fsync was most of the cost of a key, ~1.5 ms here). Safe: the
+    // mutation's own transaction commits synchronously and so flushes the WAL up to and including
+    // this earlier claim; a crash before that loses claim and mutation together, and a lost claim
+    // is just a key never seen.
+    const inserted = await db.$queryRaw<Array<{ id: string }>>`
+      WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
+      SELECT ${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
+             now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
+             now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond'
+      FROM no_flush
+      ON CONFLICT (scope, key) DO NOTHING
+      RETURNING id`;
+    if (inserted[0]) return { kind: "claimed", claim: { id: inserted[0].id, token, recovered: false } };
+
+    const [row] = await db.$queryRaw<ExistingRow[]>`
+      SELECT id, fingerprint, state::text AS state, result, response_status,
+             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int AS lease_ms_left,
+             expires_at <= now() AS expired
+      FROM idempotency_key WHERE scope = ${scope} AND key = ${key}`;
+    if (!row) continue; // released (or cleaned up) between the two statements: claim again
+
+    if (row.expired) {
+      // An expired record is as good as absent (the clean-up job just has not reached it yet).
+      if (await reclaimExpired(db, row.id, fingerprint, token, options)) {
+        return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
+      }
+      continue;
+    }
+    if (row.fingerprint !== fingerprint) return { kind: "mismatch" };
+    if (row.state === "completed") {
+      return { kind: "replay", outcome: deserializeOutcome(row.result), responseStatus: row.response_status };
+    }
+    if (row.lease_ms_left !== null && row.lease_ms_left < 0 && (await takeOverAbandoned(db, row.id, token, options))) {
+      return { kind: "claimed", claim: { id: row.id, token, recovered: true } };
+    }
+    // A typical mutation takes milliseconds; a one-second hint keeps polite clients from hammering.
+    return { kind: "in_progress", retryAfterSeconds: 1 };
+  }
+  return { kind: "in_progress", retryAfterSeconds: 1 };
+}
+
+/**
+ * Take over an in_progress record whose lease has passed. SKIP LOCKED: if a transaction holds the
+ * row (its owner is completing it right now, or another request is taking it over), leave it alone.
+ */
+async function takeOverAbandoned(db: Db, id: string, token: string, options: IdempotencyOptions): Promise<boolean> {
+  const count = await db.$executeRaw`
+    UPDATE idempotency_key
+    SET claim_token = ${token}::uuid, lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond'
+    WHERE id = (
+      SELECT id FROM idempotency_key
+      WHERE id = ${id}::uuid AND state = 'in_progress' AND lease_until < now()
+      FOR UPDATE SKIP LOCKED)`;
+  return count === 1;
+}
+
+/** Reuse the row of an expired record as a fresh claim (any input: the old binding has lapsed). */
+async function reclaimExpired(db: Db, id: string, fingerprint: string, token: string, options: IdempotencyOptions): Promise<boolean> {
+  const count = await db.$executeRaw`
+    UPDATE idempotency_key
+    SET fingerprint = ${fingerprint}, state = 'in_progress', result = NULL, response_status = NULL, completed_at = NULL,
+        claim_token = ${token}::uuid, lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond',
+        created_at = now(), expires_at = now() + ${options.ttlMs}::float8 * interval '1 millisecond'
+    WHERE id = (
+      SELECT id FROM idempotency_key WHERE id = ${id}::uuid AND expires_at <= now()
+      FOR UPDATE SKIP LOCKED)`;
+  return count === 1;
+}
+
+/**
+ * Store the outcome, if the claim is still ours (false: another request took the key over).
+ *  - with the mutation's transaction, for a success: same commit as the writes (durable with them);
+ *  - with the plain client, for a stored error (the mutation's writes were rolled back): `flush:
+ *    false` skips the WAL flush, since losing it in a crash only means the failing request runs
+ *    again (and its claim is recovered after the lease). Never pass `flush: false` with a
+ *    transaction: the setting would apply to the mutation's whole commit.
+ */
+export async function completeClaim(
+  dbOrTx: Db | Tx,
+  claim: Claim,
+  outcome: StoredOutcome,
+  responseStatus: number,
+  opts: { flush?: boolean } = {},
+): Promise<boolean> {
+  const result = JSON.stringify(serializeOutcome(outcome));
+  const count =
+    opts.flush === false
+      ? await dbOrTx.$executeRaw`
+          WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+          UPDATE idempotency_key
+          SET state = 'completed', result = ${result}::jsonb, response_status = ${responseStatus}::int,
+              completed_at = now(), lease_until = NULL, claim_token = NULL
+          FROM no_flush
+          WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`
+      : await dbOrTx.$executeRaw`
+          UPDATE idempotency_key
+          SET state = 'completed', result = ${result}::jsonb, response_status = ${responseStatus}::int,
+              completed_at = now(), lease_until = NULL, claim_token = NULL
+          WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
+  return count === 1;
+}
+
+/**
+ * Forget the claim (after an unexpected failure) so that a retry executes afresh. No WAL flush: a
+ * release lost in a crash leaves an in_progress claim, which is recovered after its lease.
+ */
+export async function releaseClaim(db: Db, claim: Claim): Promise<boolean> {
+  const count = await db.$executeRaw`
+    WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+    DELETE FROM idempotency_key USING no_flush
+    WHERE id = ${claim.id}::uuid AND claim_token = ${claim.token}::uuid AND state = 'in_progress'`;
+  return count === 1;
+}

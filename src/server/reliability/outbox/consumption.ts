@@ -1,0 +1,152 @@
+import type { Db } from "../../platform/db/client";
+import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { errorFingerprint } from "../../domain/failures/fingerprint";
+import { describeError } from "./relay-store";
+
+/**
+ * The consumer side of the outbox: the inbox (one row per consumer and event) makes each handler's
+ * effect happen once even when BullMQ delivers a job twice, because the inbox row and the effect
+ * commit in one transaction.
+ */
+export async function handleOnce(db: Db, consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>): Promise<"handled" | "duplicate"> {
+  return inTransaction(db, async (tx) => {
+    const inserted = await tx.$executeRaw`
+      INSERT INTO inbox_entry (consumer, event_id) VALUES (${consumer}, ${eventId}::uuid) ON CONFLICT DO NOTHING`;
+    // Someone (an earlier delivery) already committed this consumer's effect for this event.
+    if (inserted === 0) return "duplicate";
+    await effect(tx);
+    return "handled";
+  });
+}
+
+/**
+ * Every consumer has handled these events: the next event of each aggregate may now be published.
+ * Only when such a next event is waiting does it NOTIFY (sent at commit) to wake the relays at once;
+ * otherwise there is nothing for them to do, and a wake-up per batch would only cost claim queries.
+ */
+export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await db.$queryRaw<Array<{ n: bigint; waiting: boolean }>>`
+    WITH done AS (
+      UPDATE outbox_event SET consumed_at = now()
+      WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
+      RETURNING aggregate_type, aggregate_id, aggregate_seq
+    ), waiting AS (
+      SELECT EXISTS (
+        SELECT 1 FROM done d
+        WHERE EXISTS (
+          SELECT 1 FROM outbox_event w
+          WHERE w.aggregate_type = d.aggregate_type AND w.aggregate_id = d.aggregate_id
+            AND w.aggregate_seq > d.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')
+      ) AS yes
+    )
+    SELECT (SELECT count(*) FROM done) AS n, waiting.yes AS waiting,
+           CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END AS notified
+    FROM waiting`;
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * A consumer failed on an event. Until its retries run out the error is only recorded (the
+ * dashboard shows it); after the last one the event is `dead` and blocks its aggregate until an
+ * operator retries or discards it.
+ */
+export async function recordConsumerFailure(db: Db, eventId: string, consumer: string, error: unknown, final: boolean): Promise<void> {
+  const { message, stack } = describeError(error);
+  const text = `consumer ${consumer}: ${message}`;
+  const fingerprint = errorFingerprint({ message: text, stack });
+  if (final) {
+    await db.$executeRaw`
+      UPDATE outbox_event
+      SET status = 'dead', last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(), failure_fingerprint = ${fingerprint},
+          lease_until = NULL, claimed_by = NULL
+      WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
+  } else {
+    await db.$executeRaw`
+      UPDATE outbox_event SET last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(), failure_fingerprint = ${fingerprint}
+      WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
+  }
+}
+
+type InboxItem = {
+  consumer: string;
+  eventId: string;
+  /** This is the event's last consumer: mark the event consumed in the same transaction. */
+  markConsumed: boolean;
+  effect: (tx: Tx) => Promise<void>;
+  resolve: (outcome: "handled" | "duplicate") => void;
+  reject: (error: unknown) => void;
+};
+
+/**
+ * handleOnce for many events at a time: what concurrent jobs hand in within a few milliseconds
+ * shares ONE transaction (one multi-row inbox insert, then each new event's effect), instead of one
+ * transaction each; an interactive transaction costs several round trips, which made it the
+ * consumers' bottleneck. If the shared transaction fails, each item is retried in a transaction of
+ * its own, so one failing effect fails only its own job. Meant for consumers with short effects.
+ * When the item is its event's last consumer, the consumed mark joins the same transaction too.
+ */
+export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs?: number } = {}) {
+  const maxBatch = opts.maxBatch ?? 100;
+  const maxDelayMs = opts.maxDelayMs ?? 2;
+  let pending: InboxItem[] = [];
+  let timer: NodeJS.Timeout | null = null;
+
+  const flush = async () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    try {
+      const outcomes = await inTransaction(db, async (tx) => {
+        const inserted = await tx.$queryRaw<Array<{ consumer: string; event_id: string }>>`
+          INSERT INTO inbox_entry (consumer, event_id)
+          SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[])
+          ON CONFLICT DO NOTHING
+          RETURNING consumer, event_id`;
+        const fresh = new Set(inserted.map((r) => `${r.consumer}|${r.event_id}`));
+        const out: Array<"handled" | "duplicate"> = [];
+        for (const item of batch) {
+          const key = `${item.consumer}|${item.eventId}`;
+          // A key inserted by this batch runs once, even if two deliveries of it landed here together.
+          if (!fresh.delete(key)) {
+            out.push("duplicate");
+            continue;
+          }
+          await item.effect(tx);
+          out.push("handled");
+        }
+        // Duplicates too: an earlier delivery may have died between its effect and this mark.
+        await markConsumed(tx, [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))]);
+        return out;
+      });
+      batch.forEach((item, i) => item.resolve(outcomes[i]!));
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.reject(error);
+      for (const item of batch) {
+        await handleOnce(db, item.consumer, item.eventId, async (tx) => {
+          await item.effect(tx);
+          if (item.markConsumed) await markConsumed(tx, [item.eventId]);
+        }).then(
+          async (outcome) => {
+            if (outcome === "duplicate" && item.markConsumed) await markConsumed(db, [item.eventId]);
+            item.resolve(outcome);
+          },
+          item.reject,
+        ).catch(item.reject);
+      }
+    }
+  };
+
+  return {
+    run(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts: { markConsumed?: boolean } = {}): Promise<"handled" | "duplicate"> {
+      return new Promise((resolve, reject) => {
+        pending.push({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, resolve, reject });
+        if (pending.length >= maxBatch) void flush();
+        else timer ??= setTimeout(() => void flush(), maxDelayMs);
+      });
+    },
+    flush,
+  };
+}

@@ -1,0 +1,380 @@
+import { z } from "zod";
+import type { Db, Prisma } from "../../platform/db/client";
+import { DomainError, notFound } from "../../platform/errors";
+import { randomUUID } from "node:crypto";
+import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { recordOperatorAction, type AuditContext } from "../../domain/audit";
+import { UNFINGERPRINTED } from "../../domain/failures/fingerprint";
+import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
+
+/**
+ * What an operator sees and does with the outbox: counts, rates, lists with filters and keyset
+ * pagination, blocked aggregates, retry, retry-all-matching and discard. PostgreSQL is the source
+ * of truth; every query here is served by an index of outbox_event (see outbox-explain.test.ts).
+ */
+export const outboxStatuses = ["pending", "publishing", "published", "failed", "dead", "discarded"] as const;
+export type OutboxStatusName = (typeof outboxStatuses)[number];
+
+/**
+ * What operators see: the stored statuses, plus `stalled` for a `published` event still not consumed
+ * OUTBOX_STALLED_AFTER_MS after it was published (its job is slow, or lost and about to be sent
+ * again by the reconciler). `published` then means published and not stalled.
+ */
+export const outboxViewStatuses = [...outboxStatuses, "stalled"] as const;
+export type OutboxViewStatus = (typeof outboxViewStatuses)[number];
+
+/** How old an unconsumed published event must be to count as stalled (the reconciler's deadline). */
+export interface StalledOption {
+  stalledAfterMs?: number;
+}
+const stalledBefore = (opts: StalledOption) => new Date(Date.now() - (opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS));
+
+/** The status an operator sees for a row. */
+export function viewStatus(row: { status: OutboxStatusName; consumedAt: Date | null; publishedAt: Date | null }, before: Date): OutboxViewStatus {
+  return row.status === "published" && row.consumedAt === null && row.publishedAt !== null && row.publishedAt < before ? "stalled" : row.status;
+}
+
+export const outboxFilterSchema = z
+  .object({
+    status: z.array(z.enum(outboxViewStatuses)).min(1).max(outboxViewStatuses.length).optional(),
+    type: z.string().trim().min(1).max(100).optional(),
+    aggregateType: z.string().trim().min(1).max(100).optional(),
+    aggregateId: z.string().trim().min(1).max(200).optional(),
+    from: z.date().optional(),
+    to: z.date().optional(),
+    errorContains: z.string().trim().min(1, "the error text to look for cannot be empty").max(200).optional(),
+    /** A failure group: events whose latest failure has this error fingerprint. */
+    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, "fingerprint is the 32 hex characters of a failure group").optional(),
+  })
+  .refine((f) => !f.from || !f.to || f.from < f.to, { message: "`from` must be before `to`", path: ["to"] })
+  .refine((f) => !f.aggregateId || f.aggregateType, { message: "give aggregateType with aggregateId", path: ["aggregateType"] });
+export type OutboxFilter = z.infer<typeof outboxFilterSchema>;
+
+/** The smallest UUIDv7 of a millisecond: ids are time-ordered, so a time range is an id range. */
+export function uuidv7Floor(at: Date): string {
+  const hex = Math.max(0, at.getTime()).toString(16).padStart(12, "0").slice(-12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+/**
+ * An event's id is assigned inside its transaction, after created_at (the transaction's start), and
+ * at most one transaction timeout later: the slack keeps the id bound of `to` from cutting off an
+ * event whose transaction ran long.
+ */
+const ID_SLACK_MS = 5 * 60_000;
+
+/** The status filter, with `stalled` and `published` told apart by consumed_at and published_at. */
+function statusWhere(statuses: readonly OutboxViewStatus[], before: Date): Prisma.OutboxEventWhereInput {
+  const stored = statuses.filter((s): s is Exclude<OutboxViewStatus, "stalled" | "published"> => s !== "stalled" && s !== "published");
+  const stalled: Prisma.OutboxEventWhereInput = { status: "published", consumedAt: null, publishedAt: { lt: before } };
+  const wantPublished = statuses.includes("published");
+  const wantStalled = statuses.includes("stalled");
+  const parts: Prisma.OutboxEventWhereInput[] = [];
+  if (stored.length) parts.push({ status: { in: stored } });
+  if (wantPublished && wantStalled) parts.push({ status: "published" });
+  else if (wantPublished) parts.push({ status: "published", NOT: stalled });
+  else if (wantStalled) parts.push(stalled);
+  return parts.length === 1 ? parts[0]! : { OR: parts };
+}
+
+export function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
+  const id: Prisma.UuidFilter<"OutboxEvent"> = {};
+  // Id bounds let the time range use the primary key (and the (status,id)/(event_type,id) indexes).
+  if (filter.from) id.gte = uuidv7Floor(filter.from);
+  if (filter.to) id.lt = uuidv7Floor(new Date(filter.to.getTime() + ID_SLACK_MS));
+  return {
+    ...(filter.status ? statusWhere(filter.status, stalledBefore(opts)) : {}),
+    ...(filter.type ? { eventType: filter.type } : {}),
+    ...(filter.aggregateType ? { aggregateType: filter.aggregateType } : {}),
+    ...(filter.aggregateId ? { aggregateId: filter.aggregateId } : {}),
+    ...(filter.from || filter.to ? { id, createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
+    // Text search covers events that failed (every failure stamps last_failed_at): the condition
+    // lets PostgreSQL walk the small failed-rows index instead of every row's error column.
+    ...(filter.errorContains ? { lastFailedAt: { not: null }, lastError: { contains: filter.errorContains, mode: "insensitive" } } : {}),
+    ...(filter.fingerprint ? { failureFingerprint: filter.fingerprint === UNFINGERPRINTED ? null : filter.fingerprint } : {}),
+  };
+}
+
+const summarySelect = {
+  id: true,
+  aggregateType: true,
+  aggregateId: true,
+  aggregateSeq: true,
+  eventType: true,
+  status: true,
+  attempts: true,
+  maxAttempts: true,
+  nextAttemptAt: true,
+  lastError: true,
+  lastFailedAt: true,
+  createdAt: true,
+  publishedAt: true,
+  consumedAt: true,
+} satisfies Prisma.OutboxEventSelect;
+
+/** Newest first, keyset-paginated on the id (never OFFSET: page 1000 costs what page 1 costs). */
+export async function listEvents(db: Db, filter: OutboxFilter, page: { cursor?: string; limit: number }, opts: StalledOption = {}) {
+  const before = stalledBefore(opts);
+  const where = whereOf(filter, opts);
+  if (page.cursor) where.AND = [{ id: { lt: page.cursor } }];
+  const rows = await db.outboxEvent.findMany({ where, orderBy: { id: "desc" }, take: page.limit + 1, select: summarySelect });
+  const items = rows.slice(0, page.limit).map((r) => ({ ...r, status: viewStatus(r, before) }));
+  return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
+}
+
+export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
+  const event = await db.outboxEvent.findUnique({
+    where: { id },
+    select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true },
+  });
+  if (!event) throw notFound(`Outbox event ${id} was not found (it may have been removed by retention)`);
+  // Which earlier event of the same aggregate holds this one back, if any.
+  const blockedBy = await db.outboxEvent.findFirst({
+    where: {
+      aggregateType: event.aggregateType,
+      aggregateId: event.aggregateId,
+      aggregateSeq: { lt: event.aggregateSeq },
+      consumedAt: null,
+      status: { not: "discarded" },
+    },
+    orderBy: { aggregateSeq: "asc" },
+    select: { id: true, aggregateSeq: true, eventType: true, status: true, lastError: true, publishedAt: true, consumedAt: true },
+  });
+  const before = stalledBefore(opts);
+  return {
+    ...event,
+    status: viewStatus(event, before),
+    blockedBy: blockedBy && { id: blockedBy.id, aggregateSeq: blockedBy.aggregateSeq, eventType: blockedBy.eventType, status: viewStatus(blockedBy, before), lastError: blockedBy.lastError },
+  };
+}
+
+/** Counts per status, the oldest due event's age, and per-minute publish/failure counts. */
+export async function outboxStats(db: Db, opts: { windowMinutes: number } & StalledOption) {
+  const grouped = await db.$queryRaw<Array<{ status: OutboxStatusName; n: bigint }>>`
+    SELECT status, count(*) AS n FROM outbox_event
+    WHERE status IN ('pending', 'publishing', 'failed', 'dead', 'discarded')
+    GROUP BY status`;
+  const counts: Record<OutboxViewStatus, number> = { pending: 0, publishing: 0, published: 0, stalled: 0, failed: 0, dead: 0, discarded: 0 };
+  for (const row of grouped) counts[row.status] = Number(row.n);
+  // Counting millions of published rows exactly would cost a long index scan on every refresh:
+  // above a million rows the planner's estimate is shown instead (and said to be one).
+  const [{ estimate }] = (await db.$queryRaw<Array<{ estimate: number }>>`
+    SELECT reltuples::float8 AS estimate FROM pg_class WHERE oid = 'outbox_event'::regclass`) as [{ estimate: number }];
+  let publishedApproximate = false;
+  if (estimate > 1_000_000) {
+    const others = counts.pending + counts.publishing + counts.failed + counts.dead + counts.discarded;
+    counts.published = Math.max(0, Math.round(estimate) - others);
+    publishedApproximate = true;
+  } else {
+    counts.published = await db.outboxEvent.count({ where: { status: "published" } });
+  }
+  // Stalled events are published rows, shown apart: counted from the small in-flight index.
+  counts.stalled = await countStalledEvents(db, { stalledAfterMs: opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS });
+  counts.published = Math.max(0, counts.published - counts.stalled);
+
+  const oldest = await db.$queryRaw<Array<{ age_ms: number | null }>>`
+    SELECT (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS age_ms FROM (
+      (SELECT created_at FROM outbox_event WHERE status = 'pending' ORDER BY status, id LIMIT 1)
+      UNION ALL
+      (SELECT created_at FROM outbox_event WHERE status = 'failed' ORDER BY status, id LIMIT 1)
+    ) due`;
+
+  const since = new Date(Date.now() - opts.windowMinutes * 60_000);
+  const published = await db.$queryRaw<Array<{ minute: Date; n: bigint }>>`
+    SELECT date_trunc('minute', published_at) AS minute, count(*) AS n FROM outbox_event
+    WHERE status = 'published' AND published_at >= ${since} GROUP BY 1 ORDER BY 1`;
+  const failed = await db.$queryRaw<Array<{ minute: Date; n: bigint }>>`
+    SELECT date_trunc('minute', last_failed_at) AS minute, count(*) AS n FROM outbox_event
+    WHERE last_failed_at IS NOT NULL AND last_failed_at >= ${since} GROUP BY 1 ORDER BY 1`;
+  const perMinute = new Map<number, { minute: Date; published: number; failed: number }>();
+  const bucket = (minute: Date) => perMinute.get(minute.getTime()) ?? perMinute.set(minute.getTime(), { minute, published: 0, failed: 0 }).get(minute.getTime())!;
+  for (const r of published) bucket(r.minute).published = Number(r.n);
+  for (const r of failed) bucket(r.minute).failed = Number(r.n);
+  const rates = [...perMinute.values()].sort((a, b) => a.minute.getTime() - b.minute.getTime());
+  const total = (k: "published" | "failed") => rates.reduce((s, r) => s + r[k], 0);
+
+  return {
+    counts,
+    publishedApproximate,
+    oldestDueAgeMs: oldest[0]?.age_ms ?? null,
+    windowMinutes: opts.windowMinutes,
+    publishedPerMinute: total("published") / opts.windowMinutes,
+    failedPerMinute: total("failed") / opts.windowMinutes,
+    rates,
+  };
+}
+
+/**
+ * Aggregates whose events are held back, and the event holding them: the earliest unconsumed event
+ * of each aggregate that has later events waiting. Longest-blocked first.
+ */
+export async function blockedAggregates(db: Db, opts: { limit: number } & StalledOption) {
+  const before = stalledBefore(opts);
+  const rows = await db.$queryRaw<
+    Array<{
+      aggregate_type: string;
+      aggregate_id: string;
+      head_id: string;
+      head_seq: number;
+      head_type: string;
+      head_status: OutboxViewStatus;
+      head_error: string | null;
+      head_created_at: Date;
+      waiting: number;
+    }>
+  >`
+    SELECT h.aggregate_type, h.aggregate_id, h.id AS head_id, h.aggregate_seq AS head_seq, h.event_type AS head_type,
+           CASE WHEN h.status = 'published' AND h.published_at < ${before} THEN 'stalled' ELSE h.status::text END AS head_status, h.last_error AS head_error, h.created_at AS head_created_at,
+           (SELECT count(*) FROM outbox_event w
+             WHERE w.aggregate_type = h.aggregate_type AND w.aggregate_id = h.aggregate_id
+               AND w.aggregate_seq > h.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')::int AS waiting
+    FROM (
+      SELECT DISTINCT ON (aggregate_type, aggregate_id) id, aggregate_type, aggregate_id, aggregate_seq, event_type, status, last_error, created_at, published_at
+      FROM outbox_event
+      WHERE consumed_at IS NULL AND status <> 'discarded'
+      ORDER BY aggregate_type, aggregate_id, aggregate_seq
+    ) h
+    WHERE EXISTS (
+      SELECT 1 FROM outbox_event w
+      WHERE w.aggregate_type = h.aggregate_type AND w.aggregate_id = h.aggregate_id
+        AND w.aggregate_seq > h.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')
+    ORDER BY h.created_at
+    LIMIT ${opts.limit}`;
+  return rows.map((r) => ({
+    aggregateType: r.aggregate_type,
+    aggregateId: r.aggregate_id,
+    waitingEvents: r.waiting,
+    blockedBy: { id: r.head_id, aggregateSeq: r.head_seq, eventType: r.head_type, status: r.head_status, lastError: r.head_error, createdAt: r.head_created_at },
+  }));
+}
+
+async function wakeRelays(db: Db) {
+  await db.$executeRaw`SELECT pg_notify('outbox_event', 'operator')`;
+}
+
+/** Why an action does not apply to an event, in words an operator can act on. */
+async function explainRefusal(db: Db, id: string, action: string, allowed: string): Promise<never> {
+  const row = await db.outboxEvent.findUnique({ where: { id }, select: { status: true, consumedAt: true } });
+  if (!row) throw notFound(`Outbox event ${id} was not found (it may have been removed by retention)`);
+  const state = row.status === "published" && row.consumedAt ? "published and consumed" : row.status;
+  throw new DomainError("conflict", `Event ${id} is ${state}; only ${allowed} events can be ${action}`, { status: row.status });
+}
+
+/**
+ * Send an event again now, with a fresh set of attempts: a failed or dead one, or a published one
+ * that no consumer has finished (its job was lost, e.g. Redis restarted without persistence, so its
+ * aggregate waits behind it). Publishing uses the event id as job id, so if the job does still
+ * exist this is a no-op in BullMQ.
+ */
+export async function retryEvent(db: Db, id: string, audit: AuditContext) {
+  // One transaction: the event's reset and its audit row commit (or roll back) together.
+  return inTransaction(db, async (tx) => {
+    const n = await tx.$executeRaw`
+      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
+      WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
+    if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.retry", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db); // NOTIFY is delivered at commit
+    return { id, status: "pending" as const };
+  });
+}
+
+/** Reset failed or dead events among `ids` for a fresh set of attempts; how many were. */
+export function retryEventsByIds(tx: Tx, ids: string[]): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
+    WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+}
+
+/** Discard the pending, failed or dead events among `ids`, keeping `note` in last_error; how many were. */
+export function discardEventsByIds(tx: Tx, ids: string[], note: string): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE outbox_event
+    SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
+        last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
+    WHERE id = ANY(${ids}::uuid[]) AND status IN ('pending', 'failed', 'dead')`;
+}
+
+export const discardNote = (audit: AuditContext) => `discarded by ${audit.actor.email}${audit.reason ? `: ${audit.reason}` : ""}`;
+
+export interface MatchingAction {
+  verb: "retry" | "discard";
+  batchSize: number;
+  maxEvents: number;
+  /** The audit action name (outbox.retryMatching, failures.retryGroup …) and extra target ids (the group). */
+  action: string;
+  extraTargetIds?: string[];
+  dryRunCount?: number;
+}
+
+/**
+ * Retry or discard every event matching the filter, server-side, in batches of `batchSize` (each
+ * batch a short statement walking the id index downwards). Each batch commits with its own audit
+ * row (its ids and affected count); the rows of one call share a correlation id, so the audit log
+ * sums them. A call that matched nothing is recorded too.
+ */
+export async function actOnMatching(db: Db, filter: OutboxFilter, opts: MatchingAction, audit: AuditContext) {
+  const allowed = opts.verb === "retry" ? ["failed", "dead"] : ["pending", "failed", "dead"];
+  const statuses = (filter.status ?? allowed).filter((s) => allowed.includes(s));
+  if (statuses.length === 0) {
+    const names = opts.verb === "retry" ? "failed or dead" : "pending, failed or dead";
+    throw new DomainError("bad_input", `Only ${names} events can be ${opts.verb === "retry" ? "retried" : "discarded"}: include one of them in the status filter (or leave it out)`);
+  }
+  const where = whereOf({ ...filter, status: statuses as OutboxViewStatus[] });
+  const correlated = { ...audit, correlationId: audit.correlationId ?? randomUUID() };
+  const note = discardNote(audit);
+  const record = (tx: Tx, ids: string[], affected: number) =>
+    recordOperatorAction(tx, {
+      ...correlated,
+      action: opts.action,
+      targetKind: "outbox_event",
+      targetIds: [...(opts.extraTargetIds ?? []), ...ids],
+      filter,
+      dryRunCount: opts.dryRunCount,
+      affectedCount: affected,
+    });
+  let affected = 0;
+  let batches = 0;
+  let cursor: string | undefined;
+  while (affected < opts.maxEvents) {
+    const ids = (
+      await db.outboxEvent.findMany({
+        where: cursor ? { AND: [where, { id: { lt: cursor } }] } : where,
+        orderBy: { id: "desc" },
+        take: Math.min(opts.batchSize, opts.maxEvents - affected),
+        select: { id: true },
+      })
+    ).map((r) => r.id);
+    if (ids.length === 0) break;
+    cursor = ids.at(-1);
+    affected += await inTransaction(db, async (tx) => {
+      const n = opts.verb === "retry" ? await retryEventsByIds(tx, ids) : await discardEventsByIds(tx, ids, note);
+      await record(tx, ids, n);
+      return n;
+    });
+    batches++;
+  }
+  if (batches === 0) await inTransaction(db, (tx) => record(tx, [], 0));
+  if (affected > 0) await wakeRelays(db);
+  return { affected, batches, capped: affected >= opts.maxEvents };
+}
+
+/** Retry every failed or dead event matching the filter (see actOnMatching). */
+export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }, audit: AuditContext) {
+  const { affected, batches, capped } = await actOnMatching(db, filter, { ...opts, verb: "retry", action: "outbox.retryMatching" }, audit);
+  return { retried: affected, batches, capped };
+}
+
+/**
+ * Give up on an event for good: it is never published, and it stops blocking its aggregate (the
+ * next event of the same file goes out). The reason is kept in last_error for the record.
+ */
+export async function discardEvent(db: Db, id: string, audit: AuditContext) {
+  return inTransaction(db, async (tx) => {
+    const n = await discardEventsByIds(tx, [id], discardNote(audit));
+    if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.discard", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db);
+    return { id, status: "discarded" as const };
+  });
+}

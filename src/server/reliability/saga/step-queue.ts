@@ -1,0 +1,92 @@
+import { Queue, type ConnectionOptions } from "bullmq";
+import { jobSchemas, QueueName } from "../../contracts/queues";
+import type { DispatchOptions, SagaDispatcher, StepJob } from "./types";
+
+/**
+ * The saga step queue on BullMQ. One job per (saga, phase, step, generation), with that as the job
+ * id: queuing the same step twice while a job for it is alive is a no-op, which is what makes the
+ * sweeper safe to run in every worker at once.
+ */
+
+export function stepJobId(job: StepJob): string {
+  // BullMQ custom ids may not contain ":".
+  return `${job.sagaId}_${job.phase === "execute" ? "e" : "c"}${job.stepIndex}_g${job.generation}`;
+}
+
+const LIVE_STATES = new Set(["waiting", "delayed", "active", "prioritized", "waiting-children"]);
+
+export function createStepQueue(opts: { connection: ConnectionOptions; prefix: string }) {
+  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: opts.prefix });
+}
+
+/** Redis did not take a step job within the dispatcher's deadline (the job may still land later). */
+export class DispatchTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Redis did not take the saga step job within ${ms} ms`);
+    this.name = "DispatchTimeoutError";
+  }
+}
+
+/** `work`, or a DispatchTimeoutError after `ms`; `work` is not cancelled (BullMQ offers no way). */
+function withDeadline<T>(work: Promise<T>, ms: number | undefined): Promise<T> {
+  if (ms === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DispatchTimeoutError(ms)), ms);
+  });
+  // A late failure of the abandoned work must not surface as an unhandled rejection.
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The dispatcher of saga steps on BullMQ. `timeoutMs` bounds how long a caller waits for Redis:
+ * a web request must not wait out a Redis outage (ioredis reconnecting, BullMQ waiting for its
+ * connection) when PostgreSQL already holds the saga and the sweeper queues any step that has no
+ * job. A job abandoned at the deadline may still be queued later: its id is the step's, so that
+ * is the same job the sweeper would queue. The worker passes none: it has no one waiting on it.
+ */
+export function createBullSagaDispatcher(queue: Queue, opts: { timeoutMs?: number } = {}): SagaDispatcher {
+  async function add(job: StepJob, options: DispatchOptions) {
+    const data = jobSchemas["saga-step"].parse(job);
+    await queue.add(`${job.sagaType}:${job.phase}:${job.stepIndex}`, data, {
+      jobId: stepJobId(job),
+      attempts: options.attempts,
+      backoff: { type: "exponential", delay: options.backoffMs, jitter: 0.2 },
+      // PostgreSQL holds the saga's history; finished jobs only cost Redis memory. Failed jobs are
+      // machinery failures (the step's own failures end in the saga), kept a day for debugging.
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    });
+  }
+  async function ensure(job: StepJob, options: DispatchOptions) {
+    const existing = await queue.getJob(stepJobId(job));
+    if (existing) {
+      const state = await existing.getState();
+      if (LIVE_STATES.has(state)) return false;
+      // Completed or failed without moving the saga: clear it so the id can be queued again.
+      await existing.remove().catch(() => {});
+    }
+    await add(job, options);
+    return true;
+  }
+  return {
+    dispatch: (job, options) => withDeadline(add(job, options), opts.timeoutMs),
+    ensure: (job, options) => withDeadline(ensure(job, options), opts.timeoutMs),
+  };
+}
+
+/**
+ * One queue per (Redis client, prefix) for web processes, which start sagas from request handlers:
+ * a Queue per request would open a connection per request. It rides on the app's ioredis client
+ * (Queue issues no blocking commands), which the app closes itself.
+ */
+const queues = new WeakMap<object, Map<string, Queue>>();
+
+export function sharedStepQueue(connection: ConnectionOptions & object, prefix: string): Queue {
+  let byPrefix = queues.get(connection);
+  if (!byPrefix) queues.set(connection, (byPrefix = new Map()));
+  let queue = byPrefix.get(prefix);
+  if (!queue) byPrefix.set(prefix, (queue = createStepQueue({ connection, prefix })));
+  return queue;
+}
