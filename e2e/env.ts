@@ -6,8 +6,8 @@ export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const dbUrl = new URL(adminUrl);
 // A run on its own port (E2E_PORT) also gets its own database and Redis prefix: two checkouts can run the suite at once.
-// E2E_DATABASE / E2E_QUEUE_PREFIX override the names outright.
-const runName = process.env.E2E_PORT ? `e2e_${E2E_PORT}` : "e2e";
+// E2E_NAME names the run outright; E2E_DATABASE / E2E_QUEUE_PREFIX override the names outright.
+const runName = process.env.E2E_NAME?.replace(/\W/g, "_") ?? (process.env.E2E_PORT ? `e2e_${E2E_PORT}` : "e2e");
 dbUrl.pathname = `/${process.env.E2E_DATABASE ?? `metastore_${runName}`}`;
 
 export const e2eEnv: Record<string, string> = {

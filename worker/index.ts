@@ -6,7 +6,9 @@
  * stop taking jobs → close workers → close Redis → close Prisma.
  */
 import "~/load-dotenv";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
@@ -31,6 +33,7 @@ import { createWorkerMetrics } from "./metrics";
 import { startMetricsServer } from "./metrics-server";
 import { startBulkOperations } from "./jobs/bulk-operations";
 import { startTelemetryFromEnv } from "~/server/platform/telemetry/sdk";
+import { createInFlightTracker } from "./jobs/in-flight";
 
 async function main() {
   const env = getEnv();
@@ -57,7 +60,18 @@ async function main() {
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
   if (cache) components.push({ name: "query-cache", close: () => cache.close() });
-  const heartbeat = await startHeartbeat({ ...common, redis, onBeat: metrics.heartbeat });
+  const inFlight = createInFlightTracker();
+  const heartbeat = await startHeartbeat({
+    ...common,
+    redis,
+    onBeat: metrics.heartbeat,
+    fleet: {
+      version: appVersion(),
+      components: () => components.map((c) => c.name),
+      concurrency: { "outbox-consumers": env.OUTBOX_CONSUMER_CONCURRENCY, "saga-runner": env.SAGA_CONCURRENCY },
+      jobsInFlight: inFlight.count,
+    },
+  });
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ ...common, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
@@ -77,6 +91,7 @@ async function main() {
     metrics,
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
+  inFlight.track(outboxConsumers.worker);
   components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
     ...common,
@@ -110,6 +125,7 @@ async function main() {
     stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
     metrics,
   });
+  inFlight.track(sagaRunner.worker);
   components.push({ name: "saga-runner", close: sagaRunner.close });
   // Bulk operator actions by filter, batch by batch; progress and resumption live in PostgreSQL.
   const bulkOperations = await startBulkOperations(common);
@@ -124,6 +140,7 @@ async function main() {
     res.end(
       JSON.stringify({
         status: fresh ? "ok" : "stale",
+        instanceId: heartbeat.instanceId,
         lastHeartbeat: last,
         components: components.map((c) => c.name),
         redisEvictionPolicy: policy?.policy ?? null,
@@ -177,6 +194,16 @@ async function main() {
   }
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+/** The version this process runs, as the fleet view shows it (package.json's, read at start). */
+function appVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, "..", "package.json"), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 main().catch((err) => {

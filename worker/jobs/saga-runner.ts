@@ -147,6 +147,7 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
   return {
     engine,
     queue,
+    worker,
     async close() {
       clearInterval(timer);
       await sweeping;

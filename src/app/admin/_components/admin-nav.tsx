@@ -11,6 +11,7 @@ const sections = [
   { href: "/admin/sagas", label: "Sagas" },
   { href: "/admin/idempotency", label: "Idempotency" },
   { href: "/admin/cache", label: "Cache" },
+  { href: "/admin/fleet", label: "Fleet" },
   { href: "/admin/bulk", label: "Bulk actions" },
   { href: "/admin/audit", label: "Audit log" },
   { href: "/admin/users", label: "Users" },

@@ -133,6 +133,9 @@ const cases: Record<string, Case> = {
   "admin.users.create": { user: () => operator, prepare: async () => (i: number) => ({ email: `burst-${i}-${randomUUID().slice(0, 8)}@test.local`, name: `Burst ${i}`, role: "user" }) },
   "admin.cache.flushPrefix": { user: () => operator, prepare: async () => () => ({ prefix: "files" }) },
   "admin.cache.flushTag": { user: () => operator, prepare: async () => (i: number) => ({ tag: `file:${i}` }) },
+  // All 50 on the same two rows (queue_control) and the same BullMQ queues: pause and resume alternate.
+  "admin.fleet.pauseQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
+  "admin.fleet.resumeQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
   // Each request on a failure group of its own (one failed event with its own fingerprint).
   "admin.failures.retryGroup": { user: () => operator, prepare: async () => ((fps) => (i: number) => ({ source: "outbox", fingerprint: fps[i] }))(await groups(CONCURRENCY)) },
   "admin.failures.discardGroup": { user: () => operator, prepare: async () => ((fps) => (i: number) => ({ source: "outbox", fingerprint: fps[i] }))(await groups(CONCURRENCY)) },

@@ -2,6 +2,7 @@ import { createTRPCRouter } from "../../trpc";
 import { auditAdminRouter } from "./audit";
 import { bulkAdminRouter } from "./bulk";
 import { cacheAdminRouter } from "./cache";
+import { fleetRouter } from "./fleet";
 import { failuresAdminRouter } from "./failures";
 import { idempotencyAdminRouter } from "./idempotency";
 import { liveAdminRouter } from "./live";
@@ -12,7 +13,7 @@ import { usersAdminRouter } from "./users";
 
 /**
  * The operator dashboard's procedures, one sub-router per reliability mechanism
- * (outbox, idempotency, cache, sagas). Queries: viewers and operators; actions: operators.
+ * (outbox, idempotency, cache, sagas) and the worker fleet. Queries: viewers and operators; actions: operators.
  */
 export const adminRouter = createTRPCRouter({
   audit: auditAdminRouter,
@@ -25,4 +26,5 @@ export const adminRouter = createTRPCRouter({
   live: liveAdminRouter,
   trace: traceAdminRouter,
   users: usersAdminRouter,
+  fleet: fleetRouter,
 });
