@@ -3,7 +3,7 @@ import type { Db } from "../../platform/db/client";
 import type { BlobStorage } from "../../platform/storage/blob-storage";
 import { DomainError, notFound } from "../../platform/errors";
 import { fileDtoSelect, toFileDto, type FileDto } from "./file-dto";
-import type { SagaStatus } from "../../reliability/saga/types";
+import type { SagaStatus } from "../../contracts/statuses";
 import { FILE_UPLOAD_SAGA, FILE_UPLOAD_STEPS, type FileUploadInput } from "./upload-saga";
 import { stagingKeyFor } from "./storage-keys";
 import { checkUploadRequest, type UploadRequest } from "./upload-request";
