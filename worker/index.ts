@@ -2,21 +2,18 @@
  * The MetaStore worker: its own always-on process (never inside Next.js request handlers).
  * Parses the same environment as the web app, connects to PostgreSQL and Redis, registers the
  * BullMQ processors, serves GET /healthz, and shuts down in order on SIGINT/SIGTERM:
- * stop taking jobs → close workers → close Redis → close Prisma.
+ * stop taking jobs → close workers → close the query cache → close Redis → close Prisma.
+ * Its services come from the same composition root as the web app's (src/server/composition.ts).
  */
 import "~/load-dotenv";
 import { createServer } from "node:http";
-import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
-import { createDb } from "~/server/platform/db/client";
+import { composeServices, settingsFromEnv } from "~/server/composition";
 import { tagsForFileChange } from "~/server/features/files/cache-tags";
-import { createQueryCache } from "~/server/reliability/cache";
 import { appSagaRegistry } from "~/server/app-sagas";
-import { createLogger } from "~/server/platform/logger";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
-import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { bullmqConnection } from "~/server/platform/redis";
 import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
 import { startHeartbeat } from "./jobs/scheduled/heartbeat";
 import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
@@ -30,24 +27,20 @@ import { startSagaRunner } from "./jobs/saga-runner";
 async function main() {
   const env = getEnv();
   assertProductionReady(env);
-  const logger = createLogger("worker", env.LOG_LEVEL);
-  const db = createDb(env.DATABASE_URL);
+  const composed = composeServices(settingsFromEnv(env, "worker"));
+  const { db, redis, storage, cache, logger } = composed.services;
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
   const connection = bullmqConnection(env.REDIS_URL);
-  const redis = new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 3 }));
   await redis.ping();
   // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
   const eviction = await checkEvictionPolicy(redis).catch(() => null);
   if (eviction && !eviction.ok) logger.warn({ redisEvictionPolicy: eviction.policy }, eviction.warning);
-  const storage = new LocalDiskStorage(env.STORAGE_DIR);
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
-  // cache itself. Closed last (it flushes its counters), after everything that uses it.
-  const cache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
+  // cache itself. composed.close() closes it after every component that uses it (it flushes its counters).
   const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
 
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
-  if (cache) components.push({ name: "query-cache", close: () => cache.close() });
   const heartbeat = await startHeartbeat({ ...common, redis });
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ ...common, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
@@ -134,8 +127,7 @@ async function main() {
     for (const component of components.reverse()) {
       await component.close().catch((err) => logger.error({ err, component: component.name }, "close failed"));
     }
-    await redis.quit().catch(() => {});
-    await db.$disconnect();
+    await composed.close().catch((err) => logger.error({ err }, "closing the services failed")); // cache, Redis, PostgreSQL
     logger.info("worker stopped");
     process.exit(0);
   }
