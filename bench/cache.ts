@@ -35,6 +35,7 @@ import { createCacheRedis, createQueryCache } from "../src/server/reliability/ca
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
+import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis } from "./support";
 
@@ -61,6 +62,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
     sessions: createSessionManager(db, { secret: SESSION_SECRET, ttlSeconds: 3600, secureCookie: false }, sessionCache),
     signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger }),
     logger,
+    requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
   const cacheRedis = createCacheRedis(redisConnectionOptions(REDIS_URL));

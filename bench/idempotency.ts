@@ -29,6 +29,7 @@ import { createDb } from "../src/server/platform/db/client";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
+import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, percentile } from "./support";
 
@@ -79,6 +80,7 @@ async function main() {
     sessions,
     signInThrottle: createSignInThrottle({ redis, prefix: PREFIX, logger: pino({ level: "warn" }) }),
     logger: pino({ level: "warn" }),
+    requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
   const handler = createTrpcHttpHandler(services);

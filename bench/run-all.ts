@@ -23,6 +23,7 @@ const BENCHES: Array<{ name: string; file: string; env: Record<string, string> }
   { name: "outbox", file: "bench/outbox.ts", env: QUICK ? { BENCH_EVENTS: "3000", BENCH_SECONDS: "3", BENCH_ONLY: "bcq" } : { BENCH_ONLY: "bcq" } },
   { name: "idempotency", file: "bench/idempotency.ts", env: QUICK ? { BENCH_REQUESTS: "300", BENCH_WARMUP: "50" } : {} },
   { name: "cache", file: "bench/cache.ts", env: QUICK ? { BENCH_DURATION: "2", BENCH_ROUNDS: "3" } : {} },
+  { name: "metrics", file: "bench/metrics.ts", env: {} },
 ];
 
 interface Outcome {

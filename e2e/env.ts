@@ -20,6 +20,7 @@ export const e2eEnv: Record<string, string> = {
   QUEUE_PREFIX: "e2e",
   LOG_LEVEL: "warn",
   WORKER_HEALTH_PORT: String(E2E_PORT + 1),
+  WORKER_METRICS_PORT: String(E2E_PORT + 2),
   // Production seeds demo accounts only when asked, and never with the published passwords.
   SEED_DEMO_ACCOUNTS: "true",
   DEMO_USER_EMAIL: "demo@metastore.local",

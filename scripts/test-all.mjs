@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm test`: every suite, in an order that suits 2 cores — static checks, then vitest (unit +
+ * `npm test`: every suite, in an order that suits 2 cores — static checks, promtool (alert rules), then vitest (unit +
  * integration against the real PostgreSQL and Redis), then the chaos suite (the whole system under
  * faults), then Playwright (real Chromium; both use the production build, made once).
  * Each suite writes a JSON report; the last line sums them: `total: N passed, N failed`.
@@ -36,6 +36,11 @@ function fromJson(file, read) {
 
 run("typecheck", "npx", ["tsc", "--noEmit", "-p", "."], asOneCheck);
 run("lint", "npx", ["eslint", "."], asOneCheck);
+
+// Prometheus' own checks of deploy/prometheus (rules, config, alert unit tests); it installs promtool
+// when missing, which the vitest metrics test (promtool check metrics) then uses too.
+rmSync("test-results/promtool.json", { force: true });
+run("promtool", "node", ["scripts/check-prometheus.mjs"], fromJson("test-results/promtool.json", (r) => ({ passed: r.passed, failed: r.failed })));
 
 rmSync("test-results/vitest.json", { force: true });
 run(

@@ -43,6 +43,8 @@ export const serverEnvSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3101),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(3102),
+  WORKER_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   SAGA_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   SAGA_SWEEP_EVERY_MS: z.coerce.number().int().min(100).default(10_000),
   SAGA_STUCK_AFTER_MS: z.coerce.number().int().min(500).default(30_000),

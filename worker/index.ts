@@ -1,7 +1,8 @@
 /**
  * The MetaStore worker: its own always-on process (never inside Next.js request handlers).
  * Parses the same environment as the web app, connects to PostgreSQL and Redis, registers the
- * BullMQ processors, serves GET /healthz, and shuts down in order on SIGINT/SIGTERM:
+ * BullMQ processors, serves GET /healthz and GET /metrics (its own counters and histograms), and
+ * shuts down in order on SIGINT/SIGTERM:
  * stop taking jobs → close workers → close the query cache → close Redis → close Prisma.
  * Its services come from the same composition root as the web app's (src/server/composition.ts).
  */
@@ -23,6 +24,8 @@ import { startOutboxReconciler } from "./jobs/outbox-reconciler";
 import { startOutboxRelay } from "./jobs/outbox-relay";
 import { startOutboxRetention } from "./jobs/scheduled/outbox-retention";
 import { startSagaRunner } from "./jobs/saga-runner";
+import { createWorkerMetrics } from "./metrics";
+import { startMetricsServer } from "./metrics-server";
 
 async function main() {
   const env = getEnv();
@@ -38,10 +41,12 @@ async function main() {
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
   // cache itself. composed.close() closes it after every component that uses it (it flushes its counters).
   const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
+  // Observed where the work happens (relay, consumers, saga steps, heartbeat), served at /metrics.
+  const metrics = createWorkerMetrics();
 
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
-  const heartbeat = await startHeartbeat({ ...common, redis });
+  const heartbeat = await startHeartbeat({ ...common, redis, onBeat: metrics.heartbeat });
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ ...common, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
@@ -58,12 +63,14 @@ async function main() {
     ...common,
     storage,
     consumers: [...defaultConsumers, ...(cache ? [createCacheInvalidator(cache)] : [])],
+    metrics,
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
   components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
     ...common,
     databaseUrl: env.DATABASE_URL,
+    metrics,
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
   });
   components.push({ name: "outbox-relay", close: outboxRelay.close });
@@ -90,6 +97,7 @@ async function main() {
     concurrency: env.SAGA_CONCURRENCY,
     sweepEveryMs: env.SAGA_SWEEP_EVERY_MS,
     stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
+    metrics,
   });
   components.push({ name: "saga-runner", close: sagaRunner.close });
 
@@ -110,8 +118,25 @@ async function main() {
     );
   });
   if (env.WORKER_HEALTH_PORT > 0) health.listen(env.WORKER_HEALTH_PORT, "127.0.0.1");
+  // A metrics port already taken (a second worker on the host) costs the metrics, not the work:
+  // logged as an error (the scrape target shows as down), while jobs keep running.
+  const metricsServer =
+    env.WORKER_METRICS_PORT > 0
+      ? await startMetricsServer({ registry: metrics.registry, port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST }).catch((err: unknown) => {
+          logger.error({ err, port: env.WORKER_METRICS_PORT }, "worker /metrics could not listen; running without it");
+          return null;
+        })
+      : null;
 
-  logger.info({ prefix: env.QUEUE_PREFIX, components: components.map((c) => c.name), redisEvictionPolicy: eviction?.policy ?? null }, "worker started");
+  logger.info(
+    {
+      prefix: env.QUEUE_PREFIX,
+      components: components.map((c) => c.name),
+      redisEvictionPolicy: eviction?.policy ?? null,
+      metrics: metricsServer ? `http://${env.WORKER_METRICS_HOST}:${metricsServer.port}/metrics` : null,
+    },
+    "worker started",
+  );
 
   let stopping = false;
   async function shutdown(signal: string) {
@@ -124,6 +149,7 @@ async function main() {
     }, 20_000);
     timer.unref();
     health.close();
+    await metricsServer?.close();
     for (const component of components.reverse()) {
       await component.close().catch((err) => logger.error({ err, component: component.name }, "close failed"));
     }

@@ -6,6 +6,7 @@ import { createSignInThrottle, type SignInThrottleOptions } from "./auth/sign-in
 import { createDb } from "./platform/db/client";
 import { createLogger, type Logger } from "./platform/logger";
 import { redisConnectionOptions } from "./platform/redis";
+import { createRequestMetrics } from "./metrics/request-metrics";
 import { LocalDiskStorage } from "./platform/storage/local-disk-storage";
 import { createCacheRedis, createQueryCache } from "./reliability/cache";
 import type { AppServices } from "./services";
@@ -69,6 +70,8 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
     sessions: createSessionManager(db, sessionConfig, sessionCache),
     signInThrottle: createSignInThrottle({ redis, prefix: queuePrefix, logger, ...settings.signInThrottle }),
     logger,
+    // Request duration histograms of this process (the web's /api/metrics serves them).
+    requestMetrics: createRequestMetrics(),
     config: { ...settings.config, queuePrefix },
   };
   // Its own fail-fast client: a slow or absent Redis must cost a query a few ms, not a hang. Operator

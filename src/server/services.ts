@@ -3,6 +3,7 @@ import type { Db } from "./platform/db/client";
 import type { QueryCache } from "./reliability/cache/query-cache";
 import type { IdempotencyOptions } from "./reliability/idempotency/options";
 import type { Logger } from "./platform/logger";
+import type { RequestMetrics } from "./metrics/request-metrics";
 import type { SessionManager } from "./auth/session";
 import type { SignInThrottle } from "./auth/sign-in-throttle";
 import type { BlobStorage } from "./platform/storage/blob-storage";
@@ -19,6 +20,8 @@ export interface AppServices {
   /** Failed sign-ins per account and per client address (Redis, in-memory when Redis is down). */
   signInThrottle: SignInThrottle;
   logger: Logger;
+  /** Request duration histograms of this process (served by /api/metrics); absent: requests are not timed. */
+  requestMetrics?: RequestMetrics;
   /** The query cache (fail-open, its own Redis client); absent when CACHE_ENABLED=false. */
   cache?: QueryCache;
   config: {

@@ -12,6 +12,7 @@ import { createDb } from "~/server/platform/db/client";
 import { checkHealth } from "~/server/platform/health";
 import { createTestApp, type TestApp } from "../support/app";
 import { capturedLogger } from "../support/captured-logger";
+import { parseSamples, sumOf } from "../support/prometheus-text";
 import { freePort } from "../support/redis-server";
 
 const { logger, lines: logLines } = capturedLogger();
@@ -51,6 +52,10 @@ describe("unexpected errors", () => {
       const line = logLines.find((l) => l.errorId === errorId);
       expect(line).toBeDefined();
       expect(JSON.stringify(line)).toMatch(/ENOTDIR/);
+      // Counted as a 5xx of its procedure and of the HTTP route.
+      const samples = parseSamples(await app.services.requestMetrics!.registry.metrics());
+      expect(sumOf(samples, "metastore_trpc_request_duration_seconds_count", { procedure: "files.upload", status_class: "5xx" })).toBe(1);
+      expect(sumOf(samples, "metastore_http_request_duration_seconds_count", { route: "/api/trpc", status_class: "5xx" })).toBe(1);
     } finally {
       await rm(app.storageDir, { force: true });
     }
@@ -62,6 +67,9 @@ describe("database unreachable", () => {
     const deadDb = createDb(`postgresql://postgres@127.0.0.1:${deadPort}/metastore`);
     const sessions = createSessionManager(deadDb, { secret: "dead-db-secret-dead-db-secret-dead-db-0", ttlSeconds: 60, secureCookie: false });
     const handler = createTrpcHttpHandler({ ...app.services, db: deadDb, sessions });
+    const http5xx = async () =>
+      sumOf(parseSamples(await app.services.requestMetrics!.registry.metrics()), "metastore_http_request_duration_seconds_count", { route: "/api/trpc", status_class: "5xx" });
+    const http5xxBefore = await http5xx();
     try {
       const sealed = await sessions.seal({ id: alice.id, sessionVersion: 0 });
       // Signed in: the session lookup (in the request context) needs the database.
@@ -80,6 +88,12 @@ describe("database unreachable", () => {
         expect(text).not.toMatch(/prisma|P1001|127\.0\.0\.1|ECONNREFUSED|invocation/i);
         expect((JSON.parse(text) as ErrorBody).error.json.message).toBe("MetaStore cannot reach its database right now: try again in a minute");
       }
+      // Both are 5xx of the HTTP route; only auth.signIn reached a procedure (files.list failed in
+      // the request context, at the session lookup), which is why the route has its own histogram.
+      expect((await http5xx()) - http5xxBefore).toBe(2);
+      const samples = parseSamples(await app.services.requestMetrics!.registry.metrics());
+      expect(sumOf(samples, "metastore_trpc_request_duration_seconds_count", { procedure: "auth.signIn", status_class: "5xx" })).toBe(1);
+      expect(sumOf(samples, "metastore_trpc_request_duration_seconds_count", { procedure: "files.list" })).toBe(0);
     } finally {
       await deadDb.$disconnect();
     }

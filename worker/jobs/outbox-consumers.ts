@@ -8,6 +8,7 @@ import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { defaultConsumers, type EventConsumer } from "./consumer-registry";
+import type { WorkerMetrics } from "../metrics";
 
 /**
  * Marks events consumed in small batches (one UPDATE for everything finished within a few ms).
@@ -54,6 +55,8 @@ export interface ConsumerDeps {
   markConsumed(id: string): Promise<void>;
   /** How batchable consumers run their inbox + effect (default: a transaction per event). */
   handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
+  /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
+  metrics?: Pick<WorkerMetrics, "consumerRan" | "consumed">;
 }
 
 /** The job shape the dispatcher needs (a BullMQ Job, or a plain object in tests). */
@@ -70,6 +73,7 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   const handled: string[] = [];
   const duplicates: string[] = [];
   let current = "dispatcher";
+  let consumerStarted = 0;
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
     let consumedMarked = false;
@@ -79,17 +83,21 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
         consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
+      consumerStarted = performance.now();
       const outcome =
         consumer.batchable && deps.handleBatched
           ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
           : await handleOnce(deps.db, consumer.name, event.id, effect);
+      deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
     current = "dispatcher";
     if (!consumedMarked) await deps.markConsumed(event.id);
+    deps.metrics?.consumed(event.type, event.createdAt);
     return { handled, duplicates };
   } catch (error) {
+    if (current !== "dispatcher") deps.metrics?.consumerRan(current, "error", (performance.now() - consumerStarted) / 1000);
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (error !== null && typeof error === "object") failingConsumer.set(error, current);
     // A failure with retries left is only shown on the dashboard: best effort is enough. The last
@@ -171,6 +179,7 @@ export interface StartConsumersDeps {
   logger: Logger;
   storage: BlobStorage;
   consumers?: readonly EventConsumer[];
+  metrics?: ConsumerDeps["metrics"];
   options?: {
     concurrency?: number;
     /**
@@ -196,6 +205,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     consumers: deps.consumers ?? defaultConsumers,
     markConsumed: marker.mark,
     handleBatched: inbox.run,
+    metrics: deps.metrics,
   };
   const stats = { handled: 0, failed: 0 };
   const worker = new Worker(

@@ -7,6 +7,7 @@ import type { DeliveredEvent } from "~/server/contracts/events";
 import { claimDueEvents, markPublished, markPublishFailed, releaseClaims, type ClaimedEvent } from "~/server/reliability/outbox/relay-store";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
+import type { WorkerMetrics } from "../metrics";
 import { listenForOutboxEvents } from "./outbox-notify-listener";
 
 export interface OutboxRelayOptions {
@@ -39,6 +40,8 @@ export interface RelayDeps {
   prefix: string;
   logger: Logger;
   options: OutboxRelayOptions;
+  /** Relay lag (commit → in the queue) and publish failures, for the worker's /metrics. */
+  metrics?: Pick<WorkerMetrics, "published" | "publishFailed">;
 }
 
 export function consumerJobOptions(eventId: string, consumerJob: { attempts: number; backoffMs: number }): JobsOptions {
@@ -187,6 +190,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
       else await publishOneByOne(events);
       return events.length;
     }
+    deps.metrics?.published(events);
     await options.hooks?.afterPublish?.(events);
     markInBackground(events.map((e) => e.id));
     return events.length;
@@ -215,6 +219,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
     for (const [i, event] of events.entries()) {
       try {
         await withTimeout(publish(queue, [toJob(event, consumerJob)]), publishTimeoutMs, "publishing to Redis");
+        deps.metrics?.published([event]);
         ok.push(event.id);
       } catch (error) {
         if (!(await redisReachable())) {
@@ -230,6 +235,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
   }
 
   async function recordFailure(event: ClaimedEvent, error: unknown) {
+    deps.metrics?.publishFailed(event.eventType);
     stats.failed += await markPublishFailed(db, relayId, [event], error, retry);
     log.warn({ err: (error as Error).message, eventId: event.id, attempt: event.attempts + 1 }, "publishing an outbox event failed");
   }

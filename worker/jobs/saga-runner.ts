@@ -6,6 +6,7 @@ import { createSagaEngine } from "~/server/reliability/saga/engine";
 import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, QueueName } from "~/server/contracts/queues";
+import type { WorkerMetrics } from "../metrics";
 
 export interface SagaRunnerOptions {
   connection: ConnectionOptions;
@@ -26,6 +27,8 @@ export interface SagaRunnerOptions {
   /** How often this process looks for sagas with no live job, and how long a saga must be idle first. */
   sweepEveryMs?: number;
   stuckAfterMs?: number;
+  /** Step durations by saga type and step, and sagas finished, for the worker's /metrics. */
+  metrics?: Pick<WorkerMetrics, "sagaStepRan">;
 }
 
 /**
@@ -52,12 +55,23 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
     QueueName.sagaStep,
     async (job, token) => {
       const data = jobSchemas["saga-step"].parse(job.data);
+      const started = performance.now();
       const outcome = await engine.runStep(data, {
         attemptsMade: job.attemptsMade,
         redelivered: job.attemptsStarted > 1 || job.stalledCounter > 0,
         maxAttempts: job.opts.attempts ?? 1,
         queuedAt: job.timestamp,
       });
+      // A "wait" ran nothing (another worker holds the step): only work done is timed.
+      if (opts.metrics && outcome.kind !== "wait") {
+        // Labels from the registry, not the job: a type or step the code does not know is "unknown".
+        const def = opts.registry.get(data.sagaType);
+        opts.metrics.sagaStepRan(
+          { sagaType: def ? def.type : "unknown", step: def?.steps[data.stepIndex]?.name ?? "unknown", phase: data.phase, result: outcome.kind },
+          (performance.now() - started) / 1000,
+          outcome.kind === "advanced" ? outcome.status : undefined,
+        );
+      }
       switch (outcome.kind) {
         case "retry":
           opts.logger.warn({ sagaId: data.sagaId, step: data.stepIndex, phase: data.phase, err: outcome.error.message }, "saga step failed; retrying");

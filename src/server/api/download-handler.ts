@@ -15,7 +15,7 @@ const problem = (status: number, message: string) => Response.json({ error: mess
  * fuzz suite) drive the very code the Next.js route serves.
  */
 export function createDownloadHandler(services: AppServices) {
-  return async (req: Request, id: string): Promise<Response> => {
+  const handle = async (req: Request, id: string): Promise<Response> => {
     if (!z.uuid().safeParse(id).success) return problem(400, "The file id must be a UUID");
     const user = await services.sessions.resolve(readSessionCookie(req));
     if (!user) return problem(401, "Sign in to download files");
@@ -43,4 +43,6 @@ export function createDownloadHandler(services: AppServices) {
       throw error;
     }
   };
+  // Time to the response's headers: the bytes stream afterwards at the client's pace.
+  return services.requestMetrics ? services.requestMetrics.timeHttp("/api/files/:id/download", handle) : handle;
 }

@@ -16,7 +16,7 @@ export function createTrpcHttpHandler(services: AppServices) {
     maxUploadBytes: services.config.maxUploadBytes,
     maxJsonBodyBytes: services.config.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
   };
-  return (incoming: Request) => {
+  const handle = (incoming: Request) => {
     // Every body is counted as it streams in, whatever Content-Length says (or does not say).
     const { limitBytes, message } = bodyLimitFor(incoming, limits);
     const req = limitRequestBody(incoming, limitBytes, () => new TRPCError({ code: "PAYLOAD_TOO_LARGE", message }));
@@ -37,4 +37,5 @@ export function createTrpcHttpHandler(services: AppServices) {
       },
     });
   };
+  return services.requestMetrics ? services.requestMetrics.timeHttp("/api/trpc", handle) : handle;
 }

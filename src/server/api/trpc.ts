@@ -3,6 +3,7 @@
  * Stricter procedures are the base plus named middlewares that narrow the context.
  */
 import { initTRPC, TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { z, ZodError } from "zod";
 import type { SessionUser } from "../auth/session";
@@ -164,6 +165,18 @@ const databaseUnavailable = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * Outermost: times every procedure call with the status its caller gets (after the 503 and domain
+ * error mappings inside it). Only known procedure paths reach a middleware, so the label stays bounded.
+ */
+const requestTiming = t.middleware(async ({ ctx, path, next }) => {
+  if (!ctx.requestMetrics) return next();
+  const started = performance.now();
+  const result = await next();
+  ctx.requestMetrics.observeProcedure(path, result.ok ? 200 : getHTTPStatusCodeFromError(result.error), (performance.now() - started) / 1000);
+  return result;
+});
+
 const requireUser = t.middleware(({ ctx, next }) => {
   if (!ctx.user) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "You are not signed in (or your session expired): sign in and try again" });
@@ -191,14 +204,15 @@ const inputGuard = t.middleware(inputGuardMiddleware);
 const cache = t.middleware(cacheMiddleware);
 const idempotency = t.middleware(idempotencyMiddleware);
 
-// Outside everything, only the mapping of an unreachable database to 503 (a session lookup can hit it).
+// Outside everything, the timing, then only the mapping of an unreachable database to 503 (a session lookup can hit it).
 // Sign-in and role first (401/403 whatever the input), then the raw input guard (before anything
 // walks the input), then the reliability middlewares, then the domain error mapping.
-export const publicProcedure = t.procedure.use(databaseUnavailable).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
+export const publicProcedure = t.procedure.use(requestTiming).use(databaseUnavailable).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** A signed-in user of any role. */
-export const authedProcedure = t.procedure.use(databaseUnavailable).use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
+export const authedProcedure = t.procedure.use(requestTiming).use(databaseUnavailable).use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** Read access to the operator dashboard: viewers and operators. */
 export const viewerProcedure = t.procedure
+  .use(requestTiming)
   .use(databaseUnavailable)
   .use(requireUser)
   .use(requireRole(["viewer", "operator"], "viewers and operators"))
@@ -208,6 +222,7 @@ export const viewerProcedure = t.procedure
   .use(domainErrors);
 /** Operator actions (retry, discard, flush…). */
 export const operatorProcedure = t.procedure
+  .use(requestTiming)
   .use(databaseUnavailable)
   .use(requireUser)
   .use(requireRole(["operator"], "operators"))

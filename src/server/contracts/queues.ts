@@ -21,6 +21,11 @@ export const QueueName = {
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
+/** Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics). */
+export function workerHeartbeatKey(prefix: string): string {
+  return `${prefix}:worker:heartbeat`;
+}
+
 export const jobSchemas = {
   heartbeat: z.object({ sentAt: z.string() }),
   "saga-step": z.object({

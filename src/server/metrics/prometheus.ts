@@ -4,13 +4,15 @@ import { countRecordsByState } from "../reliability/idempotency/queries";
 import { blockedAggregates, outboxStats } from "../reliability/outbox/operator";
 import { reconcileReasons, reconcileTotals } from "../reliability/outbox/reconcile-store";
 import { sagaServiceFor } from "../app-sagas";
+import { workerHeartbeatKey } from "../contracts/queues";
 import type { AppServices } from "../services";
 
 /**
  * The metrics the original design said to watch, for Prometheus: read from PostgreSQL (the source
  * of truth) and from the cross-process counters in Redis at scrape time, so every web process
  * reports the same numbers. Cumulative counters kept in Redis are exposed as gauges: their value is
- * a total across processes, not this process's own count.
+ * a total across processes, not this process's own count. Request durations are this process's own
+ * histograms (services.requestMetrics); the worker serves its own at its /metrics (worker/metrics.ts).
  */
 export function createMetricsRegistry(services: AppServices): Registry {
   const registry = new Registry();
@@ -30,7 +32,7 @@ export function createMetricsRegistry(services: AppServices): Registry {
   let scrape: Promise<Awaited<ReturnType<typeof readAll>>> | null = null;
   const readAll = async () => {
     const stalledAfterMs = services.config.outboxStalledAfterMs;
-    const [outbox, blocked, reconciled, sagas, idempotencyCounters, idempotencyRecords, cache] = await Promise.all([
+    const [outbox, blocked, reconciled, sagas, idempotencyCounters, idempotencyRecords, cache, heartbeat] = await Promise.all([
       outboxStats(services.db, { windowMinutes: 5, stalledAfterMs }),
       blockedAggregates(services.db, { limit: 1000, stalledAfterMs }),
       reconcileTotals(services.db),
@@ -38,8 +40,10 @@ export function createMetricsRegistry(services: AppServices): Registry {
       createIdempotencyMetrics(services.redis, services.config.queuePrefix).read(),
       countRecordsByState(services.db),
       services.cache?.stats() ?? null,
+      // Redis down: no heartbeat to show, which the alert reads as "none" (as /healthz would).
+      services.redis.get(workerHeartbeatKey(services.config.queuePrefix)).catch(() => null),
     ]);
-    return { outbox, blocked, reconciled, sagas, idempotencyCounters, idempotencyRecords, cache };
+    return { outbox, blocked, reconciled, sagas, idempotencyCounters, idempotencyRecords, cache, heartbeat };
   };
   const data = () => {
     scrape ??= readAll().finally(() => setTimeout(() => (scrape = null), 0));
@@ -89,10 +93,11 @@ export function createMetricsRegistry(services: AppServices): Registry {
   gauge("metastore_saga_avg_steps", "Execute steps run per finished saga", [], async (g) => {
     g.set((await data()).sagas.avgSteps ?? 0);
   });
-  gauge("metastore_saga_duration_seconds", "Duration of finished sagas", ["quantile"], async (g) => {
+  // Percentiles computed in PostgreSQL: a gauge labelled `percentile` ("quantile" is reserved for summaries).
+  gauge("metastore_saga_duration_seconds", "Duration of finished sagas, p50 and p95", ["percentile"], async (g) => {
     const { durationMs } = (await data()).sagas;
-    g.set({ quantile: "0.5" }, (durationMs.p50 ?? 0) / 1000);
-    g.set({ quantile: "0.95" }, (durationMs.p95 ?? 0) / 1000);
+    g.set({ percentile: "50" }, (durationMs.p50 ?? 0) / 1000);
+    g.set({ percentile: "95" }, (durationMs.p95 ?? 0) / 1000);
   });
   gauge("metastore_idempotency_requests", "Idempotency-Key outcomes, cumulative across processes", ["outcome"], async (g) => {
     const { total } = (await data()).idempotencyCounters;
@@ -121,5 +126,12 @@ export function createMetricsRegistry(services: AppServices): Registry {
       this.inc(services.signInThrottle.throttledTotal());
     },
   });
-  return registry;
+  // The shared heartbeat in Redis, seen from the web: it outlives a dead worker (whose own /metrics
+  // would simply vanish), so "no worker heartbeat" can be alerted on from here.
+  gauge("metastore_worker_last_heartbeat_timestamp_seconds", "When any worker last ran the heartbeat job (Unix seconds; 0 when Redis has none)", [], async (g) => {
+    const at = (await data()).heartbeat;
+    g.set(at ? Date.parse(at) / 1000 : 0);
+  });
+  // This process's request histograms, counted as requests are handled (not read from a store).
+  return services.requestMetrics ? Registry.merge([registry, services.requestMetrics.registry]) : registry;
 }

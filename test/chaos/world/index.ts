@@ -95,7 +95,7 @@ export async function createWorld(log: (line: string) => void): Promise<World> {
     name: "web",
     command: process.execPath,
     args: [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(webPort), "-H", "127.0.0.1"],
-    env: { ...env, PORT: String(webPort), WORKER_HEALTH_PORT: "0" },
+    env: { ...env, PORT: String(webPort), WORKER_HEALTH_PORT: "0", WORKER_METRICS_PORT: "0" },
     cwd: ROOT,
     logFile: path.join(dir, "web.log"),
     probe: () => httpAnswers(`http://127.0.0.1:${webPort}/api/health`),
@@ -106,7 +106,8 @@ export async function createWorld(log: (line: string) => void): Promise<World> {
       name: `worker-${i + 1}`,
       command: process.execPath,
       args: ["--import", "tsx", path.join(ROOT, "worker", "index.ts")],
-      env: { ...env, WORKER_HEALTH_PORT: String(port) },
+      // Two workers on one host: no shared metrics port (0: off).
+      env: { ...env, WORKER_HEALTH_PORT: String(port), WORKER_METRICS_PORT: "0" },
       cwd: ROOT,
       logFile: path.join(dir, `worker-${i + 1}.log`),
       probe: () => httpAnswers(`http://127.0.0.1:${port}/healthz`),
