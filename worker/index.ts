@@ -3,23 +3,20 @@
  * Parses the same environment as the web app, connects to PostgreSQL and Redis, registers the
  * BullMQ processors, serves GET /healthz and GET /metrics (its own counters and histograms), and
  * shuts down in order on SIGINT/SIGTERM:
- * stop taking jobs → close workers → close Redis → close Prisma.
+ * stop taking jobs → close workers → close the query cache → close Redis → close Prisma.
+ * Its services come from the same composition root as the web app's (src/server/composition.ts).
  */
 import "~/load-dotenv";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
-import { Redis } from "ioredis";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
-import { createDb } from "~/server/platform/db/client";
+import { composeServices, settingsFromEnv } from "~/server/composition";
 import { tagsForFileChange } from "~/server/features/files/cache-tags";
-import { createQueryCache } from "~/server/reliability/cache";
 import { appSagaRegistry } from "~/server/app-sagas";
-import { createLogger } from "~/server/platform/logger";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
-import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { bullmqConnection } from "~/server/platform/redis";
 import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
 import { startHeartbeat } from "./jobs/scheduled/heartbeat";
 import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
@@ -40,26 +37,22 @@ async function main() {
   assertProductionReady(env);
   // Before anything opens a connection: the pg and ioredis instrumentations patch the drivers.
   const telemetry = startTelemetryFromEnv("metastore-worker");
-  const logger = createLogger("worker", env.LOG_LEVEL);
-  const db = createDb(env.DATABASE_URL);
+  const composed = composeServices(settingsFromEnv(env, "worker"));
+  const { db, redis, storage, cache, logger } = composed.services;
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
   const connection = bullmqConnection(env.REDIS_URL);
-  const redis = new Redis(redisConnectionOptions(env.REDIS_URL, { maxRetriesPerRequest: 3 }));
   await redis.ping();
   // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
   const eviction = await checkEvictionPolicy(redis).catch(() => null);
   if (eviction && !eviction.ok) logger.warn({ redisEvictionPolicy: eviction.policy }, eviction.warning);
-  const storage = new LocalDiskStorage(env.STORAGE_DIR);
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
-  // cache itself. Closed last (it flushes its counters), after everything that uses it.
-  const cache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
+  // cache itself. composed.close() closes it after every component that uses it (it flushes its counters).
   const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
   // Observed where the work happens (relay, consumers, saga steps, heartbeat), served at /metrics.
   const metrics = createWorkerMetrics();
 
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
-  if (cache) components.push({ name: "query-cache", close: () => cache.close() });
   const inFlight = createInFlightTracker();
   const heartbeat = await startHeartbeat({
     ...common,
@@ -185,8 +178,7 @@ async function main() {
     for (const component of components.reverse()) {
       await component.close().catch((err) => logger.error({ err, component: component.name }, "close failed"));
     }
-    await redis.quit().catch(() => {});
-    await db.$disconnect();
+    await composed.close().catch((err) => logger.error({ err }, "closing the services failed")); // cache, Redis, PostgreSQL
     // Spans still buffered go out before the process ends.
     await telemetry?.shutdown().catch((err: unknown) => logger.warn({ err }, "trace export at shutdown failed"));
     logger.info("worker stopped");

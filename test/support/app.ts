@@ -6,20 +6,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { appRouter, createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
-import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
-import { createSignInThrottle, type SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
+import { SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
+import type { SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
-import { createDb } from "~/server/platform/db/client";
-import { createCacheRedis, createQueryCache } from "~/server/reliability/cache";
-import { createRequestMetrics } from "~/server/metrics/request-metrics";
+import { composeServices } from "~/server/composition";
 import type { AppServices } from "~/server/services";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { bullmqConnection, redisConnectionOptions } from "~/server/platform/redis";
+import { bullmqConnection } from "~/server/platform/redis";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -58,45 +54,35 @@ export async function createTestApp(
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  const db = createDb(database.url, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const redisUrl = opts.redisUrl ?? TEST_REDIS_URL;
-  // The app's own settings (src/server/platform/redis.ts): one retry, then a command fails.
-  const redis = new Redis(redisConnectionOptions(redisUrl, { maxRetriesPerRequest: 1 }));
-  redis.on("error", () => {}); // a test that stops Redis expects the connection errors
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
-  const sessions = createSessionManager(db, { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false });
-  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  const services: AppServices = {
-    db,
-    redis,
-    storage: new LocalDiskStorage(storageDir),
-    sessions,
-    signInThrottle: createSignInThrottle({ redis, prefix, logger, ...opts.signInThrottle }),
-    logger,
-    // As the app composes it: requests are timed, /api/metrics serves the histograms.
-    requestMetrics: createRequestMetrics(),
+  const cacheRedisUrl = opts.cacheRedisUrl === undefined ? TEST_REDIS_URL : opts.cacheRedisUrl;
+  // The app's own composition (src/server/composition.ts), pointed at this test's database, Redis
+  // prefix and storage folder.
+  const composed = composeServices({
+    databaseUrl: database.url,
+    poolMax: opts.poolMax ?? 20,
+    redisUrl,
+    redisMaxRetriesPerRequest: 1, // the web app's: one retry, then a command fails
+    storageDir,
+    logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    queuePrefix: prefix,
+    sessions: { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false },
+    signInThrottle: opts.signInThrottle,
+    // The timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
+    cache: cacheRedisUrl ? { redisUrl: cacheRedisUrl, commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000 } : null,
     config: {
       maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024,
-      queuePrefix: prefix,
       appOrigin: opts.appOrigin,
       trustProxy: opts.trustProxy,
       maxJsonBodyBytes: opts.maxJsonBodyBytes,
     },
-  };
-  // The query cache on its own fail-fast client, under this test's prefix (like the app's). The
-  // timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
-  const cacheRedisUrl = opts.cacheRedisUrl === undefined ? TEST_REDIS_URL : opts.cacheRedisUrl;
-  const cacheRedis = cacheRedisUrl ? createCacheRedis(redisConnectionOptions(cacheRedisUrl)) : null;
-  if (cacheRedis) {
-    services.cache = createQueryCache({
-      redis: cacheRedis,
-      commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000,
-      appPrefix: prefix,
-      logger: services.logger,
-    });
-    await services.cache.whenReady();
-  }
+  });
+  const { services } = composed;
+  const { db, redis, sessions } = services;
+  redis.on("error", () => {}); // a test that stops Redis expects the connection errors
+  await services.cache?.whenReady();
   const handler = createTrpcHttpHandler(services);
   const sealedFor = new Map<string, string>();
 
@@ -135,17 +121,15 @@ export async function createTestApp(
       return user;
     },
     async close() {
+      // Remove every key of this test's prefix (queues and cache), in SCAN batches, then close.
       await services.cache?.close();
-      cacheRedis?.disconnect();
-      await db.$disconnect();
-      // Remove every key of this test's prefix (queues and cache), in SCAN batches.
       let cursor = "0";
       do {
         const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
         cursor = next;
         if (keys.length) await redis.del(...keys);
       } while (cursor !== "0");
-      await redis.quit();
+      await composed.close();
       await rm(storageDir, { recursive: true, force: true });
       await database.drop();
     },

@@ -39,6 +39,10 @@ export type EventType = keyof typeof eventRegistry;
 export type EventPayload<T extends EventType> = z.infer<(typeof eventRegistry)[T]["payload"]>;
 export const eventTypes = Object.keys(eventRegistry) as EventType[];
 
+/** The events of the file aggregate (everything the files feature writes). */
+export type FileEventType = { [T in EventType]: (typeof eventRegistry)[T]["aggregateType"] extends "file" ? T : never }[EventType];
+export const fileEventTypes = eventTypes.filter((type): type is FileEventType => eventRegistry[type].aggregateType === "file");
+
 export function isEventType(type: string): type is EventType {
   return Object.hasOwn(eventRegistry, type);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { deliveredEventSchema } from "./events";
+import { sagaPhaseSchema } from "./statuses";
 
 /**
  * Every BullMQ queue of MetaStore, with the zod schema of its job payload. Producers and the
@@ -32,14 +33,20 @@ export const jobSchemas = {
   "saga-step": z.object({
     sagaId: z.uuid(),
     sagaType: z.string().min(1),
-    phase: z.enum(["execute", "compensate"]),
+    phase: sagaPhaseSchema,
     stepIndex: z.number().int().min(0),
+    /** Bumped by a redrive, so jobs and execution ids of the previous run can never be mistaken for the new one. */
     generation: z.number().int().min(0),
+    /**
+     * Set when the previous step's finish already took this step's lease for this job (same
+     * statement): the job's first delivery runs the step without a claim statement of its own.
+     */
     preclaim: z
       .object({
         attempt: z.number().int().min(1),
         version: z.number().int().min(0),
         executionId: z.string().min(1),
+        /** When the lease was taken (ms since epoch). */
         at: z.number(),
         input: z.unknown(),
         context: z.unknown(),

@@ -4,6 +4,7 @@ import { createFilesServiceWithOutbox, eventHeadersFor } from "../../features/fi
 import { tagListSchema } from "../../features/files/tags";
 import { sagaServiceFor } from "../../app-sagas";
 import { createUploadService } from "../../features/files/upload-service";
+import type { UploadRequest } from "../../features/files/upload-request";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter } from "../trpc";
 
@@ -31,7 +32,7 @@ const uploadForm = z.instanceof(FormData, { message: "send the upload as multipa
 });
 
 /** The parsed multipart form as the domain's upload request (both upload paths take it). */
-async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input: { file: File; tags: string[] }) {
+async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input: { file: File; tags: string[] }): Promise<UploadRequest> {
   return {
     ownerId: ctx.user.id,
     name: input.file.name,

@@ -13,7 +13,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { startSagaRunner } from "~test/support/worker";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
 import { sagaServiceFor } from "../../app-sagas";
 import { fileUploadSaga, type FileUploadInput } from "./upload-saga";

@@ -6,22 +6,16 @@ import { inTransaction, type Tx } from "../../platform/db/transaction";
 import { recordOperatorAction, type AuditContext } from "../audit";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
+import { outboxViewStatuses, type OutboxStatus, type OutboxViewStatus } from "../../contracts/statuses";
 
 /**
  * What an operator sees and does with the outbox: counts, rates, lists with filters and keyset
  * pagination, blocked aggregates, retry, retry-all-matching and discard. PostgreSQL is the source
  * of truth; every query here is served by an index of outbox_event (see outbox-explain.test.ts).
  */
-export const outboxStatuses = ["pending", "publishing", "published", "failed", "dead", "discarded"] as const;
-export type OutboxStatusName = (typeof outboxStatuses)[number];
-
-/**
- * What operators see: the stored statuses, plus `stalled` for a `published` event still not consumed
- * OUTBOX_STALLED_AFTER_MS after it was published (its job is slow, or lost and about to be sent
- * again by the reconciler). `published` then means published and not stalled.
- */
-export const outboxViewStatuses = [...outboxStatuses, "stalled"] as const;
-export type OutboxViewStatus = (typeof outboxViewStatuses)[number];
+// The statuses are contracts (contracts/statuses.ts); `stalled` is explained there.
+export { outboxStatuses, outboxViewStatuses, type OutboxViewStatus } from "../../contracts/statuses";
+export type OutboxStatusName = OutboxStatus;
 
 /** How old an unconsumed published event must be to count as stalled (the reconciler's deadline). */
 export interface StalledOption {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { asTestOperator } from "~test/support/audit";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { startSagaRunner } from "~test/support/worker";
 import { DomainError } from "../../platform/errors";
 import { errorFingerprint } from "../failures/fingerprint";
 import { createSagaEngine } from "./engine";

@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { asTestOperator } from "~test/support/audit";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { startSagaRunner } from "~test/support/worker";
 import { DomainError } from "../../platform/errors";
 import { deleteExpiredSagaAttempts } from "./retention";
 import { createSagaService, type SagaService } from "./saga-service";

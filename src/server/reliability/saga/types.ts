@@ -1,41 +1,15 @@
 /** Shapes shared by the engine, the dispatcher (BullMQ) and the operator operations. */
+import type { JobPayload } from "../../contracts/queues";
 
-export type SagaPhase = "execute" | "compensate";
-export type SagaStatus = "running" | "compensating" | "completed" | "compensated" | "failed" | "aborted";
+import type { SagaStatus } from "../../contracts/statuses";
+export type { SagaPhase, SagaStatus } from "../../contracts/statuses";
 
 export const TERMINAL_STATUSES: ReadonlyArray<SagaStatus> = ["completed", "compensated", "aborted"];
 
-/** One job of the step queue: run this phase of this step of this saga. */
-export interface StepJob {
-  sagaId: string;
-  sagaType: string;
-  phase: SagaPhase;
-  stepIndex: number;
-  /** Bumped by a redrive, so jobs and execution ids of the previous run can never be mistaken for the new one. */
-  generation: number;
-  /**
-   * Set when the previous step's finish already took this step's lease for this job (same
-   * statement): the job's first delivery runs the step without a claim statement of its own.
-   */
-  preclaim?: PreClaim;
-  /**
-   * The saga's correlation id and the W3C trace context of the request that started it, so every
-   * step's log lines and span join that request. Optional: jobs queued before these existed run too.
-   */
-  correlationId?: string;
-  traceparent?: string;
-}
-
-export interface PreClaim {
-  attempt: number;
-  version: number;
-  executionId: string;
-  /** When the lease was taken (ms since epoch). */
-  at: number;
-  input: unknown;
-  context: unknown;
-  executedOutput: unknown;
-}
+/** One job of the step queue: run this phase of this step of this saga (contracts/queues.ts "saga-step"). */
+export type StepJob = JobPayload<"saga-step">;
+/** The lease the previous step's finish took for this job (see the job schema). */
+export type PreClaim = NonNullable<StepJob["preclaim"]>;
 
 export interface DispatchOptions {
   attempts: number;

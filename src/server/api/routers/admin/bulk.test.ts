@@ -4,7 +4,7 @@ import type { SessionUser } from "~/server/auth/session";
 import { runBulkBatch } from "~/server/reliability/bulk/operations";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { seedOutboxEvents } from "~test/support/bulk";
-import { startBulkOperations } from "../../../../../worker/jobs/bulk-operations";
+import { startBulkOperations } from "~test/support/worker";
 import { waitFor } from "~test/fixtures/outbox.test-support";
 
 /** admin.bulk through the real router, with the real BullMQ worker running operations against PostgreSQL. */

@@ -12,8 +12,7 @@ import { pruneGone } from "~/server/reliability/fleet";
 import { QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
-import { startHeartbeat } from "../../../../../worker/jobs/scheduled/heartbeat";
-import { createInFlightTracker } from "../../../../../worker/jobs/in-flight";
+import { createInFlightTracker, startHeartbeat } from "~test/support/worker";
 
 /** Short for a test, long enough that a loaded machine does not make a live worker look gone (3 missed beats). */
 const BEAT_MS = 1000;

@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { sagaStatusSchema } from "../../../contracts/statuses";
 import { sagaServiceFor } from "../../../app-sagas";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const sagaId = z.uuid({ message: "must be a saga id (a UUID)" });
-const sagaStatus = z.enum(["running", "compensating", "completed", "compensated", "failed", "aborted"]);
+const sagaStatus = sagaStatusSchema;
 
 /** Saga dashboard: viewers read, operators act. The logic lives in src/server/reliability/saga. */
 export const sagasRouter = createTRPCRouter({
