@@ -6,6 +6,7 @@ const FRAMEWORK = {
   message: "Platform, contracts, mechanisms, features and the worker stay framework-free (they are shared with the worker).",
 };
 const NO_WORKER = { group: ["**/worker/*", "**/worker/**"], message: "src/ never imports the worker: move shared code under src/server/." };
+const WORKER_VIA_SUPPORT = { ...NO_WORKER, message: "Tests under src/ run worker jobs through ~test/support/worker, so no file under src/ imports worker/." };
 const NO_TEST = { group: ["~test/*", "**/test/*", "**/test/**"], message: "Production code never imports tests or fixtures." };
 /** Imports that would point back up the flow: layer → the layers above it. */
 const above = (...names) => ({
@@ -22,8 +23,10 @@ function importRules() {
     block(["src/server/contracts/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("reliability", "features", "api", "auth", "composition", "app-sagas")]),
     block(["src/server/reliability/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("features", "api", "composition", "app-sagas")]),
     block(["src/server/features/**"], [NO_WORKER, NO_TEST, FRAMEWORK, above("api", "composition", "app-sagas")]),
-    // Tests beside the code may use test helpers and worker jobs, never the framework.
-    block(TESTS.map((t) => `src/server/{platform,contracts,reliability,features}/${t}`), [FRAMEWORK], []),
+    // Tests beside the code may use test helpers, and worker jobs through ~test/support/worker only;
+    // those of the lower layers never the framework.
+    block(TESTS.map((t) => `src/${t}`), [WORKER_VIA_SUPPORT], []),
+    block(TESTS.map((t) => `src/server/{platform,contracts,reliability,features}/${t}`), [FRAMEWORK, WORKER_VIA_SUPPORT], []),
     block(["worker/**"], [FRAMEWORK], []),
   ];
 }

@@ -6,8 +6,9 @@ export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const dbUrl = new URL(adminUrl);
 // A run on its own port (E2E_PORT) also gets its own database and Redis prefix: two checkouts can run the suite at once.
-const runName = process.env.E2E_PORT ? `e2e_${E2E_PORT}` : "e2e";
-dbUrl.pathname = `/metastore_${runName}`;
+// E2E_NAME names the run outright; E2E_DATABASE / E2E_QUEUE_PREFIX override the names outright.
+const runName = process.env.E2E_NAME?.replace(/\W/g, "_") ?? (process.env.E2E_PORT ? `e2e_${E2E_PORT}` : "e2e");
+dbUrl.pathname = `/${process.env.E2E_DATABASE ?? `metastore_${runName}`}`;
 
 export const e2eEnv: Record<string, string> = {
   NODE_ENV: "production",
@@ -19,7 +20,7 @@ export const e2eEnv: Record<string, string> = {
   APP_ORIGIN: `http://127.0.0.1:${E2E_PORT}`,
   STORAGE_DIR: `.data/${runName}-storage`,
   MAX_UPLOAD_BYTES: String(5 * 1024 * 1024),
-  QUEUE_PREFIX: runName,
+  QUEUE_PREFIX: process.env.E2E_QUEUE_PREFIX ?? runName,
   LOG_LEVEL: "warn",
   WORKER_HEALTH_PORT: String(E2E_PORT + 1),
   WORKER_METRICS_PORT: String(E2E_PORT + 2),

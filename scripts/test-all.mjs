@@ -3,7 +3,8 @@
  * `npm test`: every suite, in an order that suits 2 cores — static checks, promtool (alert rules), then vitest (unit +
  * integration against the real PostgreSQL and Redis), the same integration tests on a Redis Cluster
  * and through PgBouncer (test:cluster, test:pgbouncer), then the chaos suite (the whole system under
- * faults), then Playwright (real Chromium; both use the production build, made once).
+ * faults) and its scale run (HAProxy, 3 web instances, 4 workers), then Playwright (real Chromium; both
+ * use the production build, made once).
  * Each suite writes a JSON report; the last line sums them: `total: N passed, N failed`.
  */
 import { spawnSync } from "node:child_process";
@@ -93,6 +94,16 @@ run(
   "npm",
   ["run", "--silent", "test:chaos"],
   fromJson("test-results/chaos.json", (r) => ({ passed: r.passed, failed: r.failed })),
+);
+
+// The same load and invariants through HAProxy against 3 web instances and 4 workers, with random
+// SIGKILLs of both, then the cross-instance checks (sessions, cache, idempotency, rate limits).
+rmSync("test-results/chaos-scale.json", { force: true });
+run(
+  "scale",
+  "npm",
+  ["run", "--silent", "test:scale"],
+  fromJson("test-results/chaos-scale.json", (r) => ({ passed: r.passed, failed: r.failed })),
 );
 
 rmSync("test-results/e2e-results.json", { force: true });

@@ -60,6 +60,8 @@ export const serverEnvSchema = z.object({
   STORAGE_GC_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   IDEMPOTENCY_CLEANUP_EVERY_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(10),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // OpenTelemetry: traces go by OTLP (http/protobuf) to `<endpoint>/v1/traces` when set; unset, no SDK is started.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, message: "must be an http(s) URL such as http://127.0.0.1:4318" }).optional(),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(3101),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(3102),

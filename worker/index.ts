@@ -3,20 +3,21 @@
  * Parses the same environment as the web app, connects to PostgreSQL and Redis, registers the
  * BullMQ processors, serves GET /healthz and GET /metrics (its own counters and histograms), and
  * shuts down in order on SIGINT/SIGTERM:
- * stop taking jobs → close workers → close Redis → close Prisma.
+ * stop taking jobs → close workers → close the query cache → close Redis → close Prisma.
+ * Its services come from the same composition root as the web app's (src/server/composition.ts).
  */
 import "~/load-dotenv";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import path from "node:path";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
-import { createDb, sessionDatabaseUrl } from "~/server/platform/db/client";
+import { composeServices, settingsFromEnv } from "~/server/composition";
+import { sessionDatabaseUrl } from "~/server/platform/db/client";
 import { tagsForFileChange } from "~/server/features/files/cache-tags";
-import { createQueryCache } from "~/server/reliability/cache";
 import { appSagaRegistry } from "~/server/app-sagas";
-import { createLogger } from "~/server/platform/logger";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
-import { bullmqConnection, createRedisClient, queuePrefix, redisTargetFromEnv } from "~/server/platform/redis";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { bullmqConnection, queuePrefix } from "~/server/platform/redis";
 import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
 import { startHeartbeat } from "./jobs/scheduled/heartbeat";
 import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
@@ -28,26 +29,29 @@ import { startOutboxRetention } from "./jobs/scheduled/outbox-retention";
 import { startSagaRunner } from "./jobs/saga-runner";
 import { createWorkerMetrics } from "./metrics";
 import { startMetricsServer } from "./metrics-server";
+import { startBulkOperations } from "./jobs/bulk-operations";
+import { startTelemetryFromEnv } from "~/server/platform/telemetry/sdk";
+import { createInFlightTracker } from "./jobs/in-flight";
 
 async function main() {
   const env = getEnv();
   assertProductionReady(env);
-  const logger = createLogger("worker", env.LOG_LEVEL);
-  const db = createDb(env.DATABASE_URL);
+  // Before anything opens a connection: the pg and ioredis instrumentations patch the drivers.
+  const telemetry = startTelemetryFromEnv("metastore-worker");
+  const settings = settingsFromEnv(env, "worker");
+  const composed = composeServices(settings);
+  const { db, redis, storage, cache, logger } = composed.services;
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
-  const redisTarget = redisTargetFromEnv();
-  const connection = bullmqConnection(redisTarget);
-  const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: 3 });
+  // One Redis or a Redis Cluster (REDIS_CLUSTER_NODES): BullMQ builds its own clients from the same target.
+  const connection = bullmqConnection(settings.redisTarget);
   await redis.ping();
   // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
   const eviction = await checkEvictionPolicy(redis).catch(() => null);
   if (eviction && !eviction.ok) logger.warn({ redisEvictionPolicy: eviction.policy }, eviction.warning);
-  const storage = new LocalDiskStorage(env.STORAGE_DIR);
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
-  // cache itself. Closed last (it flushes its counters), after everything that uses it.
-  const cache = env.CACHE_ENABLED ? createQueryCache({ redis, appPrefix: env.QUEUE_PREFIX, logger }) : undefined;
+  // cache itself. composed.close() closes it after every component that uses it (it flushes its counters).
   // BullMQ's prefix (hash-tagged on a cluster); the cache keeps the plain app prefix, like the web app.
-  const common = { db, connection, prefix: queuePrefix(env.QUEUE_PREFIX, redisTarget), logger };
+  const common = { db, connection, prefix: queuePrefix(env.QUEUE_PREFIX, settings.redisTarget), logger };
   // LISTEN and named prepared statements need a session: never through a transaction pooler.
   const sessionUrl = sessionDatabaseUrl(env);
   // Observed where the work happens (relay, consumers, saga steps, heartbeat), served at /metrics.
@@ -55,8 +59,18 @@ async function main() {
 
   // Started in this order; shutdown runs in reverse (the relay stops publishing before consumers stop).
   const components: Array<{ name: string; close(): Promise<void> }> = [];
-  if (cache) components.push({ name: "query-cache", close: () => cache.close() });
-  const heartbeat = await startHeartbeat({ ...common, redis, onBeat: metrics.heartbeat });
+  const inFlight = createInFlightTracker();
+  const heartbeat = await startHeartbeat({
+    ...common,
+    redis,
+    onBeat: metrics.heartbeat,
+    fleet: {
+      version: appVersion(),
+      components: () => components.map((c) => c.name),
+      concurrency: { "outbox-consumers": env.OUTBOX_CONSUMER_CONCURRENCY, "saga-runner": env.SAGA_CONCURRENCY },
+      jobsInFlight: inFlight.count,
+    },
+  });
   components.push({ name: "heartbeat", close: heartbeat.close });
   const idempotencyCleanup = await startIdempotencyCleanup({ ...common, everyMs: env.IDEMPOTENCY_CLEANUP_EVERY_MINUTES * 60_000 });
   components.push({ name: "idempotency-cleanup", close: idempotencyCleanup.close });
@@ -76,6 +90,7 @@ async function main() {
     metrics,
     options: { concurrency: env.OUTBOX_CONSUMER_CONCURRENCY },
   });
+  inFlight.track(outboxConsumers.worker);
   components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
     ...common,
@@ -109,7 +124,11 @@ async function main() {
     stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
     metrics,
   });
+  inFlight.track(sagaRunner.worker);
   components.push({ name: "saga-runner", close: sagaRunner.close });
+  // Bulk operator actions by filter, batch by batch; progress and resumption live in PostgreSQL.
+  const bulkOperations = await startBulkOperations(common);
+  components.push({ name: "bulk-operations", close: bulkOperations.close });
 
   const health = createServer(async (req, res) => {
     if (req.url !== "/healthz") return void res.writeHead(404).end();
@@ -120,6 +139,7 @@ async function main() {
     res.end(
       JSON.stringify({
         status: fresh ? "ok" : "stale",
+        instanceId: heartbeat.instanceId,
         lastHeartbeat: last,
         components: components.map((c) => c.name),
         redisEvictionPolicy: policy?.policy ?? null,
@@ -143,6 +163,7 @@ async function main() {
       prefix: env.QUEUE_PREFIX,
       components: components.map((c) => c.name),
       redisEvictionPolicy: eviction?.policy ?? null,
+      tracing: telemetry !== null,
       metrics: metricsServer ? `http://${env.WORKER_METRICS_HOST}:${metricsServer.port}/metrics` : null,
     },
     "worker started",
@@ -163,13 +184,24 @@ async function main() {
     for (const component of components.reverse()) {
       await component.close().catch((err) => logger.error({ err, component: component.name }, "close failed"));
     }
-    await redis.quit().catch(() => {});
-    await db.$disconnect();
+    await composed.close().catch((err) => logger.error({ err }, "closing the services failed")); // cache, Redis, PostgreSQL
+    // Spans still buffered go out before the process ends.
+    await telemetry?.shutdown().catch((err: unknown) => logger.warn({ err }, "trace export at shutdown failed"));
     logger.info("worker stopped");
     process.exit(0);
   }
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+/** The version this process runs, as the fleet view shows it (package.json's, read at start). */
+function appVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, "..", "package.json"), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 main().catch((err) => {

@@ -5,7 +5,9 @@
  *   3. faults: faults/schedule.ts, one after another and overlapping, while the load runs
  *   4. convergence: after the last fault, nothing pending and nothing moving, within a stated bound
  *   5. invariants: printed as PASS/FAIL with the ids that broke them; a table of the run
- * Writes test-results/chaos.json (one entry per invariant) for `npm test`. Exit code 1 on any failure.
+ * CHAOS_SCENARIO=scale (`npm run test:scale`): 3 web instances behind HAProxy and 4 workers, random
+ * SIGKILLs of web instances and workers, the same invariants, then the cross-instance checks.
+ * Writes test-results/chaos.json (chaos-scale.json) for `npm test`. Exit code 1 on any failure.
  * CHAOS_KEEP=1 keeps the world's folder (logs of web, workers; PostgreSQL data) for a post-mortem.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import { chaosConfig, convergenceBoundMs } from "./config";
 import { runFaults } from "./faults/schedule";
 import { Timeline } from "./faults/timeline";
 import { waitForConvergence } from "./invariants/convergence";
+import { checkCrossInstance } from "./invariants/cross-instance";
 import { checkData } from "./invariants/data";
 import { checkRequests } from "./invariants/requests";
 import { describeStuckEvents } from "./invariants/stuck";
@@ -22,15 +25,17 @@ import { signIn } from "./load/http";
 import { Ledger } from "./load/ledger";
 import { seededRandom } from "./load/random";
 import { renderChecks, renderTable } from "./report";
+import { chosenScenario } from "./scenarios";
 import { createWorld, type World } from "./world";
 
 const started = Date.now();
-const log = (line: string) => console.log(`[chaos ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+const scenario = chosenScenario();
+const log = (line: string) => console.log(`[chaos${scenario.name === "classic" ? "" : `:${scenario.name}`} ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
 
 let world: World | null = null;
 let exitCode = 1;
 try {
-  world = await createWorld(log);
+  world = await createWorld(log, scenario.shape);
   const ledger = new Ledger();
   const timeline = new Timeline();
 
@@ -40,10 +45,10 @@ try {
   );
 
   const t0 = Date.now();
-  const loadUntil = t0 + chaosConfig.loadMs;
-  log(`load: ${clients.length} clients + 1 reader for ${chaosConfig.loadMs / 1000} s; faults from the schedule`);
+  const loadUntil = t0 + scenario.loadMs;
+  log(`load: ${clients.length} clients + 1 reader for ${scenario.loadMs / 1000} s; faults from the ${scenario.name} schedule`);
   const load = Promise.all([...clients.map((c) => c.run(loadUntil)), runReader(ledger, world.users[0]!, cookies[0]!, world.baseUrl, loadUntil)]);
-  await runFaults(world, timeline, t0, log);
+  await runFaults(world, timeline, t0, log, scenario.schedule());
   const lastFault = timeline.lastEnd();
   log(`faults over (last service back at t=${((lastFault - t0) / 1000).toFixed(1)} s); waiting for the load to finish its mutations`);
   await load;
@@ -60,7 +65,11 @@ try {
   const requests = checkRequests(ledger, timeline, t0);
   const data = await checkData(world.databaseUrl, world.storageDir, ledger);
   const checks: Check[] = [convergenceCheck, ...data.checks, ...requests.checks];
-  const workerSelfExits = world.workers.reduce((n, w) => n + w.selfExits.length, 0) + world.web.selfExits.length;
+  if (scenario.crossInstanceChecks) {
+    log("cross-instance checks through HAProxy (sessions, sign-out, cache, idempotency, rate limits)");
+    checks.push(...(await checkCrossInstance(world.baseUrl, world.databaseUrl, world.webs.length)));
+  }
+  const workerSelfExits = [...world.workers, ...world.webs].reduce((n, p) => n + p.selfExits.length, 0);
   const table = renderTable({ timeline, ledger, requests: requests.figures, data: data.figures, convergence, boundMs, workerSelfExits });
 
   console.log(`\n${renderChecks(checks)}\n\n${table}\n`);
@@ -68,14 +77,14 @@ try {
   console.log(failed.length === 0 ? `chaos: all ${checks.length} invariants held` : `chaos: ${failed.length} of ${checks.length} invariants broke (logs: ${world.dir})`);
   mkdirSync("test-results", { recursive: true });
   writeFileSync(
-    "test-results/chaos.json",
+    `test-results/${scenario.resultFile}`,
     JSON.stringify({ passed: checks.length - failed.length, failed: failed.length, checks, table, seconds: Math.round((Date.now() - started) / 1000) }, null, 2),
   );
   exitCode = failed.length === 0 ? 0 : 1;
 } catch (error) {
   console.error("chaos: the run itself failed:", error);
   mkdirSync("test-results", { recursive: true });
-  writeFileSync("test-results/chaos.json", JSON.stringify({ passed: 0, failed: 1, error: String(error) }));
+  writeFileSync(`test-results/${scenario.resultFile}`, JSON.stringify({ passed: 0, failed: 1, error: String(error) }));
 } finally {
   await world?.close({ keepDir: exitCode !== 0 || process.env.CHAOS_KEEP === "1" }).catch((e) => console.error("chaos: cleanup failed:", e));
 }

@@ -48,6 +48,7 @@ const ACCESS: Record<string, Access> = {
   "health.ping": "public",
   "auth.signOut": "user",
   "auth.signOutEverywhere": "user",
+  "auth.changePassword": "user",
   "files.upload": "user",
   "files.startUpload": "user",
   "files.uploadStatus": "user",
@@ -59,6 +60,7 @@ const ACCESS: Record<string, Access> = {
   "admin.idempotency.stats": "viewer",
   "admin.idempotency.records": "viewer",
   "admin.cache.stats": "viewer",
+  "admin.fleet.list": "viewer",
   "admin.outbox.stats": "viewer",
   "admin.outbox.list": "viewer",
   "admin.outbox.get": "viewer",
@@ -66,10 +68,23 @@ const ACCESS: Record<string, Access> = {
   "admin.sagas.list": "viewer",
   "admin.sagas.timeline": "viewer",
   "admin.sagas.metrics": "viewer",
+  "admin.users.list": "viewer",
+  "admin.audit.search": "viewer",
+  "admin.failures.groups": "viewer",
+  "admin.bulk.dryRun": "viewer",
+  "admin.bulk.get": "viewer",
+  "admin.bulk.list": "viewer",
+  "admin.bulk.start": "operator",
+  "admin.bulk.cancel": "operator",
+  "admin.failures.retryGroup": "operator",
+  "admin.failures.discardGroup": "operator",
   "admin.live.watch": "viewer",
+  "admin.trace.get": "viewer",
   "admin.idempotency.deleteExpired": "operator",
   "admin.cache.flushPrefix": "operator",
   "admin.cache.flushTag": "operator",
+  "admin.fleet.pauseQueue": "operator",
+  "admin.fleet.resumeQueue": "operator",
   "admin.outbox.retry": "operator",
   "admin.outbox.retryMatching": "operator",
   "admin.outbox.discard": "operator",
@@ -77,9 +92,26 @@ const ACCESS: Record<string, Access> = {
   "admin.sagas.retryStep": "operator",
   "admin.sagas.resume": "operator",
   "admin.sagas.redrive": "operator",
+  "admin.sagas.fork": "operator",
+  "admin.outbox.replayEdited": "operator",
+  "admin.users.changeRole": "operator",
+  "admin.users.revokeSessions": "operator",
+  "admin.users.create": "operator",
 };
 /** Argon2 per attempt, on the thread pool: a few runs say all there is to say. */
-const FEW_RUNS = new Set(["auth.signIn"]);
+const FEW_RUNS = new Set(["auth.signIn", "auth.changePassword", "admin.users.create"]);
+
+/**
+ * admin.users.changeRole / revokeSessions may hit the fuzz's own users (their ids are in the pool):
+ * put their roles back and forget their cookies, so the next case runs as the role it names.
+ */
+async function restoreFuzzUsers() {
+  for (const [role, user] of Object.entries(users)) {
+    await app.services.db.user.update({ where: { id: user.id }, data: { role: role as SessionUser["role"] } });
+    await app.services.sessions.userChanged(user.id);
+  }
+  cookies.clear();
+}
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface Proc {
@@ -400,6 +432,7 @@ describe("fuzz: every tRPC procedure, every caller", () => {
           const { res, text } = await withTimeout(`${what}: body`, readAnswer(answer));
           count(path, res.status);
           if (res.status === 200 && path === "auth.signOutEverywhere") cookies.delete(role); // its cookie is revoked now
+          if (res.status === 200 && (path === "admin.users.changeRole" || path === "admin.users.revokeSessions")) await restoreFuzzUsers();
           expect(res.status, `${what}: ${text.slice(0, 500)}`).toBeLessThan(500);
           // A throttle (429 with Retry-After) may answer before anything else looks at the request.
           const throttled = res.status === 429 && res.headers.get("retry-after") !== null;

@@ -10,15 +10,12 @@ import { pino } from "pino";
 import { appRouter, createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
-import { createSessionManager, SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
-import { createSignInThrottle, type SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
+import { SESSION_COOKIE, type SessionUser } from "~/server/auth/session";
+import type { SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
-import { createDb } from "~/server/platform/db/client";
-import { createCacheRedis, createQueryCache } from "~/server/reliability/cache";
-import { createRequestMetrics } from "~/server/metrics/request-metrics";
+import { composeServices } from "~/server/composition";
 import type { AppServices } from "~/server/services";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { bullmqConnection, createRedisClient, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisTarget } from "~/server/platform/redis";
+import { bullmqConnection, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisClient, type RedisTarget } from "~/server/platform/redis";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -32,7 +29,7 @@ export function testRedisTarget(): RedisTarget {
 }
 
 /** Delete every key under these prefixes (SCAN batches, on every node of a cluster). */
-export async function deleteKeysUnder(redis: ReturnType<typeof createRedisClient>, prefixes: Iterable<string>): Promise<void> {
+export async function deleteKeysUnder(redis: RedisClient, prefixes: Iterable<string>): Promise<void> {
   for (const prefix of new Set(prefixes)) {
     for await (const keys of scanKeys(redis, `${prefix}:*`)) await unlinkKeys(redis, keys);
   }
@@ -79,47 +76,39 @@ export async function createTestApp(
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  // The app's queries go through the pooler when the suite has one (DATABASE_URL); what needs a
-  // session (LISTEN, the saga runner's prepared statements) gets `databaseUrl` (DIRECT_DATABASE_URL).
-  const db = createDb(database.pooledUrl, { max: opts.poolMax ?? 20 });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
+  // The test Redis, or the cluster of `npm run test:cluster`; a private Redis when a test names one.
   const redisTarget: RedisTarget = opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget();
-  // The app's own settings (src/server/platform/redis.ts): one retry, then a command fails.
-  const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: 1 });
-  redis.on("error", () => {}); // a test that stops Redis expects the connection errors
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
-  const sessions = createSessionManager(db, { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false });
-  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  const services: AppServices = {
-    db,
-    redis,
-    storage: new LocalDiskStorage(storageDir),
-    sessions,
-    signInThrottle: createSignInThrottle({ redis, prefix, logger, ...opts.signInThrottle }),
-    logger,
-    // As the app composes it: requests are timed, /api/metrics serves the histograms.
-    requestMetrics: createRequestMetrics(),
+  const cacheRedisTarget: RedisTarget | null =
+    opts.cacheRedisUrl === undefined ? testRedisTarget() : opts.cacheRedisUrl ? { url: opts.cacheRedisUrl } : null;
+  // The app's own composition (src/server/composition.ts), pointed at this test's database, Redis
+  // prefix and storage folder.
+  const composed = composeServices({
+    // The app's queries go through the pooler when the suite has one (DATABASE_URL); what needs a
+    // session (LISTEN, the saga runner's prepared statements) gets `databaseUrl` (DIRECT_DATABASE_URL).
+    databaseUrl: database.pooledUrl,
+    poolMax: opts.poolMax ?? 20,
+    redisTarget,
+    redisMaxRetriesPerRequest: 1, // the web app's: one retry, then a command fails
+    storageDir,
+    logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    queuePrefix: prefix,
+    sessions: { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false },
+    signInThrottle: opts.signInThrottle,
+    // The timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
+    cache: cacheRedisTarget ? { redisTarget: cacheRedisTarget, commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000 } : null,
     config: {
       maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024,
-      queuePrefix: prefix,
       appOrigin: opts.appOrigin,
       trustProxy: opts.trustProxy,
       maxJsonBodyBytes: opts.maxJsonBodyBytes,
     },
-  };
-  // The query cache on its own fail-fast client, under this test's prefix (like the app's). The
-  // timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
-  const cacheRedisTarget = opts.cacheRedisUrl === undefined ? testRedisTarget() : opts.cacheRedisUrl;
-  const cacheRedis = cacheRedisTarget ? createCacheRedis(cacheRedisTarget) : null;
-  if (cacheRedis) {
-    services.cache = createQueryCache({
-      redis: cacheRedis,
-      commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000,
-      appPrefix: prefix,
-      logger: services.logger,
-    });
-    await services.cache.whenReady();
-  }
+  });
+  const { services } = composed;
+  const { db, redis, sessions } = services;
+  redis.on("error", () => {}); // a test that stops Redis expects the connection errors
+  await services.cache?.whenReady();
   const handler = createTrpcHttpHandler(services);
   const sealedFor = new Map<string, string>();
 
@@ -161,12 +150,10 @@ export async function createTestApp(
       return user;
     },
     async close() {
+      // Remove every key of this test's prefixes (queues and cache; every node of a cluster), then close.
       await services.cache?.close();
-      cacheRedis?.disconnect();
-      await db.$disconnect();
-      // Remove every key of this test's prefixes (queues and cache), in SCAN batches.
       await deleteKeysUnder(redis, [prefix, queuePrefix(prefix, redisTarget)]);
-      await redis.quit();
+      await composed.close();
       await rm(storageDir, { recursive: true, force: true });
       await database.drop();
     },

@@ -1,3 +1,4 @@
+import { asTestOperator } from "~test/support/audit";
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,7 +134,7 @@ describe("consumer inbox", () => {
       expect((await db().outboxEvent.findUniqueOrThrow({ where: { id: next.id } })).status).toBe("pending");
 
       failing = false;
-      await retryEvent(db(), id);
+      await retryEvent(db(), id, asTestOperator);
       await waitFor("both events consumed", async () => (await db().outboxEvent.count({ where: { id: { in: [id, next.id] }, consumedAt: { not: null } } })) === 2);
       expect(calls).toHaveLength(5);
     } finally {

@@ -1,9 +1,21 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { v7 as uuidv7 } from "uuid";
 import type { Db } from "~/server/platform/db/client";
 import type { Tx } from "~/server/platform/db/transaction";
-import { createInboxBatcher, handleOnce, markConsumed, recordConsumerFailure } from "~/server/reliability/outbox/consumption";
+import {
+  createInboxBatcher,
+  handleOnce,
+  markConsumed,
+  recordConsumerFailure,
+  type DeliveryAttempt,
+} from "~/server/reliability/outbox/consumption";
+import { workerIdentity } from "~/server/platform/worker-identity";
 import { recordStalledOut } from "~/server/reliability/outbox/reconcile-store";
-import { deliveredEventSchema } from "~/server/contracts/events";
+import { deliveredEventSchema, type DeliveredEvent } from "~/server/contracts/events";
+import { createConsumerRunRecorder, type ConsumerRunRecorder } from "~/server/reliability/outbox/consumer-runs";
+import { describeError } from "~/server/reliability/outbox/relay-store";
+import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
+import { contextFromCarrier, SpanKind, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
@@ -54,7 +66,14 @@ export interface ConsumerDeps {
   consumers: readonly EventConsumer[];
   markConsumed(id: string): Promise<void>;
   /** How batchable consumers run their inbox + effect (default: a transaction per event). */
-  handleBatched?(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts?: { markConsumed?: boolean }): Promise<"handled" | "duplicate">;
+  handleBatched?(
+    consumer: string,
+    eventId: string,
+    effect: (tx: Tx) => Promise<void>,
+    opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt },
+  ): Promise<"handled" | "duplicate">;
+  /** Where each consumer run is written for the trace page (best effort); none: not recorded. */
+  runs?: ConsumerRunRecorder;
   /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
   metrics?: Pick<WorkerMetrics, "consumerRan" | "consumed">;
 }
@@ -70,51 +89,77 @@ export async function processOutboxJob(deps: ConsumerDeps, job: OutboxJob): Prom
   const parsed = deliveredEventSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`job ${job.id} is not an outbox event: ${parsed.error.message}`);
   const event = parsed.data;
+  // Jobs queued before events carried a correlation id (or trace context) simply have none.
+  const correlationId = typeof event.headers.correlationId === "string" ? event.headers.correlationId : undefined;
+  const logger = deps.logger.child({ eventId: event.id, eventType: event.type, ...(correlationId ? { correlationId } : {}) });
+  const attempt = job.attemptsMade + 1;
+  // The consumer's span is a child of the request that committed the event (W3C context in its headers).
+  return withSpan(
+    `outbox.consume ${event.type}`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromCarrier(event.headers as TraceCarrier),
+      attributes: { "messaging.message.id": event.id, "messaging.operation.type": "process", "metastore.attempt": attempt, ...(correlationId ? { "metastore.correlation_id": correlationId } : {}) },
+    },
+    () => dispatchToConsumers(deps, job, event, logger, attempt),
+  );
+}
+
+async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: DeliveredEvent, logger: Logger, attempt: number) {
   const handled: string[] = [];
   const duplicates: string[] = [];
   let current = "dispatcher";
+  let currentStartedAt = new Date();
+  // Each consumer's attempt is kept with its outcome (see DeliveryAttempt); this one is the dispatcher's until a consumer starts.
+  let delivery: DeliveryAttempt = { attempt, startedAt: Date.now(), worker: workerIdentity };
   let consumerStarted = 0;
   try {
     const applicable = deps.consumers.filter((c) => c.handles.includes(event.type));
     let consumedMarked = false;
     for (const [i, consumer] of applicable.entries()) {
       current = consumer.name;
-      const effect = (tx: Tx) =>
-        consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: deps.logger.child({ consumer: consumer.name, eventId: event.id }) });
+      currentStartedAt = new Date();
+      delivery = { ...delivery, startedAt: currentStartedAt.getTime() };
+      const effect = (tx: Tx) => consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: logger.child({ consumer: consumer.name }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
       consumerStarted = performance.now();
-      const outcome =
+      const outcome = await withSpan(`consumer ${consumer.name}`, { attributes: { "metastore.consumer": consumer.name } }, () =>
         consumer.batchable && deps.handleBatched
-          ? await deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last })
-          : await handleOnce(deps.db, consumer.name, event.id, effect);
+          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last, attempt: delivery })
+          : handleOnce(deps.db, consumer.name, event.id, effect, delivery),
+      );
       deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);
+      deps.runs?.record({ eventId: event.id, consumer: consumer.name, attempt, outcome, startedAt: currentStartedAt, finishedAt: new Date() });
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
     current = "dispatcher";
     if (!consumedMarked) await deps.markConsumed(event.id);
+    logger.debug({ handled, duplicates, attempt }, "outbox event handled");
     deps.metrics?.consumed(event.type, event.createdAt);
     return { handled, duplicates };
   } catch (error) {
     if (current !== "dispatcher") deps.metrics?.consumerRan(current, "error", (performance.now() - consumerStarted) / 1000);
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (error !== null && typeof error === "object") failingConsumer.set(error, current);
+    const failed = { ...delivery, id: uuidv7(), durationMs: Date.now() - delivery.startedAt };
+    if (error !== null && typeof error === "object") failingConsumer.set(error, { consumer: current, attempt: failed });
+    deps.runs?.record({ eventId: event.id, consumer: current, attempt, outcome: "failed", startedAt: currentStartedAt, finishedAt: new Date(), error: describeError(error).message });
     // A failure with retries left is only shown on the dashboard: best effort is enough. The last
     // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
     // until PostgreSQL takes it (see recordFinalFailure).
     if (!final) {
-      await recordConsumerFailure(deps.db, event.id, current, error, false).catch((err) =>
-        deps.logger.error({ err, eventId: event.id }, "could not record a consumer failure"),
+      await recordConsumerFailure(deps.db, event.id, current, error, false, failed).catch((err) =>
+        logger.error({ err }, "could not record a consumer failure"),
       );
     }
-    deps.logger.warn({ err: (error as Error).message, eventId: event.id, consumer: current, final }, "outbox consumer failed");
+    logger.warn({ err: (error as Error).message, consumer: current, final }, "outbox consumer failed");
     throw error;
   }
 }
 
-/** Which consumer threw an error (read by the `failed` listener, which only gets the error). */
-const failingConsumer = new WeakMap<object, string>();
+/** Which consumer threw an error, and its attempt (read by the `failed` listener, which only gets the error). */
+const failingConsumer = new WeakMap<object, { consumer: string; attempt: DeliveryAttempt & { id: string } }>();
 
 /** BullMQ's reason for failing a job whose workers kept dying under it (see maxStalledCount). */
 const STALLED_OUT = "job stalled more than allowable limit";
@@ -134,13 +179,13 @@ export function createFinalFailureRecorder(deps: { db: Db; logger: Logger; retry
   const pending = new Set<Promise<void>>();
   let closing = false;
 
-  async function write(eventId: string, error: Error, consumer: string | undefined) {
+  async function write(eventId: string, error: Error, failing: { consumer: string; attempt: DeliveryAttempt & { id: string } } | undefined) {
     const stalledOut = error.message === STALLED_OUT;
     const deadline = Date.now() + (deps.retryForMs ?? 10 * 60_000);
     for (let attempt = 1; ; attempt++) {
       try {
         if (stalledOut) await recordStalledOut(deps.db, eventId, error);
-        else await recordConsumerFailure(deps.db, eventId, consumer ?? "dispatcher", error, true);
+        else await recordConsumerFailure(deps.db, eventId, failing?.consumer ?? "dispatcher", error, true, failing?.attempt);
         if (attempt > 1) deps.logger.info({ eventId, attempt }, "consumer failure recorded after retrying");
         return;
       } catch (err) {
@@ -198,7 +243,9 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
   const logger = deps.logger.child({ component: "outbox-consumers" });
   const marker = createConsumedMarker(deps.db);
   const inbox = createInboxBatcher(deps.db);
+  const runs = createConsumerRunRecorder(deps.db, { onError: (err) => logger.warn({ err: (err as Error).message }, "consumer runs could not be recorded (trace page only)") });
   const consumerDeps: ConsumerDeps = {
+    runs,
     db: deps.db,
     storage: deps.storage,
     logger,
@@ -218,6 +265,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     {
       connection: deps.connection,
       prefix: deps.prefix,
+      ...bullmqTelemetry(),
       concurrency: deps.options?.concurrency ?? 32,
       ...(deps.options?.lockDurationMs ? { lockDuration: deps.options.lockDurationMs } : {}),
       ...(deps.options?.stalledIntervalMs ? { stalledInterval: deps.options.stalledIntervalMs } : {}),
@@ -240,6 +288,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
       await inbox.flush();
       await marker.flush();
       await failures.close();
+      await runs.flush();
     },
   };
 }

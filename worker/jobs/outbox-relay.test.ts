@@ -1,3 +1,4 @@
+import { asTestOperator } from "~test/support/audit";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockedAggregates, discardEvent, retryEvent } from "~/server/reliability/outbox/operator";
@@ -162,7 +163,7 @@ describe("outbox relay", () => {
 
       // The operator fixes the broker and retries: both events go out, in order.
       poisoned.delete(bad);
-      await retryEvent(db(), first.id);
+      await retryEvent(db(), first.id, asTestOperator);
       await waitFor("the bad aggregate to drain", async () => recorder.seen.get(bad)?.length === 2);
       expect(recorder.seen.get(bad)).toEqual([1, 2]);
       expect((await blockedAggregates(db(), { limit: 500 })).filter((b) => b.aggregateId === bad)).toEqual([]);
@@ -172,7 +173,7 @@ describe("outbox relay", () => {
       const doomed = await appendTagged(db(), other, ["poison"], 1);
       await appendTagged(db(), other, ["y"]);
       await waitFor("the doomed event to die", async () => (await db().outboxEvent.findUniqueOrThrow({ where: { id: doomed.id } })).status === "dead");
-      await discardEvent(db(), doomed.id, { by: "ops@test.local", reason: "bad data" });
+      await discardEvent(db(), doomed.id, { actor: { id: null, email: "ops@test.local" }, reason: "bad data" });
       await waitFor("the next event after the discarded one", async () => recorder.seen.get(other)?.length === 1);
       expect(recorder.seen.get(other)).toEqual([2]);
       const discarded = await db().outboxEvent.findUniqueOrThrow({ where: { id: doomed.id } });
@@ -236,7 +237,7 @@ describe("outbox relay", () => {
 
       // The jobs of the events published before the outage died with that Redis: published, never
       // consumed. An operator's retry publishes them again.
-      for (const e of before) await retryEvent(db(), e.id);
+      for (const e of before) await retryEvent(db(), e.id, asTestOperator);
       await waitFor("the lost events to be published again", async () => (await waitingOf(mine([...before, ...during]))).length === 7);
       expect(await waitingOf(mine([...before, ...during]))).toEqual([...before, ...during].map((e) => e.id).sort());
     } finally {

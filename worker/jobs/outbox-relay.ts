@@ -9,6 +9,9 @@ import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import type { WorkerMetrics } from "../metrics";
 import { listenForOutboxEvents } from "./outbox-notify-listener";
+import type { Link } from "@opentelemetry/api";
+import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
+import { linkFromCarrier, SpanKind, tracingEnabled, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
 
 export interface OutboxRelayOptions {
   /** Fallback poll when no notification arrives (missed NOTIFY, retries coming due, expired leases). */
@@ -83,6 +86,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+/** Span links of a relay round: the writing request of each event (bounded: a span keeps 128 links). */
+function roundLinks(events: ClaimedEvent[]): Link[] | undefined {
+  if (!tracingEnabled()) return undefined;
+  const links: Link[] = [];
+  for (const event of events) {
+    const link = linkFromCarrier(event.headers as TraceCarrier);
+    if (link) links.push(link);
+    if (links.length === 128) break;
+  }
+  return links;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -103,6 +118,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
   const queue = new Queue(QueueName.outboxEvents, {
     connection: { ...deps.connection, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) } as ConnectionOptions,
     prefix: deps.prefix,
+    ...bullmqTelemetry(),
   });
   let lastQueueError = 0;
   queue.on("error", (err) => {
@@ -174,6 +190,15 @@ export async function startOutboxRelay(deps: RelayDeps) {
     if (marksInFlight > 1) await marking;
     const events = await claimDueEvents(db, { relayId, batchSize: options.batchSize, leaseMs: options.leaseMs });
     if (events.length === 0) return 0;
+    // A round's span links to the requests whose events it carries (a span has one parent; a batch has many).
+    return withSpan(
+      "outbox.relay round",
+      { kind: SpanKind.PRODUCER, attributes: { "messaging.batch.message_count": events.length, "metastore.relay_id": relayId }, links: roundLinks(events) },
+      () => publishClaimed(events),
+    );
+  }
+
+  async function publishClaimed(events: ClaimedEvent[]): Promise<number> {
     stats.claimed += events.length;
     await options.hooks?.afterClaim?.(events);
     try {

@@ -6,6 +6,8 @@ import { createSagaEngine } from "~/server/reliability/saga/engine";
 import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, QueueName } from "~/server/contracts/queues";
+import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
+import { contextFromCarrier, SpanKind, withSpan } from "~/server/platform/telemetry/tracing";
 import type { WorkerMetrics } from "../metrics";
 
 export interface SagaRunnerOptions {
@@ -55,40 +57,62 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
     QueueName.sagaStep,
     async (job, token) => {
       const data = jobSchemas["saga-step"].parse(job.data);
-      const started = performance.now();
-      const outcome = await engine.runStep(data, {
-        attemptsMade: job.attemptsMade,
-        redelivered: job.attemptsStarted > 1 || job.stalledCounter > 0,
-        maxAttempts: job.opts.attempts ?? 1,
-        queuedAt: job.timestamp,
-      });
-      // A "wait" ran nothing (another worker holds the step): only work done is timed.
-      if (opts.metrics && outcome.kind !== "wait") {
-        // Labels from the registry, not the job: a type or step the code does not know is "unknown".
-        const def = opts.registry.get(data.sagaType);
-        opts.metrics.sagaStepRan(
-          { sagaType: def ? def.type : "unknown", step: def?.steps[data.stepIndex]?.name ?? "unknown", phase: data.phase, result: outcome.kind },
-          (performance.now() - started) / 1000,
-          outcome.kind === "advanced" ? outcome.status : undefined,
-        );
-      }
-      switch (outcome.kind) {
-        case "retry":
-          opts.logger.warn({ sagaId: data.sagaId, step: data.stepIndex, phase: data.phase, err: outcome.error.message }, "saga step failed; retrying");
-          throw outcome.error;
-        case "wait":
-          await job.moveToDelayed(outcome.untilMs, token);
-          throw new DelayedError();
-        case "stale":
-          opts.logger.debug({ sagaId: data.sagaId, step: data.stepIndex, phase: data.phase, reason: outcome.reason }, "stale saga step job dropped");
-          return { stale: outcome.reason };
-        case "advanced":
-          return { status: outcome.status };
-      }
+      const stepName = opts.registry.get(data.sagaType)?.steps[data.stepIndex]?.name ?? String(data.stepIndex);
+      // Jobs queued before steps carried a correlation id (or trace context) run without them.
+      const log = opts.logger.child({ sagaId: data.sagaId, sagaType: data.sagaType, step: stepName, phase: data.phase, ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
+      return withSpan(
+        `saga.step ${data.sagaType}.${stepName} ${data.phase}`,
+        {
+          kind: SpanKind.CONSUMER,
+          parent: contextFromCarrier({ traceparent: data.traceparent }),
+          attributes: {
+            "metastore.saga_id": data.sagaId,
+            "metastore.saga_type": data.sagaType,
+            "metastore.saga_step": stepName,
+            "metastore.saga_phase": data.phase,
+            "metastore.attempt": job.attemptsMade + 1,
+            ...(data.correlationId ? { "metastore.correlation_id": data.correlationId } : {}),
+          },
+        },
+        async () => {
+          const started = performance.now();
+          const outcome = await engine.runStep(data, {
+            attemptsMade: job.attemptsMade,
+            redelivered: job.attemptsStarted > 1 || job.stalledCounter > 0,
+            maxAttempts: job.opts.attempts ?? 1,
+            queuedAt: job.timestamp,
+          });
+          // A "wait" ran nothing (another worker holds the step): only work done is timed.
+          if (opts.metrics && outcome.kind !== "wait") {
+            // Labels from the registry, not the job: a type or step the code does not know is "unknown".
+            const def = opts.registry.get(data.sagaType);
+            opts.metrics.sagaStepRan(
+              { sagaType: def ? def.type : "unknown", step: def?.steps[data.stepIndex]?.name ?? "unknown", phase: data.phase, result: outcome.kind },
+              (performance.now() - started) / 1000,
+              outcome.kind === "advanced" ? outcome.status : undefined,
+            );
+          }
+          switch (outcome.kind) {
+            case "retry":
+              log.warn({ err: outcome.error.message }, "saga step failed; retrying");
+              throw outcome.error;
+            case "wait":
+              await job.moveToDelayed(outcome.untilMs, token);
+              throw new DelayedError();
+            case "stale":
+              log.debug({ reason: outcome.reason }, "stale saga step job dropped");
+              return { stale: outcome.reason };
+            case "advanced":
+              log.debug({ status: outcome.status }, "saga step done");
+              return { status: outcome.status };
+          }
+        },
+      );
     },
     {
       connection: opts.connection,
       prefix: opts.prefix,
+      ...bullmqTelemetry(),
       concurrency,
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
@@ -123,6 +147,7 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
   return {
     engine,
     queue,
+    worker,
     async close() {
       clearInterval(timer);
       await sweeping;

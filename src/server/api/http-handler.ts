@@ -7,6 +7,8 @@ import { bodyLimitFor, limitRequestBody } from "./http/body-limit";
 import { assignErrorId } from "./http/error-id";
 import { appRouter } from "./root";
 import { createHttpContext } from "./trpc";
+import { correlationIdFromHeaders, REQUEST_ID_HEADER } from "../platform/correlation";
+import { withIncomingTraceContext } from "../platform/telemetry/http";
 
 export const DEFAULT_MAX_JSON_BODY_BYTES = 1024 * 1024;
 
@@ -16,26 +18,30 @@ export function createTrpcHttpHandler(services: AppServices) {
     maxUploadBytes: services.config.maxUploadBytes,
     maxJsonBodyBytes: services.config.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
   };
-  const handle = (incoming: Request) => {
+  const handle = (incoming: Request) => withIncomingTraceContext(incoming.headers, async () => {
+    // Every request gets its correlation id here, at the edge, and the caller gets it back.
+    const correlationId = correlationIdFromHeaders(incoming.headers);
     // Every body is counted as it streams in, whatever Content-Length says (or does not say).
     const { limitBytes, message } = bodyLimitFor(incoming, limits);
     const req = limitRequestBody(incoming, limitBytes, () => new TRPCError({ code: "PAYLOAD_TOO_LARGE", message }));
-    return fetchRequestHandler({
+    const response = await fetchRequestHandler({
       endpoint: "/api/trpc",
       req,
       router: appRouter,
       // Refused with 400 before any context or input is read (the app's batch link splits at it).
       maxBatchSize: TRPC_MAX_BATCH_SIZE,
-      createContext: (opts) => createHttpContext(services, opts, readSessionCookie),
+      createContext: (opts) => createHttpContext(services, opts, readSessionCookie, correlationId),
       onError({ error, path, type }) {
         // Expected client errors are answered, not logged as failures; 5xx are logged with the cause
         // and an error id, which is all the client is told (see errorFormatter in trpc.ts).
         if (error.code === "INTERNAL_SERVER_ERROR" || error.code === "SERVICE_UNAVAILABLE") {
           const errorId = assignErrorId(error);
-          services.logger.error({ err: error.cause ?? error, errorId, path, type }, "tRPC procedure failed");
+          services.logger.error({ err: error.cause ?? error, errorId, path, type, correlationId }, "tRPC procedure failed");
         }
       },
     });
-  };
+    response.headers.set(REQUEST_ID_HEADER, correlationId);
+    return response;
+  });
   return services.requestMetrics ? services.requestMetrics.timeHttp("/api/trpc", handle) : handle;
 }

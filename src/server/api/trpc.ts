@@ -17,22 +17,30 @@ import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middlew
 import { errorIdOf } from "./http/error-id";
 import { crossSiteRefusal, isSafeMethod } from "./http/origin-check";
 import { inputGuardMiddleware, inputProblem } from "./middleware/input-guard";
+import { tracingMiddleware } from "./middleware/tracing";
+import { correlationIdFromHeaders, newCorrelationId } from "../platform/correlation";
 
 /** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
 export interface RequestMeta {
   headers: Headers;
   /** Response headers the procedure may add to (Set-Cookie, Idempotent-Replayed, Retry-After). */
   resHeaders: Headers;
+  /** Assigned at the HTTP edge (platform/correlation.ts) and sent back as X-Request-Id. */
+  correlationId?: string;
 }
 
 /** The inner context: what tests and server components build directly (no HTTP needed). */
 export interface InnerContext extends AppServices {
   user: SessionUser | null;
   request: RequestMeta | null;
+  /** Joins this call's records, events, jobs and log lines (see platform/correlation.ts). */
+  correlationId: string;
 }
 
+/** The logger is the process's, narrowed to this request: every line it writes names the correlation id. */
 export function createInnerContext(services: AppServices, user: SessionUser | null, request: RequestMeta | null = null): InnerContext {
-  return { ...services, user, request };
+  const correlationId = request?.correlationId ?? newCorrelationId();
+  return { ...services, logger: services.logger.child({ correlationId }), user, request, correlationId };
 }
 
 /** Clients meet an unreachable database as a 503 they can retry, never as the driver's message. */
@@ -46,6 +54,7 @@ export async function createHttpContext(
   services: AppServices,
   opts: { req: Request; resHeaders: Headers },
   readSessionCookie: (req: Request) => string | undefined,
+  correlationId: string = correlationIdFromHeaders(opts.req.headers),
 ): Promise<InnerContext> {
   if (!isSafeMethod(opts.req.method)) {
     const refusal = crossSiteRefusal(opts.req, services.config.appOrigin);
@@ -58,7 +67,7 @@ export async function createHttpContext(
     if (isDatabaseUnreachable(error)) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE, cause: error });
     throw error;
   }
-  return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders });
+  return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders, correlationId });
 }
 
 /**
@@ -204,17 +213,20 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
  * reads the cache, so a FORBIDDEN is not stored and replayed after the role is granted.
  */
 const inputGuard = t.middleware(inputGuardMiddleware);
+const tracing = t.middleware(tracingMiddleware);
 const cache = t.middleware(cacheMiddleware);
 const idempotency = t.middleware(idempotencyMiddleware);
 
 // Outside everything, the timing, then only the mapping of an unreachable database to 503 (a session lookup can hit it).
 // Sign-in and role first (401/403 whatever the input), then the raw input guard (before anything
 // walks the input), then the reliability middlewares, then the domain error mapping.
-export const publicProcedure = t.procedure.use(requestTiming).use(databaseUnavailable).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
+// The procedure's span is outermost of all, so its duration and status are the caller's.
+export const publicProcedure = t.procedure.use(tracing).use(requestTiming).use(databaseUnavailable).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** A signed-in user of any role. */
-export const authedProcedure = t.procedure.use(requestTiming).use(databaseUnavailable).use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
+export const authedProcedure = t.procedure.use(tracing).use(requestTiming).use(databaseUnavailable).use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** Read access to the operator dashboard: viewers and operators. */
 export const viewerProcedure = t.procedure
+  .use(tracing)
   .use(requestTiming)
   .use(databaseUnavailable)
   .use(requireUser)
@@ -225,6 +237,7 @@ export const viewerProcedure = t.procedure
   .use(domainErrors);
 /** Operator actions (retry, discard, flush…). */
 export const operatorProcedure = t.procedure
+  .use(tracing)
   .use(requestTiming)
   .use(databaseUnavailable)
   .use(requireUser)

@@ -78,6 +78,20 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
       await cache?.publish(userId);
     },
 
+    /**
+     * Replace a password (the user's own, after checking the current one). Clears a one-time
+     * password's expiry and the must-change flag.
+     */
+    async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
+      const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
+      if (!user || !(await verifyPassword(user.passwordHash, currentPassword))) return false;
+      await db.user.update({
+        where: { id: userId },
+        data: { passwordHash: await hashPassword(newPassword), mustChangePassword: false, passwordExpiresAt: null },
+      });
+      return true;
+    },
+
     /** Stop the session cache's subscription (process shutdown, tests). */
     async close(): Promise<void> {
       await cache?.close();
@@ -87,14 +101,16 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
     async authenticate(email: string, password: string) {
       const user = await db.user.findUnique({
         where: { email: email.toLowerCase() },
-        select: { id: true, email: true, name: true, role: true, sessionVersion: true, passwordHash: true },
+        select: { id: true, email: true, name: true, role: true, sessionVersion: true, passwordHash: true, passwordExpiresAt: true, mustChangePassword: true },
       });
       if (!user) {
         await hashPassword(password); // spend the same time as a real check: no user enumeration by timing
         return null;
       }
       if (!(await verifyPassword(user.passwordHash, password))) return null;
-      const { passwordHash: _omit, ...rest } = user;
+      // A one-time password an operator handed out stops working when it expires.
+      if (user.passwordExpiresAt && user.passwordExpiresAt.getTime() <= Date.now()) return null;
+      const { passwordHash: _omit, passwordExpiresAt: _expires, ...rest } = user;
       return rest;
     },
 

@@ -39,6 +39,10 @@ export type EventType = keyof typeof eventRegistry;
 export type EventPayload<T extends EventType> = z.infer<(typeof eventRegistry)[T]["payload"]>;
 export const eventTypes = Object.keys(eventRegistry) as EventType[];
 
+/** The events of the file aggregate (everything the files feature writes). */
+export type FileEventType = { [T in EventType]: (typeof eventRegistry)[T]["aggregateType"] extends "file" ? T : never }[EventType];
+export const fileEventTypes = eventTypes.filter((type): type is FileEventType => eventRegistry[type].aggregateType === "file");
+
 export function isEventType(type: string): type is EventType {
   return Object.hasOwn(eventRegistry, type);
 }
@@ -52,6 +56,9 @@ export const eventHeadersSchema = z
     causationId: z.string().min(1).max(200).optional(),
     /** The Idempotency-Key of the request that wrote it, when it had one. */
     idempotencyKey: z.string().min(1).max(200).optional(),
+    /** W3C trace context of the span that wrote it: consumers' spans are its children. */
+    traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/).optional(),
+    tracestate: z.string().max(512).optional(),
   })
   .strict();
 export type EventHeaders = z.infer<typeof eventHeadersSchema>;

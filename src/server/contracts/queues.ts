@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { deliveredEventSchema } from "./events";
+import { sagaPhaseSchema } from "./statuses";
 
 /**
  * Every BullMQ queue of MetaStore, with the zod schema of its job payload. Producers and the
@@ -17,12 +18,18 @@ export const QueueName = {
   idempotencyCleanup: "idempotency-cleanup",
   /** Removes blobs nothing can still need (a job scheduler): src/server/features/files/orphan-blobs.ts. */
   orphanBlobSweep: "orphan-blob-sweep",
+  /** Runs a bulk operator action in batches (src/server/reliability/bulk, worker/jobs/bulk-operations.ts). */
+  bulkOperations: "bulk-operations",
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
-/** Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics). */
+/**
+ * Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics).
+ * The worker knows BullMQ's prefix (`{app}` on a Redis Cluster), the web the app prefix: both name the same key.
+ */
 export function workerHeartbeatKey(prefix: string): string {
-  return `${prefix}:worker:heartbeat`;
+  const appPrefix = /^\{([^}]+)\}$/.exec(prefix)?.[1] ?? prefix;
+  return `${appPrefix}:worker:heartbeat`;
 }
 
 export const jobSchemas = {
@@ -30,25 +37,35 @@ export const jobSchemas = {
   "saga-step": z.object({
     sagaId: z.uuid(),
     sagaType: z.string().min(1),
-    phase: z.enum(["execute", "compensate"]),
+    phase: sagaPhaseSchema,
     stepIndex: z.number().int().min(0),
+    /** Bumped by a redrive, so jobs and execution ids of the previous run can never be mistaken for the new one. */
     generation: z.number().int().min(0),
+    /**
+     * Set when the previous step's finish already took this step's lease for this job (same
+     * statement): the job's first delivery runs the step without a claim statement of its own.
+     */
     preclaim: z
       .object({
         attempt: z.number().int().min(1),
         version: z.number().int().min(0),
         executionId: z.string().min(1),
+        /** When the lease was taken (ms since epoch). */
         at: z.number(),
         input: z.unknown(),
         context: z.unknown(),
         executedOutput: z.unknown(),
       })
       .optional(),
+    /** Absent in jobs queued before correlation existed: such jobs still run. */
+    correlationId: z.string().min(1).max(200).optional(),
+    traceparent: z.string().max(100).optional(),
   }),
   "outbox-events": deliveredEventSchema,
   "outbox-retention": z.object({}),
   "idempotency-cleanup": z.object({ batchSize: z.number().int().positive().max(10_000) }),
   "orphan-blob-sweep": z.object({ graceMs: z.number().int().min(60_000), maxDeletes: z.number().int().positive().max(100_000) }),
+  "bulk-operations": z.object({ operationId: z.uuid() }),
 } satisfies Record<QueueName, z.ZodType>;
 
 export type JobPayload<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;

@@ -10,6 +10,7 @@
  *                        web SIGKILLed at 55; FLUSHALL at 66
  * The workers are killed throughout, so every other fault also happens with a worker dying.
  */
+import { seededRandom } from "../load/random";
 import type { World } from "../world";
 import type { Timeline } from "./timeline";
 
@@ -21,7 +22,7 @@ export interface ScheduledFault {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function killWorker(i: number): ScheduledFault["run"] {
+export function killWorker(i: number): ScheduledFault["run"] {
   return async (world, timeline) => {
     const worker = world.workers[i]!;
     const w = timeline.open("worker-kill", worker.name);
@@ -30,11 +31,12 @@ function killWorker(i: number): ScheduledFault["run"] {
   };
 }
 
-function killWeb(): ScheduledFault["run"] {
+export function killWeb(i = 0): ScheduledFault["run"] {
   return async (world, timeline) => {
-    const w = timeline.open("web-kill", "web");
-    await world.web.kill(0);
-    await world.web.ready(60_000);
+    const web = world.webs[i]!;
+    const w = timeline.open("web-kill", web.name);
+    await web.kill(0);
+    await web.ready(60_000);
     w.end = Date.now();
   };
 }
@@ -86,10 +88,29 @@ export function faultSchedule(): ScheduledFault[] {
   return faults.sort((a, b) => a.atMs - b.atMs);
 }
 
+/**
+ * The scale run's plan (3 web instances behind HAProxy, 4 workers): only process deaths, at random.
+ * Every 4 s from 2 s a random worker is SIGKILLed (restarted 1 s later); at 6, 15, 24 and 33 s a
+ * random web instance is SIGKILLed (restarted at once). Choices come from the run's seed.
+ */
+export function scaleFaultSchedule(seed: number, shape: { webs: number; workers: number }, lastAtMs: number): ScheduledFault[] {
+  const random = seededRandom(seed * 7 + 1);
+  const faults: ScheduledFault[] = [];
+  for (let at = 2_000; at <= lastAtMs; at += 4_000) {
+    const i = Math.floor(random.next() * shape.workers);
+    faults.push({ atMs: at, label: `SIGKILL worker-${i + 1}`, run: killWorker(i) });
+  }
+  for (let at = 6_000; at <= lastAtMs; at += 9_000) {
+    const i = Math.floor(random.next() * shape.webs);
+    faults.push({ atMs: at, label: `SIGKILL web-${i + 1}`, run: killWeb(i) });
+  }
+  return faults.sort((a, b) => a.atMs - b.atMs);
+}
+
 /** Run the plan from `t0`; resolves when every fault has run and every service is back. */
-export async function runFaults(world: World, timeline: Timeline, t0: number, log: (line: string) => void): Promise<void> {
+export async function runFaults(world: World, timeline: Timeline, t0: number, log: (line: string) => void, schedule = faultSchedule()): Promise<void> {
   await Promise.all(
-    faultSchedule().map(async (fault) => {
+    schedule.map(async (fault) => {
       await sleep(Math.max(0, t0 + fault.atMs - Date.now()));
       log(`t=${((Date.now() - t0) / 1000).toFixed(1)}s fault: ${fault.label}`);
       await fault.run(world, timeline);

@@ -42,6 +42,11 @@ export function trpcHttp(opts: { baseUrl: string; cookie: () => string | null; t
     } catch {
       // not JSON (a proxy page, a crash page): reported with its first bytes
     }
+    // HAProxy's own answer (its HTML page, no app JSON) when the instance holding the request died
+    // mid-request (502), or none was up (503), or none answered in time (504): the app gave no answer.
+    if (json === null && (res.status === 502 || res.status === 503 || res.status === 504)) {
+      return { kind: "network", message: `proxy ${res.status}: no answer from any web instance` };
+    }
     if (res.ok) {
       const parsed = dataEnvelope.safeParse(json);
       return { kind: "ok", status: res.status, data: parsed.success ? parsed.data.result.data.json : null, replayed: res.headers.get("idempotent-replayed") === "true" };

@@ -1,6 +1,8 @@
 /**
  * The chaos suite's own world: private PostgreSQL and Redis it can kill, the production build under
- * `next start`, two workers, a storage folder, and users created for the run (never the demo seed).
+ * `next start` (one instance, or several behind HAProxy), workers, a storage folder, and users
+ * created for the run (never the demo seed). Web instances, workers and HAProxy are started by
+ * scripts/cluster (the same code as `npm run cluster`).
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -11,11 +13,10 @@ import { hashPassword } from "~/server/auth/passwords";
 import { migrateDatabase } from "../../../scripts/db-migrate";
 import { freePort } from "../../support/redis-server";
 import { chaosConfig } from "../config";
-import { manage, type ManagedProcess } from "./process";
+import { startCluster, type Cluster } from "../../../scripts/cluster/start-cluster";
+import type { ManagedProcess } from "../../../scripts/cluster/supervisor";
 import { createDatabase, startPrivatePostgres, type PrivatePostgres } from "./postgres";
 import { startChaosRedis, type ChaosRedis } from "./redis";
-
-const ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
 
 export interface ChaosUser {
   id: string;
@@ -30,29 +31,38 @@ export interface World {
   databaseUrl: string;
   postgres: PrivatePostgres;
   redis: ChaosRedis;
-  web: ManagedProcess;
+  /** The web instances (one without a proxy). */
+  webs: ManagedProcess[];
   workers: ManagedProcess[];
+  cluster: Cluster;
   users: ChaosUser[];
   close(opts: { keepDir: boolean }): Promise<void>;
 }
 
-async function httpAnswers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return true; // any answer (503 "degraded" included): the server is serving
-  } catch {
-    return false;
-  }
+/** How many of each process: the classic run (one web, two workers) or the scale run (3 behind HAProxy, 4). */
+export interface WorldShape {
+  webs: number;
+  workers: number;
+  proxied: boolean;
+  /** Extra environment for every app process (e.g. the scale checks' sign-in limits). */
+  env?: Record<string, string>;
+  /** Ports from here up (proxy, then web instances, then worker health at +20); default: any free ones. */
+  portBase?: number;
 }
 
-export async function createWorld(log: (line: string) => void): Promise<World> {
+export async function createWorld(log: (line: string) => void, shape: WorldShape = { webs: 1, workers: 2, proxied: false }): Promise<World> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "metastore-chaos-"));
   const storageDir = path.join(dir, "storage");
   mkdirSync(storageDir, { recursive: true });
-  const [pgPort, redisPort, webPort, health1, health2] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const ports = (n: number, from?: number) => Promise.all(Array.from({ length: n }, (_, i) => (from === undefined ? freePort() : from + i)));
+  const [[pgPort, redisPort], [proxyPort], webPorts, healthPorts] = await Promise.all([
+    ports(2),
+    ports(1, shape.portBase),
+    ports(shape.webs, shape.portBase === undefined ? undefined : shape.portBase + 1),
+    ports(shape.workers, shape.portBase === undefined ? undefined : shape.portBase + 20),
+  ]);
 
-  const postgres = await startPrivatePostgres({ dir, port: pgPort, log: () => {} });
+  const postgres = await startPrivatePostgres({ dir, port: pgPort!, log: () => {} });
   const databaseUrl = postgres.url("metastore_chaos");
   await createDatabase(postgres.url("postgres"), "metastore_chaos");
   await migrateDatabase(databaseUrl);
@@ -71,64 +81,49 @@ export async function createWorld(log: (line: string) => void): Promise<World> {
   }
   await client.end();
 
-  const redis = await startChaosRedis(redisPort);
+  const redis = await startChaosRedis(redisPort!);
   log(`Redis 127.0.0.1:${redisPort} (private, no persistence)`);
 
-  const env: NodeJS.ProcessEnv = {
+  const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    NODE_ENV: "production",
-    NEXT_TELEMETRY_DISABLED: "1",
     DATABASE_URL: databaseUrl,
     REDIS_URL: redis.url,
     SESSION_SECRET: "chaos-secret-chaos-secret-chaos-secret-0123",
     COOKIE_SECURE: "false",
-    // The public origin (production refuses mutations from other origins); the load client sends it as a browser would.
-    APP_ORIGIN: `http://127.0.0.1:${webPort}`,
+    // APP_ORIGIN (the public origin: HAProxy's, or the single instance's) and TRUST_PROXY are set by
+    // startCluster; the load client sends that origin as a browser would.
     STORAGE_DIR: storageDir,
     MAX_UPLOAD_BYTES: String(chaosConfig.maxUploadBytes),
     QUEUE_PREFIX: "chaos",
     LOG_LEVEL: "warn",
     ...chaosConfig.appEnv,
+    ...shape.env,
   };
-  const web = manage({
-    name: "web",
-    command: process.execPath,
-    args: [path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(webPort), "-H", "127.0.0.1"],
-    env: { ...env, PORT: String(webPort), WORKER_HEALTH_PORT: "0", WORKER_METRICS_PORT: "0" },
-    cwd: ROOT,
-    logFile: path.join(dir, "web.log"),
-    probe: () => httpAnswers(`http://127.0.0.1:${webPort}/api/health`),
-    restartDelayMs: 500,
+  const cluster = startCluster({
+    dir,
+    env,
+    webPorts,
+    workerHealthPorts: healthPorts,
+    proxyPort: shape.proxied ? proxyPort! : null,
+    log,
   });
-  const workers = [health1, health2].map((port, i) =>
-    manage({
-      name: `worker-${i + 1}`,
-      command: process.execPath,
-      args: ["--import", "tsx", path.join(ROOT, "worker", "index.ts")],
-      // Two workers on one host: no shared metrics port (0: off).
-      env: { ...env, WORKER_HEALTH_PORT: String(port), WORKER_METRICS_PORT: "0" },
-      cwd: ROOT,
-      logFile: path.join(dir, `worker-${i + 1}.log`),
-      probe: () => httpAnswers(`http://127.0.0.1:${port}/healthz`),
-      restartDelayMs: 1000,
-    }),
-  );
-  await Promise.all([web.ready(60_000), ...workers.map((w) => w.ready(60_000))]);
-  log(`next start on 127.0.0.1:${webPort}, 2 workers; logs in ${dir}`);
+  await cluster.ready(90_000);
+  log(`${shape.webs} × next start${shape.proxied ? ` behind HAProxy ${cluster.baseUrl}` : ` on ${cluster.baseUrl}`}, ${shape.workers} workers; logs in ${dir}`);
 
   return {
     dir,
     storageDir,
-    baseUrl: `http://127.0.0.1:${webPort}`,
+    baseUrl: cluster.baseUrl,
     databaseUrl,
     postgres,
     redis,
-    web,
-    workers,
+    webs: cluster.webs,
+    workers: cluster.workers,
+    cluster,
     users,
     async close({ keepDir }) {
-      await Promise.all([web.stop(), ...workers.map((w) => w.stop())]);
+      await cluster.stop();
       await redis.close();
       await postgres.close();
       if (!keepDir) rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from "bullmq";
 import type { Db } from "~/server/platform/db/client";
 import { deleteExpiredOutboxRows } from "~/server/reliability/outbox/retention";
+import { deleteExpiredSagaAttempts } from "~/server/reliability/saga/retention";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import { startScheduledJob } from "./scheduled-job";
@@ -27,8 +28,12 @@ export function startOutboxRetention(deps: {
     logger,
     async run() {
       const olderThan = new Date(Date.now() - deps.options.retentionMs);
-      const deleted = await deleteExpiredOutboxRows(deps.db, { olderThan, batchSize: deps.options.batchSize });
-      if (deleted.events || deleted.inbox) logger.info({ ...deleted, olderThan }, "outbox retention removed old rows");
+      // Delivery attempts go with their events (ON DELETE CASCADE); saga step attempts on the same clock.
+      const deleted = {
+        ...(await deleteExpiredOutboxRows(deps.db, { olderThan, batchSize: deps.options.batchSize })),
+        sagaAttempts: await deleteExpiredSagaAttempts(deps.db, { olderThan, batchSize: deps.options.batchSize }),
+      };
+      if (deleted.events || deleted.inbox || deleted.sagaAttempts) logger.info({ ...deleted, olderThan }, "outbox retention removed old rows");
       return deleted;
     },
   });

@@ -6,10 +6,15 @@ import { usePathname } from "next/navigation";
 
 const sections = [
   { href: "/admin", label: "Overview" },
+  { href: "/admin/failures", label: "Failures" },
   { href: "/admin/outbox", label: "Outbox" },
   { href: "/admin/sagas", label: "Sagas" },
   { href: "/admin/idempotency", label: "Idempotency" },
   { href: "/admin/cache", label: "Cache" },
+  { href: "/admin/fleet", label: "Fleet" },
+  { href: "/admin/bulk", label: "Bulk actions" },
+  { href: "/admin/audit", label: "Audit log" },
+  { href: "/admin/users", label: "Users" },
 ];
 
 export function AdminNav({ role }: { role: string }) {

@@ -6,6 +6,7 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
+import { AUDIT_REASON } from "../_components/audit-reason";
 import { ConfirmButton, formatCount, formatDuration, formatPercent, formatTime, plural, QueryError, ResultMessage, Stat, type Result, TableFrame } from "../_components/ui";
 
 type CacheStats = AdminOutputs["cache"]["stats"];
@@ -112,14 +113,17 @@ function PrefixTable({ stats, canAct, onResult }: { stats: CacheStats; canAct: b
             {canAct && (
               <Table.Td>
                 <ConfirmButton
+                  reason={AUDIT_REASON}
                   label="Flush"
                   title={`Flush cache prefix ${p.prefix}`}
                   confirmLabel={`Flush ${p.prefix}`}
                   pendingLabel="Flushing…"
                   danger
-                  onOpen={() => onResult(null)}
-                  onConfirm={async () => {
-                    const r = await flush.mutateAsync({ prefix: p.prefix });
+                  onOpen={() => {
+                    onResult(null);
+                  }}
+                  onConfirm={async (reason) => {
+                    const r = await flush.mutateAsync({ prefix: p.prefix, reason: reason.trim() || undefined });
                     onResult({ kind: "ok", text: `Prefix ${p.prefix} flushed: ${plural(r.deleted, "key")} deleted.` });
                   }}
                 >
@@ -154,15 +158,18 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <input value={tag} onChange={(e) => setTag(e.target.value)} placeholder="files:owner:<user id> or file:<file id>" maxLength={200} size={40} />
         </label>
         <ConfirmButton
+          reason={AUDIT_REASON}
           label="Flush tag…"
           title="Flush cache tag"
           confirmLabel="Invalidate tag"
           pendingLabel="Invalidating…"
           danger
           disabled={!tag.trim()}
-          onOpen={() => onResult(null)}
-          onConfirm={async () => {
-            const r = await flushTag.mutateAsync({ tag: tag.trim() });
+          onOpen={() => {
+            onResult(null);
+          }}
+          onConfirm={async (reason) => {
+            const r = await flushTag.mutateAsync({ tag: tag.trim(), reason: reason.trim() || undefined });
             onResult({ kind: "ok", text: `Tag ${r.tag} invalidated: entries carrying it are reloaded on their next read.` });
             setTag("");
           }}
@@ -178,15 +185,18 @@ function FlushTag({ onResult }: { onResult: (r: Result) => void }) {
           <input value={prefix} onChange={(e) => setPrefix(e.target.value)} placeholder="e.g. files" maxLength={64} />
         </label>
         <ConfirmButton
+          reason={AUDIT_REASON}
           label="Flush prefix…"
           title="Flush cache prefix"
           confirmLabel="Flush prefix"
           pendingLabel="Flushing…"
           danger
           disabled={!prefix.trim()}
-          onOpen={() => onResult(null)}
-          onConfirm={async () => {
-            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim() });
+          onOpen={() => {
+            onResult(null);
+          }}
+          onConfirm={async (reason) => {
+            const r = await flushPrefix.mutateAsync({ prefix: prefix.trim(), reason: reason.trim() || undefined });
             onResult({ kind: "ok", text: `Prefix ${prefix.trim()} flushed: ${plural(r.deleted, "key")} deleted.` });
             setPrefix("");
           }}

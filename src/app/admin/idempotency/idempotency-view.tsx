@@ -1,12 +1,15 @@
 "use client";
 
 import { Table } from "@mantine/core";
+import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { traceHref } from "../trace/trace-links";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
+import { AUDIT_REASON } from "../_components/audit-reason";
 import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result, TableFrame } from "../_components/ui";
 import { LoadMore } from "~/app/_components/load-more";
 
@@ -98,7 +101,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
                 <Table.Tr key={r.id}>
                   <Table.Td className="muted nowrap">{formatTime(r.createdAt)}</Table.Td>
                   <Table.Td>
-                    <code className="key">{r.key}</code>
+                    <code className="key">{r.key}</code> <Link href={traceHref("idempotency", r.id)}>trace</Link>
                   </Table.Td>
                   <Table.Td>{r.procedure}</Table.Td>
                   <Table.Td className="muted" title={r.userId}>
@@ -244,13 +247,16 @@ function DeleteExpired({ expired }: { expired: number | undefined }) {
   return (
     <div className="row">
       <ConfirmButton
+        reason={AUDIT_REASON}
         label="Delete expired records…"
         title="Delete expired idempotency records"
         confirmLabel="Delete them"
         pendingLabel="Deleting…"
         danger
-        onOpen={() => setResult(null)}
-        onConfirm={() => remove.mutateAsync({})}
+        onOpen={() => {
+          setResult(null);
+        }}
+        onConfirm={(reason) => remove.mutateAsync({ reason: reason.trim() || undefined })}
       >
         <p>
           Delete {expired === undefined ? "the records" : plural(expired, "record")} past expiry now (the worker also does it on a schedule). A client retrying

@@ -7,12 +7,13 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
-import { OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
+import { FILE_EVENT_TYPES, OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
+import { AUDIT_REASON } from "../_components/audit-reason";
 import { ConfirmButton, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result, TableFrame } from "../_components/ui";
 import { EventActions } from "./event-actions";
 import { LoadMore } from "~/app/_components/load-more";
 
-const KNOWN_TYPES = ["file.uploaded", "file.renamed", "file.tagged", "file.deleted"];
+const KNOWN_TYPES = FILE_EVENT_TYPES;
 
 export function describeFilter(f: OutboxFilter) {
   const parts = [
@@ -226,12 +227,13 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
   return (
     <div className="row retry-matching">
       <ConfirmButton
+        reason={AUDIT_REASON}
         label="Retry all matching…"
         title="Retry all matching events"
         confirmLabel="Retry them"
         pendingLabel="Retrying…"
-        onConfirm={async () => {
-          const r = await retry.mutateAsync({ filter });
+        onConfirm={async (reason) => {
+          const r = await retry.mutateAsync({ filter, reason: reason.trim() || undefined });
           onResult({
             kind: "ok",
             text:

@@ -20,6 +20,8 @@ function filterFrom(search: Search): OutboxFilter {
     ...(aggregateType ? { aggregateType } : {}),
     ...(aggregateType && one(search.aggregateId) ? { aggregateId: one(search.aggregateId) } : {}),
     ...(one(search.error) ? { errorContains: one(search.error) } : {}),
+    // A failure group's events (link from /admin/failures).
+    ...(/^[0-9a-f]{32}$/.test(one(search.fingerprint) ?? "") ? { fingerprint: one(search.fingerprint) } : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import { MULTIPART_OVERHEAD_BYTES } from "../../contracts/limits";
+
 /**
  * Request bodies are limited on the bytes as they arrive, not on the Content-Length a client
  * declares: a chunked request has none, and `req.formData()` / `req.json()` would otherwise buffer
@@ -39,8 +41,8 @@ export function limitRequestBody(req: Request, limitBytes: number, tooLarge: () 
   return new Request(req.url, { method: req.method, headers: req.headers, body: limited, signal: req.signal, duplex: "half" } as RequestInit);
 }
 
-/** Multipart framing (boundaries, part headers, tags) around an upload's bytes. */
-export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+// The allowance is a contract (contracts/limits.ts): the idempotency middleware reads it too.
+export { MULTIPART_OVERHEAD_BYTES };
 
 /** The limit for one request: an upload's for multipart bodies, the JSON limit for everything else. */
 export function bodyLimitFor(req: Request, limits: { maxUploadBytes: number; maxJsonBodyBytes: number }): { limitBytes: number; message: string } {

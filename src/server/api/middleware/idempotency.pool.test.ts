@@ -65,6 +65,29 @@ async function sagas(n: number, status: SagaStatus, currentStep: number): Promis
   return ids;
 }
 
+/** Stopped upload sagas with a valid input and step 0's recorded output: fork targets. */
+async function forkable(n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await app.services.db.sagaInstance.createMany({
+    data: ids.map((id) => ({
+      id,
+      type: FILE_UPLOAD_SAGA,
+      status: "compensated" as const,
+      currentStep: 0,
+      input: { fileId: randomUUID(), ownerId: owner.id, name: "f.txt", declaredType: "text/plain", sizeBytes: 1, tags: [], stagingKey: `staging/${id}` },
+      context: { generation: 0, outputs: { "check-staged": null } },
+    })),
+  });
+  return ids;
+}
+
+/** Plain users whose role or sessions an operator changes. */
+async function plainUsers(n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push((await app.createUser()).id);
+  return ids;
+}
+
 async function events(n: number, status: "pending" | "failed"): Promise<Array<{ id: string; aggregateId: string }>> {
   const out: Array<{ id: string; aggregateId: string }> = [];
   for (let i = 0; i < n; i++) {
@@ -99,9 +122,43 @@ const cases: Record<string, Case> = {
     prepare: async () => ((evs) => (i: number) => ({ filter: { aggregateType: "file", aggregateId: evs[i]!.aggregateId } }))(await events(CONCURRENCY, "failed")),
   },
   "admin.outbox.discard": { user: () => operator, prepare: async () => ((evs) => (i: number) => ({ id: evs[i]!.id, reason: "pool burst" }))(await events(CONCURRENCY, "pending")) },
+  "admin.outbox.replayEdited": {
+    user: () => operator,
+    prepare: async () => ((evs) => (i: number) => ({ id: evs[i]!.id, payload: { fileId: evs[i]!.aggregateId, ownerId: owner.id, tags: [`edited-${i}`] } }))(await events(CONCURRENCY, "failed")),
+  },
+  "admin.sagas.fork": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i], fromStep: 1 }))(await forkable(CONCURRENCY)) },
+  "admin.users.changeRole": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i], role: "viewer" }))(await plainUsers(CONCURRENCY)) },
+  "admin.users.revokeSessions": { user: () => operator, prepare: async () => ((ids) => (i: number) => ({ id: ids[i] }))(await plainUsers(CONCURRENCY)) },
+  // Not keyed (its answer holds a one-time password): sent with a key as the console does, it must answer too.
+  "admin.users.create": { user: () => operator, prepare: async () => (i: number) => ({ email: `burst-${i}-${randomUUID().slice(0, 8)}@test.local`, name: `Burst ${i}`, role: "user" }) },
   "admin.cache.flushPrefix": { user: () => operator, prepare: async () => () => ({ prefix: "files" }) },
   "admin.cache.flushTag": { user: () => operator, prepare: async () => (i: number) => ({ tag: `file:${i}` }) },
+  // All 50 on the same two rows (queue_control) and the same BullMQ queues: pause and resume alternate.
+  "admin.fleet.pauseQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
+  "admin.fleet.resumeQueue": { user: () => operator, prepare: async () => (i: number) => ({ queue: i % 2 ? "outbox-retention" : "orphan-blob-sweep" }) },
+  // Each request on a failure group of its own (one failed event with its own fingerprint).
+  "admin.failures.retryGroup": { user: () => operator, prepare: async () => ((fps) => (i: number) => ({ source: "outbox", fingerprint: fps[i] }))(await groups(CONCURRENCY)) },
+  "admin.failures.discardGroup": { user: () => operator, prepare: async () => ((fps) => (i: number) => ({ source: "outbox", fingerprint: fps[i] }))(await groups(CONCURRENCY)) },
+  "admin.bulk.start": {
+    user: () => operator,
+    prepare: async () => ((evs) => (i: number) => ({ action: "outbox.retry", filter: { aggregateType: "file", aggregateId: evs[i]!.aggregateId }, dryRunCount: 1 }))(await events(CONCURRENCY, "failed")),
+  },
+  "admin.bulk.cancel": {
+    user: () => operator,
+    prepare: async () => {
+      const ops = await Promise.all(Array.from({ length: CONCURRENCY }, () => app.caller(operator).admin.bulk.start({ action: "outbox.retry", dryRunCount: 0 })));
+      return (i: number) => ({ id: ops[i]!.id, reason: "pool burst" });
+    },
+  },
 };
+
+/** Failure groups of one failed event each (fingerprints made up: 32 hex characters). */
+async function groups(n: number): Promise<string[]> {
+  const evs = await events(n, "failed");
+  const fps = evs.map((_, i) => randomUUID().replaceAll("-", "").slice(0, 31) + (i % 10));
+  for (const [i, e] of evs.entries()) await app.services.db.outboxEvent.update({ where: { id: e.id }, data: { failureFingerprint: fps[i] } });
+  return fps;
+}
 
 describe(`keyed mutations with the pool at its configured size (${DEFAULT_POOL_MAX})`, () => {
   it("covers every keyed mutation of the router (and resume, which opts out)", () => {

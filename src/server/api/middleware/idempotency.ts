@@ -22,6 +22,7 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, ZodRealError } from "zod";
 import { AfterCommitHooks, withAmbientTransaction } from "../../platform/db/transaction";
 import { DomainError, type DomainErrorKind } from "../../platform/errors";
+import { MULTIPART_OVERHEAD_BYTES } from "../../contracts/limits";
 import { fingerprintInput } from "../../reliability/idempotency/fingerprint";
 import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from "../../reliability/idempotency/key";
 import { createIdempotencyMetrics, type IdempotencyCounter } from "../../reliability/idempotency/metrics";
@@ -51,8 +52,8 @@ const DETERMINISTIC_ERRORS: ReadonlySet<TRPC_ERROR_CODE_KEY> = new Set<TRPC_ERRO
   "PAYMENT_REQUIRED",
 ]);
 
-/** Multipart framing allowance, as in the upload size guard. */
-const BODY_FRAMING_BYTES = 64 * 1024;
+/** Multipart framing allowance, the upload size guard's own (contracts/limits.ts). */
+const BODY_FRAMING_BYTES = MULTIPART_OVERHEAD_BYTES;
 
 interface IdempotencyMiddlewareOptions {
   ctx: InnerContext;
@@ -103,7 +104,7 @@ async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, c
   const options = resolveIdempotencyOptions(ctx.config.idempotency);
   const fingerprint = await fingerprintInput(await opts.getRawInput());
   count("requests");
-  const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint }, options);
+  const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint, correlationId: ctx.correlationId }, options);
 
   switch (claimed.kind) {
     case "mismatch":

@@ -26,7 +26,34 @@ export const authRouter = createTRPCRouter({
       const user = result.value;
       const sealed = await ctx.sessions.seal(user);
       ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.cookieHeader(sealed));
-      return { id: user.id, email: user.email, name: user.name, role: user.role };
+      // An account made with a one-time password must set its own (the sign-in page asks for it).
+      return { id: user.id, email: user.email, name: user.name, role: user.role, mustChangePassword: user.mustChangePassword };
+    }),
+
+  /** Set a new password (after a one-time one, or any time). Not keyed: the input carries secrets. */
+  changePassword: authedProcedure
+    .meta({ idempotency: false })
+    .input(
+      z.object({
+        currentPassword: z.string().min(1, "enter your current password").max(1024),
+        newPassword: z.string().min(12, "the new password needs at least 12 characters").max(1024),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      if (input.currentPassword === input.newPassword) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: "The new password must differ from the current one" });
+      }
+      // Counted like sign-ins: a borrowed session must not become a way to guess the password.
+      const address = ctx.request ? clientAddress(ctx.request.headers, ctx.config.trustProxy ?? 0) : null;
+      const result = await ctx.signInThrottle.attempt(ctx.user.email, address, async () =>
+        (await ctx.sessions.changePassword(ctx.user.id, input.currentPassword, input.newPassword)) ? true : null,
+      );
+      if (result.outcome === "throttled") {
+        ctx.request?.resHeaders.set("Retry-After", String(result.retryAfterSeconds));
+        throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `Too many wrong passwords: try again in ${Math.ceil(result.retryAfterSeconds / 60)} minute(s)` });
+      }
+      if (result.outcome === "wrong") throw new TRPCError({ code: "FORBIDDEN", message: "The current password is wrong" });
+      return { ok: true as const };
     }),
 
   signOut: authedProcedure.meta({ idempotency: false }).mutation(({ ctx }) => {

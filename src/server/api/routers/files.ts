@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { fileTags, tagsForFileChange } from "../../features/files/cache-tags";
-import { createFilesServiceWithOutbox, eventHeadersFromHttp } from "../../features/files/files-outbox";
+import { createFilesServiceWithOutbox, eventHeadersFor } from "../../features/files/files-outbox";
 import { tagListSchema } from "../../features/files/tags";
 import { sagaServiceFor } from "../../app-sagas";
 import { createUploadService } from "../../features/files/upload-service";
+import type { UploadRequest } from "../../features/files/upload-request";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter } from "../trpc";
 
@@ -31,7 +32,7 @@ const uploadForm = z.instanceof(FormData, { message: "send the upload as multipa
 });
 
 /** The parsed multipart form as the domain's upload request (both upload paths take it). */
-async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input: { file: File; tags: string[] }) {
+async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input: { file: File; tags: string[] }): Promise<UploadRequest> {
   return {
     ownerId: ctx.user.id,
     name: input.file.name,
@@ -43,7 +44,7 @@ async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input
 }
 
 // Every files mutation writes its outbox event in its own transaction (see features/files/files-outbox.ts).
-const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFromHttp(ctx.request?.headers) });
+const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFor(ctx) });
 const uploads = (ctx: InnerContext) => createUploadService({ db: ctx.db, storage: ctx.storage, startSaga: sagaServiceFor(ctx).startSaga });
 
 /**
@@ -72,7 +73,7 @@ export const filesRouter = createTRPCRouter({
   startUpload: authedProcedure
     .meta({ description: "Upload a file through the file-upload saga (multipart/form-data)" })
     .input(uploadForm)
-    .mutation(async ({ ctx, input }) => uploads(ctx).start({ ...(await uploadRequest(ctx, input)), headers: eventHeadersFromHttp(ctx.request?.headers) })),
+    .mutation(async ({ ctx, input }) => uploads(ctx).start({ ...(await uploadRequest(ctx, input)), headers: eventHeadersFor(ctx) })),
 
   uploadStatus: authedProcedure
     .input(z.object({ sagaId: z.uuid({ message: "must be an upload's saga id (a UUID)" }) }))

@@ -15,8 +15,12 @@ const ownerId = randomUUID();
 
 describe("tagsForFileEvent", () => {
   it.each(["file.uploaded", "file.renamed", "file.tagged", "file.deleted"])("maps %s to the file's tag and its owner's list tag", (type) => {
-    expect(tagsForFileEvent({ type, payload: { file: { id: fileId, ownerId }, extra: 1 } })).toEqual([`file:${fileId}`, `files:owner:${ownerId}`]);
+    expect(tagsForFileEvent({ type, payload: { fileId, ownerId, extra: 1 } })).toEqual([`file:${fileId}`, `files:owner:${ownerId}`]);
     expect(tagsForFileEvent({ type, payload: { fileId, ownerId } })).toEqual([fileTags.file(fileId), fileTags.ownerList(ownerId)]);
+  });
+
+  it("takes only the settled payload shape (the files service's old { file: { id, ownerId } } is refused)", () => {
+    expect(() => tagsForFileEvent({ type: "file.renamed", payload: { file: { id: fileId, ownerId } } })).toThrow(/needs the file id and owner id/);
   });
 
   it("ignores events the cache does not depend on", () => {
@@ -25,7 +29,7 @@ describe("tagsForFileEvent", () => {
 
   it.each([
     ["no payload", undefined],
-    ["no owner id", { file: { id: fileId } }],
+    ["no owner id", { fileId }],
     ["an owner id that is not a UUID", { fileId, ownerId: "bob" }],
   ])("refuses a file event with %s, naming what is missing", (_label, payload) => {
     expect(() => tagsForFileEvent({ type: "file.renamed", payload })).toThrow(/file\.renamed: its payload needs the file id and owner id/);
@@ -60,7 +64,7 @@ describe("invalidateForFileEvent (the outbox consumer's path)", () => {
     await cache.wrap(list, async () => ["old name"]);
     await cache.wrap(otherList, async () => ["someone else's"]);
 
-    const { tags } = await invalidateForFileEvent(cache, { type: "file.renamed", payload: { file: { id: fileId, ownerId }, from: "old name", to: "new name" } });
+    const { tags } = await invalidateForFileEvent(cache, { type: "file.renamed", payload: { fileId, ownerId, from: "old name", to: "new name" } });
 
     expect(tags).toEqual([`file:${fileId}`, `files:owner:${ownerId}`]);
     expect(await cache.wrap(get, async () => "new name")).toBe("new name");

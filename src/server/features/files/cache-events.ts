@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { tagsForFileChange } from "./cache-tags";
 import type { QueryCache } from "../../reliability/cache/query-cache";
+import { fileEventTypes, type FileEventType } from "../../contracts/events";
 
 /**
  * The outbox path of invalidation, for crash safety: the mutation middleware invalidates right after
@@ -12,16 +13,11 @@ import type { QueryCache } from "../../reliability/cache/query-cache";
  * normal case, at most the outbox relay + this consumer's latency if the direct invalidation was
  * lost, and at most the entry's TTL (+ SWR window) if both were lost.
  */
-export const FILE_EVENT_TYPES = ["file.uploaded", "file.renamed", "file.tagged", "file.deleted"] as const;
-export type FileEventType = (typeof FILE_EVENT_TYPES)[number];
+export const FILE_EVENT_TYPES: ReadonlyArray<FileEventType> = fileEventTypes;
+export type { FileEventType };
 
-const uuid = z.uuid();
-// Accept the FileChange shape of the files service ({ file: { id, ownerId } }) and a flat one
-// ({ fileId, ownerId }), so the outbox's payload format can settle either way.
-const payloadSchema = z.union([
-  z.object({ file: z.object({ id: uuid, ownerId: uuid }) }).transform((p) => p.file),
-  z.object({ fileId: uuid, ownerId: uuid }).transform((p) => ({ id: p.fileId, ownerId: p.ownerId })),
-]);
+// Every file event's payload carries these two (contracts/events.ts): all the cache needs of it.
+const payloadSchema = z.object({ fileId: z.uuid(), ownerId: z.uuid() }).transform((p) => ({ id: p.fileId, ownerId: p.ownerId }));
 
 export interface FileEventLike {
   type: string;

@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from "uuid";
 import { createFilesService, type FileChange, type FileMutationHook, type FilesDeps } from "./files-service";
 import { appendEvent, type AppendOptions } from "../../reliability/outbox/append-event";
 import type { EventHeaders, NewEvent } from "../../contracts/events";
+import { currentTraceCarrier } from "../../platform/telemetry/tracing";
 
 /** Map a files mutation to its event: the file is the aggregate, so one file's events stay in order. */
 export function fileChangeToEvent(change: FileChange, headers: EventHeaders = {}): NewEvent {
@@ -52,6 +53,19 @@ export function createFilesServiceWithOutbox(deps: FilesDeps, options: AppendOpt
 }
 
 const HEADER_VALUE = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * Event headers for a write made by a request: its correlation id (assigned at the edge), its
+ * Idempotency-Key when it has one, and the trace context of the span writing the event.
+ */
+export function eventHeadersFor(request: { correlationId: string; request: { headers: Headers } | null }): EventHeaders {
+  const key = request.request?.headers.get("idempotency-key")?.trim();
+  return {
+    correlationId: request.correlationId,
+    ...(key && HEADER_VALUE.test(key) ? { idempotencyKey: key } : {}),
+    ...currentTraceCarrier(),
+  };
+}
 
 /**
  * Event headers from an HTTP request: the caller's correlation id (X-Correlation-Id or X-Request-Id)

@@ -2,11 +2,13 @@ import { v7 as uuidv7 } from "uuid";
 import type { Db, Prisma } from "../../platform/db/client";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
 import type { BlobStorage } from "../../platform/storage/blob-storage";
-import { badInput, DomainError, notFound, tooLarge } from "../../platform/errors";
-import { acceptedContentType, servedContentType } from "./content-policy";
+import { DomainError, notFound } from "../../platform/errors";
+import { acceptedContentType, servedContentType } from "./content-inspection";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { fileDtoSelect, toFileDto, type FileDto } from "./file-dto";
 import { sanitizeFileName } from "./file-name";
+import { storageKeyFor } from "./storage-keys";
+import { checkUploadRequest, type UploadRequest } from "./upload-request";
 
 export interface FilesDeps {
   db: Db;
@@ -27,18 +29,6 @@ export type FileChange =
   | { type: "file.tagged"; file: { id: string; ownerId: string }; tags: string[] }
   | { type: "file.deleted"; file: { id: string; ownerId: string; storageKey: string; sizeBytes: number } };
 
-export interface UploadInput {
-  ownerId: string;
-  name: string;
-  declaredType: string;
-  bytes: Uint8Array;
-  tags: string[];
-  maxBytes: number;
-}
-
-function storageKeyFor(ownerId: string, fileId: string): string {
-  return `files/${ownerId}/${fileId}`;
-}
 
 /** Load one of the owner's files, or say clearly why it cannot be had. */
 async function loadOwned(db: Db | Tx, ownerId: string, id: string) {
@@ -57,13 +47,8 @@ export function createFilesService(deps: FilesDeps, onChange: FileMutationHook =
      * Store the bytes, then commit the record, the quota charge and the event together. If the
      * transaction fails the blob is removed again, so a failed upload leaves nothing behind.
      */
-    async upload(input: UploadInput): Promise<FileDto> {
-      const name = sanitizeFileName(input.name);
-      const size = input.bytes.byteLength;
-      if (size === 0) throw badInput("The file is empty: choose a file with content");
-      if (size > input.maxBytes) {
-        throw tooLarge(`The file is ${size} bytes; the limit is ${input.maxBytes} bytes`, { limit: input.maxBytes, size });
-      }
+    async upload(input: UploadRequest): Promise<FileDto> {
+      const { name, size } = checkUploadRequest(input);
       // The same policy as the upload saga's inspect step, before anything is stored.
       const detectedType = await acceptedContentType(input.bytes);
       const id = uuidv7();

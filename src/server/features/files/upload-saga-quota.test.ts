@@ -8,11 +8,12 @@
  * Each owner also keeps one unrelated live file, so a double release shows (used_bytes is clamped
  * at 0 and would hide it otherwise).
  */
+import { asTestOperator } from "~test/support/audit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { startSagaRunner } from "~test/support/worker";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
 import { sagaServiceFor } from "../../app-sagas";
 import { fileUploadSaga, type FileUploadInput } from "./upload-saga";
@@ -64,7 +65,7 @@ async function inject(step: string, phase: "execute" | "compensate", input: File
   if (step === "derive" && phase === "execute") {
     if (plan.ending === "derive fails") throw new PermanentStepError("injected: derive failed for good");
     const [saga] = await app.services.db.$queryRaw<Array<{ id: string }>>`SELECT id FROM saga_instance WHERE input->>'fileId' = ${input.fileId}`;
-    await sagaServiceFor(app.services).abort(saga!.id, "the quota interleaving test aborts it");
+    await sagaServiceFor(app.services).abort(saga!.id, "the quota interleaving test aborts it", asTestOperator);
   }
 }
 

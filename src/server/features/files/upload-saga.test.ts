@@ -12,7 +12,7 @@ import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { startSagaRunner } from "~test/support/worker";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
 import { FILE_UPLOAD_STEPS, fileUploadSaga, type FileUploadInput } from "./upload-saga";
 import type { UploadStatus } from "./upload-service";

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../../platform/db/client";
 import { inTransaction } from "../../platform/db/transaction";
@@ -6,7 +5,8 @@ import type { BlobStorage } from "../../platform/storage/blob-storage";
 import { appendEvent, type AppendOptions } from "../../reliability/outbox/append-event";
 import { eventHeadersSchema } from "../../contracts/events";
 import { fileChangeToEvent } from "./files-outbox";
-import { ALLOWED_TYPES, detectType, IMAGE_TYPES, notAcceptedMessage } from "./content-policy";
+import { ALLOWED_TYPES, IMAGE_TYPES, imageDimensions, notAcceptedMessage, sha256Hex, sniffContentType } from "./content-inspection";
+import { storageKeyFor, thumbnailKeyFor } from "./storage-keys";
 import { defineSaga, PermanentStepError } from "../../reliability/saga/definition";
 import { handOverEffect, recordEffect, undoEffect } from "../../reliability/saga/effects";
 
@@ -33,8 +33,6 @@ import { handOverEffect, recordEffect, undoEffect } from "../../reliability/saga
 export const FILE_UPLOAD_SAGA = "file.upload";
 export const FILE_UPLOAD_STEPS = ["check-staged", "reserve-quota", "store-blob", "inspect", "create-record", "derive"] as const;
 
-// What may be stored: the one content policy of both upload paths (features/files/content-policy.ts).
-export { ALLOWED_TYPES };
 const THUMBNAIL_PX = 256;
 
 export const fileUploadInput = z.object({
@@ -49,9 +47,6 @@ export const fileUploadInput = z.object({
 });
 export type FileUploadInput = z.infer<typeof fileUploadInput>;
 
-export const stagingKeyFor = (sagaId: string) => `staging/${sagaId}`;
-export const storageKeyFor = (ownerId: string, fileId: string) => `files/${ownerId}/${fileId}`;
-export const thumbnailKeyFor = (ownerId: string, fileId: string) => `thumbs/${ownerId}/${fileId}.webp`;
 
 export interface FileUploadDeps {
   db: Db;
@@ -149,13 +144,11 @@ export function fileUploadSaga(deps: FileUploadDeps) {
         async execute({ input }) {
           await inject("inspect", "execute", input);
           const bytes = await storage.readAll(storageKeyFor(input.ownerId, input.fileId));
-          const detectedType = await detectType(bytes);
+          const detectedType = await sniffContentType(bytes);
           if (!ALLOWED_TYPES.has(detectedType)) throw new PermanentStepError(notAcceptedMessage(detectedType));
           if (!IMAGE_TYPES.has(detectedType)) return { detectedType, width: null, height: null };
-          const { default: sharp } = await import("sharp");
           try {
-            const meta = await sharp(bytes).metadata();
-            return { detectedType, width: meta.width ?? null, height: meta.height ?? null };
+            return { detectedType, ...(await imageDimensions(bytes)) };
           } catch (error) {
             throw new PermanentStepError(`The image cannot be read (${error instanceof Error ? error.message : error}): it may be damaged`);
           }
@@ -235,7 +228,7 @@ export function fileUploadSaga(deps: FileUploadDeps) {
           await inject("derive", "execute", input);
           const { detectedType } = outputs["inspect"] as { detectedType: string };
           const bytes = await storage.readAll(storageKeyFor(input.ownerId, input.fileId));
-          const checksumSha256 = createHash("sha256").update(bytes).digest("hex");
+          const checksumSha256 = sha256Hex(bytes);
           let thumbnailKey: string | null = null;
           if (IMAGE_TYPES.has(detectedType)) {
             const { default: sharp } = await import("sharp");

@@ -1,27 +1,17 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../platform/db/client";
 import type { BlobStorage } from "../../platform/storage/blob-storage";
-import { badInput, DomainError, notFound, tooLarge } from "../../platform/errors";
+import { DomainError, notFound } from "../../platform/errors";
 import { fileDtoSelect, toFileDto, type FileDto } from "./file-dto";
-import { sanitizeFileName } from "./file-name";
-import type { EventHeaders } from "../../contracts/events";
-import type { SagaStatus } from "../../reliability/saga/types";
-import { FILE_UPLOAD_SAGA, FILE_UPLOAD_STEPS, stagingKeyFor, type FileUploadInput } from "./upload-saga";
+import type { SagaStatus } from "../../contracts/statuses";
+import { FILE_UPLOAD_SAGA, FILE_UPLOAD_STEPS, type FileUploadInput } from "./upload-saga";
+import { stagingKeyFor } from "./storage-keys";
+import { checkUploadRequest, type UploadRequest } from "./upload-request";
 
 /**
  * The request side of uploads: check what can be checked at once, stage the bytes, start the
  * file-upload saga and answer with its id; then report the saga's progress to the uploader.
  */
-
-export interface StartUpload {
-  ownerId: string;
-  name: string;
-  declaredType: string;
-  bytes: Uint8Array;
-  tags: string[];
-  maxBytes: number;
-  headers?: EventHeaders;
-}
 
 export type UploadStatus =
   | { sagaId: string; fileId: string; state: "processing"; step: string; stepIndex: number; stepCount: number }
@@ -41,15 +31,12 @@ export function uploadErrorMessage(lastError: string | null): string {
 export function createUploadService(deps: {
   db: Db;
   storage: BlobStorage;
-  startSaga: (type: string, input: unknown, options: { id: string; correlationId?: string }) => Promise<unknown>;
+  startSaga: (type: string, input: unknown, options: { id: string; correlationId?: string; traceparent?: string }) => Promise<unknown>;
 }) {
   const { db, storage } = deps;
   return {
-    async start(input: StartUpload): Promise<{ sagaId: string; fileId: string; name: string; sizeBytes: number; state: "processing" }> {
-      const name = sanitizeFileName(input.name);
-      const size = input.bytes.byteLength;
-      if (size === 0) throw badInput("The file is empty: choose a file with content");
-      if (size > input.maxBytes) throw tooLarge(`The file is ${size} bytes; the limit is ${input.maxBytes} bytes`, { limit: input.maxBytes, size });
+    async start(input: UploadRequest): Promise<{ sagaId: string; fileId: string; name: string; sizeBytes: number; state: "processing" }> {
+      const { name, size } = checkUploadRequest(input);
       // Fast feedback only: the saga reserves atomically (two uploads racing for the last bytes).
       const owner = await db.user.findUnique({ where: { id: input.ownerId }, select: { usedBytes: true, quotaBytes: true } });
       if (!owner) throw notFound("Your account was not found");
@@ -71,7 +58,7 @@ export function createUploadService(deps: {
         headers: input.headers ?? {},
       };
       try {
-        await deps.startSaga(FILE_UPLOAD_SAGA, sagaInput, { id: sagaId, correlationId: input.headers?.correlationId });
+        await deps.startSaga(FILE_UPLOAD_SAGA, sagaInput, { id: sagaId, correlationId: input.headers?.correlationId, traceparent: input.headers?.traceparent });
       } catch (error) {
         await storage.delete(stagingKey);
         throw error;

@@ -42,6 +42,8 @@ export interface ClaimRequest {
   scope: string;
   key: string;
   fingerprint: string;
+  /** The claiming request's correlation id (the trace page starts from the record with it). */
+  correlationId?: string;
 }
 
 interface ExistingRow {
@@ -59,6 +61,7 @@ const MAX_CLAIM_ATTEMPTS = 5;
 
 export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options: IdempotencyOptions): Promise<ClaimResult> {
   const { scope, key, fingerprint } = request;
+  const correlationId = request.correlationId ?? null;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const token = randomUUID();
     // The fast path (a new key) is this one statement. DO NOTHING never waits on a running owner
@@ -71,10 +74,10 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
     // is just a key never seen.
     const inserted = await db.$queryRaw<Array<{ id: string }>>`
       WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
-      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at)
+      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at, correlation_id)
       SELECT ${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
              now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
-             now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond'
+             now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond', ${correlationId}
       FROM no_flush
       ON CONFLICT (scope, key) DO NOTHING
       RETURNING id`;
@@ -89,7 +92,7 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
 
     if (row.expired) {
       // An expired record is as good as absent (the clean-up job just has not reached it yet).
-      if (await reclaimExpired(db, row.id, fingerprint, token, options)) {
+      if (await reclaimExpired(db, row.id, fingerprint, token, options, correlationId)) {
         return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
       }
       continue;
@@ -98,7 +101,7 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
     if (row.state === "completed") {
       return { kind: "replay", outcome: deserializeOutcome(row.result), responseStatus: row.response_status };
     }
-    if (row.lease_ms_left !== null && row.lease_ms_left < 0 && (await takeOverAbandoned(db, row.id, token, options))) {
+    if (row.lease_ms_left !== null && row.lease_ms_left < 0 && (await takeOverAbandoned(db, row.id, token, options, correlationId))) {
       return { kind: "claimed", claim: { id: row.id, token, recovered: true } };
     }
     // A typical mutation takes milliseconds; a one-second hint keeps polite clients from hammering.
@@ -111,10 +114,10 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
  * Take over an in_progress record whose lease has passed. SKIP LOCKED: if a transaction holds the
  * row (its owner is completing it right now, or another request is taking it over), leave it alone.
  */
-async function takeOverAbandoned(db: Db, id: string, token: string, options: IdempotencyOptions): Promise<boolean> {
+async function takeOverAbandoned(db: Db, id: string, token: string, options: IdempotencyOptions, correlationId: string | null): Promise<boolean> {
   const count = await db.$executeRaw`
     UPDATE idempotency_key
-    SET claim_token = ${token}::uuid, lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond'
+    SET claim_token = ${token}::uuid, correlation_id = COALESCE(${correlationId}, correlation_id), lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond'
     WHERE id = (
       SELECT id FROM idempotency_key
       WHERE id = ${id}::uuid AND state = 'in_progress' AND lease_until < now()
@@ -123,10 +126,10 @@ async function takeOverAbandoned(db: Db, id: string, token: string, options: Ide
 }
 
 /** Reuse the row of an expired record as a fresh claim (any input: the old binding has lapsed). */
-async function reclaimExpired(db: Db, id: string, fingerprint: string, token: string, options: IdempotencyOptions): Promise<boolean> {
+async function reclaimExpired(db: Db, id: string, fingerprint: string, token: string, options: IdempotencyOptions, correlationId: string | null): Promise<boolean> {
   const count = await db.$executeRaw`
     UPDATE idempotency_key
-    SET fingerprint = ${fingerprint}, state = 'in_progress', result = NULL, response_status = NULL, completed_at = NULL,
+    SET fingerprint = ${fingerprint}, correlation_id = ${correlationId}, state = 'in_progress', result = NULL, response_status = NULL, completed_at = NULL,
         claim_token = ${token}::uuid, lease_until = now() + ${options.leaseMs}::float8 * interval '1 millisecond',
         created_at = now(), expires_at = now() + ${options.ttlMs}::float8 * interval '1 millisecond'
     WHERE id = (

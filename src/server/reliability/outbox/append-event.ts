@@ -22,6 +22,8 @@ export class EventContractError extends Error {
 
 export interface AppendOptions {
   maxPayloadBytes?: number;
+  /** The event this one replays (an operator's edited replay): kept as outbox_event.replay_of. */
+  replayOf?: string;
 }
 
 /**
@@ -65,9 +67,9 @@ export async function appendEvent(tx: Tx, event: NewEvent, options: AppendOption
       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_seq = outbox_aggregate.last_seq + 1
       RETURNING last_seq
     )
-    INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts)
+    INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts, correlation_id, replay_of)
     SELECT ${id}::uuid, ${contract.aggregateType}, ${aggregateId.data}, seq.last_seq, ${type}, ${payloadJson}::jsonb,
-           ${JSON.stringify(headers.data)}::jsonb, ${maxAttempts}
+           ${JSON.stringify(headers.data)}::jsonb, ${maxAttempts}, ${headers.data.correlationId ?? null}, ${options.replayOf ?? null}::uuid
     FROM seq
     RETURNING aggregate_seq`;
   return { id, aggregateSeq: rows[0]!.aggregate_seq };

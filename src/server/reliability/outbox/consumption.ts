@@ -1,19 +1,85 @@
+import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../platform/db/client";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { errorFingerprint } from "../failures/fingerprint";
 import { describeError } from "./relay-store";
+
+/**
+ * One delivery attempt of an event to a consumer, as the worker saw it begin. Its outcome is kept in
+ * outbox_delivery_attempt, written with the outcome itself (the inbox row, the consumed mark or the
+ * failure), so the history and the event's state can never disagree.
+ */
+export interface DeliveryAttempt {
+  /** The BullMQ attempt (1 for the first delivery). */
+  attempt: number;
+  /** When this consumer started on the event (ms since epoch). */
+  startedAt: number;
+  /** host:pid of the worker process. */
+  worker: string;
+  /** Fixed when the attempt ended, if it is recorded later (the final failure's listener). */
+  durationMs?: number;
+}
+
+interface AttemptRow {
+  id: string;
+  eventId: string;
+  consumer: string;
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  error: string | null;
+  worker: string;
+}
+
+function attemptRow(eventId: string, consumer: string, a: DeliveryAttempt, error: string | null, id = uuidv7()): AttemptRow {
+  return { id, eventId, consumer, attempt: a.attempt, startedAt: a.startedAt, durationMs: a.durationMs ?? Math.max(0, Date.now() - a.startedAt), error, worker: a.worker };
+}
+
+/** The rows as the array parameters of `unnest` (one statement whatever the number of rows). */
+function attemptArrays(rows: AttemptRow[]) {
+  return {
+    ids: rows.map((r) => r.id),
+    events: rows.map((r) => r.eventId),
+    consumers: rows.map((r) => r.consumer),
+    attempts: rows.map((r) => r.attempt),
+    outcomes: rows.map((r) => (r.error === null ? "succeeded" : "failed")),
+    starts: rows.map((r) => new Date(r.startedAt).toISOString()),
+    durations: rows.map((r) => r.durationMs),
+    errors: rows.map((r) => r.error),
+    workers: rows.map((r) => r.worker),
+  };
+}
+
+async function insertAttempts(tx: Db | Tx, rows: AttemptRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const a = attemptArrays(rows);
+  await tx.$executeRaw`
+    INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
+    SELECT * FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
+                         ${a.outcomes}::"AttemptOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[])
+    ON CONFLICT (id) DO NOTHING`;
+}
 
 /**
  * The consumer side of the outbox: the inbox (one row per consumer and event) makes each handler's
  * effect happen once even when BullMQ delivers a job twice, because the inbox row and the effect
  * commit in one transaction.
  */
-export async function handleOnce(db: Db, consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>): Promise<"handled" | "duplicate"> {
+export async function handleOnce(
+  db: Db,
+  consumer: string,
+  eventId: string,
+  effect: (tx: Tx) => Promise<void>,
+  attempt?: DeliveryAttempt,
+): Promise<"handled" | "duplicate"> {
   return inTransaction(db, async (tx) => {
     const inserted = await tx.$executeRaw`
       INSERT INTO inbox_entry (consumer, event_id) VALUES (${consumer}, ${eventId}::uuid) ON CONFLICT DO NOTHING`;
     // Someone (an earlier delivery) already committed this consumer's effect for this event.
     if (inserted === 0) return "duplicate";
     await effect(tx);
+    // The successful attempt commits with its effect: in the history exactly when it happened.
+    if (attempt) await insertAttempts(tx, [attemptRow(eventId, consumer, attempt, null)]);
     return "handled";
   });
 }
@@ -23,10 +89,21 @@ export async function handleOnce(db: Db, consumer: string, eventId: string, effe
  * Only when such a next event is waiting does it NOTIFY (sent at commit) to wake the relays at once;
  * otherwise there is nothing for them to do, and a wake-up per batch would only cost claim queries.
  */
-export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
+export async function markConsumed(db: Db | Tx, ids: string[], attempts: AttemptRow[] = []): Promise<number> {
+  if (ids.length === 0) {
+    await insertAttempts(db, attempts);
+    return 0;
+  }
+  // The attempts ride in the same statement (a data-modifying CTE runs whether or not it is read):
+  // keeping the history costs the batch no extra round trip.
+  const a = attemptArrays(attempts);
   const rows = await db.$queryRaw<Array<{ n: bigint; waiting: boolean }>>`
-    WITH done AS (
+    WITH att AS (
+      INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
+      SELECT * FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
+                           ${a.outcomes}::"AttemptOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[])
+      ON CONFLICT (id) DO NOTHING
+    ), done AS (
       UPDATE outbox_event SET consumed_at = now()
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
       RETURNING aggregate_type, aggregate_id, aggregate_seq
@@ -50,20 +127,35 @@ export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> 
  * dashboard shows it); after the last one the event is `dead` and blocks its aggregate until an
  * operator retries or discards it.
  */
-export async function recordConsumerFailure(db: Db, eventId: string, consumer: string, error: unknown, final: boolean): Promise<void> {
+export async function recordConsumerFailure(
+  db: Db,
+  eventId: string,
+  consumer: string,
+  error: unknown,
+  final: boolean,
+  attempt?: DeliveryAttempt & { id: string },
+): Promise<void> {
   const { message, stack } = describeError(error);
   const text = `consumer ${consumer}: ${message}`;
-  if (final) {
-    await db.$executeRaw`
-      UPDATE outbox_event
-      SET status = 'dead', last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(),
-          lease_until = NULL, claimed_by = NULL
-      WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
-  } else {
-    await db.$executeRaw`
-      UPDATE outbox_event SET last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now()
-      WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
-  }
+  const fingerprint = errorFingerprint({ message: text, stack });
+  // The failed attempt is kept in the same statement as the event's last error (the listener may
+  // write a final failure more than once while it retries: the attempt's id makes that a no-op).
+  const row = attempt ? attemptRow(eventId, consumer, attempt, message, attempt.id) : null;
+  const a = attemptArrays(row ? [row] : []);
+  await db.$executeRaw`
+    WITH att AS (
+      INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
+      SELECT x.* FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
+                             ${a.outcomes}::"AttemptOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[]) AS x
+      WHERE EXISTS (SELECT 1 FROM outbox_event WHERE id = ${eventId}::uuid)
+      ON CONFLICT (id) DO NOTHING
+    )
+    UPDATE outbox_event
+    SET status = CASE WHEN ${final} THEN 'dead'::"OutboxStatus" ELSE status END,
+        last_error = ${text}, last_error_stack = ${stack}, last_failed_at = now(), failure_fingerprint = ${fingerprint},
+        lease_until = CASE WHEN ${final} THEN NULL ELSE lease_until END,
+        claimed_by = CASE WHEN ${final} THEN NULL ELSE claimed_by END
+    WHERE id = ${eventId}::uuid AND consumed_at IS NULL`;
 }
 
 type InboxItem = {
@@ -71,6 +163,7 @@ type InboxItem = {
   eventId: string;
   /** This is the event's last consumer: mark the event consumed in the same transaction. */
   markConsumed: boolean;
+  attempt?: DeliveryAttempt;
   effect: (tx: Tx) => Promise<void>;
   resolve: (outcome: "handled" | "duplicate") => void;
   reject: (error: unknown) => void;
@@ -105,6 +198,7 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
           RETURNING consumer, event_id`;
         const fresh = new Set(inserted.map((r) => `${r.consumer}|${r.event_id}`));
         const out: Array<"handled" | "duplicate"> = [];
+        const attempts: AttemptRow[] = [];
         for (const item of batch) {
           const key = `${item.consumer}|${item.eventId}`;
           // A key inserted by this batch runs once, even if two deliveries of it landed here together.
@@ -113,10 +207,11 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
             continue;
           }
           await item.effect(tx);
+          if (item.attempt) attempts.push(attemptRow(item.eventId, item.consumer, item.attempt, null));
           out.push("handled");
         }
         // Duplicates too: an earlier delivery may have died between its effect and this mark.
-        await markConsumed(tx, [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))]);
+        await markConsumed(tx, [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))], attempts);
         return out;
       });
       batch.forEach((item, i) => item.resolve(outcomes[i]!));
@@ -126,7 +221,7 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
         await handleOnce(db, item.consumer, item.eventId, async (tx) => {
           await item.effect(tx);
           if (item.markConsumed) await markConsumed(tx, [item.eventId]);
-        }).then(
+        }, item.attempt).then(
           async (outcome) => {
             if (outcome === "duplicate" && item.markConsumed) await markConsumed(db, [item.eventId]);
             item.resolve(outcome);
@@ -138,9 +233,14 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
   };
 
   return {
-    run(consumer: string, eventId: string, effect: (tx: Tx) => Promise<void>, opts: { markConsumed?: boolean } = {}): Promise<"handled" | "duplicate"> {
+    run(
+      consumer: string,
+      eventId: string,
+      effect: (tx: Tx) => Promise<void>,
+      opts: { markConsumed?: boolean; attempt?: DeliveryAttempt } = {},
+    ): Promise<"handled" | "duplicate"> {
       return new Promise((resolve, reject) => {
-        pending.push({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, resolve, reject });
+        pending.push({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, attempt: opts.attempt, resolve, reject });
         if (pending.length >= maxBatch) void flush();
         else timer ??= setTimeout(() => void flush(), maxDelayMs);
       });

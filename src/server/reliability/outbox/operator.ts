@@ -1,23 +1,21 @@
 import { z } from "zod";
 import type { Db, Prisma } from "../../platform/db/client";
+import { randomUUID } from "node:crypto";
 import { DomainError, notFound } from "../../platform/errors";
+import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { recordOperatorAction, type AuditContext } from "../audit";
+import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
+import { outboxViewStatuses, type OutboxStatus, type OutboxViewStatus } from "../../contracts/statuses";
 
 /**
  * What an operator sees and does with the outbox: counts, rates, lists with filters and keyset
  * pagination, blocked aggregates, retry, retry-all-matching and discard. PostgreSQL is the source
  * of truth; every query here is served by an index of outbox_event (see outbox-explain.test.ts).
  */
-export const outboxStatuses = ["pending", "publishing", "published", "failed", "dead", "discarded"] as const;
-export type OutboxStatusName = (typeof outboxStatuses)[number];
-
-/**
- * What operators see: the stored statuses, plus `stalled` for a `published` event still not consumed
- * OUTBOX_STALLED_AFTER_MS after it was published (its job is slow, or lost and about to be sent
- * again by the reconciler). `published` then means published and not stalled.
- */
-export const outboxViewStatuses = [...outboxStatuses, "stalled"] as const;
-export type OutboxViewStatus = (typeof outboxViewStatuses)[number];
+// The statuses are contracts (contracts/statuses.ts); `stalled` is explained there.
+export { outboxStatuses, outboxViewStatuses, type OutboxViewStatus } from "../../contracts/statuses";
+export type OutboxStatusName = OutboxStatus;
 
 /** How old an unconsumed published event must be to count as stalled (the reconciler's deadline). */
 export interface StalledOption {
@@ -39,6 +37,8 @@ export const outboxFilterSchema = z
     from: z.date().optional(),
     to: z.date().optional(),
     errorContains: z.string().trim().min(1, "the error text to look for cannot be empty").max(200).optional(),
+    /** A failure group: events whose latest failure has this error fingerprint. */
+    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, "fingerprint is the 32 hex characters of a failure group").optional(),
   })
   .refine((f) => !f.from || !f.to || f.from < f.to, { message: "`from` must be before `to`", path: ["to"] })
   .refine((f) => !f.aggregateId || f.aggregateType, { message: "give aggregateType with aggregateId", path: ["aggregateType"] });
@@ -71,7 +71,7 @@ function statusWhere(statuses: readonly OutboxViewStatus[], before: Date): Prism
   return parts.length === 1 ? parts[0]! : { OR: parts };
 }
 
-function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
+export function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
   const id: Prisma.UuidFilter<"OutboxEvent"> = {};
   // Id bounds let the time range use the primary key (and the (status,id)/(event_type,id) indexes).
   if (filter.from) id.gte = uuidv7Floor(filter.from);
@@ -85,6 +85,7 @@ function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxE
     // Text search covers events that failed (every failure stamps last_failed_at): the condition
     // lets PostgreSQL walk the small failed-rows index instead of every row's error column.
     ...(filter.errorContains ? { lastFailedAt: { not: null }, lastError: { contains: filter.errorContains, mode: "insensitive" } } : {}),
+    ...(filter.fingerprint ? { failureFingerprint: filter.fingerprint === UNFINGERPRINTED ? null : filter.fingerprint } : {}),
   };
 }
 
@@ -115,12 +116,28 @@ export async function listEvents(db: Db, filter: OutboxFilter, page: { cursor?: 
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
+/** How many delivery attempts the event page shows (newest first). */
+export const ATTEMPTS_SHOWN = 200;
+
 export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
   const event = await db.outboxEvent.findUnique({
     where: { id },
-    select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true },
+    select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true, replayOf: true },
   });
   if (!event) throw notFound(`Outbox event ${id} was not found (it may have been removed by retention)`);
+  // Every delivery attempt, per consumer, newest first (bounded: maxAttempts per retry round).
+  const deliveryAttempts = await db.outboxDeliveryAttempt.findMany({
+    where: { eventId: id },
+    orderBy: [{ startedAt: "desc" }, { id: "desc" }],
+    take: ATTEMPTS_SHOWN,
+    select: { id: true, consumer: true, attempt: true, outcome: true, startedAt: true, durationMs: true, error: true, worker: true },
+  });
+  const replays = await db.outboxEvent.findMany({
+    where: { replayOf: id },
+    orderBy: { id: "desc" },
+    take: 20,
+    select: { id: true, status: true, createdAt: true, consumedAt: true, publishedAt: true },
+  });
   // Which earlier event of the same aggregate holds this one back, if any.
   const blockedBy = await db.outboxEvent.findFirst({
     where: {
@@ -137,6 +154,8 @@ export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
   return {
     ...event,
     status: viewStatus(event, before),
+    deliveryAttempts,
+    replays: replays.map((r) => ({ id: r.id, createdAt: r.createdAt, status: viewStatus({ ...r, status: r.status }, before) })),
     blockedBy: blockedBy && { id: blockedBy.id, aggregateSeq: blockedBy.aggregateSeq, eventType: blockedBy.eventType, status: viewStatus(blockedBy, before), lastError: blockedBy.lastError },
   };
 }
@@ -259,60 +278,115 @@ async function explainRefusal(db: Db, id: string, action: string, allowed: strin
  * aggregate waits behind it). Publishing uses the event id as job id, so if the job does still
  * exist this is a no-op in BullMQ.
  */
-export async function retryEvent(db: Db, id: string) {
-  const n = await db.$executeRaw`
+export async function retryEvent(db: Db, id: string, audit: AuditContext) {
+  // One transaction: the event's reset and its audit row commit (or roll back) together.
+  return inTransaction(db, async (tx) => {
+    const n = await tx.$executeRaw`
+      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
+      WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
+    if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.retry", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db); // NOTIFY is delivered at commit
+    return { id, status: "pending" as const };
+  });
+}
+
+/** Reset failed or dead events among `ids` for a fresh set of attempts; how many were. */
+export function retryEventsByIds(tx: Tx, ids: string[]): Promise<number> {
+  return tx.$executeRaw`
     UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-    WHERE id = ${id}::uuid AND (status IN ('failed', 'dead') OR (status = 'published' AND consumed_at IS NULL))`;
-  if (n === 0) await explainRefusal(db, id, "retried", "failed or dead (or published but not yet consumed)");
-  await wakeRelays(db);
-  return { id, status: "pending" as const };
+    WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+}
+
+/** Discard the pending, failed or dead events among `ids`, keeping `note` in last_error; how many were. */
+export function discardEventsByIds(tx: Tx, ids: string[], note: string): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE outbox_event
+    SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
+        last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
+    WHERE id = ANY(${ids}::uuid[]) AND status IN ('pending', 'failed', 'dead')`;
+}
+
+export const discardNote = (audit: AuditContext) => `discarded by ${audit.actor.email}${audit.reason ? `: ${audit.reason}` : ""}`;
+
+export interface MatchingAction {
+  verb: "retry" | "discard";
+  batchSize: number;
+  maxEvents: number;
+  /** The audit action name (outbox.retryMatching, failures.retryGroup …) and extra target ids (the group). */
+  action: string;
+  extraTargetIds?: string[];
+  dryRunCount?: number;
 }
 
 /**
- * Retry every failed or dead event matching the filter, server-side, in batches of `batchSize`
- * (each batch a short statement walking the id index downwards), and say how many were retried.
+ * Retry or discard every event matching the filter, server-side, in batches of `batchSize` (each
+ * batch a short statement walking the id index downwards). Each batch commits with its own audit
+ * row (its ids and affected count); the rows of one call share a correlation id, so the audit log
+ * sums them. A call that matched nothing is recorded too.
  */
-export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }) {
-  const statuses = (filter.status ?? ["failed", "dead"]).filter((s) => s === "failed" || s === "dead");
+export async function actOnMatching(db: Db, filter: OutboxFilter, opts: MatchingAction, audit: AuditContext) {
+  const allowed = opts.verb === "retry" ? ["failed", "dead"] : ["pending", "failed", "dead"];
+  const statuses = (filter.status ?? allowed).filter((s) => allowed.includes(s));
   if (statuses.length === 0) {
-    throw new DomainError("bad_input", "Only failed or dead events can be retried: include failed or dead in the status filter (or leave it out)");
+    const names = opts.verb === "retry" ? "failed or dead" : "pending, failed or dead";
+    throw new DomainError("bad_input", `Only ${names} events can be ${opts.verb === "retry" ? "retried" : "discarded"}: include one of them in the status filter (or leave it out)`);
   }
-  const where = whereOf({ ...filter, status: statuses });
-  let retried = 0;
+  const where = whereOf({ ...filter, status: statuses as OutboxViewStatus[] });
+  const correlated = { ...audit, correlationId: audit.correlationId ?? randomUUID() };
+  const note = discardNote(audit);
+  const record = (tx: Tx, ids: string[], affected: number) =>
+    recordOperatorAction(tx, {
+      ...correlated,
+      action: opts.action,
+      targetKind: "outbox_event",
+      targetIds: [...(opts.extraTargetIds ?? []), ...ids],
+      filter,
+      dryRunCount: opts.dryRunCount,
+      affectedCount: affected,
+    });
+  let affected = 0;
   let batches = 0;
   let cursor: string | undefined;
-  while (retried < opts.maxEvents) {
+  while (affected < opts.maxEvents) {
     const ids = (
       await db.outboxEvent.findMany({
         where: cursor ? { AND: [where, { id: { lt: cursor } }] } : where,
         orderBy: { id: "desc" },
-        take: Math.min(opts.batchSize, opts.maxEvents - retried),
+        take: Math.min(opts.batchSize, opts.maxEvents - affected),
         select: { id: true },
       })
     ).map((r) => r.id);
     if (ids.length === 0) break;
     cursor = ids.at(-1);
-    retried += await db.$executeRaw`
-      UPDATE outbox_event SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL, claimed_by = NULL
-      WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'dead')`;
+    affected += await inTransaction(db, async (tx) => {
+      const n = opts.verb === "retry" ? await retryEventsByIds(tx, ids) : await discardEventsByIds(tx, ids, note);
+      await record(tx, ids, n);
+      return n;
+    });
     batches++;
   }
-  if (retried > 0) await wakeRelays(db);
-  return { retried, batches, capped: retried >= opts.maxEvents };
+  if (batches === 0) await inTransaction(db, (tx) => record(tx, [], 0));
+  if (affected > 0) await wakeRelays(db);
+  return { affected, batches, capped: affected >= opts.maxEvents };
+}
+
+/** Retry every failed or dead event matching the filter (see actOnMatching). */
+export async function retryMatching(db: Db, filter: OutboxFilter, opts: { batchSize: number; maxEvents: number }, audit: AuditContext) {
+  const { affected, batches, capped } = await actOnMatching(db, filter, { ...opts, verb: "retry", action: "outbox.retryMatching" }, audit);
+  return { retried: affected, batches, capped };
 }
 
 /**
  * Give up on an event for good: it is never published, and it stops blocking its aggregate (the
  * next event of the same file goes out). The reason is kept in last_error for the record.
  */
-export async function discardEvent(db: Db, id: string, opts: { by: string; reason?: string }) {
-  const note = `discarded by ${opts.by}${opts.reason ? `: ${opts.reason}` : ""}`;
-  const n = await db.$executeRaw`
-    UPDATE outbox_event
-    SET status = 'discarded', lease_until = NULL, claimed_by = NULL,
-        last_error = CASE WHEN last_error IS NULL THEN ${note} ELSE ${note} || E'\n' || last_error END
-    WHERE id = ${id}::uuid AND status IN ('pending', 'failed', 'dead')`;
-  if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
-  await wakeRelays(db);
-  return { id, status: "discarded" as const };
+export async function discardEvent(db: Db, id: string, audit: AuditContext) {
+  return inTransaction(db, async (tx) => {
+    const n = await discardEventsByIds(tx, [id], discardNote(audit));
+    if (n === 0) await explainRefusal(db, id, "discarded", "pending, failed or dead");
+    await recordOperatorAction(tx, { ...audit, action: "outbox.discard", targetKind: "outbox_event", targetIds: [id], affectedCount: n });
+    await wakeRelays(db);
+    return { id, status: "discarded" as const };
+  });
 }

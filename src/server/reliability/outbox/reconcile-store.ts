@@ -1,5 +1,6 @@
 import type { Db } from "../../platform/db/client";
 import { describeError } from "./relay-store";
+import { errorFingerprint } from "../failures/fingerprint";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
 
 /**
@@ -114,6 +115,7 @@ export async function recordStalledOut(db: Db, eventId: string, error: unknown, 
         status = CASE WHEN attempts + 1 >= max_attempts THEN 'dead'::"OutboxStatus" ELSE 'failed'::"OutboxStatus" END,
         next_attempt_at = now() + ${delayMs}::int * interval '1 millisecond',
         last_error = ${`consumer job: ${message}`}, last_error_stack = ${stack}, last_failed_at = now(),
+        failure_fingerprint = ${errorFingerprint({ message: `consumer job: ${message}`, stack })},
         lease_until = NULL, claimed_by = NULL
     WHERE id = ${eventId}::uuid AND status = 'published' AND consumed_at IS NULL`;
 }

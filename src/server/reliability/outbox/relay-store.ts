@@ -1,4 +1,5 @@
 import type { Db } from "../../platform/db/client";
+import { errorFingerprint } from "../failures/fingerprint";
 import { retryDelayMs, type BackoffPolicy } from "./backoff";
 
 /**
@@ -114,6 +115,7 @@ export async function markPublishFailed(
         status = CASE WHEN o.attempts + 1 >= o.max_attempts THEN 'dead'::"OutboxStatus" ELSE 'failed'::"OutboxStatus" END,
         next_attempt_at = now() + d.delay_ms * interval '1 millisecond',
         last_error = ${message}, last_error_stack = ${stack}, last_failed_at = now(),
+        failure_fingerprint = ${errorFingerprint({ message, stack })},
         lease_until = NULL, claimed_by = NULL
     FROM unnest(${ids}::uuid[], ${delays}::int[]) AS d(id, delay_ms)
     WHERE o.id = d.id AND o.status = 'publishing' AND o.claimed_by = ${relayId}`;

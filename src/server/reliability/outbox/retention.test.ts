@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startOutboxRetention } from "../../../../worker/jobs/scheduled/outbox-retention";
+import { startOutboxRetention } from "~test/support/worker";
 import { silent, waitFor } from "~test/fixtures/outbox.test-support";
 import { deleteExpiredOutboxRows } from "./retention";
 

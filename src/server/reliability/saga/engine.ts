@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { Db } from "../../platform/db/client";
 import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../platform/db/transaction";
 import { badInput } from "../../platform/errors";
+import { workerIdentity } from "../../platform/worker-identity";
+import { errorFingerprint } from "../failures/fingerprint";
 import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
 import {
   executionIdFor,
@@ -117,6 +119,8 @@ interface StepResult {
   skipped?: boolean;
   /** An abort was requested while the previous attempt ran: this step is not run at all. */
   abortedBeforeRun?: boolean;
+  /** When the step body started and how long it ran: kept in saga_step_attempt (absent: nothing ran). */
+  ran?: { startedAt: number; durationMs: number };
 }
 
 interface Transition {
@@ -140,7 +144,7 @@ interface Transition {
  */
 const CLAIM_SQL = `
   WITH saga AS (
-    SELECT id, input, context, version FROM saga_instance
+    SELECT id, input, context, version, correlation_id FROM saga_instance
     WHERE id = $1::uuid AND status = $3::"SagaStatus" AND current_step = $2::int
       AND COALESCE((context->>'generation')::int, 0) = $4::int
     FOR UPDATE
@@ -148,10 +152,10 @@ const CLAIM_SQL = `
     SELECT execution_id, output FROM saga_step_log
     WHERE saga_id = $1::uuid AND step_index = $2::int AND phase = 'execute'
   ), claimed AS (
-    INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+    INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
     SELECT $5::uuid, saga.id, $2::int, $6::text, $7::"SagaPhase", 'running', 1,
       CASE WHEN $7::text = 'compensate' THEN COALESCE((SELECT execution_id FROM executed), $8::text) ELSE $8::text END,
-      now()
+      now(), saga.correlation_id
     FROM saga
     ON CONFLICT (saga_id, step_index, phase) DO UPDATE
       SET status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
@@ -173,7 +177,9 @@ const CLAIM_SQL = `
  * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
  * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
  * $14 phase, $15 our attempt; pre-claim of the next step (all null for none): $16 new log id,
- * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms.
+ * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms; $22 the
+ * error fingerprint of $5 (failure groups); the attempt's history row (all null for none): $23 its
+ * id, $24 started at, $25 duration ms, $26 worker, $27 generation.
  */
 const APPLY_SQL = `
   WITH s AS (
@@ -183,6 +189,7 @@ const APPLY_SQL = `
       version = version + 1,
       updated_at = now(),
       last_error = COALESCE($5::text, last_error),
+      failure_fingerprint = CASE WHEN $5::text IS NULL THEN failure_fingerprint ELSE $22::text END,
       finished_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,
       context = (
         CASE WHEN $7::boolean
@@ -194,7 +201,7 @@ const APPLY_SQL = `
         SELECT 1 FROM saga_step_log
         WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase" AND attempts = $15::int AND status = 'running'
       )
-    RETURNING version, input, context
+    RETURNING version, input, context, correlation_id
   ), l AS (
     UPDATE saga_step_log SET
       status = $11::"SagaStepStatus",
@@ -203,14 +210,22 @@ const APPLY_SQL = `
       finished_at = now()
     WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase"
       AND EXISTS (SELECT 1 FROM s)
+  ), att AS (
+    -- The attempt's history row, with its outcome (only if the transition applied: otherwise the
+    -- decision is taken again under a lock, which records it).
+    INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
+    SELECT $23::uuid, $1::uuid, $13::int, $8::text, $14::"SagaPhase", $27::int, $15::int,
+      CASE WHEN $11::text = 'failed' THEN 'failed'::"AttemptOutcome" ELSE 'succeeded'::"AttemptOutcome" END,
+      $24::timestamptz, $25::int, $12::text, $26::text
+    FROM s WHERE $23::uuid IS NOT NULL
   ), nxt AS (
     -- Pre-claim: take the next step's lease now, for the job about to be queued (same claim rules).
-    INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
+    INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
     SELECT $16::uuid, $1::uuid, $17::int, $18::text, $19::"SagaPhase", 'running', 1,
       CASE WHEN $19::text = 'compensate'
         THEN COALESCE((SELECT execution_id FROM saga_step_log WHERE saga_id = $1::uuid AND step_index = $17::int AND phase = 'execute'), $20::text)
         ELSE $20::text END,
-      now()
+      now(), s.correlation_id
     FROM s WHERE $16::uuid IS NOT NULL
     ON CONFLICT (saga_id, step_index, phase) DO UPDATE
       SET status = 'running', attempts = n.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
@@ -232,16 +247,17 @@ const APPLY_SQL = `
  * Start: the saga row and the lease on its first step in one statement (one commit), so the first
  * step's job runs at once without a claim of its own: with the finish + next pre-claim of APPLY_SQL,
  * a saga of n steps costs n + 1 commits (start included), not n + 2.
- * $1 id, $2 type, $3 input, $4 context, $5 correlation id, $6 log id, $7 step 0's name, $8 its execution id.
+ * $1 id, $2 type, $3 input, $4 context, $5 correlation id, $6 log id, $7 step 0's name, $8 its execution id,
+ * $9 the starting request's traceparent.
  */
 const START_SQL = `
   WITH s AS (
-    INSERT INTO saga_instance (id, type, status, current_step, input, context, correlation_id, version, created_at, updated_at)
-    VALUES ($1::uuid, $2::text, 'running', 0, $3::jsonb, $4::jsonb, $5::text, 0, now(), now())
+    INSERT INTO saga_instance (id, type, status, current_step, input, context, correlation_id, traceparent, version, created_at, updated_at)
+    VALUES ($1::uuid, $2::text, 'running', 0, $3::jsonb, $4::jsonb, $5::text, $9::text, 0, now(), now())
     RETURNING id, status, created_at, version
   ), l AS (
-    INSERT INTO saga_step_log (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at)
-    SELECT $6::uuid, s.id, 0, $7::text, 'execute', 'running', 1, $8::text, clock_timestamp() FROM s
+    INSERT INTO saga_step_log (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
+    SELECT $6::uuid, s.id, 0, $7::text, 'execute', 'running', 1, $8::text, clock_timestamp(), $5::text FROM s
   )
   SELECT id, status, created_at AS "createdAt", version FROM s`;
 
@@ -281,14 +297,28 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: numbe
   }
 }
 
+/** The correlation fields a step job passes on to the next one. */
+function traceFieldsOf(job: { correlationId?: string | null; traceparent?: string | null }): Pick<StepJob, "correlationId" | "traceparent"> {
+  return { ...(job.correlationId ? { correlationId: job.correlationId } : {}), ...(job.traceparent ? { traceparent: job.traceparent } : {}) };
+}
+
 /** What happens to the saga once this phase of this step has ended (success or final failure). */
 function decide(def: SagaDefinition<unknown>, current: StepJob, saga: SagaSnapshot, result: StepResult): Transition {
   const last = def.steps.length - 1;
   // Next jobs are built from the identity fields only (never carry this job's pre-claim along).
-  const job: StepJob = { sagaId: current.sagaId, sagaType: current.sagaType, phase: current.phase, stepIndex: current.stepIndex, generation: current.generation };
+  const job: StepJob = {
+    sagaId: current.sagaId,
+    sagaType: current.sagaType,
+    phase: current.phase,
+    stepIndex: current.stepIndex,
+    generation: current.generation,
+    ...traceFieldsOf(current),
+  };
   const abort = saga.context.abortRequested === true;
+  // A fork never compensates the steps before its start: their effects are the original saga's.
+  const floor = saga.context.startStep ?? 0;
   const compensateFrom = (index: number, lastError: string | null): Transition =>
-    index < 0
+    index < floor
       ? { status: abort ? "aborted" : "compensated", currentStep: 0, terminal: true, lastError, abortRequested: abort, next: null }
       : {
           status: "compensating",
@@ -413,10 +443,12 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     result: StepResult,
     def: SagaDefinition<unknown>,
     preclaimNext = false,
+    recordAttempt = true,
   ): Promise<ApplyRow | null> {
     const setOutput = job.phase === "execute" && result.ok;
     const stepName = def.steps[job.stepIndex]!.name;
     const next = preclaimNext ? t.next : null;
+    const ran = recordAttempt ? result.ran : undefined;
     const rows = await hot<ApplyRow>(client, "saga_apply", APPLY_SQL, [
       job.sagaId,
       seenVersion,
@@ -439,8 +471,24 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       next?.phase ?? null,
       next ? executionIdFor(next.sagaId, next.stepIndex, next.generation) : null,
       next ? leaseMsFor(def, next.stepIndex) : null,
+      t.lastError ? errorFingerprint({ message: t.lastError }) : null,
+      ran ? uuidv7() : null,
+      ran ? new Date(ran.startedAt).toISOString() : null,
+      ran ? ran.durationMs : null,
+      ran ? workerIdentity : null,
+      job.generation,
     ]);
     return rows[0] ?? null;
+  }
+
+  /** Keep one attempt in the step's history (outside APPLY_SQL: a retry, or a decision under lock). */
+  async function recordAttempt(client: Db | Tx, job: StepJob, def: SagaDefinition<unknown>, myAttempt: number, result: StepResult) {
+    if (!result.ran) return;
+    await client.$executeRaw`
+      INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
+      VALUES (${uuidv7()}::uuid, ${job.sagaId}::uuid, ${job.stepIndex}, ${def.steps[job.stepIndex]!.name}, ${job.phase}::"SagaPhase", ${job.generation},
+              ${myAttempt}, ${result.ok ? "succeeded" : "failed"}::"AttemptOutcome", ${new Date(result.ran.startedAt)}, ${result.ran.durationMs},
+              ${result.error ?? null}, ${workerIdentity})`;
   }
 
   /**
@@ -457,6 +505,8 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         where: { sagaId_stepIndex_phase: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase } },
         select: { attempts: true, status: true },
       });
+      // The attempt ran whatever happens to its result: the history keeps it.
+      await recordAttempt(tx, job, def, myAttempt, result);
       if (!log || log.attempts !== myAttempt || log.status !== "running") {
         return { kind: "stale", reason: "our lease on the step was taken over" } as const;
       }
@@ -470,7 +520,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         return { kind: "stale", reason: `saga moved to ${saga.status} at step ${saga.currentStep}` } as const;
       }
       const t = decide(def, job, saga, result);
-      const applied = await apply(tx, job, saga.version, myAttempt, t, result, def);
+      const applied = await apply(tx, job, saga.version, myAttempt, t, result, def, false, false);
       if (!applied) throw new Error("saga version moved under a row lock"); // cannot happen: we hold the lock
       return { kind: "advanced", status: t.status, next: t.next } as const;
     });
@@ -512,19 +562,19 @@ export function createSagaEngine(deps: SagaEngineDeps) {
      * middleware's), so a replayed request finds the saga it started; the step job waits until
      * the row is visible (see explainUnclaimed).
      */
-    async startSaga(type: string, input: unknown, options: { id?: string; correlationId?: string } = {}) {
+    async startSaga(type: string, input: unknown, options: { id?: string; correlationId?: string; traceparent?: string } = {}) {
       const def = registry.get(type);
       if (!def) throw badInput(`Unknown saga type "${type}"; known types: ${registry.types().join(", ") || "none"}`);
       const parsed = def.input.safeParse(input);
       if (!parsed.success) throw badInput(`Invalid input for saga ${type}: ${z.prettifyError(parsed.error)}`);
       const id = options.id ?? uuidv7();
       const context: SagaContext = { generation: 0, outputs: {} };
-      const data = { id, type, input: parsed.data as object, context: context as object, correlationId: options.correlationId ?? null };
+      const data = { id, type, input: parsed.data as object, context: context as object, correlationId: options.correlationId ?? null, traceparent: options.traceparent ?? null };
       const select = { id: true, status: true, createdAt: true } as const;
       // Inside the caller's transaction if there is one (so it commits with the request's other
       // writes); otherwise a single INSERT needs no transaction of its own.
       const tx = currentTransaction();
-      const first: StepJob = { sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0 };
+      const first: StepJob = { sagaId: id, sagaType: type, phase: "execute", stepIndex: 0, generation: 0, ...traceFieldsOf(options) };
       let saga: { id: string; status: SagaStatus; createdAt: Date };
       let preclaim: PreClaim | undefined;
       if (def.steps.length > 0 && approxJsonBytes({ input: parsed.data, context }, {}) <= PRECLAIM_MAX_BYTES) {
@@ -540,6 +590,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
           uuidv7(),
           def.steps[0]!.name,
           executionId,
+          options.traceparent ?? null,
         ]);
         saga = { id: row!.id, status: row!.status, createdAt: row!.createdAt };
         preclaim = { attempt: 1, version: row!.version, executionId, at, input: parsed.data ?? null, context, executedOutput: null };
@@ -595,29 +646,39 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         outputs: context.outputs,
       };
       let result: StepResult;
+      const startedAt = Date.now();
+      const ran = () => ({ startedAt, durationMs: Date.now() - startedAt });
       try {
         if (job.phase === "execute" && context.abortRequested) {
           // Aborted while an earlier attempt of this step ran (and failed): do not start it again.
           result = { ok: false, final: true, error: "Not run: the saga was aborted", abortedBeforeRun: true };
         } else if (job.phase === "execute") {
           const output = await withTimeout((signal) => step.execute({ ...base, signal }), timeoutMs, step.name);
-          result = { ok: true, output: output ?? null, final: true };
+          result = { ok: true, output: output ?? null, final: true, ran: ran() };
         } else if (step.compensate) {
           const compensate = step.compensate;
           await withTimeout((signal) => compensate({ ...base, signal, output: claimed.executed_output ?? null }), timeoutMs, step.name);
-          result = { ok: true, final: true };
+          result = { ok: true, final: true, ran: ran() };
         } else {
           result = { ok: true, final: true, skipped: true };
         }
       } catch (error) {
         const final = error instanceof PermanentStepError || attempt.attemptsMade + 1 >= attempt.maxAttempts;
-        result = { ok: false, error: errorText(error), final };
+        result = { ok: false, error: errorText(error), final, ran: ran() };
         if (!final) {
-          // Release the lease (status failed) so the retry can claim at once; only if it is still ours.
-          await db.sagaStepLog.updateMany({
-            where: { sagaId: job.sagaId, stepIndex: job.stepIndex, phase: job.phase, attempts: claimed.attempts, status: "running" },
-            data: { status: "failed", error: result.error, finishedAt: new Date() },
-          });
+          // Release the lease (status failed) so the retry can claim at once, only if it is still
+          // ours; the attempt's history row goes in the same statement.
+          const r = result.ran!;
+          await db.$executeRaw`
+            WITH released AS (
+              UPDATE saga_step_log SET status = 'failed', error = ${result.error}, finished_at = now()
+              WHERE saga_id = ${job.sagaId}::uuid AND step_index = ${job.stepIndex} AND phase = ${job.phase}::"SagaPhase"
+                AND attempts = ${claimed.attempts} AND status = 'running'
+            )
+            INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
+            SELECT ${uuidv7()}::uuid, ${job.sagaId}::uuid, ${job.stepIndex}, ${step.name}, ${job.phase}::"SagaPhase", ${job.generation},
+                   ${claimed.attempts}, 'failed', ${new Date(r.startedAt)}, ${r.durationMs}, ${result.error ?? null}, ${workerIdentity}
+            WHERE EXISTS (SELECT 1 FROM saga_instance WHERE id = ${job.sagaId}::uuid)`;
           return { kind: "retry", error: error instanceof Error ? error : new Error(String(error)) };
         }
       }
@@ -629,8 +690,8 @@ export function createSagaEngine(deps: SagaEngineDeps) {
      * step has a job: a crash between commit and dispatch, or a job BullMQ gave up on, leaves none.
      */
     async sweep(options: { stuckAfterMs: number; limit?: number }): Promise<{ checked: number; redispatched: number }> {
-      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown }>>`
-        SELECT id, type, status, current_step, context FROM saga_instance
+      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown; correlation_id: string | null; traceparent: string | null }>>`
+        SELECT id, type, status, current_step, context, correlation_id, traceparent FROM saga_instance
         WHERE status IN ('running', 'compensating') AND updated_at < now() - ${options.stuckAfterMs} * interval '1 millisecond'
         ORDER BY updated_at LIMIT ${options.limit ?? 200}`;
       let redispatched = 0;
@@ -643,6 +704,7 @@ export function createSagaEngine(deps: SagaEngineDeps) {
           phase: row.status === "running" ? "execute" : "compensate",
           stepIndex: row.current_step,
           generation: readContext(row.context).generation,
+          ...traceFieldsOf({ correlationId: row.correlation_id, traceparent: row.traceparent }),
         };
         if (await dispatcher.ensure(job, dispatchOptionsFor(def, job.stepIndex))) redispatched += 1;
       }

@@ -1,6 +1,7 @@
 import type { Db } from "../../platform/db/client";
 import { afterCommit, inTransaction, type Tx } from "../../platform/db/transaction";
 import { DomainError, notFound } from "../../platform/errors";
+import { recordAfterEffect, recordOperatorAction, type AuditContext } from "../audit";
 import type { SagaRegistry } from "./definition";
 import { dispatchOptionsFor, errorText, leaseMsFor, type SagaEngineDeps } from "./engine";
 import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, type StepJob } from "./types";
@@ -9,6 +10,7 @@ import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, ty
  * Operator actions on one saga. Each reads the saga, decides, and writes with
  * `UPDATE … WHERE id = $id AND version = $seen`; if a worker moved the saga in between, the
  * action reads again and re-decides (a few times), so an operator never overwrites a step's result.
+ * Every action that changes a saga writes its audit row in the transaction of that change.
  */
 
 const conflict = (message: string) => new DomainError("conflict", message);
@@ -76,6 +78,11 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
     return count === 1;
   }
 
+  /** The audit row of an action on one saga, in the action's transaction. */
+  function audited(tx: Tx, audit: AuditContext, action: string, id: string) {
+    return recordOperatorAction(tx, { ...audit, action, targetKind: "saga", targetIds: [id], affectedCount: 1 });
+  }
+
   async function retrying<T>(id: string, attempt: (saga: Loaded) => Promise<T | null>): Promise<T> {
     for (let i = 0; i < MAX_RACES; i += 1) {
       const result = await attempt(await load(id));
@@ -91,7 +98,7 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
      * effect unknown); the saga then turns around, undoing that step too. Otherwise compensation
      * starts at once from the last completed step. The saga ends `aborted`.
      */
-    abort(id: string, reason: string) {
+    abort(id: string, reason: string, audit: AuditContext) {
       return retrying(id, (loaded) => inTransaction(db, async (tx) => {
         // The saga row lock orders this decision with step claims (which take it too): a step is
         // either claimed before (we see it in flight) or its claim finds the saga compensating.
@@ -99,7 +106,10 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         if (locked[0]?.version !== loaded.version) return null; // moved since we read it: read again
         const saga = loaded;
         if (saga.status !== "running") throw conflict(`Saga ${id} is ${saga.status}; only a running saga can be aborted`);
-        if (saga.context.abortRequested) return { status: saga.status, abortRequested: true, compensateFrom: null as number | null };
+        if (saga.context.abortRequested) {
+          await audited(tx, audit, "saga.abort", id);
+          return { status: saga.status, abortRequested: true, compensateFrom: null as number | null };
+        }
         const def = definitionOf(saga);
         const lastError = `Aborted by an operator: ${reason}`;
         const log = await tx.sagaStepLog.findUnique({
@@ -109,14 +119,17 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         const inFlight = log?.status === "running" && Date.now() - log.startedAt.getTime() < leaseMsFor(def, saga.currentStep);
         const context = { ...saga.context, abortRequested: true };
         if (inFlight) {
-          return (await write(saga, { status: "running", currentStep: saga.currentStep, context, lastError, finished: false }, tx))
-            ? { status: "running" as SagaStatus, abortRequested: true, compensateFrom: null as number | null }
-            : null;
+          if (!(await write(saga, { status: "running", currentStep: saga.currentStep, context, lastError, finished: false }, tx))) return null;
+          await audited(tx, audit, "saga.abort", id);
+          return { status: "running" as SagaStatus, abortRequested: true, compensateFrom: null as number | null };
         }
         const from = saga.currentStep - 1;
-        const status: SagaStatus = from < 0 ? "aborted" : "compensating";
-        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: from < 0 }, tx))) return null;
-        return { status, abortRequested: true, compensateFrom: from >= 0 ? from : null };
+        // Nothing before a fork's first step is this saga's to undo.
+        const nothingToUndo = from < (saga.context.startStep ?? 0);
+        const status: SagaStatus = nothingToUndo ? "aborted" : "compensating";
+        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: nothingToUndo }, tx))) return null;
+        await audited(tx, audit, "saga.abort", id);
+        return { status, abortRequested: true, compensateFrom: nothingToUndo ? null : from };
       })).then(async ({ compensateFrom, ...result }) => {
         // Queued after the commit, so the compensation job never finds the saga still running. When
         // the abort joined a caller's transaction (a keyed mutation), that is after the caller's commit.
@@ -129,14 +142,15 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
     },
 
     /** A saga whose compensation failed (`failed`): try that compensation again, with a fresh retry budget. */
-    retryStep(id: string) {
-      return retrying(id, async (saga) => {
+    retryStep(id: string, audit: AuditContext) {
+      return retrying(id, (saga) => inTransaction(db, async (tx) => {
         if (saga.status !== "failed") throw conflict(`Saga ${id} is ${saga.status}; only a failed saga has a step to retry`);
         definitionOf(saga);
-        if (!(await write(saga, { status: "compensating", currentStep: saga.currentStep, context: saga.context, finished: false }))) return null;
+        if (!(await write(saga, { status: "compensating", currentStep: saga.currentStep, context: saga.context, finished: false }, tx))) return null;
+        await audited(tx, audit, "saga.retryStep", id);
         await queueAfterCommit({ sagaId: id, sagaType: saga.type, phase: "compensate", stepIndex: saga.currentStep, generation: saga.context.generation }, "ensure");
         return { status: "compensating" as SagaStatus, stepIndex: saga.currentStep };
-      });
+      }));
     },
 
     /**
@@ -144,7 +158,7 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
      * alive. It writes nothing, so it needs no transaction: its router opts out of Idempotency-Key
      * (idempotent by nature), and the Redis round trips never run while a connection is held.
      */
-    async resume(id: string) {
+    async resume(id: string, audit: AuditContext) {
       const saga = await load(id);
       if (saga.status !== "running" && saga.status !== "compensating") {
         throw conflict(`Saga ${id} is ${saga.status}; only a running or compensating saga can be resumed (a failed one: retry its step)`);
@@ -158,6 +172,8 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         generation: saga.context.generation,
       };
       const redispatched = await dispatcher.ensure(job, dispatchOptionsFor(def, saga.currentStep));
+      // Its effect is in Redis: recorded once it happened (a failed dispatch throws first, no row).
+      await recordAfterEffect(db, { ...audit, action: "saga.resume", targetKind: "saga", targetIds: [id], affectedCount: redispatched ? 1 : 0 });
       return { status: saga.status, stepIndex: saga.currentStep, redispatched };
     },
 
@@ -166,8 +182,8 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
      * succeeded and were not undone. For `failed`, `compensated` and `aborted` sagas (e.g. after an
      * outage outlasted the retries). A new generation gives the re-run steps new execution ids.
      */
-    redrive(id: string) {
-      return retrying(id, async (saga) => {
+    redrive(id: string, audit: AuditContext) {
+      return retrying(id, (saga) => inTransaction(db, async (tx) => {
         if (!["failed", "compensated", "aborted"].includes(saga.status)) {
           throw conflict(`Saga ${id} is ${saga.status}; only failed, compensated or aborted sagas can be redriven`);
         }
@@ -176,14 +192,20 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         const inEffect = (index: number) =>
           logs.some((l) => l.stepIndex === index && l.phase === "execute" && l.status === "succeeded") &&
           !logs.some((l) => l.stepIndex === index && l.phase === "compensate" && (l.status === "succeeded" || l.status === "skipped"));
-        let from = 0;
+        // A fork's steps before its start are the original's, in effect or not: never re-run here.
+        let from = saga.context.startStep ?? 0;
         while (from < def.steps.length && inEffect(from)) from += 1;
         if (from >= def.steps.length) throw conflict(`Every step of saga ${id} is in effect; there is nothing to redrive`);
-        const context: SagaContext = { generation: saga.context.generation + 1, outputs: saga.context.outputs };
-        if (!(await write(saga, { status: "running", currentStep: from, context, lastError: null, finished: false }))) return null;
+        const context: SagaContext = {
+          generation: saga.context.generation + 1,
+          outputs: saga.context.outputs,
+          ...(saga.context.startStep ? { startStep: saga.context.startStep } : {}),
+        };
+        if (!(await write(saga, { status: "running", currentStep: from, context, lastError: null, finished: false }, tx))) return null;
+        await audited(tx, audit, "saga.redrive", id);
         await queueAfterCommit({ sagaId: id, sagaType: saga.type, phase: "execute", stepIndex: from, generation: context.generation }, "dispatch");
         return { status: "running" as SagaStatus, fromStep: from, skipped: from };
-      });
+      }));
     },
   };
 }

@@ -42,6 +42,9 @@ export interface SagaMetrics {
   durationMs: { p50: number | null; p95: number | null };
 }
 
+/** How many step attempts a timeline shows (newest first). */
+export const ATTEMPTS_SHOWN = 200;
+
 export function createSagaQueries(deps: { db: Db; registry: SagaRegistry }) {
   const { db, registry } = deps;
 
@@ -66,9 +69,23 @@ export function createSagaQueries(deps: { db: Db; registry: SagaRegistry }) {
     async timeline(id: string) {
       const saga = await db.sagaInstance.findUnique({
         where: { id },
-        select: { ...sagaSummarySelect, input: true, context: true },
+        select: { ...sagaSummarySelect, input: true, context: true, forkedFrom: true, forkedFromStep: true },
       });
       if (!saga) throw notFound(`Saga ${id} was not found`);
+      // Every attempt of every step (newest first, bounded: the retry policy bounds them per run;
+      // the cap keeps a saga redriven many times from growing the page).
+      const stepAttempts = await db.sagaStepAttempt.findMany({
+        where: { sagaId: id },
+        orderBy: [{ startedAt: "desc" }, { id: "desc" }],
+        take: ATTEMPTS_SHOWN,
+        select: { stepIndex: true, stepName: true, phase: true, generation: true, attempt: true, outcome: true, startedAt: true, durationMs: true, error: true, worker: true },
+      });
+      const forks = await db.sagaInstance.findMany({
+        where: { forkedFrom: id },
+        orderBy: { id: "desc" },
+        take: 20,
+        select: { id: true, status: true, forkedFromStep: true, createdAt: true },
+      });
       const steps = await db.sagaStepLog.findMany({
         where: { sagaId: id },
         orderBy: [{ startedAt: "asc" }, { stepIndex: "asc" }],
@@ -86,6 +103,8 @@ export function createSagaQueries(deps: { db: Db; registry: SagaRegistry }) {
           ...s,
           durationMs: s.finishedAt ? s.finishedAt.getTime() - s.startedAt.getTime() : null,
         })),
+        stepAttempts,
+        forks,
       };
     },
 

@@ -4,6 +4,7 @@
  * as "in flight" and lets it finish; the job, carrying the saga's state from before the abort,
  * must notice and not run the step. Real PostgreSQL; the engine's jobs are run by hand, in order.
  */
+import { asTestOperator } from "~test/support/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { createSagaEngine } from "./engine";
@@ -39,7 +40,7 @@ describe("abort and the pre-claimed next step", () => {
     expect(preclaimed).toMatchObject({ stepIndex: 1, preclaim: { attempt: 1 } });
 
     // The operator aborts now: step 1's lease is taken, but its job has not started.
-    await operations.abort(id, "stop before step 1");
+    await operations.abort(id, "stop before step 1", asTestOperator);
     // Then a worker picks the pre-claimed job up (its first delivery, within the lease).
     await engine.runStep(preclaimed, first);
     for (let job = queued.shift(); job; job = queued.shift()) await engine.runStep(job, first);

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { asTestOperator } from "~test/support/audit";
+import { startSagaRunner } from "~test/support/worker";
 import { DomainError } from "../../platform/errors";
+import { errorFingerprint } from "../failures/fingerprint";
 import { createSagaEngine } from "./engine";
 import { createSagaService, type SagaService } from "./saga-service";
 import { inTransaction } from "../../platform/db/transaction";
@@ -149,6 +151,10 @@ describe("failures and compensation", () => {
       );
       expect(timeline.steps.find((s) => s.phase === "execute" && s.stepIndex === failAt)!.status).toBe("failed");
     }
+    // The failure's fingerprint is recorded with it (failure groups): one cause, one group.
+    const rows = await app.services.db.sagaInstance.findMany({ where: { id: { in: started.map((s) => s.id) } }, select: { lastError: true, failureFingerprint: true } });
+    for (const r of rows) expect(r.failureFingerprint).toBe(errorFingerprint({ message: r.lastError! }));
+    expect(new Set(rows.map((r) => r.failureFingerprint)).size).toBe(1);
   });
 
   it("retries transient failures per the policy (3 attempts) and completes", async () => {
@@ -199,14 +205,14 @@ describe("failures and compensation", () => {
       [2, true],
     ]);
 
-    await expectDomainError(sagas.abort(id, "no"), "conflict", /is failed; only a running saga can be aborted/);
+    await expectDomainError(sagas.abort(id, "no", asTestOperator), "conflict", /is failed; only a running saga can be aborted/);
     await app.services.db.$executeRaw`INSERT INTO saga_test_healed (saga_id) VALUES (${id}::uuid)`;
-    expect(await sagas.retryStep(id)).toEqual({ status: "compensating", stepIndex: 1 });
+    expect(await sagas.retryStep(id, asTestOperator)).toEqual({ status: "compensating", stepIndex: 1 });
     const after = await waitForStatus([id], ["compensated", "failed"]);
     expect(after.get(id)!.status).toBe("compensated");
     expect(await calls(id, "compensate")).toEqual([2, 1, 1, 1, 1, 0]);
     expect((await effects(id)).every((e) => e.undone)).toBe(true);
-    await expectDomainError(sagas.retryStep(id), "conflict", /is compensated; only a failed saga has a step to retry/);
+    await expectDomainError(sagas.retryStep(id, asTestOperator), "conflict", /is compensated; only a failed saga has a step to retry/);
   });
 });
 
@@ -219,16 +225,16 @@ describe("operator operations", () => {
       if (Date.now() > deadline) throw new Error("step 2 never started");
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(await sagas.abort(id, "customer cancelled")).toEqual({ status: "running", abortRequested: true });
+    expect(await sagas.abort(id, "customer cancelled", asTestOperator)).toEqual({ status: "running", abortRequested: true });
     // Asking twice is harmless.
-    expect(await sagas.abort(id, "again")).toEqual({ status: "running", abortRequested: true });
+    expect(await sagas.abort(id, "again", asTestOperator)).toEqual({ status: "running", abortRequested: true });
     const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("aborted");
     expect(done.get(id)!.lastError).toBe("Aborted by an operator: customer cancelled");
     expect(await calls(id, "execute")).toEqual([0, 1, 2]);
     expect(await calls(id, "compensate")).toEqual([2, 1, 0]);
     expect((await effects(id)).map((e) => [e.step, e.undone])).toEqual([0, 1, 2].map((s) => [s, true]));
-    await expectDomainError(sagas.abort(id, "late"), "conflict", /is aborted; only a running saga can be aborted/);
+    await expectDomainError(sagas.abort(id, "late", asTestOperator), "conflict", /is aborted; only a running saga can be aborted/);
   });
 
   it("abort of a saga waiting between attempts compensates at once from the last completed step", async () => {
@@ -239,7 +245,7 @@ describe("operator operations", () => {
       if (Date.now() > deadline) throw new Error("step 0 never started");
       await new Promise((r) => setTimeout(r, 10));
     }
-    const result = await sagas.abort(id, "stop it");
+    const result = await sagas.abort(id, "stop it", asTestOperator);
     const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("aborted");
     if (result.status === "aborted") {
@@ -254,7 +260,7 @@ describe("operator operations", () => {
     expect((await waitForStatus([id])).get(id)!.status).toBe("failed");
     await app.services.db.$executeRaw`INSERT INTO saga_test_healed (saga_id) VALUES (${id}::uuid)`;
     // Steps 0 and 1 are still in effect (1's compensation failed); 2 was undone: redrive starts at 2.
-    expect(await sagas.redrive(id)).toEqual({ status: "running", fromStep: 2, skipped: 2 });
+    expect(await sagas.redrive(id, asTestOperator)).toEqual({ status: "running", fromStep: 2, skipped: 2 });
     const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("completed");
     expect(await calls(id, "execute")).toEqual([0, 1, 2, 3, 2, 3, 4]);
@@ -265,22 +271,22 @@ describe("operator operations", () => {
     const timeline = await sagas.timeline(id);
     expect(timeline.generation).toBe(1);
     expect(timeline.lastError).toBeNull();
-    await expectDomainError(sagas.redrive(id), "conflict", /is completed; only failed, compensated or aborted sagas can be redriven/);
+    await expectDomainError(sagas.redrive(id, asTestOperator), "conflict", /is completed; only failed, compensated or aborted sagas can be redriven/);
   });
 
   it("resume re-queues the step of a saga whose job was lost, and queues nothing when a live job exists", async () => {
     // A saga persisted but never queued (its job lost).
     const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
     const lost = await engine.startSaga("test.five", {});
-    expect(await sagas.resume(lost.id)).toEqual({ status: "running", stepIndex: 0, redispatched: true });
+    expect(await sagas.resume(lost.id, asTestOperator)).toEqual({ status: "running", stepIndex: 0, redispatched: true });
     const live = await sagas.startSaga("test.five", { sleepMs: 200 });
     await new Promise((r) => setTimeout(r, 50));
-    expect(await sagas.resume(live.id)).toMatchObject({ status: "running", redispatched: false });
+    expect(await sagas.resume(live.id, asTestOperator)).toMatchObject({ status: "running", redispatched: false });
     const done = await waitForStatus([lost.id, live.id]);
     expect([done.get(lost.id)!.status, done.get(live.id)!.status]).toEqual(["completed", "completed"]);
     expect(await calls(live.id, "execute")).toEqual([0, 1, 2, 3, 4]);
-    await expectDomainError(sagas.resume(lost.id), "conflict", /is completed; only a running or compensating saga can be resumed/);
-    await expectDomainError(sagas.resume("0190a0a0-0000-7000-8000-000000000000"), "not_found", /Saga 0190a0a0-0000-7000-8000-000000000000 was not found/);
+    await expectDomainError(sagas.resume(lost.id, asTestOperator), "conflict", /is completed; only a running or compensating saga can be resumed/);
+    await expectDomainError(sagas.resume("0190a0a0-0000-7000-8000-000000000000", asTestOperator), "not_found", /Saga 0190a0a0-0000-7000-8000-000000000000 was not found/);
   });
 
   it("the sweeper re-queues a saga whose next job is missing (crash between commit and dispatch)", async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullmqConnection } from "~/server/platform/redis";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
-import { startSagaRunner } from "../../../../worker/jobs/saga-runner";
+import { startSagaRunner } from "~test/support/worker";
 import { createSagaService, type SagaService } from "./saga-service";
 import { createBullSagaDispatcher, createStepQueue } from "./step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";

@@ -1,6 +1,7 @@
 import type { Db } from "../../platform/db/client";
 import type { SagaRegistry } from "./definition";
 import { createSagaEngine, type SagaEngineDeps } from "./engine";
+import { createSagaFork } from "./fork";
 import { createSagaOperations } from "./operations";
 import { createSagaQueries } from "./queries";
 import type { SagaDispatcher } from "./types";
@@ -13,6 +14,7 @@ export function createSagaService(deps: { db: Db; registry: SagaRegistry; dispat
     startSaga: engine.startSaga,
     ...createSagaQueries(deps),
     ...createSagaOperations(deps),
+    ...createSagaFork(deps),
   };
 }
 

@@ -1,35 +1,15 @@
 /** Shapes shared by the engine, the dispatcher (BullMQ) and the operator operations. */
+import type { JobPayload } from "../../contracts/queues";
 
-export type SagaPhase = "execute" | "compensate";
-export type SagaStatus = "running" | "compensating" | "completed" | "compensated" | "failed" | "aborted";
+import type { SagaStatus } from "../../contracts/statuses";
+export type { SagaPhase, SagaStatus } from "../../contracts/statuses";
 
 export const TERMINAL_STATUSES: ReadonlyArray<SagaStatus> = ["completed", "compensated", "aborted"];
 
-/** One job of the step queue: run this phase of this step of this saga. */
-export interface StepJob {
-  sagaId: string;
-  sagaType: string;
-  phase: SagaPhase;
-  stepIndex: number;
-  /** Bumped by a redrive, so jobs and execution ids of the previous run can never be mistaken for the new one. */
-  generation: number;
-  /**
-   * Set when the previous step's finish already took this step's lease for this job (same
-   * statement): the job's first delivery runs the step without a claim statement of its own.
-   */
-  preclaim?: PreClaim;
-}
-
-export interface PreClaim {
-  attempt: number;
-  version: number;
-  executionId: string;
-  /** When the lease was taken (ms since epoch). */
-  at: number;
-  input: unknown;
-  context: unknown;
-  executedOutput: unknown;
-}
+/** One job of the step queue: run this phase of this step of this saga (contracts/queues.ts "saga-step"). */
+export type StepJob = JobPayload<"saga-step">;
+/** The lease the previous step's finish took for this job (see the job schema). */
+export type PreClaim = NonNullable<StepJob["preclaim"]>;
 
 export interface DispatchOptions {
   attempts: number;
@@ -50,6 +30,12 @@ export interface SagaContext {
   outputs: Record<string, unknown>;
   /** Set by an operator's abort while a step was in flight: that step's end turns the saga around. */
   abortRequested?: boolean;
+  /**
+   * The first step this saga ran itself: a fork starts at a later step with the outputs its original
+   * recorded for the earlier ones. Compensation stops here, since the earlier steps' effects belong
+   * to the original saga (0, or absent, for a saga started normally).
+   */
+  startStep?: number;
 }
 
 export function readContext(value: unknown): SagaContext {
@@ -58,6 +44,7 @@ export function readContext(value: unknown): SagaContext {
     generation: typeof raw.generation === "number" ? raw.generation : 0,
     outputs: raw.outputs && typeof raw.outputs === "object" ? raw.outputs : {},
     ...(raw.abortRequested ? { abortRequested: true } : {}),
+    ...(typeof raw.startStep === "number" && raw.startStep > 0 ? { startStep: raw.startStep } : {}),
   };
 }
 

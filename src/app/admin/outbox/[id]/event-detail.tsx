@@ -8,6 +8,9 @@ import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import { useLiveUpdates } from "../../_components/live";
 import { formatTime, JsonBlock, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../../_components/ui";
 import { EventActions } from "../event-actions";
+import { traceHref } from "../../trace/trace-links";
+import { DeliveryAttempts } from "./delivery-attempts";
+import { ReplayEditor } from "./replay-editor";
 
 export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
   const trpc = useTRPC();
@@ -34,6 +37,7 @@ export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
             <div className="row">
               <StatusBadge status={e.status} />
               <code>{e.id}</code>
+              <Link href={traceHref("event", e.id)}>Trace: request → consumers</Link>
               {canAct && <EventActions event={e} onResult={setResult} />}
             </div>
             <ResultMessage result={result} />
@@ -49,6 +53,26 @@ export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
               <dd>
                 {e.attempts} of {e.maxAttempts}
               </dd>
+              {e.replayOf && (
+                <>
+                  <dt>Replay of</dt>
+                  <dd>
+                    <Link href={`/admin/outbox/${e.replayOf}`}>event {shortId(e.replayOf)}</Link>
+                  </dd>
+                </>
+              )}
+              {e.replays.length > 0 && (
+                <>
+                  <dt>Replayed as</dt>
+                  <dd>
+                    {e.replays.map((r) => (
+                      <span key={r.id}>
+                        <Link href={`/admin/outbox/${r.id}`}>event {shortId(r.id)}</Link> (<StatusBadge status={r.status} />){" "}
+                      </span>
+                    ))}
+                  </dd>
+                </>
+              )}
               <dt>Created</dt>
               <dd>{formatTime(e.createdAt)}</dd>
               <dt>Next attempt</dt>
@@ -84,12 +108,14 @@ export function EventDetail({ id, canAct }: { id: string; canAct: boolean }) {
               )}
             </section>
           )}
+          <DeliveryAttempts attempts={e.deliveryAttempts} />
           <section className="panel" aria-labelledby="ev-payload">
             <h2 id="ev-payload">Payload</h2>
             <JsonBlock value={e.payload} label="Event payload" />
             <h2>Headers</h2>
             <JsonBlock value={e.headers} label="Event headers" />
           </section>
+          {canAct && <ReplayEditor key={e.id} event={e} />}
         </>
       )}
     </>

@@ -8,7 +8,11 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../../_components/refresh";
 import { useLiveUpdates } from "../../_components/live";
 import type { AdminOutputs } from "../../_components/types";
+import { traceHref } from "../../trace/trace-links";
 import { ConfirmButton, errorText, formatDuration, formatTime, JsonBlock, plural, QueryError, ResultMessage, StatusBadge, type Result, TableFrame } from "../../_components/ui";
+
+import { ForkSaga } from "./fork-saga";
+import { StepAttempts } from "./step-attempts";
 
 type Timeline = AdminOutputs["sagas"]["timeline"];
 
@@ -37,6 +41,7 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
             <div className="row">
               <StatusBadge status={saga.status} />
               <code>{saga.id}</code>
+              <Link href={traceHref("saga", saga.id)}>Trace: request → consumers</Link>
               {saga.abortRequested && <span className="badge badge-failed">abort requested</span>}
             </div>
             {canAct && <SagaActions saga={saga} onResult={setResult} />}
@@ -56,6 +61,26 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
                 {formatTime(saga.finishedAt)}
                 {saga.finishedAt ? ` (took ${formatDuration(saga.finishedAt.getTime() - saga.createdAt.getTime())})` : ""}
               </dd>
+              {saga.forkedFrom && (
+                <>
+                  <dt>Forked from</dt>
+                  <dd>
+                    <Link href={`/admin/sagas/${saga.forkedFrom}`}>saga {saga.forkedFrom.slice(-12)}</Link> at step {(saga.forkedFromStep ?? 0) + 1}
+                  </dd>
+                </>
+              )}
+              {saga.forks.length > 0 && (
+                <>
+                  <dt>Forks</dt>
+                  <dd>
+                    {saga.forks.map((f) => (
+                      <span key={f.id}>
+                        <Link href={`/admin/sagas/${f.id}`}>saga {f.id.slice(-12)}</Link> from step {(f.forkedFromStep ?? 0) + 1} (<StatusBadge status={f.status} />){" "}
+                      </span>
+                    ))}
+                  </dd>
+                </>
+              )}
               <dt>Correlation id</dt>
               <dd>{saga.correlationId ? <code>{saga.correlationId}</code> : "—"}</dd>
               <dt>Generation</dt>
@@ -118,6 +143,8 @@ export function SagaTimeline({ id, canAct }: { id: string; canAct: boolean }) {
 </div>
             )}
           </section>
+          <StepAttempts attempts={saga.stepAttempts} />
+          {canAct && <ForkSaga key={saga.id} saga={saga} />}
           <section className="panel" aria-labelledby="saga-input-title">
             <h2 id="saga-input-title">Input and context</h2>
             <details>

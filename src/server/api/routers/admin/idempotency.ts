@@ -2,6 +2,8 @@ import { z } from "zod";
 import { deleteExpiredIdempotencyKeys } from "../../../reliability/idempotency/cleanup";
 import { createIdempotencyMetrics, hitRate } from "../../../reliability/idempotency/metrics";
 import { countRecordsByState, listIdempotencyRecords } from "../../../reliability/idempotency/queries";
+import { recordAfterEffect } from "../../../reliability/audit";
+import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
@@ -46,9 +48,15 @@ export const idempotencyAdminRouter = createTRPCRouter({
   /**
    * Delete expired records now (the worker also does it on a schedule). Opts out of Idempotency-Key:
    * it is idempotent by nature, and its batches commit one by one, outside any one transaction.
+   * For the same reason its audit row is written once the batches are done, with the total: what
+   * it deletes is only what the worker's scheduled clean-up would delete anyway.
    */
   deleteExpired: operatorProcedure
     .meta({ idempotency: false })
-    .input(z.object({ batchSize: z.number().int().min(1).max(10_000).default(1000) }).default({ batchSize: 1000 }))
-    .mutation(({ ctx, input }) => deleteExpiredIdempotencyKeys(ctx.db, { batchSize: input.batchSize })),
+    .input(z.object({ batchSize: z.number().int().min(1).max(10_000).default(1000), reason: operatorReason }).default({ batchSize: 1000 }))
+    .mutation(async ({ ctx, input }) => {
+      const result = await deleteExpiredIdempotencyKeys(ctx.db, { batchSize: input.batchSize });
+      await recordAfterEffect(ctx.db, { ...auditContextOf(ctx, input.reason), action: "idempotency.deleteExpired", targetKind: "idempotency_key", affectedCount: result.deleted });
+      return result;
+    }),
 });

@@ -9,6 +9,8 @@ import {
   retryEvent,
   retryMatching,
 } from "../../../reliability/outbox/operator";
+import { auditContextOf, operatorReason } from "../../audit-context";
+import { replayEventWithPayload } from "../../../reliability/outbox/replay";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const eventId = z.uuid({ message: "must be an outbox event id (a UUID)" });
@@ -47,8 +49,8 @@ export const outboxAdminRouter = createTRPCRouter({
 
   retry: operatorProcedure
     .meta({ description: "Publish a failed, dead or stalled event again now" })
-    .input(z.object({ id: eventId }))
-    .mutation(({ ctx, input }) => retryEvent(ctx.db, input.id)),
+    .input(z.object({ id: eventId, reason: operatorReason }))
+    .mutation(({ ctx, input }) => retryEvent(ctx.db, input.id, auditContextOf(ctx, input.reason))),
 
   retryMatching: operatorProcedure
     .meta({ description: "Retry every failed or dead event matching a filter, in batches" })
@@ -57,12 +59,25 @@ export const outboxAdminRouter = createTRPCRouter({
         filter: outboxFilterSchema,
         batchSize: z.number().int().min(1).max(5000).default(500),
         maxEvents: z.number().int().min(1).max(1_000_000).default(100_000),
+        reason: operatorReason,
       }),
     )
-    .mutation(({ ctx, input }) => retryMatching(ctx.db, input.filter, input)),
+    .mutation(({ ctx, input }) => retryMatching(ctx.db, input.filter, input, auditContextOf(ctx, input.reason))),
 
   discard: operatorProcedure
     .meta({ description: "Give up on an event: never published, no longer blocks its aggregate" })
-    .input(z.object({ id: eventId, reason: z.string().trim().max(500).optional() }))
-    .mutation(({ ctx, input }) => discardEvent(ctx.db, input.id, { by: ctx.user.email, reason: input.reason })),
+    .input(z.object({ id: eventId, reason: operatorReason }))
+    .mutation(({ ctx, input }) => discardEvent(ctx.db, input.id, auditContextOf(ctx, input.reason))),
+
+  /** A new event like this one, with an edited payload checked against its type's contract; the original is untouched. */
+  replayEdited: operatorProcedure
+    .meta({ description: "Replay one event with an edited payload (a new event linked to the original)" })
+    .input(
+      z.object({
+        id: eventId,
+        payload: z.record(z.string(), z.unknown(), { message: "payload must be a JSON object (the event's payload, edited)" }),
+        reason: operatorReason,
+      }),
+    )
+    .mutation(({ ctx, input }) => replayEventWithPayload(ctx.db, input.id, input.payload, auditContextOf(ctx, input.reason))),
 });

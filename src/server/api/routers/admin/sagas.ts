@@ -1,9 +1,11 @@
 import { z } from "zod";
+import { sagaStatusSchema } from "../../../contracts/statuses";
 import { sagaServiceFor } from "../../../app-sagas";
+import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const sagaId = z.uuid({ message: "must be a saga id (a UUID)" });
-const sagaStatus = z.enum(["running", "compensating", "completed", "compensated", "failed", "aborted"]);
+const sagaStatus = sagaStatusSchema;
 
 /** Saga dashboard: viewers read, operators act. The logic lives in src/server/reliability/saga. */
 export const sagasRouter = createTRPCRouter({
@@ -37,13 +39,13 @@ export const sagasRouter = createTRPCRouter({
   abort: operatorProcedure
     .meta({ description: "Abort a running saga (compensate now)" })
     .input(z.object({ id: sagaId, reason: z.string().trim().min(3, "say why (at least 3 characters): it is kept on the saga").max(500) }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).abort(input.id, `${input.reason} (by ${ctx.user.email})`)),
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).abort(input.id, `${input.reason} (by ${ctx.user.email})`, auditContextOf(ctx, input.reason))),
 
   /** Retry the compensation that failed (saga status `failed`). */
   retryStep: operatorProcedure
     .meta({ description: "Retry a saga's failed compensation step" })
-    .input(z.object({ id: sagaId }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).retryStep(input.id)),
+    .input(z.object({ id: sagaId, reason: operatorReason }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).retryStep(input.id, auditContextOf(ctx, input.reason))),
 
   /**
    * Re-queue the current step of a running/compensating saga that has no live job. Opts out of
@@ -52,12 +54,28 @@ export const sagasRouter = createTRPCRouter({
    */
   resume: operatorProcedure
     .meta({ description: "Resume a stuck saga", idempotency: false })
-    .input(z.object({ id: sagaId }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).resume(input.id)),
+    .input(z.object({ id: sagaId, reason: operatorReason }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).resume(input.id, auditContextOf(ctx, input.reason))),
 
   /** Run forward again from the first step not in effect, skipping the succeeded ones. */
   redrive: operatorProcedure
     .meta({ description: "Redrive a saga from its failed step" })
-    .input(z.object({ id: sagaId }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).redrive(input.id)),
+    .input(z.object({ id: sagaId, reason: operatorReason }))
+    .mutation(({ ctx, input }) => sagaServiceFor(ctx).redrive(input.id, auditContextOf(ctx, input.reason))),
+
+  /** A new saga starting at a chosen step, with the steps before it taken from this one's recorded outputs. */
+  fork: operatorProcedure
+    .meta({ description: "Fork a stopped saga from a chosen step (optionally with edited input)" })
+    .input(
+      z.object({
+        id: sagaId,
+        fromStep: z.number().int("fromStep is a step index (0, 1, …)").min(0, "fromStep is a step index (0, 1, …)").max(1000),
+        /** Absent: the original's input. */
+        input: z.unknown().optional(),
+        reason: operatorReason,
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      sagaServiceFor(ctx).fork(input.id, { fromStep: input.fromStep, input: input.input }, auditContextOf(ctx, input.reason)),
+    ),
 });

@@ -11,7 +11,7 @@ import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { fileChangeToEvent } from "~/server/features/files/files-outbox";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
-import { defaultConsumers } from "../../../../../worker/jobs/consumer-registry";
+import { defaultConsumers } from "~test/support/worker";
 
 let app: TestApp;
 let owner: SessionUser;

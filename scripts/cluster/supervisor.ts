@@ -1,5 +1,5 @@
 /**
- * One app process (the web server or a worker) under a supervisor, as a process manager would run
+ * One app process (a web instance, a worker, HAProxy) under a supervisor, as a process manager would run
  * it: started in its own process group (so SIGKILL reaches every process it spawned), restarted
  * when it exits by itself (a worker that starts while PostgreSQL or Redis is down exits with an
  * error: that is counted, not hidden), and killed with SIGKILL on demand.
@@ -16,6 +16,8 @@ export interface ManagedProcess {
   /** Exits the process chose itself (not our SIGKILL), with their codes. */
   selfExits: Array<{ at: number; code: number | null }>;
   starts: number;
+  /** The running process's pid (null while it is down): for CPU sampling and logs. */
+  pid(): number | null;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export function manage(opts: {
     name: opts.name,
     selfExits: [],
     starts: 0,
+    pid: () => child?.pid ?? null,
     async kill(restartAfterMs) {
       const c = child;
       if (!c?.pid || c.exitCode !== null || c.signalCode !== null) return;

@@ -1,0 +1,54 @@
+/**
+ * One worker process of `npm run bench:scale`: the outbox part of a MetaStore worker (the relay and
+ * the consumer worker, as worker/index.ts starts them) with a no-op batchable consumer, so the
+ * outbox machinery is what is measured. It records every job it publishes (the relay's addBulk
+ * calls) and every event its consumer handles; on SIGTERM it writes both lists to OUT_FILE, so the
+ * bench can count duplicate publications and deliveries across processes.
+ */
+import { writeFileSync } from "node:fs";
+import { Queue } from "bullmq";
+import { pino } from "pino";
+import { createDb } from "~/server/platform/db/client";
+import { bullmqConnection } from "~/server/platform/redis";
+import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
+import { startOutboxConsumers } from "../worker/jobs/outbox-consumers";
+import { startOutboxRelay } from "../worker/jobs/outbox-relay";
+
+const published: string[] = [];
+const handled: string[] = [];
+// Every publication goes through Queue.addBulk (job id = event id); BullMQ would hide a second one.
+const proto = Queue.prototype as unknown as { addBulk: (jobs: Array<{ opts?: { jobId?: string } }>) => Promise<unknown> };
+const addBulk = proto.addBulk;
+proto.addBulk = function (this: Queue, jobs) {
+  const result = addBulk.call(this, jobs);
+  return Promise.resolve(result).then((r) => {
+    for (const j of jobs) if (j.opts?.jobId) published.push(j.opts.jobId);
+    return r;
+  });
+};
+
+const databaseUrl = process.env.DATABASE_URL!;
+const connection = bullmqConnection(process.env.REDIS_URL!);
+const prefix = process.env.PREFIX!;
+const logger = pino({ level: "warn" });
+const db = createDb(databaseUrl);
+const relay = await startOutboxRelay({ db, databaseUrl, connection, prefix, logger, options: { pollIntervalMs: 1000, batchSize: 500, leaseMs: 30_000 } });
+const consumers = await startOutboxConsumers({
+  db,
+  connection,
+  prefix,
+  logger,
+  storage: new LocalDiskStorage("/tmp/metastore-bench-storage"),
+  consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, handle: async (event) => void handled.push(event.id) }],
+  options: { concurrency: 32 },
+});
+process.stdout.write("READY\n");
+process.on("SIGTERM", () => {
+  void (async () => {
+    await relay.close();
+    await consumers.close();
+    await db.$disconnect();
+    writeFileSync(process.env.OUT_FILE!, JSON.stringify({ published, handled }));
+    process.exit(0);
+  })();
+});

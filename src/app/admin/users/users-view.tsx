@@ -1,0 +1,206 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "~/trpc/react";
+import { RefreshBar, useRefetchInterval } from "../_components/refresh";
+import type { AdminOutputs } from "../_components/types";
+import { ConfirmButton, errorText, formatTime, QueryError, ResultMessage, StatusBadge, type Result } from "../_components/ui";
+
+type User = AdminOutputs["users"]["list"]["items"][number];
+type Role = User["role"];
+const ROLES: Role[] = ["user", "viewer", "operator"];
+
+/** Users and roles: viewers read the list; operators change roles, sign users out, create accounts. */
+export function UsersView({ canAct, selfId }: { canAct: boolean; selfId: string }) {
+  const trpc = useTRPC();
+  const refetchInterval = useRefetchInterval();
+  const [query, setQuery] = useState("");
+  const [result, setResult] = useState<Result>(null);
+  const input = query.trim() ? { query: query.trim() } : {};
+  const users = useQuery({ ...trpc.admin.users.list.queryOptions(input), refetchInterval });
+
+  return (
+    <>
+      <div className="row page-head">
+        <h1>Users</h1>
+        <RefreshBar queries={[users]} />
+      </div>
+      <ResultMessage result={result} />
+      {canAct && <CreateUser onResult={setResult} />}
+      <section className="panel" aria-labelledby="users-title">
+        <h2 id="users-title">Accounts</h2>
+        <label>
+          Find by email or name
+          <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} maxLength={200} />
+        </label>
+        {users.isError && <QueryError what="the users" error={users.error} onRetry={users.refetch} />}
+        {users.isPending && <p className="muted">Loading users…</p>}
+        {users.data && users.data.items.length === 0 && <p className="empty">No user matches.</p>}
+        {users.data && users.data.items.length > 0 && (
+          <div className="table-wrap">
+            <table aria-label="Users">
+              <thead>
+                <tr>
+                  <th>Email</th>
+                  <th>Name</th>
+                  <th>Role</th>
+                  <th>Created</th>
+                  <th>Password</th>
+                  {canAct && <th>Actions</th>}
+                </tr>
+              </thead>
+              <tbody>
+                {users.data.items.map((u) => (
+                  <tr key={u.id}>
+                    <td>
+                      {u.email}
+                      {u.id === selfId && <span className="muted small"> (you)</span>}
+                    </td>
+                    <td>{u.name}</td>
+                    <td>{canAct ? <RoleSelect user={u} onResult={setResult} /> : <StatusBadge status={u.role} />}</td>
+                    <td className="muted nowrap">{formatTime(u.createdAt)}</td>
+                    <td>{u.mustChangePassword ? `one-time, expires ${formatTime(u.passwordExpiresAt)}` : "set by the user"}</td>
+                    {canAct && (
+                      <td>
+                        <RevokeSessions user={u} onResult={setResult} />
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {users.data?.nextCursor && <p className="muted">More users match: narrow the search.</p>}
+      </section>
+    </>
+  );
+}
+
+function useRefreshUsers() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  return () => queryClient.invalidateQueries({ queryKey: trpc.admin.users.pathKey() });
+}
+
+function RoleSelect({ user, onResult }: { user: User; onResult: (r: Result) => void }) {
+  const trpc = useTRPC();
+  const refresh = useRefreshUsers();
+  const [role, setRole] = useState<Role>(user.role);
+  const [reason, setReason] = useState("");
+  const change = useMutation(trpc.admin.users.changeRole.mutationOptions({ onSettled: refresh }));
+  return (
+    <div className="row">
+      <select aria-label={`Role of ${user.email}`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
+        {ROLES.map((r) => (
+          <option key={r} value={r}>
+            {r}
+          </option>
+        ))}
+      </select>
+      <ConfirmButton
+        label="Change role"
+        title={`Change the role of ${user.email}`}
+        confirmLabel={`Make ${role}`}
+        pendingLabel="Changing…"
+        disabled={role === user.role}
+        onOpen={() => setReason("")}
+        onConfirm={async () => {
+          await change.mutateAsync({ id: user.id, role, reason: reason.trim() || undefined });
+          onResult({ kind: "ok", text: `${user.email} is now ${role}; it applies to their next request.` });
+        }}
+      >
+        <p>
+          {user.email}: {user.role} → <strong>{role}</strong>. It applies to their next request, on every instance.
+        </p>
+        <label>
+          Reason (kept in the audit log)
+          <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} placeholder="optional" />
+        </label>
+      </ConfirmButton>
+    </div>
+  );
+}
+
+function RevokeSessions({ user, onResult }: { user: User; onResult: (r: Result) => void }) {
+  const trpc = useTRPC();
+  const refresh = useRefreshUsers();
+  const revoke = useMutation(trpc.admin.users.revokeSessions.mutationOptions({ onSettled: refresh }));
+  return (
+    <ConfirmButton
+      label="Sign out everywhere"
+      title={`Sign ${user.email} out everywhere`}
+      confirmLabel="Revoke every session"
+      pendingLabel="Revoking…"
+      danger
+      onConfirm={async () => {
+        await revoke.mutateAsync({ id: user.id });
+        onResult({ kind: "ok", text: `Every session of ${user.email} is revoked.` });
+      }}
+    >
+      <p>Every device signed in as {user.email} is signed out at its next request.</p>
+    </ConfirmButton>
+  );
+}
+
+function CreateUser({ onResult }: { onResult: (r: Result) => void }) {
+  const trpc = useTRPC();
+  const refresh = useRefreshUsers();
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [role, setRole] = useState<Role>("user");
+  const create = useMutation(trpc.admin.users.create.mutationOptions({ onSettled: refresh }));
+  return (
+    <section className="panel" aria-labelledby="create-user-title">
+      <h2 id="create-user-title">Create a user</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          onResult(null);
+          create.mutate({ email, name, role });
+        }}
+      >
+        <div className="row">
+          <label>
+            Email
+            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} required maxLength={254} />
+          </label>
+          <label>
+            Name
+            <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
+          </label>
+          <label>
+            Role
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              {ROLES.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" className="primary" disabled={create.isPending}>
+            {create.isPending ? "Creating…" : "Create user"}
+          </button>
+        </div>
+      </form>
+      {create.isError && (
+        <p role="alert" className="error">
+          Could not create the user: {errorText(create.error)}
+        </p>
+      )}
+      {create.isSuccess && (
+        <div role="status" className="ok">
+          <p>
+            {create.data.email} created as {create.data.role}. One-time password (shown only now; it expires {formatTime(create.data.passwordExpiresAt)} and must be
+            replaced at first sign-in):
+          </p>
+          <p>
+            <code aria-label="One-time password">{create.data.oneTimePassword}</code>
+          </p>
+        </div>
+      )}
+    </section>
+  );
+}
