@@ -65,7 +65,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
     requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
   };
-  const cacheRedis = createCacheRedis(redisConnectionOptions(REDIS_URL));
+  const cacheRedis = createCacheRedis(REDIS_URL);
   // statsFlushMs 0: the hit/miss counters (flushed every 2 s per process in the app, not per request)
   // stay out of the per-request count.
   const cache = createQueryCache({ statsFlushMs: 0, redis: cacheRedis, commandTimeoutMs: 50, adminRedis: redis, appPrefix: PREFIX, logger });

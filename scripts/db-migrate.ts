@@ -198,7 +198,8 @@ export async function migrateDatabase(url: string, options: RunPrismaOptions = {
 async function main(): Promise<void> {
   const envFile = path.join(ROOT, ".env");
   if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
-  const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  // Migrations take a session (prisma's migrate advisory lock): never through a transaction pooler.
+  const url = process.env.DIRECT_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const started = Date.now();
   const { database } = parseDatabaseUrl(url);
   const { created } = await migrateDatabase(url, { stdio: "inherit" });

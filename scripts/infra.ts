@@ -113,9 +113,10 @@ export async function ensureRedis(redisUrl: string, opts: { dataDir?: string } =
   };
 }
 
-export async function ensureInfra(env: { DATABASE_URL: string; REDIS_URL: string }): Promise<Infra> {
+export async function ensureInfra(env: { DATABASE_URL: string; REDIS_URL: string; REDIS_CLUSTER_NODES?: string }): Promise<Infra> {
   const postgres = await ensurePostgres(env.DATABASE_URL);
-  const redis = await ensureRedis(env.REDIS_URL);
+  // A Redis Cluster is never started locally as a fallback: the clients find out if it is unreachable.
+  const redis = env.REDIS_CLUSTER_NODES ? { url: env.REDIS_URL } : await ensureRedis(env.REDIS_URL);
   return {
     databaseUrl: postgres.url,
     redisUrl: redis.url,

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm test`: every suite, in an order that suits 2 cores — static checks, promtool (alert rules), then vitest (unit +
- * integration against the real PostgreSQL and Redis), then the chaos suite (the whole system under
- * faults) and its scale run (HAProxy, 3 web instances, 4 workers), then Playwright (real Chromium; both use the production build, made once).
+ * integration against the real PostgreSQL and Redis), the same integration tests on a Redis Cluster
+ * and through PgBouncer (test:cluster, test:pgbouncer), then the chaos suite (the whole system under
+ * faults) and its scale run (HAProxy, 3 web instances, 4 workers), then Playwright (real Chromium; both
+ * use the production build, made once).
  * Each suite writes a JSON report; the last line sums them: `total: N passed, N failed`.
  */
 import { spawnSync } from "node:child_process";
@@ -17,7 +19,7 @@ function run(name, command, args, count) {
   if (!want(name)) return;
   console.log(`\n━━ ${name}: ${command} ${args.join(" ")}`);
   const started = Date.now();
-  const status = spawnSync(command, args, { stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } }).status;
+  const status = spawnSync(command, args, { stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", VITE_CONFIG_NATIVE_IGNORE_WARNING: "true" } }).status;
   const { passed, failed } = count(status);
   results.push({ name, passed, failed, seconds: Math.round((Date.now() - started) / 1000) });
 }
@@ -42,37 +44,48 @@ run("lint", "npx", ["eslint", "."], asOneCheck);
 rmSync("test-results/promtool.json", { force: true });
 run("promtool", "node", ["scripts/check-prometheus.mjs"], fromJson("test-results/promtool.json", (r) => ({ passed: r.passed, failed: r.failed })));
 
-rmSync("test-results/vitest.json", { force: true });
-run(
-  "vitest",
-  "npx",
-  ["vitest", "run", "--reporter=default", "--reporter=json", "--outputFile.json=test-results/vitest.json"],
-  fromJson("test-results/vitest.json", (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests })),
-);
-
 // Integration tests race real processes (relays, workers, child processes killed on purpose) on
 // 2 shared cores. A test file that failed is run once more, alone, and the re-run's result counts —
 // but every test that needed it is named below as flaky, so a flake is never silent.
 const flaky = [];
-const vitestResult = results.find((r) => r.name === "vitest");
-if (vitestResult && vitestResult.failed > 0 && existsSync("test-results/vitest.json")) {
-  const first = JSON.parse(readFileSync("test-results/vitest.json", "utf8"));
+function vitestSuite(name, configArgs) {
+  if (!want(name)) return;
+  const json = `test-results/${name}.json`;
+  rmSync(json, { force: true });
+  run(
+    name,
+    "npx",
+    ["vitest", "run", ...configArgs, "--reporter=default", "--reporter=json", `--outputFile.json=${json}`],
+    fromJson(json, (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests })),
+  );
+  const result = results.find((r) => r.name === name);
+  if (!result || result.failed === 0 || !existsSync(json)) return;
+  const first = JSON.parse(readFileSync(json, "utf8"));
   const failedFiles = first.testResults.filter((f) => f.assertionResults.some((t) => t.status === "failed"));
-  if (failedFiles.length > 0 && failedFiles.length <= 3) {
-    const failedTitles = failedFiles.flatMap((f) => f.assertionResults.filter((t) => t.status === "failed").map((t) => t.fullName));
-    console.log(`\n━━ vitest: re-running ${failedFiles.length} file(s) with failures once: ${failedFiles.map((f) => f.name).join(", ")}`);
-    const rerun = spawnSync("npx", ["vitest", "run", ...failedFiles.map((f) => f.name), "--reporter=default", "--reporter=json", "--outputFile.json=test-results/vitest-rerun.json"], { stdio: "inherit" });
-    if (existsSync("test-results/vitest-rerun.json")) {
-      const second = JSON.parse(readFileSync("test-results/vitest-rerun.json", "utf8"));
-      const passedSecond = new Set(second.testResults.flatMap((f) => f.assertionResults.filter((t) => t.status === "passed").map((t) => t.fullName)));
-      const recovered = failedTitles.filter((t) => passedSecond.has(t));
-      flaky.push(...recovered);
-      vitestResult.passed += recovered.length;
-      vitestResult.failed -= recovered.length;
-      if (rerun.status !== 0 && vitestResult.failed === 0) vitestResult.failed = 1;
-    }
-  }
+  if (failedFiles.length === 0 || failedFiles.length > 3) return;
+  const failedTitles = failedFiles.flatMap((f) => f.assertionResults.filter((t) => t.status === "failed").map((t) => t.fullName));
+  console.log(`\n━━ ${name}: re-running ${failedFiles.length} file(s) with failures once: ${failedFiles.map((f) => f.name).join(", ")}`);
+  const rerunJson = `test-results/${name}-rerun.json`;
+  const rerun = spawnSync("npx", ["vitest", "run", ...configArgs, ...failedFiles.map((f) => f.name), "--reporter=default", "--reporter=json", `--outputFile.json=${rerunJson}`], {
+    stdio: "inherit",
+    env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: "true" },
+  });
+  if (!existsSync(rerunJson)) return;
+  const second = JSON.parse(readFileSync(rerunJson, "utf8"));
+  const passedSecond = new Set(second.testResults.flatMap((f) => f.assertionResults.filter((t) => t.status === "passed").map((t) => t.fullName)));
+  const recovered = failedTitles.filter((t) => passedSecond.has(t));
+  flaky.push(...recovered.map((t) => `${name}: ${t}`));
+  result.passed += recovered.length;
+  result.failed -= recovered.length;
+  if (rerun.status !== 0 && result.failed === 0) result.failed = 1;
 }
+
+vitestSuite("vitest", []);
+// The same integration tests on the engines a scaled-out deployment runs on, each suite starting
+// its own servers: a local 3-master Redis Cluster (with a failover under load), and PgBouncer in
+// transaction pooling mode (installed from Debian's archive when missing).
+vitestSuite("cluster", ["-c", "vitest.cluster.config.ts"]);
+vitestSuite("pgbouncer", ["-c", "vitest.pgbouncer.config.ts"]);
 
 // The whole system under faults (test/chaos): each invariant it checks counts as one passed/failed check.
 rmSync("test-results/chaos.json", { force: true });

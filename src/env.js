@@ -13,7 +13,26 @@ export const serverEnvSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection URL"),
+  /**
+   * Session-capable PostgreSQL connection for what cannot go through a transaction pooler (the
+   * relay's LISTEN, migrations, the saga runner's prepared statements); unset: DATABASE_URL.
+   */
+  DIRECT_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection URL")
+    .optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL"),
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,host:port`): when set, every Redis client is a
+   * Cluster client and REDIS_URL lends only its credentials and TLS (rediss://) to each node.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(
+      /^\s*(\[[^\]]+\]|[^\s,:]+):\d{1,5}\s*(,\s*(\[[^\]]+\]|[^\s,:]+):\d{1,5}\s*)*$/,
+      "must be a comma-separated list of host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)",
+    )
+    .optional(),
   SESSION_SECRET: z.string().min(32, "must be at least 32 characters (use `openssl rand -hex 32`)"),
   SESSION_TTL_HOURS: z.coerce.number().int().positive().default(24 * 7),
   COOKIE_SECURE: bool.optional(),

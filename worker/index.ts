@@ -13,10 +13,11 @@ import path from "node:path";
 import { getEnv } from "~/env.js";
 import { assertProductionReady } from "~/production-checks.js";
 import { composeServices, settingsFromEnv } from "~/server/composition";
+import { sessionDatabaseUrl } from "~/server/platform/db/client";
 import { tagsForFileChange } from "~/server/features/files/cache-tags";
 import { appSagaRegistry } from "~/server/app-sagas";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
-import { bullmqConnection } from "~/server/platform/redis";
+import { bullmqConnection, queuePrefix } from "~/server/platform/redis";
 import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
 import { startHeartbeat } from "./jobs/scheduled/heartbeat";
 import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
@@ -37,17 +38,22 @@ async function main() {
   assertProductionReady(env);
   // Before anything opens a connection: the pg and ioredis instrumentations patch the drivers.
   const telemetry = startTelemetryFromEnv("metastore-worker");
-  const composed = composeServices(settingsFromEnv(env, "worker"));
+  const settings = settingsFromEnv(env, "worker");
+  const composed = composeServices(settings);
   const { db, redis, storage, cache, logger } = composed.services;
   await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
-  const connection = bullmqConnection(env.REDIS_URL);
+  // One Redis or a Redis Cluster (REDIS_CLUSTER_NODES): BullMQ builds its own clients from the same target.
+  const connection = bullmqConnection(settings.redisTarget);
   await redis.ping();
   // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
   const eviction = await checkEvictionPolicy(redis).catch(() => null);
   if (eviction && !eviction.ok) logger.warn({ redisEvictionPolicy: eviction.policy }, eviction.warning);
   // The worker changes file rows outside any request (consumers, sagas): it invalidates the query
   // cache itself. composed.close() closes it after every component that uses it (it flushes its counters).
-  const common = { db, connection, prefix: env.QUEUE_PREFIX, logger };
+  // BullMQ's prefix (hash-tagged on a cluster); the cache keeps the plain app prefix, like the web app.
+  const common = { db, connection, prefix: queuePrefix(env.QUEUE_PREFIX, settings.redisTarget), logger };
+  // LISTEN and named prepared statements need a session: never through a transaction pooler.
+  const sessionUrl = sessionDatabaseUrl(env);
   // Observed where the work happens (relay, consumers, saga steps, heartbeat), served at /metrics.
   const metrics = createWorkerMetrics();
 
@@ -88,7 +94,7 @@ async function main() {
   components.push({ name: "outbox-consumers", close: outboxConsumers.close });
   const outboxRelay = await startOutboxRelay({
     ...common,
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: sessionUrl,
     metrics,
     options: { pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS, batchSize: env.OUTBOX_BATCH_SIZE, leaseMs: env.OUTBOX_LEASE_MS },
   });
@@ -106,7 +112,7 @@ async function main() {
   components.push({ name: "outbox-retention", close: outboxRetention.close });
   const sagaRunner = await startSagaRunner({
     ...common,
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: sessionUrl,
     registry: appSagaRegistry({
       db,
       storage,

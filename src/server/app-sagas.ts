@@ -2,10 +2,10 @@ import type { Db } from "./platform/db/client";
 import type { BlobStorage } from "./platform/storage/blob-storage";
 import type { AppendOptions } from "./reliability/outbox/append-event";
 import { createSagaRegistry, type SagaRegistry } from "./reliability/saga/definition";
-import type { ConnectionOptions } from "bullmq";
 import { fileUploadSaga } from "./features/files/upload-saga";
 import { createSagaService, type SagaLogger } from "./reliability/saga/saga-service";
 import { createBullSagaDispatcher, sharedStepQueue } from "./reliability/saga/step-queue";
+import { queuePrefix, type RedisClient } from "./platform/redis";
 
 /**
  * The sagas MetaStore runs, built from the process's services. The worker and the web process
@@ -36,12 +36,12 @@ export const WEB_DISPATCH_TIMEOUT_MS = 1_000;
 export function sagaServiceFor(services: {
   db: Db;
   storage: BlobStorage;
-  redis: ConnectionOptions & object;
+  redis: RedisClient;
   config: { queuePrefix: string };
   logger?: SagaLogger;
 }) {
   let registry = registries.get(services.db);
   if (!registry) registries.set(services.db, (registry = appSagaRegistry(services)));
-  const dispatcher = createBullSagaDispatcher(sharedStepQueue(services.redis, services.config.queuePrefix), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS });
+  const dispatcher = createBullSagaDispatcher(sharedStepQueue(services.redis, queuePrefix(services.config.queuePrefix, services.redis)), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS });
   return createSagaService({ db: services.db, registry, dispatcher, logger: services.logger });
 }

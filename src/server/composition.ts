@@ -1,11 +1,10 @@
-import { Redis } from "ioredis";
 import { getEnv, type ServerEnv } from "~/env.js";
 import { createSessionManager } from "./auth/session";
 import { createSessionCache } from "./auth/session-cache";
 import { createSignInThrottle, type SignInThrottleOptions } from "./auth/sign-in-throttle";
 import { createDb } from "./platform/db/client";
 import { createLogger, type Logger } from "./platform/logger";
-import { redisConnectionOptions } from "./platform/redis";
+import { createRedisClient, redisTargetFrom, type RedisTarget } from "./platform/redis";
 import { createRequestMetrics } from "./metrics/request-metrics";
 import { LocalDiskStorage } from "./platform/storage/local-disk-storage";
 import { createCacheRedis, createQueryCache } from "./reliability/cache";
@@ -20,7 +19,8 @@ export interface ServiceSettings {
   databaseUrl: string;
   /** PostgreSQL pool size (default: the client's). */
   poolMax?: number;
-  redisUrl: string;
+  /** One Redis or a Redis Cluster: every client built here goes through createRedisClient. */
+  redisTarget: RedisTarget;
   /** Retries of one command of the app's Redis client before it fails (the web: 1, the worker: 3). */
   redisMaxRetriesPerRequest: number;
   storageDir: string;
@@ -36,7 +36,7 @@ export interface ServiceSettings {
   /** Sign-in throttle limits (defaults: the throttle's own); `redis` points it at another Redis. */
   signInThrottle?: Partial<Omit<SignInThrottleOptions, "prefix" | "logger">>;
   /** The query cache on its own fail-fast client; null: no cache. */
-  cache: { redisUrl: string; commandTimeoutMs: number } | null;
+  cache: { redisTarget: RedisTarget; commandTimeoutMs: number } | null;
   config: Omit<AppServices["config"], "queuePrefix">;
 }
 
@@ -49,13 +49,13 @@ export interface ComposedServices {
 export function composeServices(settings: ServiceSettings): ComposedServices {
   const { logger, queuePrefix } = settings;
   const db = createDb(settings.databaseUrl, settings.poolMax ? { max: settings.poolMax } : {});
-  const redis = new Redis(redisConnectionOptions(settings.redisUrl, { maxRetriesPerRequest: settings.redisMaxRetriesPerRequest }));
+  const redis = createRedisClient(settings.redisTarget, { maxRetriesPerRequest: settings.redisMaxRetriesPerRequest });
   // Sessions resolved once per user and version, reused while the Redis invalidation channel is
   // live (its own subscriber connection); PostgreSQL on every request otherwise.
   const sessionCache =
     (settings.sessions.cacheTtlMs ?? 0) > 0
       ? createSessionCache({
-          subscriber: new Redis(redisConnectionOptions(settings.redisUrl, { maxRetriesPerRequest: 1 })),
+          subscriber: createRedisClient(settings.redisTarget, { maxRetriesPerRequest: 1 }),
           publisher: redis,
           channel: `${queuePrefix}:sessions:changed`,
           ttlMs: settings.sessions.cacheTtlMs,
@@ -76,12 +76,12 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
   };
   // Its own fail-fast client: a slow or absent Redis must cost a query a few ms, not a hang. Operator
   // actions (SCAN flush, key counts) use the patient app client when it is the same Redis.
-  const cacheRedis = settings.cache ? createCacheRedis(redisConnectionOptions(settings.cache.redisUrl)) : null;
+  const cacheRedis = settings.cache ? createCacheRedis(settings.cache.redisTarget) : null;
   if (settings.cache && cacheRedis) {
     services.cache = createQueryCache({
       redis: cacheRedis,
       commandTimeoutMs: settings.cache.commandTimeoutMs,
-      adminRedis: settings.cache.redisUrl === settings.redisUrl ? redis : undefined,
+      adminRedis: sameRedis(settings.cache.redisTarget, settings.redisTarget) ? redis : undefined,
       appPrefix: queuePrefix,
       logger,
     });
@@ -98,11 +98,18 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
   };
 }
 
+/** Whether two targets name the same Redis (or the same cluster, by its seed nodes). */
+function sameRedis(a: RedisTarget, b: RedisTarget): boolean {
+  const nodes = (t: RedisTarget) => (t.clusterNodes ?? []).map((n) => `${n.host}:${n.port}`).join(",");
+  return a.url === b.url && nodes(a) === nodes(b);
+}
+
 /** The settings of a process from the parsed environment (the web app and the worker). */
 export function settingsFromEnv(env: ServerEnv, processName: "web" | "worker"): ServiceSettings {
+  const redisTarget = redisTargetFrom(env);
   return {
     databaseUrl: env.DATABASE_URL,
-    redisUrl: env.REDIS_URL,
+    redisTarget,
     // The worker rides out short Redis blips on its long-lived jobs; a request should fail fast.
     redisMaxRetriesPerRequest: processName === "worker" ? 3 : 1,
     storageDir: env.STORAGE_DIR,
@@ -120,7 +127,7 @@ export function settingsFromEnv(env: ServerEnv, processName: "web" | "worker"): 
       maxFailuresPerAddress: env.SIGNIN_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: env.SIGNIN_THROTTLE_MINUTES * 60,
     },
-    cache: env.CACHE_ENABLED ? { redisUrl: env.REDIS_URL, commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS } : null,
+    cache: env.CACHE_ENABLED ? { redisTarget, commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS } : null,
     config: {
       maxUploadBytes: env.MAX_UPLOAD_BYTES,
       maxJsonBodyBytes: env.MAX_JSON_BODY_BYTES,

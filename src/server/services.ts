@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./platform/redis";
 import type { Db } from "./platform/db/client";
 import type { QueryCache } from "./reliability/cache/query-cache";
 import type { IdempotencyOptions } from "./reliability/idempotency/options";
@@ -14,7 +14,7 @@ import type { BlobStorage } from "./platform/storage/blob-storage";
  */
 export interface AppServices {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   storage: BlobStorage;
   sessions: SessionManager;
   /** Failed sign-ins per account and per client address (Redis, in-memory when Redis is down). */

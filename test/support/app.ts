@@ -15,16 +15,38 @@ import type { SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
 import { composeServices } from "~/server/composition";
 import type { AppServices } from "~/server/services";
-import { bullmqConnection } from "~/server/platform/redis";
+import { bullmqConnection, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisClient, type RedisTarget } from "~/server/platform/redis";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
+/**
+ * The Redis the tests share: TEST_REDIS_URL, or the Redis Cluster named by REDIS_CLUSTER_NODES
+ * (`npm run test:cluster` sets it and runs the same test files against a local cluster).
+ */
+export function testRedisTarget(): RedisTarget {
+  return redisTargetFrom({ REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES });
+}
+
+/** Delete every key under these prefixes (SCAN batches, on every node of a cluster). */
+export async function deleteKeysUnder(redis: RedisClient, prefixes: Iterable<string>): Promise<void> {
+  for (const prefix of new Set(prefixes)) {
+    for await (const keys of scanKeys(redis, `${prefix}:*`)) await unlinkKeys(redis, keys);
+  }
+}
+
 export interface TestApp {
   services: AppServices;
+  /** A direct (session) connection URL of this test's database: DIRECT_DATABASE_URL's role. */
   databaseUrl: string;
+  /** The URL the app's own pool uses: through the pooler under `npm run test:pgbouncer`, else databaseUrl. */
+  pooledDatabaseUrl: string;
   storageDir: string;
+  /** The app's Redis key prefix (config.queuePrefix): cache, counters, channels. */
   prefix: string;
+  /** BullMQ's prefix: `prefix`, or `{prefix}` on a cluster (see queuePrefix in ~/server/redis). */
+  queuePrefix: string;
+  redisTarget: RedisTarget;
   bullConnection: ReturnType<typeof bullmqConnection>;
   /** A tRPC caller acting as this user (null: signed out). */
   caller(user: SessionUser | null): ReturnType<typeof createCaller>;
@@ -55,15 +77,19 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const database = await createTestDatabase();
   const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const redisUrl = opts.redisUrl ?? TEST_REDIS_URL;
+  // The test Redis, or the cluster of `npm run test:cluster`; a private Redis when a test names one.
+  const redisTarget: RedisTarget = opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget();
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
-  const cacheRedisUrl = opts.cacheRedisUrl === undefined ? TEST_REDIS_URL : opts.cacheRedisUrl;
+  const cacheRedisTarget: RedisTarget | null =
+    opts.cacheRedisUrl === undefined ? testRedisTarget() : opts.cacheRedisUrl ? { url: opts.cacheRedisUrl } : null;
   // The app's own composition (src/server/composition.ts), pointed at this test's database, Redis
   // prefix and storage folder.
   const composed = composeServices({
-    databaseUrl: database.url,
+    // The app's queries go through the pooler when the suite has one (DATABASE_URL); what needs a
+    // session (LISTEN, the saga runner's prepared statements) gets `databaseUrl` (DIRECT_DATABASE_URL).
+    databaseUrl: database.pooledUrl,
     poolMax: opts.poolMax ?? 20,
-    redisUrl,
+    redisTarget,
     redisMaxRetriesPerRequest: 1, // the web app's: one retry, then a command fails
     storageDir,
     logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
@@ -71,7 +97,7 @@ export async function createTestApp(
     sessions: { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false },
     signInThrottle: opts.signInThrottle,
     // The timeout is patient by default so a busy test machine does not turn hits into fail-open misses.
-    cache: cacheRedisUrl ? { redisUrl: cacheRedisUrl, commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000 } : null,
+    cache: cacheRedisTarget ? { redisTarget: cacheRedisTarget, commandTimeoutMs: opts.cacheCommandTimeoutMs ?? 1000 } : null,
     config: {
       maxUploadBytes: opts.maxUploadBytes ?? 1024 * 1024,
       appOrigin: opts.appOrigin,
@@ -89,9 +115,12 @@ export async function createTestApp(
   return {
     services,
     databaseUrl: database.url,
+    pooledDatabaseUrl: database.pooledUrl,
     storageDir,
     prefix,
-    bullConnection: bullmqConnection(redisUrl),
+    queuePrefix: queuePrefix(prefix, redisTarget),
+    redisTarget,
+    bullConnection: bullmqConnection(redisTarget),
     caller: (user) => createCaller(createInnerContext(services, user)),
     async http(urlPath, init = {}) {
       const headers = new Headers(init.headers);
@@ -121,14 +150,9 @@ export async function createTestApp(
       return user;
     },
     async close() {
-      // Remove every key of this test's prefix (queues and cache), in SCAN batches, then close.
+      // Remove every key of this test's prefixes (queues and cache; every node of a cluster), then close.
       await services.cache?.close();
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
+      await deleteKeysUnder(redis, [prefix, queuePrefix(prefix, redisTarget)]);
       await composed.close();
       await rm(storageDir, { recursive: true, force: true });
       await database.drop();

@@ -42,8 +42,14 @@ export const MIGRATIONS_DIR = path.join(ROOT, "prisma", "migrations");
 export interface TestDatabase {
   /** Database name (`metastore_test_<run>_<pid>_<n>`). */
   name: string;
-  /** Connection URL of the new database (same server and credentials as the admin URL). */
+  /** Connection URL of the new database (same server and credentials as the admin URL): a session of its own. */
   url: string;
+  /**
+   * The same database through the transaction pooler of `npm run test:pgbouncer`
+   * (TEST_DATABASE_POOLER_URL: its host, port and credentials); `url` when there is none.
+   * What the app's DATABASE_URL would be; `url` is its DIRECT_DATABASE_URL.
+   */
+  pooledUrl: string;
   /** Drop the database, ending its open connections (WITH (FORCE)). Safe to call twice. */
   drop(): Promise<void>;
 }
@@ -130,6 +136,7 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
   return {
     name,
     url: databaseUrl(adminUrl, name),
+    pooledUrl: process.env.TEST_DATABASE_POOLER_URL ? databaseUrl(process.env.TEST_DATABASE_POOLER_URL, name) : databaseUrl(adminUrl, name),
     drop() {
       dropped ??= withAdmin(adminUrl, async (admin) => {
         await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);

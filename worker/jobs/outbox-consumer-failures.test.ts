@@ -27,7 +27,7 @@ describe("consumer jobs failed by BullMQ itself", () => {
     const first = await appendTagged(db(), fileId, ["a"]);
     const second = await appendTagged(db(), fileId, ["b"]);
     // A worker takes the job and dies holding it: nobody renews its 300 ms lock.
-    const dying = new Worker(QueueName.outboxEvents, null, { connection: app.bullConnection, prefix: app.prefix, lockDuration: 300 });
+    const dying = new Worker(QueueName.outboxEvents, null, { connection: app.bullConnection, prefix: app.queuePrefix, lockDuration: 300 });
     const taken = await waitFor("the dying worker to take the job", async () => (await dying.getNextJob("dying-worker-token")) ?? false);
     expect(taken.id).toBe(first.id);
     await dying.close(true);
@@ -37,7 +37,7 @@ describe("consumer jobs failed by BullMQ itself", () => {
     const consumers = await startOutboxConsumers({
       db: db(),
       connection: app.bullConnection,
-      prefix: app.prefix,
+      prefix: app.queuePrefix,
       logger: silent,
       storage: app.services.storage,
       consumers: [recorder.consumer],

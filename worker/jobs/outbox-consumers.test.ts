@@ -83,7 +83,7 @@ describe("consumer inbox", () => {
   it("dedupes a second BullMQ delivery of the same event (same data, another job)", async () => {
     const recorder = recordingConsumer();
     const consumers = await startConsumers(app, [recorder.consumer]);
-    const queue = new Queue(QueueName.outboxEvents, { connection: app.bullConnection, prefix: app.prefix });
+    const queue = new Queue(QueueName.outboxEvents, { connection: app.bullConnection, prefix: app.queuePrefix });
     try {
       const fileId = randomUUID();
       const { id } = await appendTagged(db(), fileId);
@@ -180,6 +180,8 @@ describe("real handlers", () => {
     const { fileTags } = await import("~/server/features/files/cache-tags");
     const cache = createQueryCache({ redis: app.services.redis, appPrefix: app.prefix, logger: silent, statsFlushMs: 0 });
     try {
+      // Connected (on a cluster: to every master) before the first read, whose deadline is a few ms.
+      expect(await cache.whenReady()).toBe(true);
       const fileId = randomUUID();
       let loads = 0;
       const read = () => cache.wrap({ prefix: "files", path: "files.get", scope: alice.id, input: { id: fileId }, ttlMs: 60_000, tags: [fileTags.file(fileId)] }, async () => ++loads);

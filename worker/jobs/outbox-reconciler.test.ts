@@ -33,11 +33,11 @@ afterAll(async () => {
 const db = () => app.services.db;
 
 function startConsumersOnPrivateRedis(consumers: Parameters<typeof startOutboxConsumers>[0]["consumers"]) {
-  return startOutboxConsumers({ db: db(), connection, prefix: app.prefix, logger: silent, storage: app.services.storage, consumers, options: { concurrency: 8 } });
+  return startOutboxConsumers({ db: db(), connection, prefix: app.queuePrefix, logger: silent, storage: app.services.storage, consumers, options: { concurrency: 8 } });
 }
 
 function startReconciler(everyMs = 200) {
-  return startOutboxReconciler({ db: db(), connection, prefix: app.prefix, logger: silent, options: { stalledAfterMs: STALLED_AFTER_MS, everyMs } });
+  return startOutboxReconciler({ db: db(), connection, prefix: app.queuePrefix, logger: silent, options: { stalledAfterMs: STALLED_AFTER_MS, everyMs } });
 }
 
 /** Two events for each of `n` new aggregates; the relay publishes each aggregate's first one. */
@@ -106,7 +106,7 @@ describe("outbox events whose BullMQ jobs Redis lost", () => {
     const relay = await startRelay(app, { pollIntervalMs: 100 }, connection);
     const consumers = await startConsumersOnPrivateRedis([gated]);
     const reconciler = await startReconciler(60_000); // rounds run by hand below
-    const queue = new Queue(QueueName.outboxEvents, { connection, prefix: app.prefix });
+    const queue = new Queue(QueueName.outboxEvents, { connection, prefix: app.queuePrefix });
     try {
       // Slow aggregates: published, their jobs active (held by the gate) for longer than the deadline.
       const slow = await inFlightAggregates(2);
@@ -141,7 +141,7 @@ describe("outbox events whose BullMQ jobs Redis lost", () => {
 
   it("a job that finished without consuming its event (failed, or completed elsewhere) is removed and the event sent again", async () => {
     const relay = await startRelay(app, { pollIntervalMs: 100 }, connection);
-    const queue = new Queue(QueueName.outboxEvents, { connection, prefix: app.prefix });
+    const queue = new Queue(QueueName.outboxEvents, { connection, prefix: app.queuePrefix });
     const [failedAgg, completedAgg] = await inFlightAggregates(2);
     const first = async (aggregateId: string) => db().outboxEvent.findFirstOrThrow({ where: { aggregateId, aggregateSeq: 1 } });
     await waitFor("first events published", async () => (await db().outboxEvent.count({ where: { aggregateId: { in: [failedAgg!, completedAgg!] }, status: "published" } })) === 2);
@@ -158,7 +158,7 @@ describe("outbox events whose BullMQ jobs Redis lost", () => {
       async (job) => {
         if (job.data.aggregateId === failedAgg) throw new Error("foreign failure");
       },
-      { connection, prefix: app.prefix },
+      { connection, prefix: app.queuePrefix },
     );
     await waitFor("jobs finished", async () => (await queue.getJobState(failedId)) === "failed" && (await queue.getJobState(completedId)) === "completed");
     await foreign.close();

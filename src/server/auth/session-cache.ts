@@ -1,12 +1,12 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis";
 import type { Logger } from "../platform/logger";
 import type { SessionUser } from "./session";
 
 export interface SessionCacheOptions {
   /** A connection of its own: it is put in subscriber mode (and closed by close()). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   /** The ordinary client, for PUBLISH. */
-  publisher: Redis;
+  publisher: RedisClient;
   /** The pub/sub channel every instance of this deployment shares. */
   channel: string;
   /** How long a resolved session is reused (ms): also the bound on staleness if a PUBLISH is lost. */

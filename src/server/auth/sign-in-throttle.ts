@@ -1,9 +1,9 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "~/server/platform/redis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Logger } from "../platform/logger";
 
 export interface SignInThrottleOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix (the app's QUEUE_PREFIX: tests use their own). */
   prefix: string;
   logger: Logger;

@@ -23,9 +23,13 @@ export const QueueName = {
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
-/** Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics). */
+/**
+ * Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics).
+ * The worker knows BullMQ's prefix (`{app}` on a Redis Cluster), the web the app prefix: both name the same key.
+ */
 export function workerHeartbeatKey(prefix: string): string {
-  return `${prefix}:worker:heartbeat`;
+  const appPrefix = /^\{([^}]+)\}$/.exec(prefix)?.[1] ?? prefix;
+  return `${appPrefix}:worker:heartbeat`;
 }
 
 export const jobSchemas = {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "~/server/platform/redis";
 import type { Logger } from "pino";
 import type { Db } from "./db/client";
 import { checkEvictionPolicy } from "./redis-eviction";
@@ -22,7 +22,7 @@ export interface HealthReport {
  * otherwise. An evicting Redis is a warning, not a failure: taking the app out of rotation for a
  * configuration that still works would be worse than the delays it may cause.
  */
-export async function checkHealth(deps: { db: Db; redis: Redis; logger?: Pick<Logger, "warn"> }): Promise<{ httpStatus: 200 | 503; report: HealthReport }> {
+export async function checkHealth(deps: { db: Db; redis: RedisClient; logger?: Pick<Logger, "warn"> }): Promise<{ httpStatus: 200 | 503; report: HealthReport }> {
   const check = async <T>(name: string, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> => {
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { isCluster, type RedisClient } from "~/server/platform/redis";
 
 /**
  * BullMQ needs Redis to keep every key it writes: with any `maxmemory-policy` but `noeviction`,
@@ -18,17 +18,26 @@ export interface EvictionPolicyCheck {
   warning?: string;
 }
 
-/** Read the policy from `INFO memory` (CONFIG GET is often disabled or renamed on managed Redis). */
-export async function checkEvictionPolicy(redis: Pick<Redis, "info">): Promise<EvictionPolicyCheck> {
-  const info = await redis.info("memory");
-  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
-  if (policy === REQUIRED_EVICTION_POLICY) return { policy, ok: true };
+/**
+ * Read the policy from `INFO memory` (CONFIG GET is often disabled or renamed on managed Redis).
+ * INFO answers for one server only: on a cluster every node is asked (replicas too: a replica
+ * becomes the master of its slots at the next failover), and one evicting node is enough to warn.
+ */
+export async function checkEvictionPolicy(redis: RedisClient): Promise<EvictionPolicyCheck> {
+  const nodes = isCluster(redis) ? redis.nodes("all") : [redis];
+  if (nodes.length === 0) throw new Error("no Redis Cluster node is connected");
+  const infos = await Promise.all(nodes.map((node) => node.info("memory")));
+  const policies = infos.map((info) => /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null);
+  const wrong = policies.find((p) => p !== REQUIRED_EVICTION_POLICY);
+  const policy = wrong === undefined ? REQUIRED_EVICTION_POLICY : wrong;
+  if (wrong === undefined) return { policy, ok: true };
+  const where = nodes.length > 1 ? ` on ${policies.filter((p) => p !== REQUIRED_EVICTION_POLICY).length} of ${nodes.length} cluster nodes` : "";
   return {
     policy,
     ok: false,
     warning:
       policy === null
-        ? `Redis did not report its maxmemory-policy; BullMQ needs ${REQUIRED_EVICTION_POLICY} (check it with: redis-cli CONFIG GET maxmemory-policy)`
-        : `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict queued jobs and locks. BullMQ needs ${REQUIRED_EVICTION_POLICY} (redis.conf: maxmemory-policy ${REQUIRED_EVICTION_POLICY}, or CONFIG SET maxmemory-policy ${REQUIRED_EVICTION_POLICY})`,
+        ? `Redis did not report its maxmemory-policy${where}; BullMQ needs ${REQUIRED_EVICTION_POLICY} (check it with: redis-cli CONFIG GET maxmemory-policy)`
+        : `Redis maxmemory-policy is ${policy}${where}: under memory pressure Redis may evict queued jobs and locks. BullMQ needs ${REQUIRED_EVICTION_POLICY} (redis.conf: maxmemory-policy ${REQUIRED_EVICTION_POLICY}, or CONFIG SET maxmemory-policy ${REQUIRED_EVICTION_POLICY})`,
   };
 }

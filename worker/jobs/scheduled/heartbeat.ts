@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { ConnectionOptions } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Db } from "~/server/platform/db/client";
+import type { RedisClient } from "~/server/platform/redis";
 import { QueueName, workerHeartbeatKey } from "~/server/contracts/queues";
 import type { Logger } from "~/server/platform/logger";
 import { withDeadline } from "~/server/reliability/cache/deadline";
@@ -35,7 +35,7 @@ export interface FleetSelf {
 export async function startHeartbeat(opts: {
   connection: ConnectionOptions;
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   db: Db;
   logger: Logger;
   fleet: FleetSelf;

@@ -32,7 +32,7 @@ describe("idempotency clean-up job (BullMQ job scheduler in the worker)", () => 
     await insertRecords(3, 3600_000);
     const cleanup = await startIdempotencyCleanup({
       connection: app.bullConnection,
-      prefix: app.prefix,
+      prefix: app.queuePrefix,
       db: app.services.db,
       logger: pino({ level: "silent" }),
       everyMs: 200,

@@ -178,7 +178,8 @@ describe("admin.cache", () => {
   });
 });
 
-describe("Redis stopped", () => {
+// Stops a private single redis-server: the same in the cluster suite (which covers a failover instead).
+describe.skipIf(process.env.REDIS_CLUSTER_NODES)("Redis stopped", () => {
   let redis: PrivateRedis;
   let down: TestApp;
   beforeAll(async () => {

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
+import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisConnectionOptions } from "../../platform/redis";
+import { createRedisClient, type RedisClient } from "../../platform/redis";
 import { invalidateForFileEvent, tagsForFileEvent } from "./cache-events";
 import { fileTags } from "./cache-tags";
 import { createQueryCache, type QueryCache } from "../../reliability/cache/query-cache";
 import { createCacheRedis } from "../../reliability/cache/redis-client";
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+// The shared test Redis, or the cluster of `npm run test:cluster`.
+const REDIS = testRedisTarget();
 const silent = { warn: () => {}, error: () => {} };
 const fileId = randomUUID();
 const ownerId = randomUUID();
@@ -37,24 +38,19 @@ describe("tagsForFileEvent", () => {
 
 describe("invalidateForFileEvent (the outbox consumer's path)", () => {
   let appPrefix: string;
-  let client: Redis;
+  let client: RedisClient;
   let cache: QueryCache;
 
   beforeAll(async () => {
     appPrefix = `test-fev-${randomUUID().slice(0, 8)}`;
-    client = createCacheRedis(redisConnectionOptions(REDIS_URL));
+    client = createCacheRedis(REDIS);
     cache = createQueryCache({ redis: client, commandTimeoutMs: 2000, appPrefix, logger: silent, statsFlushMs: 0 });
     expect(await cache.whenReady()).toBe(true);
   });
   afterAll(async () => {
     await cache.close();
-    const plain = new Redis(REDIS_URL);
-    let cursor = "0";
-    do {
-      const [next, keys] = await plain.scan(cursor, "MATCH", `${appPrefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await plain.del(...keys);
-    } while (cursor !== "0");
+    const plain = createRedisClient(REDIS, { maxRetriesPerRequest: 1 });
+    await deleteKeysUnder(plain, [appPrefix]);
     await plain.quit();
     client.disconnect();
   });
@@ -77,7 +73,7 @@ describe("invalidateForFileEvent (the outbox consumer's path)", () => {
   });
 
   it("throws when Redis cannot take the invalidation, so the consumer's job is retried", async () => {
-    const down = createCacheRedis({ host: "127.0.0.1", port: 1 }); // nothing listens on port 1
+    const down = createCacheRedis("redis://127.0.0.1:1"); // nothing listens on port 1
     const offline = createQueryCache({ redis: down, appPrefix, logger: silent, statsFlushMs: 0 });
     try {
       await expect(invalidateForFileEvent(offline, { type: "file.deleted", payload: { fileId, ownerId } })).rejects.toThrow(

@@ -52,7 +52,7 @@ function firstStepJobId(sagaId: string) {
 }
 
 async function sweepOnce() {
-  const queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
+  const queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
   try {
     const engine = createSagaEngine({ db: app.services.db, registry: appSagaRegistry(app.services), dispatcher: createBullSagaDispatcher(queue), logger: pino({ level: "silent" }) });
     return await engine.sweep({ stuckAfterMs: 0 });
@@ -64,7 +64,7 @@ async function sweepOnce() {
 describe("files.startUpload with Redis out", () => {
   it("queues the first step at once while Redis is up", async () => {
     const { sagaId } = await answered(await startUpload("warm.txt"));
-    const queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
+    const queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
     try {
       expect(await queue.getJob(firstStepJobId(sagaId))).toBeTruthy();
     } finally {
@@ -88,7 +88,7 @@ describe("files.startUpload with Redis out", () => {
     await redis.restart(); // empty: no persistence
     const swept = await sweepOnce();
     expect(swept.redispatched).toBeGreaterThanOrEqual(1);
-    const queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
+    const queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
     try {
       expect(await queue.getJob(firstStepJobId(upload.sagaId))).toBeTruthy();
     } finally {

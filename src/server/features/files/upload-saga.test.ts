@@ -36,7 +36,7 @@ beforeAll(async () => {
   const saga = fileUploadSaga({ db: app.services.db, storage: app.services.storage, inject, onFileChanged: async (f) => void changed.push(f.id) });
   runner = await startSagaRunner({
     connection: app.bullConnection,
-    prefix: app.prefix,
+    prefix: app.queuePrefix,
     db: app.services.db,
     databaseUrl: app.databaseUrl,
     registry: createSagaRegistry([saga]),

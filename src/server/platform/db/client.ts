@@ -15,6 +15,15 @@ export const DEFAULT_POOL_MAX = 10;
 export const POOL_CONNECTION_TIMEOUT_MS = 10_000;
 
 /**
+ * The connection for what needs a PostgreSQL session of its own, which a transaction pooler
+ * (PgBouncer pool_mode=transaction, the usual DATABASE_URL at scale) cannot give: LISTEN, named
+ * prepared statements, advisory locks, session SETs, migrations. DIRECT_DATABASE_URL when set.
+ */
+export function sessionDatabaseUrl(env: { DATABASE_URL: string; DIRECT_DATABASE_URL?: string }): string {
+  return env.DIRECT_DATABASE_URL || env.DATABASE_URL;
+}
+
+/**
  * A Prisma client on the `pg` driver adapter (Prisma 7: no native query engine), joined to the
  * ambient transaction when there is one (see ambient-db.ts).
  */

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
-import { redisConnectionOptions } from "../../platform/redis";
 import { createQueryCache, type CacheReadSpec, type QueryCache } from "./query-cache";
 import { createCacheRedis } from "./redis-client";
 
@@ -40,7 +39,7 @@ const loader = async () => {
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  client = createCacheRedis(redisConnectionOptions(redis.url));
+  client = createCacheRedis(redis.url);
   cache = createQueryCache({ redis: client, commandTimeoutMs: 20, appPrefix: "failopen", logger, breakerMs: 200, errorLogIntervalMs: 60_000, statsFlushMs: 0 });
   expect(await cache.whenReady()).toBe(true);
 });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { slotGroup } from "../../platform/redis";
 import { transformer } from "../../platform/transformer";
 
 /**
@@ -6,11 +7,16 @@ import { transformer } from "../../platform/transformer";
  * test (or a second deployment) sharing one Redis never sees another's entries:
  *
  *   <app>:cache:e:<prefix>:<path>:<scope>:<inputHash>   entry (value + the tag versions it was built under)
- *   <app>:cache:t:<tag>                                   tag version (an opaque token, replaced on invalidation)
+ *   <app>:cache:t:{<app>:cache:t}:<tag>                   tag version (an opaque token, replaced on invalidation)
  *   <app>:cache:l:<entry rest>:<versionsHash>             short cross-process loader lock
  *   <app>:cache:stats                                     counters flushed by every process (hash)
  *
  * The cache prefix is the second segment so that "flush a prefix" is one SCAN MATCH pattern.
+ *
+ * On a Redis Cluster a command may touch one hash slot only. Tag keys carry one hash tag, so the
+ * tag commands that must be atomic or single-trip (ENSURE_TAGS' Lua, the invalidation pipeline, MGET of
+ * a read's tags) stay in one slot; entries and locks spread over the cluster by their own names
+ * (reads that need an entry beside its tags use mgetKeys: one MGET per slot, in parallel).
  */
 export interface Keyspace {
   root: string;
@@ -95,7 +101,7 @@ export function prefixOfEntryKey(ks: Keyspace, key: string): string | null {
 }
 
 export function tagKey(ks: Keyspace, tag: string): string {
-  return `${ks.root}:t:${tag}`;
+  return `${slotGroup(ks.root, "t")}:${tag}`;
 }
 
 /** Every entry implicitly carries its prefix's tag: bumping it makes a prefix flush instant and race-free. */

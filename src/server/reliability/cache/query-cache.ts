@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import { isCluster, mgetKeys, scanKeys, unlinkKeys, type RedisClient } from "~/server/platform/redis";
 import { withDeadline } from "./deadline";
 import { decodeEntry, encodeEntry, sameVersions, type CacheEntry } from "./entry";
 import { createErrorGate, type CacheLogger } from "./error-gate";
@@ -50,14 +50,14 @@ import {
  */
 export interface QueryCacheOptions {
   /** The dedicated fail-fast client (createCacheRedis): every hot-path command goes through it. */
-  redis: Redis;
+  redis: RedisClient;
   /**
    * Deadline of one hot-path command (ms): past it the loader answers instead (fail-open). Measured
    * so that a busy event loop is not mistaken for a slow Redis (see deadline.ts).
    */
   commandTimeoutMs?: number;
   /** A patient client for operator actions (SCAN-based flush, key counts); defaults to `redis`. */
-  adminRedis?: Redis;
+  adminRedis?: RedisClient;
   /** The app's Redis prefix (config.queuePrefix): keys live under `<appPrefix>:cache:`. */
   appPrefix: string;
   logger: CacheLogger;
@@ -227,7 +227,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       delay = Math.min(delay * 1.5, 50);
       let reply: Array<string | null>;
       try {
-        reply = await timely(redis.mget(key, lock, ...tagKeys));
+        reply = await timely(mgetKeys(redis, [key, lock, ...tagKeys]));
       } catch (error) {
         fail(error, "wait");
         break;
@@ -379,7 +379,7 @@ export function createQueryCache(options: QueryCacheOptions) {
       const tagKeys = tags.map((t) => tagKey(ks, t));
       let versions: string[];
       try {
-        const [raw, ...current] = await timely(redis.mget(key, ...tagKeys));
+        const [raw, ...current] = await timely(mgetKeys(redis, [key, ...tagKeys]));
         const entry = raw ? decodeEntry(raw) : null;
         if (entry && sameVersions(entry.versions, current)) {
           if (now() <= entry.freshUntil) {
@@ -439,13 +439,8 @@ export function createQueryCache(options: QueryCacheOptions) {
       assertCachePrefix(prefix);
       const { ok } = await this.invalidate([prefixTag(prefix)]);
       if (!ok) throw new Error("Redis is unreachable: the prefix could not be flushed (its entries expire with their TTL)");
-      let cursor = "0";
       let deleted = 0;
-      do {
-        const [next, keys] = await adminRedis.scan(cursor, "MATCH", entryPattern(ks, prefix), "COUNT", batch);
-        cursor = next;
-        if (keys.length) deleted += await adminRedis.unlink(...keys);
-      } while (cursor !== "0");
+      for await (const keys of scanKeys(adminRedis, entryPattern(ks, prefix), batch)) deleted += await unlinkKeys(adminRedis, keys);
       return { deleted };
     },
 
@@ -466,17 +461,19 @@ export function createQueryCache(options: QueryCacheOptions) {
       const keysPerPrefix = new Map<string, number>();
       let counted = 0;
       let calls = 0;
-      let cursor = "0";
-      do {
-        const [next, keys] = await adminRedis.scan(cursor, "MATCH", entryPattern(ks), "COUNT", 1000);
-        cursor = next;
+      let limitReached = false;
+      for await (const keys of scanKeys(adminRedis, entryPattern(ks), 1000)) {
         calls += 1;
         counted += keys.length;
         for (const key of keys) {
           const prefix = prefixOfEntryKey(ks, key);
           if (prefix) keysPerPrefix.set(prefix, (keysPerPrefix.get(prefix) ?? 0) + 1);
         }
-      } while (cursor !== "0" && counted < MAX_KEYS_COUNTED && calls < MAX_SCAN_CALLS);
+        if (counted >= MAX_KEYS_COUNTED || calls >= MAX_SCAN_CALLS) {
+          limitReached = true;
+          break;
+        }
+      }
       const names = [...new Set([...flushed.keys(), ...keysPerPrefix.keys()])].sort();
       const totals = emptyCounters();
       const prefixes = names.map((prefix) => {
@@ -490,24 +487,31 @@ export function createQueryCache(options: QueryCacheOptions) {
         totals: { ...roundMs(totals), hitRate: hitRate(totals), keys: totalKeys },
         errors: { thisProcess: errors.total, last: errors.lastError },
         redis: { status: redis.status, breakerOpen: now() < breakerOpenUntil, pendingInvalidations: pendingInvalidations.size },
-        keysScanLimitReached: cursor !== "0",
+        keysScanLimitReached: limitReached,
       };
     },
 
-    /** Resolves true once the cache's client is connected (false after timeoutMs): for start-up and tests. */
+    /**
+     * Resolves true once the cache's client is connected (false after timeoutMs): for start-up and
+     * tests. A cluster client is "ready" once it knows the slots, but connects to each node on its
+     * first command: those connections are opened here too, so the first reads do not pay for them.
+     */
     async whenReady(timeoutMs = 2000): Promise<boolean> {
-      if (redis.status === "ready") return true;
-      return new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          redis.off("ready", onReady);
-          resolve(false);
-        }, timeoutMs);
-        const onReady = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-        redis.once("ready", onReady);
-      });
+      const connected =
+        redis.status === "ready" ||
+        (await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            redis.off("ready", onReady);
+            resolve(false);
+          }, timeoutMs);
+          const onReady = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          redis.once("ready", onReady);
+        }));
+      if (connected && isCluster(redis)) await Promise.all(redis.nodes("master").map((node) => node.ping().catch(() => null)));
+      return connected;
     },
 
     /** Counted Redis failures of this process (for tests and metrics). */

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from "ioredis";
+import type { RedisOptions } from "ioredis";
+import { createRedisClient, type RedisClient, type RedisTarget } from "~/server/platform/redis";
 
 export interface CacheRedisOptions {
   /**
@@ -15,9 +16,8 @@ export interface CacheRedisOptions {
  * no offline queue (a command while disconnected fails at once), no per-command retries, a command
  * timeout as a backstop. It keeps reconnecting in the background so the cache comes back by itself.
  */
-export function cacheRedisOptions(base: RedisOptions, options: CacheRedisOptions = {}): RedisOptions {
+export function cacheRedisOptions(options: CacheRedisOptions = {}): RedisOptions {
   return {
-    ...base,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: options.backstopTimeoutMs ?? 1000,
@@ -29,6 +29,7 @@ export function cacheRedisOptions(base: RedisOptions, options: CacheRedisOptions
   };
 }
 
-export function createCacheRedis(base: RedisOptions, options: CacheRedisOptions = {}): Redis {
-  return new Redis(cacheRedisOptions(base, options));
+/** On a cluster the same settings apply to every node connection; the offline queue and reconnects to the cluster client. */
+export function createCacheRedis(target: RedisTarget | string, options: CacheRedisOptions = {}): RedisClient {
+  return createRedisClient(target, cacheRedisOptions(options));
 }

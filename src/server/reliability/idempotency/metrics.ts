@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { slotGroup, type RedisClient } from "~/server/platform/redis";
 
 /**
  * Counters of what the middleware answered, kept in Redis under the app's prefix:
@@ -32,9 +32,12 @@ function hourOf(date: Date) {
   return date.toISOString().slice(0, 13).replace(/[-T]/g, ""); // YYYYMMDDHH
 }
 
-export function createIdempotencyMetrics(redis: Redis, prefix: string, onError: (err: unknown) => void = () => {}) {
-  const totalKey = `${prefix}:idempotency:stats:total`;
-  const hourKey = (hour: string) => `${prefix}:idempotency:stats:h:${hour}`;
+export function createIdempotencyMetrics(redis: RedisClient, prefix: string, onError: (err: unknown) => void = () => {}) {
+  // One hash tag for all of them: a request's counters go out as one MULTI, which a cluster runs only
+  // when every key is in the same slot.
+  const root = slotGroup(prefix, "idempotency:stats");
+  const totalKey = `${root}:total`;
+  const hourKey = (hour: string) => `${root}:h:${hour}`;
 
   return {
     /**

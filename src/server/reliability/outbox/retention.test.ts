@@ -88,7 +88,7 @@ describe("outbox retention", () => {
     const retention = await startOutboxRetention({
       db: db(),
       connection: app.bullConnection,
-      prefix: app.prefix,
+      prefix: app.queuePrefix,
       logger: silent,
       options: { retentionMs: DAY, everyMs: 200, batchSize: 100 },
     });

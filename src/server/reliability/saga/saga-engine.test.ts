@@ -30,7 +30,7 @@ beforeAll(async () => {
   const registry = testSagaRegistry(app.services.db, { timeoutMs: TIMEOUT_MS, attempts: 3 });
   runner = await startSagaRunner({
     connection: app.bullConnection,
-    prefix: app.prefix,
+    prefix: app.queuePrefix,
     db: app.services.db,
     databaseUrl: app.databaseUrl,
     registry,
@@ -41,7 +41,7 @@ beforeAll(async () => {
     sweepEveryMs: 300,
     stuckAfterMs: 1_500,
   });
-  queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
+  queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
   sagas = createSagaService({ db: app.services.db, registry, dispatcher: createBullSagaDispatcher(queue) });
 });
 
@@ -384,7 +384,7 @@ describe("concurrency", () => {
   it("two runners on one queue never run one step at the same time; every run is a claimed attempt and each effect happens once", async () => {
     const second = await startSagaRunner({
       connection: app.bullConnection,
-      prefix: app.prefix,
+      prefix: app.queuePrefix,
       db: app.services.db,
       registry: sagas.registry,
       logger: pino({ level: "silent" }),

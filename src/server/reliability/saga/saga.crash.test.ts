@@ -48,7 +48,7 @@ async function spawnRunner(): Promise<ChildProcess> {
 beforeAll(async () => {
   app = await createTestApp();
   for (const sql of TEST_TABLES_SQL) await app.services.db.$executeRawUnsafe(sql);
-  queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
+  queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
   sagas = createSagaService({ db: app.services.db, registry: testSagaRegistry(app.services.db), dispatcher: createBullSagaDispatcher(queue) });
 });
 

@@ -64,7 +64,7 @@ describe("admin.bulk dry run", () => {
 
 describe("admin.bulk runs", () => {
   it("start → the worker runs it in batches → completed, with its summary and audit rows", async () => {
-    const worker = await startBulkOperations({ db: db(), connection: app.bullConnection, prefix: app.prefix, logger: app.services.logger, options: { sweepEveryMs: 200, staleAfterMs: 5_000 } });
+    const worker = await startBulkOperations({ db: db(), connection: app.bullConnection, prefix: app.queuePrefix, logger: app.services.logger, options: { sweepEveryMs: 200, staleAfterMs: 5_000 } });
     try {
       const filter = { errorContains: "ECONNRESET" };
       const { count } = await app.caller(operator).admin.bulk.dryRun({ action: "outbox.retry", filter });
@@ -96,7 +96,7 @@ describe("admin.bulk runs", () => {
     const running = await api.start({ action: "outbox.discard", filter: { type: "file.renamed" }, dryRunCount: 12, batchSize: 5 });
     expect(await runBulkBatch(db(), running.id)).toEqual({ done: false, examined: 5, affected: 5 }); // one batch, as a worker would
     expect(await api.cancel({ id: running.id })).toMatchObject({ status: "running", cancelRequested: true });
-    const worker = await startBulkOperations({ db: db(), connection: app.bullConnection, prefix: app.prefix, logger: app.services.logger, options: { sweepEveryMs: 200, staleAfterMs: 5_000 } });
+    const worker = await startBulkOperations({ db: db(), connection: app.bullConnection, prefix: app.queuePrefix, logger: app.services.logger, options: { sweepEveryMs: 200, staleAfterMs: 5_000 } });
     try {
       const done = await waitFor("the cancelled run to stop", async () => {
         const op = await app.caller(viewer).admin.bulk.get({ id: running.id });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { bulkActions, bulkFilterSchema } from "../../../reliability/bulk/filter";
 import { bulkStartSchema, cancelBulk, dryRunBulk, getBulk, listBulk, startBulk } from "../../../reliability/bulk/operations";
 import { bulkQueueFor } from "../../../reliability/bulk/queue";
+import { queuePrefix } from "../../../platform/redis";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
@@ -22,7 +23,7 @@ export const bulkAdminRouter = createTRPCRouter({
     .meta({ description: "Start a bulk action by filter (runs in the worker, in batches)" })
     .input(bulkStartSchema.extend({ filter: bulkFilterSchema.default({}), reason: operatorReason }))
     .mutation(({ ctx, input }) =>
-      startBulk({ db: ctx.db, queue: bulkQueueFor(ctx.redis, ctx.config.queuePrefix), logger: ctx.logger }, input, auditContextOf(ctx, input.reason)),
+      startBulk({ db: ctx.db, queue: bulkQueueFor(ctx.redis, queuePrefix(ctx.config.queuePrefix, ctx.redis)), logger: ctx.logger }, input, auditContextOf(ctx, input.reason)),
     ),
 
   get: viewerProcedure

@@ -41,7 +41,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null | undefine
 function startWorkerProcess(components: string[], inFlight = () => 0) {
   return startHeartbeat({
     connection: app.bullConnection,
-    prefix: app.prefix,
+    prefix: app.queuePrefix,
     redis: app.services.redis,
     db: app.services.db,
     logger,
@@ -93,9 +93,9 @@ describe("worker registration", () => {
     const tracker = createInFlightTracker();
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const worker = new Worker("in-flight-probe", () => gate, { connection: app.bullConnection, prefix: app.prefix, concurrency: 4 });
+    const worker = new Worker("in-flight-probe", () => gate, { connection: app.bullConnection, prefix: app.queuePrefix, concurrency: 4 });
     tracker.track(worker);
-    const queue = new Queue("in-flight-probe", { connection: app.bullConnection, prefix: app.prefix });
+    const queue = new Queue("in-flight-probe", { connection: app.bullConnection, prefix: app.queuePrefix });
     await queue.addBulk([1, 2, 3].map((i) => ({ name: "probe", data: { i } })));
     await waitFor("3 jobs in flight", async () => tracker.count() === 3);
     release();
@@ -107,7 +107,7 @@ describe("worker registration", () => {
 
 describe("queue counts and pausing", () => {
   it("shows BullMQ's own counts per queue", async () => {
-    const queue = new Queue(QueueName.orphanBlobSweep, { connection: app.bullConnection, prefix: app.prefix });
+    const queue = new Queue(QueueName.orphanBlobSweep, { connection: app.bullConnection, prefix: app.queuePrefix });
     closers.push(() => queue.close());
     await queue.add("probe", { graceMs: 60_000, maxDeletes: 1 }, { delay: 60_000 });
     await queue.add("probe", { graceMs: 60_000, maxDeletes: 1 });
@@ -137,7 +137,7 @@ describe("queue counts and pausing", () => {
   it("keeps a pause through Redis restarted empty: a worker's beat pauses the queue again, and no job runs until resumed", async () => {
     const hb = await startWorkerProcess(["outbox-consumers"]);
     closers.push(hb.close);
-    const queue = new Queue(QueueName.outboxRetention, { connection: app.bullConnection, prefix: app.prefix });
+    const queue = new Queue(QueueName.outboxRetention, { connection: app.bullConnection, prefix: app.queuePrefix });
     closers.push(() => queue.close());
 
     const paused = await app.caller(operator).admin.fleet.pauseQueue({ queue: QueueName.outboxRetention, reason: "draining before a migration" });
@@ -157,7 +157,7 @@ describe("queue counts and pausing", () => {
 
     // The pause is real: a job queued now is not run until an operator resumes the queue.
     const ran: string[] = [];
-    const worker = new Worker(QueueName.outboxRetention, async (job) => void ran.push(job.id!), { connection: app.bullConnection, prefix: app.prefix });
+    const worker = new Worker(QueueName.outboxRetention, async (job) => void ran.push(job.id!), { connection: app.bullConnection, prefix: app.queuePrefix });
     closers.push(() => worker.close());
     const job = await queue.add("probe", {});
     await new Promise((r) => setTimeout(r, 1500));
@@ -185,7 +185,7 @@ describe("queue counts and pausing", () => {
     expect(listed.queues.find((q) => q.name === QueueName.idempotencyCleanup)).toMatchObject({ desiredPaused: true, paused: null, counts: null });
 
     await redis.restart();
-    const queue = new Queue(QueueName.idempotencyCleanup, { connection: app.bullConnection, prefix: app.prefix });
+    const queue = new Queue(QueueName.idempotencyCleanup, { connection: app.bullConnection, prefix: app.queuePrefix });
     closers.push(() => queue.close());
     await waitFor("the beat to apply the pause once Redis is back", () => queue.isPaused());
   });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { recordOperatorAction, type TransactionOnly } from "../../../reliability/audit";
 import { withDeadline } from "../../../reliability/cache/deadline";
 import { inTransaction } from "../../../platform/db/transaction";
+import { queuePrefix } from "../../../platform/redis";
 import {
   applyPause,
   desiredPauses,
@@ -27,7 +28,8 @@ const queueInput = z.object({
   reason: operatorReason,
 });
 
-const queuesOf = (ctx: InnerContext) => fleetQueuesFor(ctx.redis, ctx.config.queuePrefix);
+// BullMQ's prefix: hash-tagged on a cluster, as the worker names its queues.
+const queuesOf = (ctx: InnerContext) => fleetQueuesFor(ctx.redis, queuePrefix(ctx.config.queuePrefix, ctx.redis));
 
 /**
  * Set the desired state in PostgreSQL (what survives a Redis wipe) with its audit row, in one

@@ -1,0 +1,94 @@
+/**
+ * The multi-key and per-node operations that a Redis Cluster changes, on the suite's real cluster:
+ * entries spread over every master while tag tokens share one slot; a prefix flush and the key
+ * count walk every master; idempotency counters (one MULTI) land; the eviction check asks every
+ * node; BullMQ's prefix carries a hash tag.
+ */
+import calculateSlot from "cluster-key-slot";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCacheRedis, createQueryCache, type QueryCache } from "~/server/reliability/cache";
+import { entryKey, keyspace, tagKey } from "~/server/reliability/cache/keys";
+import { createIdempotencyMetrics } from "~/server/reliability/idempotency/metrics";
+import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
+import { createRedisClient, dataNodes, isCluster, queuePrefix, type RedisClient } from "~/server/platform/redis";
+import { waitFor } from "~test/fixtures/outbox.test-support";
+import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
+
+const appPrefix = `test-slots-${Date.now().toString(36)}`;
+let admin: RedisClient;
+let cache: QueryCache;
+let cacheRedis: RedisClient;
+
+beforeAll(async () => {
+  const target = testRedisTarget();
+  expect(target.clusterNodes?.length).toBeGreaterThan(0);
+  admin = createRedisClient(target, { maxRetriesPerRequest: 1 });
+  cacheRedis = createCacheRedis(target);
+  cache = createQueryCache({ redis: cacheRedis, adminRedis: admin, commandTimeoutMs: 2000, appPrefix, logger: pino({ level: "silent" }), statsFlushMs: 0 });
+  expect(await cache.whenReady()).toBe(true);
+});
+
+afterAll(async () => {
+  await cache?.close();
+  await deleteKeysUnder(admin, [appPrefix]);
+  cacheRedis?.disconnect();
+  await admin?.quit();
+});
+
+describe("on a Redis Cluster", () => {
+  it("the app's clients are Cluster clients and BullMQ's prefix is hash-tagged", () => {
+    expect(isCluster(admin)).toBe(true);
+    expect(dataNodes(admin)).toHaveLength(3);
+    expect(queuePrefix("metastore", admin)).toBe("{metastore}");
+    expect(queuePrefix("{metastore}", admin)).toBe("{metastore}");
+  });
+
+  it("spreads cache entries over every master, keeps tag tokens in one slot, and a prefix flush and key count reach every master", async () => {
+    const ks = keyspace(appPrefix);
+    const tags = ["file:a", "file:b", "files:owner:x", "prefix:spread"];
+    expect(new Set(tags.map((t) => calculateSlot(tagKey(ks, t)))).size).toBe(1);
+    const specs = Array.from({ length: 300 }, (_, i) => ({ prefix: "spread", path: "p", scope: "anon", input: { i }, ttlMs: 60_000, tags: ["file:a", "files:owner:x"] }));
+    for (const spec of specs) expect(await cache.wrap(spec, async () => spec.input.i)).toBe(spec.input.i);
+    // Each master holds some of them: the entries are not pinned to one node.
+    const perMaster = await Promise.all(dataNodes(admin).map(async (node) => (await node.keys(`${ks.root}:e:spread:*`)).length));
+    expect(perMaster.every((n) => n > 0)).toBe(true);
+    expect(perMaster.reduce((a, b) => a + b, 0)).toBe(300);
+    // Served from the cache (MGET of entry + tags split per slot), then dropped by one tag.
+    expect(await cache.wrap(specs[7]!, async () => -1)).toBe(7);
+    expect(await cache.invalidate(["file:a"])).toEqual({ ok: true });
+    expect(await cache.wrap(specs[7]!, async () => -1)).toBe(-1);
+    const stats = await cache.stats();
+    expect(stats.prefixes.find((p) => p.prefix === "spread")?.keys).toBe(300);
+    expect(await cache.flushPrefix("spread")).toEqual({ deleted: 300 });
+    expect(await admin.exists(entryKey(ks, specs[0]!))).toBe(0);
+  });
+
+  it("records idempotency counters (one MULTI over the total and the hourly hash) and reads them back", async () => {
+    const metrics = createIdempotencyMetrics(admin, appPrefix, (err) => {
+      throw err;
+    });
+    metrics.record(["requests", "executed"], "files.rename");
+    metrics.record(["requests", "replayed"], "files.rename");
+    await new Promise((r) => setTimeout(r, 100)); // record() is fire-and-forget
+    const total = await metrics.read();
+    expect(total.total).toMatchObject({ requests: 2, executed: 1, replayed: 1 });
+    expect((await metrics.read({ hours: 2 })).byProcedure["files.rename"]).toMatchObject({ requests: 2 });
+  });
+
+  it("checks the eviction policy on every node (masters and replicas)", async () => {
+    // The client learns the replicas from CLUSTER SLOTS (refreshed every few seconds).
+    const cluster = admin as import("ioredis").Cluster;
+    await waitFor("the cluster client to know all six nodes", async () => cluster.nodes("all").length === 6, 20_000, 100);
+    const replica = cluster.nodes("slave")[0]!;
+    expect(await checkEvictionPolicy(admin)).toEqual({ policy: "noeviction", ok: true });
+    await replica.config("SET", "maxmemory-policy", "allkeys-lru");
+    try {
+      const check = await checkEvictionPolicy(admin);
+      expect(check).toMatchObject({ policy: "allkeys-lru", ok: false });
+      expect(check.warning).toMatch(/on 1 of 6 cluster nodes/);
+    } finally {
+      await replica.config("SET", "maxmemory-policy", "noeviction");
+    }
+  });
+});
