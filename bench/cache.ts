@@ -47,6 +47,39 @@ const SESSION_SECRET = "bench-only-secret-bench-only-secret-0123";
  * What one request costs, counted in this process through the same tRPC fetch handler `next start`
  * serves (same services, same session cookie): PostgreSQL statements and Redis round trips.
  */
+/**
+ * BENCH_INPROCESS_ROUNDS=n (with BENCH_COUNTS_ONLY=1): the cached list against the signed-in constant
+ * procedure through the same in-process fetch handler, no HTTP server and no build: the CPU a hit
+ * costs on top of the framework's own, in alternating rounds (a load spike hits both alike).
+ */
+const INPROCESS_ROUNDS = Number(process.env.BENCH_INPROCESS_ROUNDS ?? 0);
+
+async function inProcessTiming(handler: (req: Request) => Promise<Response>, cookie: string) {
+  const perRound = 500;
+  // This process's CPU time per request (not wall time): sequential wall time would mostly be the
+  // Redis round trip's latency, which a loaded server overlaps with other requests' work.
+  const time = async (urlPath: string) => {
+    const started = process.cpuUsage();
+    for (let i = 0; i < perRound; i++) {
+      const res = await handler(new Request(`http://localhost${urlPath}`, { headers: { cookie } }));
+      if (res.status !== 200) throw new Error(`${urlPath}: ${res.status}`);
+      await res.text();
+    }
+    const used = process.cpuUsage(started);
+    return (used.user + used.system) / 1000 / perRound;
+  };
+  const ping: number[] = [];
+  const list: number[] = [];
+  for (let r = 0; r < INPROCESS_ROUNDS; r++) {
+    ping.push(await time(q("health.ping")));
+    list.push(await time(q("files.list", {})));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const p = median(ping);
+  const l = median(list);
+  console.log(`in-process, ${INPROCESS_ROUNDS} alternating rounds of ${perRound}: CPU per request: health.ping signed in ${(p * 1000).toFixed(0)} µs, files.list cache hit ${(l * 1000).toFixed(0)} µs; hit vs constant (CPU-bound throughput) ${((p / l) * 100).toFixed(0)}%`);
+}
+
 async function inProcessCounts(): Promise<UnitCounts[]> {
   const db = createDb(DATABASE_URL, { max: 4 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
@@ -101,6 +134,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   await scenario("health.ping, signed in (warm session)", cached, q("health.ping"), true);
   await scenario("files.list, signed in, uncached", uncached, q("files.list", {}), true);
   await scenario("files.list, signed in, cache hit", cached, q("files.list", {}), true);
+  if (INPROCESS_ROUNDS > 0) await inProcessTiming(cached, cookie);
   await cache.close();
   await sessionCache.close();
   cacheRedis.disconnect();

@@ -10,7 +10,7 @@ import type { SessionUser } from "../auth/session";
 import { isDatabaseUnreachable } from "../platform/db/unreachable";
 import { DomainError, type DomainErrorKind } from "../platform/errors";
 import type { AppServices } from "../services";
-import { transformer } from "../platform/transformer";
+import { responseTransformer, transformer } from "../platform/transformer";
 import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import { idempotencyMiddleware } from "./middleware/idempotency";
 import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
@@ -27,6 +27,11 @@ export interface RequestMeta {
   resHeaders: Headers;
   /** Assigned at the HTTP edge (platform/correlation.ts) and sent back as X-Request-Id. */
   correlationId?: string;
+  /**
+   * Set by the HTTP handler's context only: the call's result is serialized by tRPC's response
+   * transformer (and never seen by other code), so a cached result may stay serialized.
+   */
+  serializedByHandler?: boolean;
 }
 
 /** The inner context: what tests and server components build directly (no HTTP needed). */
@@ -67,7 +72,7 @@ export async function createHttpContext(
     if (isDatabaseUnreachable(error)) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE, cause: error });
     throw error;
   }
-  return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders, correlationId });
+  return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders, correlationId, serializedByHandler: true });
 }
 
 /**
@@ -110,7 +115,7 @@ const t = initTRPC
   .context<InnerContext>()
   .meta<ProcedureMeta>()
   .create({
-    transformer: { input: requestTransformer, output: transformer },
+    transformer: { input: requestTransformer, output: responseTransformer },
     // Live console streams (admin.live): a ping keeps proxies from closing a quiet stream, and a
     // client that hears nothing (not even a ping) for longer reconnects on its own.
     sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SuperJSONResult } from "superjson";
 import type { SessionUser } from "~/server/auth/session";
+import { transformer } from "~/server/platform/transformer";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { expectTRPCError } from "~test/support/trpc-error";
@@ -56,6 +58,26 @@ describe("files.list / files.get are cached", () => {
     const body = (await res.json()) as { result: { data: { json: { items: unknown[] }; meta?: unknown } } };
     expect(body.result.data.json.items).toHaveLength(first.items.length);
     expect(body.result.data.meta).toBeDefined(); // superjson metadata for the Dates
+  });
+
+  it("over HTTP a hit is sent still serialized: the same bytes as a miss, decoding to the same value", async () => {
+    await app.caller(alice).files.upload(form("two", "wire.txt", ["wire"]));
+    const url = `/api/trpc/files.list?input=${encodeURIComponent(JSON.stringify({ json: { tag: "wire" } }))}`;
+    const missesBefore = (await filesStats())?.misses ?? 0;
+    const miss = await (await app.http(url, { user: alice })).text();
+    const hitsBefore = (await filesStats())?.hits ?? 0;
+    const hit = await (await app.http(url, { user: alice })).text();
+    const again = await (await app.http(url, { user: alice })).text(); // the reused parse of a hot entry
+    expect((await filesStats())?.misses).toBe(missesBefore + 1);
+    expect((await filesStats())?.hits).toBe(hitsBefore + 2);
+    expect(hit).toBe(miss);
+    expect(again).toBe(miss);
+    const decoded = transformer.deserialize<{ items: Array<{ name: string; createdAt: Date }> }>((JSON.parse(hit) as { result: { data: SuperJSONResult } }).result.data);
+    expect(decoded.items.map((f) => f.name)).toEqual(["wire.txt"]);
+    expect(decoded.items[0]!.createdAt).toBeInstanceOf(Date);
+    // In-process callers of the same entry get decoded values of their own, not the shared wire form.
+    const inProcess = await app.caller(alice).files.list({ tag: "wire" });
+    expect(inProcess.items[0]!.createdAt).toBeInstanceOf(Date);
   });
 });
 

@@ -70,7 +70,10 @@ export async function cacheMiddleware<R>(opts: CacheMiddlewareOpts<R>): Promise<
       return next();
     }
     try {
-      const data = await cache.wrap(
+      // Over HTTP a hit is answered still serialized (the response transformer sends it as is);
+      // in-process callers (server components, tests) get a decoded value of their own.
+      const wrap = ctx.request?.serializedByHandler ? cache.wrapForResponse.bind(cache) : cache.wrap.bind(cache);
+      const data = await wrap(
         {
           prefix: spec.prefix,
           path: opts.path,

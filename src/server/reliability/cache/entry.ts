@@ -1,3 +1,4 @@
+import type { SuperJSONResult } from "superjson";
 import { transformer } from "../../platform/transformer";
 
 /**
@@ -15,8 +16,11 @@ export interface CacheEntry<T = unknown> {
   loadMs: number;
 }
 
+/** An entry whose value is still in the transformer's wire form (what Redis holds, JSON-parsed). */
+export type StoredEntry = CacheEntry<SuperJSONResult>;
+
 interface Wire {
-  v: ReturnType<typeof transformer.serialize>;
+  v: SuperJSONResult;
   t: string[];
   f: number;
   l: number;
@@ -28,12 +32,23 @@ export function encodeEntry(entry: CacheEntry): string {
   return JSON.stringify(wire);
 }
 
-/** null for anything that is not an entry this code wrote (treated as a miss and overwritten). */
-export function decodeEntry(raw: string): CacheEntry | null {
+/** The entry with its value left serialized; null for anything that is not an entry this code wrote. */
+export function parseEntry(raw: string): StoredEntry | null {
   try {
     const wire = JSON.parse(raw) as Partial<Wire>;
     if (!wire || typeof wire !== "object" || !wire.v || !Array.isArray(wire.t) || typeof wire.f !== "number") return null;
-    return { value: transformer.deserialize(wire.v), versions: wire.t, freshUntil: wire.f, loadMs: Number(wire.l) || 0 };
+    return { value: wire.v, versions: wire.t, freshUntil: wire.f, loadMs: Number(wire.l) || 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** null for anything that is not an entry this code wrote (treated as a miss and overwritten). */
+export function decodeEntry(raw: string): CacheEntry | null {
+  const stored = parseEntry(raw);
+  if (!stored) return null;
+  try {
+    return { ...stored, value: transformer.deserialize(stored.value) };
   } catch {
     return null;
   }

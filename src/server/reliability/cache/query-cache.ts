@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { isCluster, mgetKeys, scanKeys, unlinkKeys, type RedisClient } from "~/server/platform/redis";
 import { withDeadline } from "./deadline";
-import { decodeEntry, encodeEntry, sameVersions, type CacheEntry } from "./entry";
+import { PreSerialized } from "../../platform/transformer";
+import { decodeEntry, encodeEntry, sameVersions, type CacheEntry, type StoredEntry } from "./entry";
 import { createErrorGate, type CacheLogger } from "./error-gate";
 import {
   assertCachePrefix,
@@ -15,6 +16,7 @@ import {
   tagKey,
   type EntryAddress,
 } from "./keys";
+import { ParsedEntries } from "./parsed-entries";
 import { SingleFlight } from "./single-flight";
 import {
   COUNTER_FIELDS,
@@ -133,6 +135,8 @@ export function createQueryCache(options: QueryCacheOptions) {
   const counters = new CounterBuffer();
   const loads = new SingleFlight<LoadOutcome<unknown>>();
   const refreshes = new SingleFlight<void>();
+  /** Parses of hot entries, reused by hits that answer an HTTP response (see parsed-entries.ts). */
+  const parsedForResponses = new ParsedEntries();
   /** Tags whose invalidation has not reached Redis yet: reads touching them bypass the cache. */
   const pendingInvalidations = new Set<string>();
   let breakerOpenUntil = 0;
@@ -362,6 +366,53 @@ export function createQueryCache(options: QueryCacheOptions) {
     }
   }
 
+  /** The body of wrap(): `forResponse` answers a hit with the serialized value (see wrapForResponse). */
+  async function read<T>(spec: CacheReadSpec, loader: () => Promise<T>, forResponse: boolean): Promise<T | PreSerialized> {
+    assertCachePrefix(spec.prefix);
+    const key = entryKey(ks, spec);
+    const tags = [prefixTag(spec.prefix), ...new Set(spec.tags)];
+    if (!redisUsable() || (pendingInvalidations.size > 0 && tags.some((t) => pendingInvalidations.has(t)))) {
+      reportDisconnected("read");
+      return bypass(key, spec, loader);
+    }
+    const tagKeys = tags.map((t) => tagKey(ks, t));
+    let versions: string[];
+    try {
+      const [raw, ...current] = await timely(mgetKeys(redis, [key, ...tagKeys]));
+      // A response-bound hit reuses the last parse of the same raw entry; an in-process caller
+      // gets a value of its own (it may mutate it), so its parse is never shared.
+      const entry: CacheEntry | null = !raw ? null : forResponse ? parsedForResponses.parse(key, raw) : decodeEntry(raw);
+      if (entry && sameVersions(entry.versions, current)) {
+        const fresh = now() <= entry.freshUntil;
+        if (fresh || (spec.swrMs && now() <= entry.freshUntil + spec.swrMs)) {
+          count(spec.prefix, fresh ? "hits" : "stale");
+          count(spec.prefix, "savedMs", entry.loadMs);
+          if (!fresh) refreshInBackground(key, spec, entry.versions, loader);
+          return forResponse ? new PreSerialized(entry.value as StoredEntry["value"]) : (entry.value as T);
+        }
+      }
+      versions = await ensureTags(tagKeys, current);
+    } catch (error) {
+      fail(error, "read");
+      return bypass(key, spec, loader);
+    }
+    // Callers that read the same tag versions share one load; a caller that read newer versions
+    // (a write happened in between) starts its own, so it can never get the pre-write answer.
+    const flight = loads.run(`${key}|${versions.join(",")}|${localEpoch}`, () => loadMissing(key, tagKeys, spec, versions, loader));
+    const outcome = (await flight.promise) as LoadOutcome<T>;
+    if (flight.joined) {
+      count(spec.prefix, "coalesced");
+      count(spec.prefix, "savedMs", outcome.loadMs);
+    } else if (outcome.source === "waited") {
+      count(spec.prefix, "waited");
+      count(spec.prefix, "savedMs", outcome.loadMs);
+    } else {
+      count(spec.prefix, "misses");
+      count(spec.prefix, "loadMs", outcome.loadMs);
+    }
+    return outcome.value;
+  }
+
   return {
     /**
      * Cache-aside read: the entry if it is present, fresh and none of its tags moved; otherwise the
@@ -369,51 +420,16 @@ export function createQueryCache(options: QueryCacheOptions) {
      * it answers from the loader instead (fail-open). Loader errors are passed on and never cached.
      */
     async wrap<T>(spec: CacheReadSpec, loader: () => Promise<T>): Promise<T> {
-      assertCachePrefix(spec.prefix);
-      const key = entryKey(ks, spec);
-      const tags = [prefixTag(spec.prefix), ...new Set(spec.tags)];
-      if (!redisUsable() || (pendingInvalidations.size > 0 && tags.some((t) => pendingInvalidations.has(t)))) {
-        reportDisconnected("read");
-        return bypass(key, spec, loader);
-      }
-      const tagKeys = tags.map((t) => tagKey(ks, t));
-      let versions: string[];
-      try {
-        const [raw, ...current] = await timely(mgetKeys(redis, [key, ...tagKeys]));
-        const entry = raw ? decodeEntry(raw) : null;
-        if (entry && sameVersions(entry.versions, current)) {
-          if (now() <= entry.freshUntil) {
-            count(spec.prefix, "hits");
-            count(spec.prefix, "savedMs", entry.loadMs);
-            return entry.value as T;
-          }
-          if (spec.swrMs && now() <= entry.freshUntil + spec.swrMs) {
-            count(spec.prefix, "stale");
-            count(spec.prefix, "savedMs", entry.loadMs);
-            refreshInBackground(key, spec, entry.versions, loader);
-            return entry.value as T;
-          }
-        }
-        versions = await ensureTags(tagKeys, current);
-      } catch (error) {
-        fail(error, "read");
-        return bypass(key, spec, loader);
-      }
-      // Callers that read the same tag versions share one load; a caller that read newer versions
-      // (a write happened in between) starts its own, so it can never get the pre-write answer.
-      const flight = loads.run(`${key}|${versions.join(",")}|${localEpoch}`, () => loadMissing(key, tagKeys, spec, versions, loader));
-      const outcome = (await flight.promise) as LoadOutcome<T>;
-      if (flight.joined) {
-        count(spec.prefix, "coalesced");
-        count(spec.prefix, "savedMs", outcome.loadMs);
-      } else if (outcome.source === "waited") {
-        count(spec.prefix, "waited");
-        count(spec.prefix, "savedMs", outcome.loadMs);
-      } else {
-        count(spec.prefix, "misses");
-        count(spec.prefix, "loadMs", outcome.loadMs);
-      }
-      return outcome.value;
+      return read(spec, loader, false) as Promise<T>;
+    },
+
+    /**
+     * wrap() for a result that goes straight into an HTTP response: a hit answers with the stored
+     * value still serialized (PreSerialized, which the response transformer sends as is), skipping
+     * the decode and the re-encode of the value. A miss answers with the loader's own value.
+     */
+    async wrapForResponse<T>(spec: CacheReadSpec, loader: () => Promise<T>): Promise<T | PreSerialized> {
+      return read(spec, loader, true);
     },
 
     /**
