@@ -37,23 +37,23 @@ test("a user created with a one-time password must set their own before anything
   expect(JSON.stringify(await refused.json())).toContain("one-time password");
 
   // Clear errors: too short, then the two entries differ; nothing is saved.
-  await page.getByLabel("One-time password").fill(oneTimePassword);
-  await page.getByLabel("New password", { exact: true }).fill("short");
-  await page.getByLabel("New password again").fill("short");
+  await page.getByRole("textbox", { name: "One-time password" }).fill(oneTimePassword);
+  await page.getByRole("textbox", { name: "New password", exact: true }).fill("short");
+  await page.getByRole("textbox", { name: "New password again" }).fill("short");
   await page.getByRole("button", { name: "Save new password" }).click();
-  await expect(page.getByRole("alert")).toContainText("at least 12 characters (it has 5)");
-  await page.getByLabel("New password", { exact: true }).fill("my-own-long-password");
-  await page.getByLabel("New password again").fill("my-own-long-passwort");
+  await expect(page.getByRole("alert", { name: "The password was not changed" })).toContainText("at least 12 characters (it has 5)");
+  await page.getByRole("textbox", { name: "New password", exact: true }).fill("my-own-long-password");
+  await page.getByRole("textbox", { name: "New password again" }).fill("my-own-long-passwort");
   await page.getByRole("button", { name: "Save new password" }).click();
-  await expect(page.getByRole("alert")).toContainText("do not match");
+  await expect(page.getByRole("alert", { name: "The password was not changed" })).toContainText("do not match");
   // A wrong current password is the server's refusal, shown as it is.
-  await page.getByLabel("One-time password").fill("not-the-one-time-password");
-  await page.getByLabel("New password again").fill("my-own-long-password");
+  await page.getByRole("textbox", { name: "One-time password" }).fill("not-the-one-time-password");
+  await page.getByRole("textbox", { name: "New password again" }).fill("my-own-long-password");
   await page.getByRole("button", { name: "Save new password" }).click();
-  await expect(page.getByRole("alert")).toContainText("The current password is wrong");
+  await expect(page.getByRole("alert", { name: "The password was not changed" })).toContainText("The current password is wrong");
   await page.screenshot({ path: test.info().outputPath("change-password.png"), fullPage: true });
 
-  await page.getByLabel("One-time password").fill(oneTimePassword);
+  await page.getByRole("textbox", { name: "One-time password" }).fill(oneTimePassword);
   await page.getByRole("button", { name: "Save new password" }).click();
   await expect(page).toHaveURL(/\/files$/);
   await expect(page.getByText(`${email} (user)`)).toBeVisible();

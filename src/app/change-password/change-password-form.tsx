@@ -49,7 +49,7 @@ export function ChangePasswordForm({ email, required, next }: { email: string; r
             {required ? "Set your own password" : "Change your password"}
           </Title>
           {required && (
-            <Alert color="yellow" title="Your password was a one-time password">
+            <Alert color="yellow" role="note" title="Your password was a one-time password">
               You signed in as {email} with a password an operator gave you. Choose your own password to continue: nothing else works until you do.
             </Alert>
           )}
