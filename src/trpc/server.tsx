@@ -3,6 +3,7 @@ import "server-only";
 import { dehydrate, HydrationBoundary } from "@tanstack/react-query";
 import { createTRPCOptionsProxy, type TRPCInfiniteQueryOptions, type TRPCQueryOptions } from "@trpc/tanstack-react-query";
 import { cookies } from "next/headers";
+import { redirect } from "next/navigation";
 import { cache, type ReactNode } from "react";
 import { appRouter, createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
@@ -10,11 +11,23 @@ import { getAppServices } from "~/server/composition";
 import { SESSION_COOKIE } from "~/server/auth/session";
 import { makeQueryClient } from "./query-client";
 
-/** The signed-in user of this request (once per request). */
-export const getSessionUser = cache(async () => {
+export const CHANGE_PASSWORD_PATH = "/change-password";
+
+/** The signed-in user of this request (once per request), whether or not they must change their password. */
+export const getSessionUserPendingPasswordChange = cache(async () => {
   const services = getAppServices();
   const cookie = (await cookies()).get(SESSION_COOKIE)?.value;
   return services.sessions.resolve(cookie);
+});
+
+/**
+ * The signed-in user of this request. A user still holding a one-time password is sent to the
+ * change-password page from every page that asks (the procedures refuse them anyway).
+ */
+export const getSessionUser = cache(async () => {
+  const user = await getSessionUserPendingPasswordChange();
+  if (user?.mustChangePassword) redirect(CHANGE_PASSWORD_PATH);
+  return user;
 });
 
 const createContext = cache(async () => createInnerContext(getAppServices(), await getSessionUser()));

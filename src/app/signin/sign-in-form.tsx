@@ -12,8 +12,9 @@ export function SignInForm({ next }: { next: string }) {
   const [password, setPassword] = useState("");
   const signIn = useMutation(
     trpc.auth.signIn.mutationOptions({
-      onSuccess: () => {
-        router.replace(next);
+      onSuccess: (user) => {
+        // A one-time password must be replaced before anything else (every page and procedure insists).
+        router.replace(user.mustChangePassword ? `/change-password?next=${encodeURIComponent(next)}` : next);
         router.refresh();
       },
     }),

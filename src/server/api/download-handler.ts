@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
+import { PASSWORD_CHANGE_REQUIRED_MESSAGE } from "../auth/password-rules";
 import { readSessionCookie } from "../auth/request-session";
 import { DomainError } from "../platform/errors";
 import { contentDisposition } from "../features/files/file-name";
@@ -19,6 +20,7 @@ export function createDownloadHandler(services: AppServices) {
     if (!z.uuid().safeParse(id).success) return problem(400, "The file id must be a UUID");
     const user = await services.sessions.resolve(readSessionCookie(req));
     if (!user) return problem(401, "Sign in to download files");
+    if (user.mustChangePassword) return problem(403, PASSWORD_CHANGE_REQUIRED_MESSAGE);
     try {
       const file = await createFilesService(services).getForDownload(user.id, id);
       const stream = await services.storage.read(file.storageKey);

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Registry } from "prom-client";
+import { PASSWORD_CHANGE_REQUIRED_MESSAGE } from "../auth/password-rules";
 import { readSessionCookie } from "../auth/request-session";
 import { createMetricsRegistry } from "../metrics/prometheus";
 import type { AppServices } from "../services";
@@ -25,6 +26,7 @@ export function createMetricsHandler(services: AppServices, options: { token?: s
     } else {
       const user = await services.sessions.resolve(readSessionCookie(req));
       if (!user) return Response.json({ error: "Sign in as a viewer or operator, or set METRICS_TOKEN for scrapers" }, { status: 401 });
+      if (user.mustChangePassword) return Response.json({ error: PASSWORD_CHANGE_REQUIRED_MESSAGE }, { status: 403 });
       if (user.role === "user") return Response.json({ error: "Only viewers and operators may read metrics" }, { status: 403 });
     }
     registry ??= createMetricsRegistry(services);

@@ -6,6 +6,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { z, ZodError } from "zod";
+import { PASSWORD_CHANGE_REQUIRED_MESSAGE } from "../auth/password-rules";
 import type { SessionUser } from "../auth/session";
 import { isDatabaseUnreachable } from "../platform/db/unreachable";
 import { DomainError, type DomainErrorKind } from "../platform/errors";
@@ -88,6 +89,11 @@ export interface ProcedureMeta {
   cache?: CacheMeta;
   /** Cache tags a mutation touches, invalidated after it commits. */
   invalidates?: InvalidatesMeta;
+  /**
+   * Callable by a session that must still replace its one-time password (reading the session,
+   * changing the password, signing in or out). Every other procedure refuses such a session.
+   */
+  allowedBeforePasswordChange?: boolean;
 }
 
 /** tRPC's own message when a batch exceeds the handler's maxBatchSize: replaced by one a person can act on. */
@@ -201,6 +207,18 @@ const requireUser = t.middleware(({ ctx, next }) => {
   return next({ ctx: { ...ctx, user: ctx.user } });
 });
 
+/**
+ * A session whose account still holds an operator-issued one-time password may do nothing but
+ * replace it: enforced here for every procedure, so no page or script can skip the change.
+ * The flag comes from the resolved session, which the session cache drops when the password changes.
+ */
+const passwordChangeGate = t.middleware(({ ctx, meta, next }) => {
+  if (ctx.user?.mustChangePassword && !meta?.allowedBeforePasswordChange) {
+    throw new TRPCError({ code: "FORBIDDEN", message: PASSWORD_CHANGE_REQUIRED_MESSAGE });
+  }
+  return next();
+});
+
 function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
   return t.middleware(({ ctx, next }) => {
     if (!ctx.user || !roles.includes(ctx.user.role)) {
@@ -226,15 +244,16 @@ const idempotency = t.middleware(idempotencyMiddleware);
 // Sign-in and role first (401/403 whatever the input), then the raw input guard (before anything
 // walks the input), then the reliability middlewares, then the domain error mapping.
 // The procedure's span is outermost of all, so its duration and status are the caller's.
-export const publicProcedure = t.procedure.use(tracing).use(requestTiming).use(databaseUnavailable).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
+export const publicProcedure = t.procedure.use(tracing).use(requestTiming).use(databaseUnavailable).use(passwordChangeGate).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** A signed-in user of any role. */
-export const authedProcedure = t.procedure.use(tracing).use(requestTiming).use(databaseUnavailable).use(requireUser).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
+export const authedProcedure = t.procedure.use(tracing).use(requestTiming).use(databaseUnavailable).use(requireUser).use(passwordChangeGate).use(inputGuard).use(cache).use(idempotency).use(domainErrors);
 /** Read access to the operator dashboard: viewers and operators. */
 export const viewerProcedure = t.procedure
   .use(tracing)
   .use(requestTiming)
   .use(databaseUnavailable)
   .use(requireUser)
+  .use(passwordChangeGate)
   .use(requireRole(["viewer", "operator"], "viewers and operators"))
   .use(inputGuard)
   .use(cache)
@@ -246,6 +265,7 @@ export const operatorProcedure = t.procedure
   .use(requestTiming)
   .use(databaseUnavailable)
   .use(requireUser)
+  .use(passwordChangeGate)
   .use(requireRole(["operator"], "operators"))
   .use(inputGuard)
   .use(cache)

@@ -13,6 +13,12 @@ export interface SessionUser {
   email: string;
   name: string;
   role: Role;
+  /**
+   * Set while the account still holds a one-time password an operator handed out: such a session
+   * may only read itself, change the password or sign out (see api/trpc.ts, passwordChangeGate).
+   * Optional so in-process callers (tests, scripts) need not spell it out; resolve() always sets it.
+   */
+  mustChangePassword?: boolean;
 }
 
 interface SealedSession {
@@ -62,10 +68,10 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
       const token = cache?.token();
       const user = await db.user.findUnique({
         where: { id: session.userId },
-        select: { id: true, email: true, name: true, role: true, sessionVersion: true },
+        select: { id: true, email: true, name: true, role: true, sessionVersion: true, mustChangePassword: true },
       });
       if (!user || user.sessionVersion !== session.version) return null;
-      const resolved: SessionUser = { id: user.id, email: user.email, name: user.name, role: user.role };
+      const resolved: SessionUser = { id: user.id, email: user.email, name: user.name, role: user.role, mustChangePassword: user.mustChangePassword };
       if (cache && token !== undefined) cache.set(user.id, user.sessionVersion, resolved, token);
       return resolved;
     },
@@ -89,6 +95,9 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
         where: { id: userId },
         data: { passwordHash: await hashPassword(newPassword), mustChangePassword: false, passwordExpiresAt: null },
       });
+      // Committed: every instance must stop serving the cached session that still carries the
+      // must-change flag, or the user would stay locked out until the cache entry expired.
+      await cache?.publish(userId);
       return true;
     },
 

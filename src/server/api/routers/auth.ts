@@ -1,15 +1,16 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth/password-rules";
 import { clientAddress } from "../../auth/sign-in-throttle";
 import { authedProcedure, createTRPCRouter, publicProcedure } from "../trpc";
 
 export const authRouter = createTRPCRouter({
   /** Who is signed in (null when nobody is). */
-  me: publicProcedure.query(({ ctx }) => ctx.user),
+  me: publicProcedure.meta({ allowedBeforePasswordChange: true }).query(({ ctx }) => ctx.user),
 
   // Sign-in and sign-out set cookies: a replay would hand out a stale (or nobody's) session.
   signIn: publicProcedure
-    .meta({ idempotency: false })
+    .meta({ idempotency: false, allowedBeforePasswordChange: true })
     .input(z.object({ email: z.email("enter an email address").max(254), password: z.string().min(1, "enter your password").max(1024) }))
     .mutation(async ({ ctx, input }) => {
       const address = ctx.request ? clientAddress(ctx.request.headers, ctx.config.trustProxy ?? 0) : null;
@@ -32,11 +33,14 @@ export const authRouter = createTRPCRouter({
 
   /** Set a new password (after a one-time one, or any time). Not keyed: the input carries secrets. */
   changePassword: authedProcedure
-    .meta({ idempotency: false })
+    .meta({ idempotency: false, allowedBeforePasswordChange: true })
     .input(
       z.object({
         currentPassword: z.string().min(1, "enter your current password").max(1024),
-        newPassword: z.string().min(12, "the new password needs at least 12 characters").max(1024),
+        newPassword: z
+          .string()
+          .min(MIN_PASSWORD_LENGTH, `the new password needs at least ${MIN_PASSWORD_LENGTH} characters`)
+          .max(MAX_PASSWORD_LENGTH, `the new password may have at most ${MAX_PASSWORD_LENGTH} characters`),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -56,7 +60,7 @@ export const authRouter = createTRPCRouter({
       return { ok: true as const };
     }),
 
-  signOut: authedProcedure.meta({ idempotency: false }).mutation(({ ctx }) => {
+  signOut: authedProcedure.meta({ idempotency: false, allowedBeforePasswordChange: true }).mutation(({ ctx }) => {
     ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
     return { ok: true as const };
   }),

@@ -1,0 +1,173 @@
+/**
+ * The one-time password flow over the real HTTP handler, PostgreSQL and Redis: a session that still
+ * holds an operator-issued one-time password is refused by every procedure and route except reading
+ * itself, changing the password and signing out; once the password is changed the SAME cookie works
+ * at once on this instance and, through the session cache's invalidation channel, on another one
+ * that had the flagged session cached. A one-time password stops signing in after its window.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createDownloadHandler } from "~/server/api/download-handler";
+import { createTrpcHttpHandler } from "~/server/api/http-handler";
+import { MIN_PASSWORD_LENGTH, PASSWORD_CHANGE_REQUIRED_MESSAGE } from "~/server/auth/password-rules";
+import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
+import { createSessionCache } from "~/server/auth/session-cache";
+import { ONE_TIME_PASSWORD_TTL_MS } from "~/server/features/users/user-admin";
+import { redisConnectionOptions } from "~/server/platform/redis";
+import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
+import { waitFor } from "~test/fixtures/outbox.test-support";
+
+let app: TestApp;
+const closers: Array<() => Promise<unknown>> = [];
+const SECRET = "password-change-secret-password-change-0";
+
+beforeAll(async () => {
+  app = await createTestApp();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+  await app.close();
+});
+
+/** One web instance: its own session cache (long TTL, so only the invalidation can end an entry) on a shared channel. */
+async function instance(channel: string) {
+  const publisher = new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
+  const cache = createSessionCache({
+    subscriber: new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 })),
+    publisher,
+    channel,
+    ttlMs: 60_000,
+    heartbeatMs: 200,
+    logger: app.services.logger,
+  });
+  await cache.whenReady();
+  const sessions = createSessionManager(app.services.db, { secret: SECRET, ttlSeconds: 3600, secureCookie: false }, cache);
+  closers.push(() => sessions.close(), () => publisher.quit());
+  const services = { ...app.services, sessions };
+  const trpc = createTrpcHttpHandler(services);
+  const download = createDownloadHandler(services);
+  return {
+    cache,
+    call(path: string, cookie: string, input?: unknown) {
+      if (input === undefined) return trpc(new Request(`http://localhost/api/trpc/${path}`, { headers: { cookie } }));
+      return trpc(
+        new Request(`http://localhost/api/trpc/${path}`, {
+          method: "POST",
+          headers: { cookie, "content-type": "application/json", origin: "http://localhost" },
+          body: JSON.stringify({ json: input }),
+        }),
+      );
+    },
+    download(fileId: string, cookie: string) {
+      return download(new Request(`http://localhost/api/files/${fileId}/download`, { headers: { cookie } }), fileId);
+    },
+  };
+}
+
+type Instance = Awaited<ReturnType<typeof instance>>;
+
+async function body(res: Response) {
+  return (await res.json()) as { result?: { data: { json: unknown } }; error?: { json: { message: string; data: { code: string } } } };
+}
+
+/** Sign in over HTTP as a browser would; the session cookie it was given. */
+async function signIn(on: Instance, email: string, password: string) {
+  const res = await on.call("auth.signIn", "", { email, password });
+  expect(res.status).toBe(200);
+  const setCookie = res.headers.get("set-cookie") ?? "";
+  const value = setCookie.split(";")[0]!;
+  expect(value.startsWith(`${SESSION_COOKIE}=`)).toBe(true);
+  return { cookie: value, user: (await body(res)).result!.data.json as { mustChangePassword: boolean } };
+}
+
+async function expectRefusedForPasswordChange(res: Response) {
+  expect(res.status).toBe(403);
+  const { error } = await body(res);
+  expect(error!.json.data.code).toBe("FORBIDDEN");
+  expect(error!.json.message).toBe(PASSWORD_CHANGE_REQUIRED_MESSAGE);
+}
+
+async function createWithOneTimePassword(role: "user" | "viewer" | "operator") {
+  const operator = await app.createUser({ role: "operator" });
+  const email = `otp-${randomUUID().slice(0, 8)}@test.local`;
+  const created = await app.caller(operator).admin.users.create({ email, name: "One Time", role, reason: "new colleague" });
+  return { ...created, operator };
+}
+
+describe("one-time password sessions", () => {
+  it("are refused everywhere but me / changePassword / signOut until the password changes, then work at once on every instance", async () => {
+    const channel = `password-change-test:${randomUUID()}`;
+    const a = await instance(channel);
+    const b = await instance(channel);
+    const created = await createWithOneTimePassword("viewer");
+    const { cookie, user } = await signIn(a, created.email, created.oneTimePassword);
+    expect(user.mustChangePassword).toBe(true);
+
+    // Reading the session is allowed (twice on each instance: the second answer comes from its cache).
+    for (const on of [a, b, a, b]) {
+      const me = await on.call("auth.me", cookie);
+      expect(me.status).toBe(200);
+      expect((await body(me)).result!.data.json).toMatchObject({ email: created.email, mustChangePassword: true });
+    }
+    // Every other kind of procedure (user, viewer, public) and route refuses, with the reason.
+    for (const on of [a, b]) {
+      await expectRefusedForPasswordChange(await on.call("files.list", cookie));
+      await expectRefusedForPasswordChange(await on.call("admin.outbox.stats", cookie));
+      await expectRefusedForPasswordChange(await on.call("health.ping", cookie));
+      await expectRefusedForPasswordChange(await on.call("auth.signOutEverywhere", cookie, {}));
+      const download = await on.download(randomUUID(), cookie);
+      expect(download.status).toBe(403);
+      expect(await download.json()).toEqual({ error: PASSWORD_CHANGE_REQUIRED_MESSAGE });
+    }
+    await expectRefusedForPasswordChange(await a.call("admin.users.create", cookie, { email: `x-${randomUUID()}@test.local`, name: "x", role: "operator" }));
+
+    // Bad new passwords: a 400 that says what to fix, and the account stays locked.
+    const short = await a.call("auth.changePassword", cookie, { currentPassword: created.oneTimePassword, newPassword: "short" });
+    expect(short.status).toBe(400);
+    expect((await body(short)).error!.json.message).toContain(`at least ${MIN_PASSWORD_LENGTH} characters`);
+    const same = await a.call("auth.changePassword", cookie, { currentPassword: created.oneTimePassword, newPassword: created.oneTimePassword });
+    expect(same.status).toBe(400);
+    expect((await body(same)).error!.json.message).toMatch(/must differ/);
+    await expectRefusedForPasswordChange(await a.call("files.list", cookie));
+
+    const changed = await a.call("auth.changePassword", cookie, { currentPassword: created.oneTimePassword, newPassword: "my-own-long-password" });
+    expect(changed.status).toBe(200);
+    // Same cookie, same instance: allowed at once (the change dropped this instance's cached entry).
+    expect((await a.call("files.list", cookie)).status).toBe(200);
+    expect((await a.call("admin.outbox.stats", cookie)).status).toBe(200);
+    // Instance B had the flagged session cached for 60 s: the invalidation message frees it.
+    await waitFor("instance B to drop the flagged session", async () => ((await b.call("admin.outbox.stats", cookie)).status === 200 ? true : null), 2_000);
+    expect((await body(await b.call("auth.me", cookie))).result!.data.json).toMatchObject({ mustChangePassword: false });
+
+    // The one-time password is gone; the new one signs in without the flag.
+    expect((await a.call("auth.signIn", "", { email: created.email, password: created.oneTimePassword })).status).toBe(401);
+    expect((await signIn(a, created.email, "my-own-long-password")).user.mustChangePassword).toBe(false);
+  });
+
+  it("signOut works for a flagged session", async () => {
+    const a = await instance(`password-change-test:${randomUUID()}`);
+    const created = await createWithOneTimePassword("user");
+    const { cookie } = await signIn(a, created.email, created.oneTimePassword);
+    const out = await a.call("auth.signOut", cookie, {});
+    expect(out.status).toBe(200);
+    expect(out.headers.get("set-cookie")).toMatch(/Max-Age=0/);
+  });
+
+  it("a one-time password signs in until its window ends, and not after", async () => {
+    const a = await instance(`password-change-test:${randomUUID()}`);
+    const created = await createWithOneTimePassword("user");
+    const issuedAt = Date.now();
+    // Only Date is faked: PostgreSQL, Redis and the handler keep their real timers.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(issuedAt + ONE_TIME_PASSWORD_TTL_MS - 60_000);
+    expect((await signIn(a, created.email, created.oneTimePassword)).user.mustChangePassword).toBe(true);
+    vi.setSystemTime(issuedAt + ONE_TIME_PASSWORD_TTL_MS + 1_000);
+    const expired = await a.call("auth.signIn", "", { email: created.email, password: created.oneTimePassword });
+    expect(expired.status).toBe(401);
+    expect((await body(expired)).error!.json.message).toBe("Email or password is wrong");
+  });
+});
