@@ -92,14 +92,25 @@ export function createSessionCache(options: SessionCacheOptions) {
   // A paused or half-dead Redis keeps the socket "ready" but delivers nothing: a PING unanswered
   // for a whole interval ends the trust. Once answered again, subscribing anew restores it.
   let pingInFlight = false;
+  let pingsSent = 0;
   const heartbeat = setInterval(() => {
     if (closed) return;
     if (!subscribed) {
       if (subscriber.status === "ready" && !subscribing) void subscribe();
       return;
     }
-    if (pingInFlight) return lose("heartbeat timeout");
+    if (pingInFlight) {
+      // Judge after this turn's I/O, not now: when OUR event loop ran late (a loaded machine), the
+      // timer fires first and the PONG may already be waiting in the socket, unread. Only a PING
+      // still unanswered once that I/O is processed means Redis did not answer.
+      const outstanding = pingsSent;
+      setImmediate(() => {
+        if (!closed && pingInFlight && pingsSent === outstanding) lose("heartbeat timeout");
+      });
+      return;
+    }
     pingInFlight = true;
+    pingsSent += 1;
     subscriber.ping().then(
       () => {
         pingInFlight = false;

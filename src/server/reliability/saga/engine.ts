@@ -35,7 +35,8 @@ import {
  * job carries the lease's attempt and the saga's input/context. That job's FIRST delivery is the
  * only possible runner (one job per id; BullMQ's lock), so it skips the claim statement: a step
  * costs one statement instead of two. A redelivery (stalled worker, delayed retry) or a job whose
- * pre-claim is old claims for real, waiting out a lease another process may still hold.
+ * pre-claim is old claims for real, waiting out a lease another process may still hold; a first
+ * delivery that is merely late re-takes its own pre-claim under the same attempt number (see CLAIM_SQL).
  */
 
 /** A step's lease outlives its timeout by this much, so a slow-but-alive worker keeps its step. */
@@ -158,7 +159,15 @@ const CLAIM_SQL = `
       now(), saga.correlation_id
     FROM saga
     ON CONFLICT (saga_id, step_index, phase) DO UPDATE
-      SET status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
+      -- Re-taking our own, unused pre-claim (a first delivery that came too late for the fast path)
+      -- renews the lease but keeps its attempt number: nothing ran under it (only this delivery
+      -- could use it), so counting it would record an attempt that never happened. Any other
+      -- take-over (failed, older generation, expired lease of another runner) is a new attempt,
+      -- and the new number fences the previous holder's finish.
+      SET status = 'running',
+          attempts = CASE WHEN l.status = 'running' AND l.attempts = $10::int AND l.execution_id = EXCLUDED.execution_id
+                          THEN l.attempts ELSE l.attempts + 1 END,
+          started_at = now(), finished_at = NULL, error = NULL,
           output = NULL, execution_id = EXCLUDED.execution_id
       WHERE l.status IN ('failed', 'skipped')
          OR l.execution_id <> EXCLUDED.execution_id

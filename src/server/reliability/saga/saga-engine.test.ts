@@ -381,6 +381,36 @@ describe("concurrency", () => {
     await app.services.db.sagaInstance.delete({ where: { id } });
   });
 
+  it("a pre-claimed job delivered too late for the fast path re-takes its own lease under the same attempt: one run, one attempt", async () => {
+    const queued: StepJob[] = [];
+    const capture = { dispatch: async (job: StepJob) => void queued.push(job), ensure: async () => false };
+    const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: capture });
+    const { id } = await engine.startSaga("test.five", {});
+    const first = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
+    expect((await engine.runStep(queued.shift()!, first)).kind).toBe("advanced");
+    const next = queued.shift()!;
+    expect(next).toMatchObject({ stepIndex: 1, preclaim: { attempt: 1 } });
+    // The job reaches a worker after its lease ran out (a loaded machine): no fast path, a real claim.
+    await app.services.db.$executeRaw`
+      UPDATE saga_step_log SET started_at = now() - interval '1 hour' WHERE saga_id = ${id}::uuid AND step_index = 1`;
+    const late: StepJob = { ...next, preclaim: { ...next.preclaim!, at: Date.now() - 3_600_000 } };
+    expect((await engine.runStep(late, first)).kind).toBe("advanced");
+    expect(await calls(id, "execute")).toEqual([0, 1]);
+    const log = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 1, phase: "execute" } } });
+    expect(log).toMatchObject({ status: "succeeded", attempts: 1 });
+    const history = await app.services.db.sagaStepAttempt.findMany({ where: { sagaId: id, stepIndex: 1 }, select: { attempt: true, outcome: true } });
+    expect(history).toEqual([{ attempt: 1, outcome: "succeeded" }]);
+    // A lease of another runner that ran out is still taken over as a new attempt (that fences it).
+    const step2 = queued.shift()!;
+    await app.services.db.$executeRaw`
+      UPDATE saga_step_log SET started_at = now() - interval '1 hour' WHERE saga_id = ${id}::uuid AND step_index = 2`;
+    expect((await engine.runStep(step2, { ...first, redelivered: true })).kind).toBe("advanced");
+    expect(
+      await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 2, phase: "execute" } }, select: { attempts: true } }),
+    ).toEqual({ attempts: 2 });
+    await app.services.db.sagaInstance.delete({ where: { id } });
+  });
+
   it("two runners on one queue never run one step at the same time; every run is a claimed attempt and each effect happens once", async () => {
     const second = await startSagaRunner({
       connection: app.bullConnection,
