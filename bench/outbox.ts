@@ -93,7 +93,7 @@ async function startRole(role: string, prefix: string) {
 }
 
 async function reset(db: Db) {
-  await db.$executeRawUnsafe("TRUNCATE outbox_event, outbox_aggregate, inbox_entry");
+  await db.$executeRawUnsafe("TRUNCATE outbox_event, outbox_aggregate, inbox_entry CASCADE");
 }
 
 /** N file.tagged events of N distinct files, committed in one transaction; returns the commit time. */

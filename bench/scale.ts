@@ -131,7 +131,7 @@ interface Row {
 
 async function runOnce(k: number, ctx: { db: pg.Pool; dbName: string; databaseUrl: string; redisUrl: string; redisPid: number; dir: string }): Promise<Row> {
   const prefix = `bench-scale-${randomUUID().slice(0, 8)}`;
-  await ctx.db.query("TRUNCATE outbox_event, outbox_aggregate, inbox_entry");
+  await ctx.db.query("TRUNCATE outbox_event, outbox_aggregate, inbox_entry CASCADE");
   const env = { ...process.env, DATABASE_URL: ctx.databaseUrl, REDIS_URL: ctx.redisUrl, PREFIX: prefix };
   const workers = await Promise.all(Array.from({ length: k }, (_, i) => startWorker(env, ctx.dir, i)));
   const workerPids = workers.map((w) => w.child.pid!);
