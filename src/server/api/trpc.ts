@@ -1,156 +1,24 @@
 /**
- * The one initTRPC of MetaStore: context, meta, error shape and the base procedures.
- * Stricter procedures are the base plus named middlewares that narrow the context.
+ * The procedure ladder: the base procedures, each the one initTRPC (init.ts) plus named
+ * middlewares that narrow the context. Context and meta types live in context.ts and
+ * procedure-meta.ts, re-exported here for the routers.
  */
-import { initTRPC, TRPCError } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
-import { z, ZodError } from "zod";
 import { PASSWORD_CHANGE_REQUIRED_MESSAGE } from "../auth/password-rules";
 import type { SessionUser } from "../auth/session";
 import { isDatabaseUnreachable } from "../platform/db/unreachable";
 import { DomainError, type DomainErrorKind } from "../platform/errors";
-import type { AppServices } from "../services";
-import { responseTransformer, transformer } from "../platform/transformer";
-import { TRPC_MAX_BATCH_SIZE } from "./limits";
-import { idempotencyMiddleware } from "./middleware/idempotency";
-import { cacheMiddleware, type CacheMeta, type InvalidatesMeta } from "./middleware/cache";
-import { errorIdOf } from "./http/error-id";
-import { crossSiteRefusal, isSafeMethod } from "./http/origin-check";
-import { inputGuardMiddleware, inputProblem } from "./middleware/input-guard";
-import { tracingMiddleware } from "./middleware/tracing";
-import { correlationIdFromHeaders, newCorrelationId } from "../platform/correlation";
+import { DATABASE_UNAVAILABLE_MESSAGE } from "./context";
+import { t } from "./init";
+import { cache } from "./middleware/cache";
+import { idempotency } from "./middleware/idempotency";
+import { inputGuard } from "./middleware/input-guard";
+import { tracing } from "./middleware/tracing";
 
-/** Request-scoped facts the HTTP layer knows; absent when a procedure is called in-process. */
-export interface RequestMeta {
-  headers: Headers;
-  /** Response headers the procedure may add to (Set-Cookie, Idempotent-Replayed, Retry-After). */
-  resHeaders: Headers;
-  /** Assigned at the HTTP edge (platform/correlation.ts) and sent back as X-Request-Id. */
-  correlationId?: string;
-  /**
-   * Set by the HTTP handler's context only: the call's result is serialized by tRPC's response
-   * transformer (and never seen by other code), so a cached result may stay serialized.
-   */
-  serializedByHandler?: boolean;
-}
-
-/** The inner context: what tests and server components build directly (no HTTP needed). */
-export interface InnerContext extends AppServices {
-  user: SessionUser | null;
-  request: RequestMeta | null;
-  /** Joins this call's records, events, jobs and log lines (see platform/correlation.ts). */
-  correlationId: string;
-}
-
-/** The logger is the process's, narrowed to this request: every line it writes names the correlation id. */
-export function createInnerContext(services: AppServices, user: SessionUser | null, request: RequestMeta | null = null): InnerContext {
-  const correlationId = request?.correlationId ?? newCorrelationId();
-  return { ...services, logger: services.logger.child({ correlationId }), user, request, correlationId };
-}
-
-/** Clients meet an unreachable database as a 503 they can retry, never as the driver's message. */
-export const DATABASE_UNAVAILABLE_MESSAGE = "MetaStore cannot reach its database right now: try again in a minute";
-
-/**
- * The outer context: refuses cross-site mutations (CSRF: see http/origin-check.ts), then reads the
- * session cookie from the HTTP request. Errors thrown here answer every call of the request.
- */
-export async function createHttpContext(
-  services: AppServices,
-  opts: { req: Request; resHeaders: Headers },
-  readSessionCookie: (req: Request) => string | undefined,
-  correlationId: string = correlationIdFromHeaders(opts.req.headers),
-): Promise<InnerContext> {
-  if (!isSafeMethod(opts.req.method)) {
-    const refusal = crossSiteRefusal(opts.req, services.config.appOrigin);
-    if (refusal) throw new TRPCError({ code: "FORBIDDEN", message: refusal });
-  }
-  let user: SessionUser | null;
-  try {
-    user = await services.sessions.resolve(readSessionCookie(opts.req));
-  } catch (error) {
-    if (isDatabaseUnreachable(error)) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: DATABASE_UNAVAILABLE_MESSAGE, cause: error });
-    throw error;
-  }
-  return createInnerContext(services, user, { headers: opts.req.headers, resHeaders: opts.resHeaders, correlationId, serializedByHandler: true });
-}
-
-/**
- * Behaviour declared per procedure and read by middlewares (the tRPC form of the original
- * design's decorators). Fields are added by the cache and idempotency modules.
- */
-export interface ProcedureMeta {
-  /** Human label for logs and the dashboard. */
-  description?: string;
-  /** Idempotency-Key handling (on by default for every mutation); `false` for mutations that must not replay (auth). */
-  idempotency?: boolean;
-  /** Cache-aside for a query (ttl seconds, key prefix, tags): see middleware/cache.ts. */
-  cache?: CacheMeta;
-  /** Cache tags a mutation touches, invalidated after it commits. */
-  invalidates?: InvalidatesMeta;
-  /**
-   * Callable by a session that must still replace its one-time password (reading the session,
-   * changing the password, signing in or out). Every other procedure refuses such a session.
-   */
-  allowedBeforePasswordChange?: boolean;
-}
-
-/** tRPC's own message when a batch exceeds the handler's maxBatchSize: replaced by one a person can act on. */
-const TRPC_BATCH_TOO_LARGE = "Batch call exceeds maximum size";
-
-/**
- * The transformer, with the request side guarded: an input is checked as it arrived (before
- * superjson rebuilds it, which silently drops a "__proto__" key and walks the nesting) and a
- * superjson refusal (a prototype path in its meta) is a 400 saying so, not a 500.
- */
-const requestTransformer = {
-  serialize: transformer.serialize,
-  deserialize(raw: unknown) {
-    const problem = inputProblem(raw && typeof raw === "object" && "json" in raw ? raw.json : raw);
-    if (problem) throw new TRPCError({ code: "BAD_REQUEST", message: `Invalid input: ${problem}` });
-    try {
-      return transformer.deserialize(raw as Parameters<typeof transformer.deserialize>[0]);
-    } catch (error) {
-      throw new TRPCError({ code: "BAD_REQUEST", message: `The input could not be decoded: ${error instanceof Error ? error.message : String(error)}`, cause: error });
-    }
-  },
-};
-
-const t = initTRPC
-  .context<InnerContext>()
-  .meta<ProcedureMeta>()
-  .create({
-    transformer: { input: requestTransformer, output: responseTransformer },
-    // Live console streams (admin.live): a ping keeps proxies from closing a quiet stream, and a
-    // client that hears nothing (not even a ping) for longer reconnects on its own.
-    sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
-    errorFormatter({ shape, error }) {
-      const zodError = error.cause instanceof ZodError ? error.cause : null;
-      // Stack traces are for logs, never for clients.
-      const { stack: _stack, ...data } = shape.data;
-      // An unexpected failure's message is the cause's (Prisma, pg, file paths): it stays in the log
-      // line, found by the error id the client is given.
-      const errorId = error.code === "INTERNAL_SERVER_ERROR" ? errorIdOf(error) : null;
-      const message = zodError
-        ? `Invalid input: ${z.prettifyError(zodError)}` // a readable summary for people
-        : error.message === TRPC_BATCH_TOO_LARGE
-          ? `A batch may carry at most ${TRPC_MAX_BATCH_SIZE} calls: send the calls in smaller batches`
-          : error.code === "INTERNAL_SERVER_ERROR"
-          ? `Something went wrong on our side${errorId ? ` (error id ${errorId})` : ""}: try again, and if it keeps failing give the error id to an operator`
-          : shape.message;
-      return {
-        ...shape,
-        message,
-        data: {
-          ...data,
-          errorId,
-          zodError: zodError ? z.flattenError(zodError) : null,
-          details: error.cause instanceof DomainError ? (error.cause.details ?? null) : null,
-        },
-      };
-    },
-  });
+export { createHttpContext, createInnerContext, DATABASE_UNAVAILABLE_MESSAGE, type InnerContext, type RequestMeta } from "./context";
+export type { ProcedureMeta } from "./procedure-meta";
 
 export const createCallerFactory = t.createCallerFactory;
 export const createTRPCRouter = t.router;
@@ -235,10 +103,6 @@ function requireRole(roles: ReadonlyArray<SessionUser["role"]>, what: string) {
  * Sign-in and role checks run BEFORE them: a refused caller never claims an Idempotency-Key nor
  * reads the cache, so a FORBIDDEN is not stored and replayed after the role is granted.
  */
-const inputGuard = t.middleware(inputGuardMiddleware);
-const tracing = t.middleware(tracingMiddleware);
-const cache = t.middleware(cacheMiddleware);
-const idempotency = t.middleware(idempotencyMiddleware);
 
 // Outside everything, the timing, then only the mapping of an unreachable database to 503 (a session lookup can hit it).
 // Sign-in and role first (401/403 whatever the input), then the raw input guard (before anything

@@ -6,34 +6,11 @@
  */
 import { currentTransaction } from "../../platform/db/transaction";
 import { callerScope } from "../../reliability/cache";
-import type { InnerContext, ProcedureMeta } from "../trpc";
+import type { InnerContext } from "../context";
+import { t } from "../init";
+import type { ProcedureMeta } from "../procedure-meta";
 
-/**
- * The raw input of the call, before the procedure's own validator runs (the middleware sits before
- * it). Tag functions must cope with anything; an input that fails validation is never cached,
- * because the loader then fails.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type RawInput = any;
-
-export interface CacheMeta {
-  /** Fresh lifetime in seconds (the original design's @CacheTTL). */
-  ttl: number;
-  /** Key prefix (the original design's @CacheKeyPrefix): the unit of "flush by prefix" and of stats. */
-  prefix: string;
-  /** Tags this result depends on; a mutation invalidating any of them drops it. */
-  tags?: (args: { input: RawInput; ctx: InnerContext }) => string[];
-  /** Stale-while-revalidate window in seconds: serve a just-expired value while one loader refreshes it. */
-  swr?: number;
-  /**
-   * true only when the result does not depend on who asks (still split by role). Default: per user,
-   * so one user's cached data can never be served to another.
-   */
-  shared?: boolean;
-}
-
-/** Tags a successful mutation touched, computed from its input, its result and the context. */
-export type InvalidatesMeta = (args: { input: RawInput; data: RawInput; ctx: InnerContext }) => string[];
+export type { CacheMeta, InvalidatesMeta, RawInput } from "../procedure-meta";
 
 interface CacheMiddlewareOpts<R> {
   ctx: InnerContext;
@@ -119,3 +96,6 @@ export async function cacheMiddleware<R>(opts: CacheMiddlewareOpts<R>): Promise<
 
   return next();
 }
+
+/** The query cache middleware, for the procedure ladder (trpc.ts). */
+export const cache = t.middleware(cacheMiddleware);

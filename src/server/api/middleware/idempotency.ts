@@ -12,12 +12,9 @@
  *
  * The mutation runs inside `withAmbientTransaction`: domain code asking `inTransaction(db, …)` joins
  * the transaction opened here, so the business rows, the outbox event and the record commit together.
- *
- * Imports only types from ../trpc (trpc.ts imports this module: a value import would be a cycle).
  */
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import type { MiddlewareResult } from "@trpc/server/unstable-core-do-not-import";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ZodError, ZodRealError } from "zod";
 import { AfterCommitHooks, withAmbientTransaction } from "../../platform/db/transaction";
@@ -30,7 +27,9 @@ import { resolveIdempotencyOptions } from "../../reliability/idempotency/options
 import type { StoredCause, StoredOutcome } from "../../reliability/idempotency/outcome";
 import { idempotencyScope } from "../../reliability/idempotency/scope";
 import { claimIdempotencyKey, completeClaim, releaseClaim, type Claim } from "../../reliability/idempotency/store";
-import type { InnerContext, ProcedureMeta } from "../trpc";
+import type { InnerContext } from "../context";
+import { t, type MiddlewareResult } from "../init";
+import type { ProcedureMeta } from "../procedure-meta";
 
 export const IDEMPOTENT_REPLAYED_HEADER = "Idempotent-Replayed";
 
@@ -61,10 +60,10 @@ interface IdempotencyMiddlewareOptions {
   type: string;
   path: string;
   getRawInput: () => Promise<unknown>;
-  next: () => Promise<MiddlewareResult<object>>;
+  next: () => Promise<MiddlewareResult>;
 }
 
-type Result = MiddlewareResult<object>;
+type Result = MiddlewareResult;
 
 export async function idempotencyMiddleware(opts: IdempotencyMiddlewareOptions): Promise<Result> {
   const { ctx, meta, type, path, next } = opts;
@@ -233,3 +232,6 @@ function replay(outcome: StoredOutcome): Result {
         : undefined;
   throw new TRPCError({ code: outcome.code as TRPC_ERROR_CODE_KEY, message: outcome.message, cause });
 }
+
+/** The idempotency middleware, for the procedure ladder (trpc.ts). */
+export const idempotency = t.middleware(idempotencyMiddleware);

@@ -4,22 +4,20 @@
  * covers auth, cache, idempotency and the handler, and its status is the caller's answer.
  * Tracing off (and logging above debug): the middleware is a plain pass-through (see
  * platform/telemetry/tracing.ts).
- *
- * Imports only types from ../trpc (trpc.ts imports this module: a value import would be a cycle).
  */
-import type { MiddlewareResult } from "@trpc/server/unstable-core-do-not-import";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { markSpanError, SpanKind, tracingEnabled, withSpan } from "../../platform/telemetry/tracing";
-import type { InnerContext } from "../trpc";
+import type { InnerContext } from "../context";
+import { t, type MiddlewareResult } from "../init";
 
 interface TracingMiddlewareOptions {
   ctx: InnerContext;
   type: string;
   path: string;
-  next: () => Promise<MiddlewareResult<object>>;
+  next: () => Promise<MiddlewareResult>;
 }
 
-export async function tracingMiddleware(opts: TracingMiddlewareOptions): Promise<MiddlewareResult<object>> {
+export async function tracingMiddleware(opts: TracingMiddlewareOptions): Promise<MiddlewareResult> {
   // One access line per call at debug level (off at the default info: pino checks the level first).
   // Path, type, status and duration only: never input, cookies or file contents.
   if (!opts.ctx.logger.isLevelEnabled("debug")) return traced(opts);
@@ -30,7 +28,7 @@ export async function tracingMiddleware(opts: TracingMiddlewareOptions): Promise
   return result;
 }
 
-function traced({ ctx, type, path, next }: TracingMiddlewareOptions): Promise<MiddlewareResult<object>> {
+function traced({ ctx, type, path, next }: TracingMiddlewareOptions): Promise<MiddlewareResult> {
   if (!tracingEnabled()) return next();
   const attributes = {
     "rpc.system": "trpc",
@@ -52,3 +50,6 @@ function traced({ ctx, type, path, next }: TracingMiddlewareOptions): Promise<Mi
     return result;
   });
 }
+
+/** The tracing middleware, for the procedure ladder (trpc.ts). */
+export const tracing = t.middleware(tracingMiddleware);
