@@ -34,6 +34,7 @@ import { createDb } from "../src/server/platform/db/client";
 import { createCacheRedis, createQueryCache } from "../src/server/reliability/cache";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
+import { withDomainServices } from "../src/server/composition";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
@@ -88,7 +89,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
   await sessionCache.whenReady();
-  const base: AppServices = {
+  const base: AppServices = withDomainServices({
     db,
     redis,
     storage: new LocalDiskStorage("/tmp/metastore-bench-cache-storage"),
@@ -97,7 +98,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
     logger,
     requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
-  };
+  });
   const cacheRedis = createCacheRedis(REDIS_URL);
   // statsFlushMs 0: the hit/miss counters (flushed every 2 s per process in the app, not per request)
   // stay out of the per-request count.

@@ -28,6 +28,7 @@ import { createSignInThrottle } from "../src/server/auth/sign-in-throttle";
 import { createDb } from "../src/server/platform/db/client";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
+import { withDomainServices } from "../src/server/composition";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
@@ -73,7 +74,7 @@ async function main() {
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger: pino({ level: "warn" }) });
   await sessionCache.whenReady();
   const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false }, sessionCache);
-  const services: AppServices = {
+  const services: AppServices = withDomainServices({
     db,
     redis,
     storage: new LocalDiskStorage(storageDir),
@@ -82,7 +83,7 @@ async function main() {
     logger: pino({ level: "warn" }),
     requestMetrics: createRequestMetrics(), // requests are timed, as in the app
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: PREFIX },
-  };
+  });
   const handler = createTrpcHttpHandler(services);
 
   try {

@@ -17,6 +17,7 @@ import { createDb } from "../src/server/platform/db/client";
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
+import { withDomainServices } from "../src/server/composition";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { createWorkerMetrics } from "../worker/metrics";
 import { PG_ADMIN, percentile } from "./support";
@@ -30,7 +31,7 @@ async function main() {
   const db = createDb(PG_ADMIN, { max: 1 });
   const redis = new Redis(redisConnectionOptions(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: 1, lazyConnect: true }));
   const logger = pino({ level: "warn" });
-  const base: AppServices = {
+  const base: AppServices = withDomainServices({
     db,
     redis,
     storage: new LocalDiskStorage(storageDir),
@@ -38,7 +39,7 @@ async function main() {
     signInThrottle: createSignInThrottle({ redis, prefix: "bench-metrics", logger }),
     logger,
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: "bench-metrics" },
-  };
+  });
   const requestMetrics = createRequestMetrics();
   const handlers = { without: createTrpcHttpHandler(base), with: createTrpcHttpHandler({ ...base, requestMetrics }) };
   const times: Record<keyof typeof handlers, number[]> = { without: [], with: [] };

@@ -31,6 +31,7 @@ import { startTelemetry } from "../src/server/platform/telemetry/sdk";
 import { currentTraceCarrier, tracingEnabled } from "../src/server/platform/telemetry/tracing";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import type { AppServices } from "../src/server/services";
+import { withDomainServices } from "../src/server/composition";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { startOtlpReceiver } from "../test/support/otlp-receiver";
 import { benchDatabase, benchRedis, percentile } from "./support";
@@ -49,7 +50,7 @@ async function phase(mode: "off" | "on") {
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-trace-"));
   const prefix = `bench-trace-${randomUUID().slice(0, 8)}`;
   const sessions = createSessionManager(db, { secret: "bench-only-secret-bench-only-secret-0123", ttlSeconds: 3600, secureCookie: false });
-  const services: AppServices = {
+  const services: AppServices = withDomainServices({
     db,
     redis,
     storage: new LocalDiskStorage(storageDir),
@@ -57,7 +58,7 @@ async function phase(mode: "off" | "on") {
     signInThrottle: createSignInThrottle({ redis, prefix, logger: pino({ level: "warn" }) }),
     logger: pino({ level: "warn" }),
     config: { maxUploadBytes: 1024 * 1024, queuePrefix: prefix },
-  };
+  });
   const receiver = mode === "on" ? await startOtlpReceiver(0) : null;
   const telemetry = receiver ? startTelemetry({ serviceName: "metastore-web", otlpEndpoint: receiver.url }) : null;
   const handler = createTrpcHttpHandler(services);

@@ -3,7 +3,8 @@ import type { BlobStorage } from "./platform/storage/blob-storage";
 import type { AppendOptions } from "./reliability/outbox/append-event";
 import { createSagaRegistry, type SagaRegistry } from "./reliability/saga/definition";
 import { fileUploadSaga } from "./features/files/upload-saga";
-import { createSagaService, type SagaLogger } from "./reliability/saga/saga-service";
+import { createSagaService, type SagaLogger, type SagaService } from "./reliability/saga/saga-service";
+import type { SagaDispatcher } from "./reliability/saga/types";
 import { createBullSagaDispatcher, sharedStepQueue } from "./reliability/saga/step-queue";
 import { queuePrefix, type RedisClient } from "./platform/redis";
 
@@ -21,8 +22,6 @@ export function appSagaRegistry(deps: {
   return createSagaRegistry([fileUploadSaga(deps)]);
 }
 
-const registries = new WeakMap<object, SagaRegistry>();
-
 /**
  * How long a web request waits for Redis to take a step job. Past it the request answers anyway:
  * the saga is in PostgreSQL, and the sweeper queues a step that has no job (SAGA_STUCK_AFTER_MS).
@@ -30,18 +29,24 @@ const registries = new WeakMap<object, SagaRegistry>();
 export const WEB_DISPATCH_TIMEOUT_MS = 1_000;
 
 /**
- * The saga service of a web process: the app's registry (built once per database client) and the
- * step queue on the app's own Redis client and prefix, with a bounded wait for Redis.
+ * The saga service of a web process, built once by the composition root: the app's registry and
+ * the step queue on the app's own Redis client and prefix, with a bounded wait for Redis. The
+ * queue is made at the first dispatch, so a process that never starts or drives a saga (the
+ * worker runs its own) opens nothing for it.
  */
-export function sagaServiceFor(services: {
+export function webSagaService(services: {
   db: Db;
   storage: BlobStorage;
   redis: RedisClient;
   config: { queuePrefix: string };
   logger?: SagaLogger;
-}) {
-  let registry = registries.get(services.db);
-  if (!registry) registries.set(services.db, (registry = appSagaRegistry(services)));
-  const dispatcher = createBullSagaDispatcher(sharedStepQueue(services.redis, queuePrefix(services.config.queuePrefix, services.redis)), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS });
-  return createSagaService({ db: services.db, registry, dispatcher, logger: services.logger });
+}): SagaService {
+  let bull: SagaDispatcher | undefined;
+  const bullDispatcher = () =>
+    (bull ??= createBullSagaDispatcher(sharedStepQueue(services.redis, queuePrefix(services.config.queuePrefix, services.redis)), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS }));
+  const dispatcher: SagaDispatcher = {
+    dispatch: (job, options) => bullDispatcher().dispatch(job, options),
+    ensure: (job, options) => bullDispatcher().ensure(job, options),
+  };
+  return createSagaService({ db: services.db, registry: appSagaRegistry(services), dispatcher, logger: services.logger });
 }

@@ -8,7 +8,8 @@ import { createRedisClient, redisTargetFrom, type RedisTarget } from "./platform
 import { createRequestMetrics } from "./metrics/request-metrics";
 import { LocalDiskStorage } from "./platform/storage/local-disk-storage";
 import { createCacheRedis, createQueryCache } from "./reliability/cache";
-import type { AppServices } from "./services";
+import { createDomainServices } from "./domain-services";
+import type { AppInfrastructure, AppServices } from "./services";
 
 /**
  * The one composition root: every process (the web app, the worker, each test file's app) builds
@@ -37,7 +38,7 @@ export interface ServiceSettings {
   signInThrottle?: Partial<Omit<SignInThrottleOptions, "prefix" | "logger">>;
   /** The query cache on its own fail-fast client; null: no cache. */
   cache: { redisTarget: RedisTarget; commandTimeoutMs: number } | null;
-  config: Omit<AppServices["config"], "queuePrefix">;
+  config: Omit<AppInfrastructure["config"], "queuePrefix">;
 }
 
 export interface ComposedServices {
@@ -63,7 +64,7 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
         })
       : undefined;
   const { cacheTtlMs: _ttl, ...sessionConfig } = settings.sessions;
-  const services: AppServices = {
+  const infra: AppInfrastructure = {
     db,
     redis,
     storage: new LocalDiskStorage(settings.storageDir),
@@ -78,7 +79,7 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
   // actions (SCAN flush, key counts) use the patient app client when it is the same Redis.
   const cacheRedis = settings.cache ? createCacheRedis(settings.cache.redisTarget) : null;
   if (settings.cache && cacheRedis) {
-    services.cache = createQueryCache({
+    infra.cache = createQueryCache({
       redis: cacheRedis,
       commandTimeoutMs: settings.cache.commandTimeoutMs,
       adminRedis: sameRedis(settings.cache.redisTarget, settings.redisTarget) ? redis : undefined,
@@ -86,6 +87,7 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
       logger,
     });
   }
+  const services = withDomainServices(infra);
   return {
     services,
     async close() {
@@ -96,6 +98,14 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
       await db.$disconnect();
     },
   };
+}
+
+/**
+ * The domain services over this infrastructure, built once (composeServices). A test that stands
+ * in for another process over the same database (its own session cache, say) composes its own.
+ */
+export function withDomainServices(infra: AppInfrastructure): AppServices {
+  return { ...infra, ...createDomainServices(infra) };
 }
 
 /** Whether two targets name the same Redis (or the same cluster, by its seed nodes). */

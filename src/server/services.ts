@@ -7,12 +7,17 @@ import type { RequestMetrics } from "./metrics/request-metrics";
 import type { SessionManager } from "./auth/session";
 import type { SignInThrottle } from "./auth/sign-in-throttle";
 import type { BlobStorage } from "./platform/storage/blob-storage";
+import type { DomainServices } from "./domain-services";
 
 /**
- * Everything a request handler needs, built once per process by a composition root (the Next.js
- * route, the worker, or a test that points it at its own database and Redis prefix).
+ * Everything a request handler needs, built once per process by the composition root
+ * (composition.ts: the Next.js route, the worker, or a test that points it at its own database
+ * and Redis prefix): the infrastructure, and the domain services built over it.
  */
-export interface AppServices {
+export type AppServices = AppInfrastructure & DomainServices;
+
+/** The process's infrastructure: clients, storage, sessions, settings. */
+export interface AppInfrastructure {
   db: Db;
   redis: RedisClient;
   storage: BlobStorage;

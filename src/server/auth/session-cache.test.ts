@@ -13,6 +13,7 @@ import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import type { Db } from "~/server/platform/db/client";
 import { redisConnectionOptions } from "~/server/platform/redis";
 import type { AppServices } from "~/server/services";
+import { withDomainServices } from "~/server/composition";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import { createTestDatabase } from "~test/support/database";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
@@ -76,7 +77,7 @@ async function startInstance(): Promise<Instance> {
       return user;
     },
   };
-  const services: AppServices = {
+  const services: AppServices = withDomainServices({
     db,
     redis: publisher,
     storage: new LocalDiskStorage("/tmp/metastore-session-cache-test"),
@@ -84,7 +85,7 @@ async function startInstance(): Promise<Instance> {
     signInThrottle: createSignInThrottle({ redis: publisher, prefix: "test-session-cache", logger }),
     logger,
     config: { maxUploadBytes: 1024, queuePrefix: "test-session-cache" },
-  };
+  });
   const handler = createTrpcHttpHandler(services);
   return {
     db,

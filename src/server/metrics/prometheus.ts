@@ -3,9 +3,24 @@ import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../reliability/i
 import { countRecordsByState } from "../reliability/idempotency/queries";
 import { blockedAggregates, outboxStats } from "../reliability/outbox/operator";
 import { reconcileReasons, reconcileTotals } from "../reliability/outbox/reconcile-store";
-import { sagaServiceFor } from "../app-sagas";
 import { workerHeartbeatKey } from "../contracts/queues";
-import type { AppServices } from "../services";
+import type { SignInThrottle } from "../auth/sign-in-throttle";
+import type { Db } from "../platform/db/client";
+import type { RedisClient } from "../platform/redis";
+import type { QueryCache } from "../reliability/cache/query-cache";
+import type { SagaService } from "../reliability/saga/saga-service";
+import type { RequestMetrics } from "./request-metrics";
+
+/** What the registry reads at scrape time: the web process's services provide it. */
+export interface MetricsSources {
+  db: Db;
+  redis: RedisClient;
+  cache?: Pick<QueryCache, "stats">;
+  sagas: Pick<SagaService, "metrics">;
+  signInThrottle: Pick<SignInThrottle, "throttledTotal">;
+  requestMetrics?: RequestMetrics;
+  config: { queuePrefix: string; outboxStalledAfterMs?: number };
+}
 
 /**
  * The metrics the original design said to watch, for Prometheus: read from PostgreSQL (the source
@@ -14,8 +29,9 @@ import type { AppServices } from "../services";
  * a total across processes, not this process's own count. Request durations are this process's own
  * histograms (services.requestMetrics); the worker serves its own at its /metrics (worker/metrics.ts).
  */
-export function createMetricsRegistry(services: AppServices): Registry {
+export function createMetricsRegistry(services: MetricsSources): Registry {
   const registry = new Registry();
+  const idempotencyMetrics = createIdempotencyMetrics(services.redis, services.config.queuePrefix);
   collectDefaultMetrics({ register: registry, prefix: "metastore_web_" });
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => Promise<void>) =>
     new Gauge({
@@ -36,8 +52,8 @@ export function createMetricsRegistry(services: AppServices): Registry {
       outboxStats(services.db, { windowMinutes: 5, stalledAfterMs }),
       blockedAggregates(services.db, { limit: 1000, stalledAfterMs }),
       reconcileTotals(services.db),
-      sagaServiceFor(services).metrics({}),
-      createIdempotencyMetrics(services.redis, services.config.queuePrefix).read(),
+      services.sagas.metrics({}),
+      idempotencyMetrics.read(),
       countRecordsByState(services.db),
       services.cache?.stats() ?? null,
       // Redis down: no heartbeat to show, which the alert reads as "none" (as /healthz would).

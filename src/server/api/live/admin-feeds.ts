@@ -1,7 +1,6 @@
 import type { Db } from "../../platform/db/client";
 import { countRecordsByState } from "../../reliability/idempotency/queries";
 import { outboxStats } from "../../reliability/outbox/operator";
-import { sagaServiceFor } from "../../app-sagas";
 import type { AppServices } from "../../services";
 import { createPollingFeed, type PollingFeed } from "./polling-feed";
 
@@ -25,7 +24,7 @@ async function outboxSnapshot(services: AppServices) {
 }
 
 async function sagasSnapshot(services: AppServices) {
-  const metrics = await sagaServiceFor(services).metrics({});
+  const metrics = await services.sagas.metrics({});
   // A step moving on changes no count: the newest updated_at per status (the (status, updated_at) index) does.
   const marks = await services.db.$queryRaw<Array<{ status: string; updated: Date | null }>>`
     SELECT s.status::text AS status, (SELECT max(updated_at) FROM saga_instance i WHERE i.status = s.status) AS updated

@@ -13,6 +13,7 @@ import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { MIN_PASSWORD_LENGTH, PASSWORD_CHANGE_REQUIRED_MESSAGE } from "~/server/auth/password-rules";
 import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
 import { createSessionCache } from "~/server/auth/session-cache";
+import { withDomainServices } from "~/server/composition";
 import { ONE_TIME_PASSWORD_TTL_MS } from "~/server/features/users/user-admin";
 import { redisConnectionOptions } from "~/server/platform/redis";
 import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
@@ -47,7 +48,7 @@ async function instance(channel: string) {
   await cache.whenReady();
   const sessions = createSessionManager(app.services.db, { secret: SECRET, ttlSeconds: 3600, secureCookie: false }, cache);
   closers.push(() => sessions.close(), () => publisher.quit());
-  const services = { ...app.services, sessions };
+  const services = withDomainServices({ ...app.services, sessions });
   const trpc = createTrpcHttpHandler(services);
   const download = createDownloadHandler(services);
   return {

@@ -67,9 +67,7 @@ export const authRouter = createTRPCRouter({
 
   /** Revoke every session of this user, on every device (e.g. after a lost laptop). */
   signOutEverywhere: authedProcedure.meta({ idempotency: false }).mutation(async ({ ctx }) => {
-    await ctx.db.user.update({ where: { id: ctx.user.id }, data: { sessionVersion: { increment: 1 } } });
-    // Committed: now every instance must stop honouring the cached session.
-    await ctx.sessions.userChanged(ctx.user.id);
+    await ctx.users.signOutEverywhere(ctx.user.id);
     ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
     return { ok: true as const };
   }),

@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { fileTags, tagsForFileChange } from "../../features/files/cache-tags";
-import { createFilesServiceWithOutbox, eventHeadersFor } from "../../features/files/files-outbox";
+import { eventHeadersFor } from "../../features/files/files-outbox";
 import { tagListSchema } from "../../features/files/tags";
-import { sagaServiceFor } from "../../app-sagas";
-import { createUploadService } from "../../features/files/upload-service";
 import type { UploadRequest } from "../../features/files/upload-request";
 import type { InnerContext } from "../trpc";
 import { authedProcedure, createTRPCRouter } from "../trpc";
@@ -44,9 +42,6 @@ async function uploadRequest(ctx: InnerContext & { user: { id: string } }, input
 }
 
 // Every files mutation writes its outbox event in its own transaction (see features/files/files-outbox.ts).
-const files = (ctx: InnerContext) => createFilesServiceWithOutbox(ctx, { headers: eventHeadersFor(ctx) });
-const uploads = (ctx: InnerContext) => createUploadService({ db: ctx.db, storage: ctx.storage, startSaga: sagaServiceFor(ctx).startSaga });
-
 /**
  * Query cache: results are per user (the key carries the caller), tagged with the owner's list tag
  * and the file's own tag; mutations name the tags they touch (invalidated after the commit).
@@ -63,7 +58,7 @@ export const filesRouter = createTRPCRouter({
       invalidates: ({ ctx }) => (ctx.user ? [fileTags.ownerList(ctx.user.id)] : []),
     })
     .input(uploadForm)
-    .mutation(async ({ ctx, input }) => files(ctx).upload(await uploadRequest(ctx, input))),
+    .mutation(async ({ ctx, input }) => ctx.files.upload(await uploadRequest(ctx, input), eventHeadersFor(ctx))),
 
   /**
    * The upload path of the UI: stages the bytes and starts the file-upload saga
@@ -73,11 +68,11 @@ export const filesRouter = createTRPCRouter({
   startUpload: authedProcedure
     .meta({ description: "Upload a file through the file-upload saga (multipart/form-data)" })
     .input(uploadForm)
-    .mutation(async ({ ctx, input }) => uploads(ctx).start({ ...(await uploadRequest(ctx, input)), headers: eventHeadersFor(ctx) })),
+    .mutation(async ({ ctx, input }) => ctx.uploads.start({ ...(await uploadRequest(ctx, input)), headers: eventHeadersFor(ctx) })),
 
   uploadStatus: authedProcedure
     .input(z.object({ sagaId: z.uuid({ message: "must be an upload's saga id (a UUID)" }) }))
-    .query(({ ctx, input }) => uploads(ctx).status(ctx.user.id, input.sagaId)),
+    .query(({ ctx, input }) => ctx.uploads.status(ctx.user.id, input.sagaId)),
 
   list: authedProcedure
     .meta({
@@ -94,24 +89,24 @@ export const filesRouter = createTRPCRouter({
       // No input at all (a plain GET) is the first page with the defaults.
       .prefault({}),
     )
-    .query(({ ctx, input }) => files(ctx).list(ctx.user.id, input)),
+    .query(({ ctx, input }) => ctx.files.list(ctx.user.id, input)),
 
   get: authedProcedure
     .meta({ cache: { ttl: FILES_CACHE_TTL_SECONDS, prefix: "files", tags: ({ input }) => [fileTags.file(String(input?.id))] } })
-    .input(z.object({ id: fileId })).query(({ ctx, input }) => files(ctx).get(ctx.user.id, input.id)),
+    .input(z.object({ id: fileId })).query(({ ctx, input }) => ctx.files.get(ctx.user.id, input.id)),
 
   rename: authedProcedure
     .meta({ invalidates: invalidatesOneFile })
     .input(z.object({ id: fileId, name: z.string().min(1, "the new name cannot be empty").max(1024) }))
-    .mutation(({ ctx, input }) => files(ctx).rename(ctx.user.id, input.id, input.name)),
+    .mutation(({ ctx, input }) => ctx.files.rename(ctx.user.id, input.id, input.name, eventHeadersFor(ctx))),
 
   setTags: authedProcedure
     .meta({ invalidates: invalidatesOneFile })
     .input(z.object({ id: fileId, tags: tagListSchema }))
-    .mutation(({ ctx, input }) => files(ctx).setTags(ctx.user.id, input.id, input.tags)),
+    .mutation(({ ctx, input }) => ctx.files.setTags(ctx.user.id, input.id, input.tags, eventHeadersFor(ctx))),
 
   delete: authedProcedure
     .meta({ invalidates: invalidatesOneFile })
     .input(z.object({ id: fileId }))
-    .mutation(({ ctx, input }) => files(ctx).remove(ctx.user.id, input.id)),
+    .mutation(({ ctx, input }) => ctx.files.remove(ctx.user.id, input.id, eventHeadersFor(ctx))),
 });

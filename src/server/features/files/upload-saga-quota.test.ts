@@ -15,7 +15,6 @@ import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startSagaRunner } from "~test/support/worker";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
-import { sagaServiceFor } from "../../app-sagas";
 import { fileUploadSaga, type FileUploadInput } from "./upload-saga";
 
 let app: TestApp;
@@ -65,7 +64,7 @@ async function inject(step: string, phase: "execute" | "compensate", input: File
   if (step === "derive" && phase === "execute") {
     if (plan.ending === "derive fails") throw new PermanentStepError("injected: derive failed for good");
     const [saga] = await app.services.db.$queryRaw<Array<{ id: string }>>`SELECT id FROM saga_instance WHERE input->>'fileId' = ${input.fileId}`;
-    await sagaServiceFor(app.services).abort(saga!.id, "the quota interleaving test aborts it", asTestOperator);
+    await app.services.sagas.abort(saga!.id, "the quota interleaving test aborts it", asTestOperator);
   }
 }
 

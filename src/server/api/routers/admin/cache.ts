@@ -1,16 +1,15 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { CACHE_PREFIX_PATTERN } from "../../../reliability/cache";
-import { recordAfterEffect } from "../../../reliability/audit";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 function cacheOf(ctx: InnerContext) {
-  if (!ctx.cache) {
+  if (!ctx.cacheAdmin) {
     throw new TRPCError({ code: "PRECONDITION_FAILED", message: "The query cache is turned off (CACHE_ENABLED=false): there is nothing to show or flush" });
   }
-  return ctx.cache;
+  return ctx.cacheAdmin;
 }
 
 /** Operator view of the query cache: counters and keys per prefix (viewers), flushes (operators). */
@@ -21,22 +20,16 @@ export const cacheAdminRouter = createTRPCRouter({
   /** Drop every entry under a prefix (e.g. "files"): instant through its tag, keys removed with SCAN batches. */
   flushPrefix: operatorProcedure
     .input(z.object({ prefix: z.string().regex(CACHE_PREFIX_PATTERN, "prefix is 1-64 letters, digits, '.', '_' or '-' (e.g. files)"), reason: operatorReason }))
-    .mutation(async ({ ctx, input }) => {
-      const result = await cacheOf(ctx).flushPrefix(input.prefix);
-      // The flush is in Redis: there is no transaction to share, so it is recorded once done.
-      await recordAfterEffect(ctx.db, { ...auditContextOf(ctx, input.reason), action: "cache.flushPrefix", targetKind: "cache_prefix", targetIds: [input.prefix], affectedCount: result.deleted });
-      return result;
-    }),
+    .mutation(({ ctx, input }) => cacheOf(ctx).flushPrefix(input.prefix, auditContextOf(ctx, input.reason))),
 
   /** Invalidate one tag (e.g. "files:owner:<user id>" or "file:<file id>"). */
   flushTag: operatorProcedure
     .input(z.object({ tag: z.string().trim().min(1, "the tag cannot be empty").max(200, "tags are at most 200 characters"), reason: operatorReason }))
     .mutation(async ({ ctx, input }) => {
-      const { ok } = await cacheOf(ctx).flushTag(input.tag);
+      const ok = await cacheOf(ctx).flushTag(input.tag, auditContextOf(ctx, input.reason));
       if (!ok) {
         throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "Redis did not answer; the tag will be invalidated when it is back (retry to confirm)" });
       }
-      await recordAfterEffect(ctx.db, { ...auditContextOf(ctx, input.reason), action: "cache.flushTag", targetKind: "cache_tag", targetIds: [input.tag] });
       return { tag: input.tag, invalidated: true };
     }),
 });

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { discardFailureGroup, failureSources, fingerprintSchema, listFailureGroups, retryFailureGroup } from "../../../reliability/failures/groups";
-import { sagaServiceFor } from "../../../app-sagas";
+import { failureSources, fingerprintSchema } from "../../../reliability/failures/groups";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
@@ -11,15 +10,15 @@ export const failuresAdminRouter = createTRPCRouter({
   groups: viewerProcedure
     .meta({ description: "Failed/dead events and failed sagas grouped by error fingerprint, largest first" })
     .input(z.object({ source: z.enum(failureSources).optional(), limit: z.number().int().min(1).max(200).default(50) }).default({ limit: 50 }))
-    .query(({ ctx, input }) => listFailureGroups(ctx.db, input)),
+    .query(({ ctx, input }) => ctx.failures.groups(input)),
 
   retryGroup: operatorProcedure
     .meta({ description: "Retry every failure of a group (outbox: fresh attempts; sagas: redrive)" })
     .input(z.object({ ...group, reason: operatorReason }))
-    .mutation(({ ctx, input }) => retryFailureGroup({ db: ctx.db, sagas: () => sagaServiceFor(ctx) }, input, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.failures.retryGroup(input, auditContextOf(ctx, input.reason))),
 
   discardGroup: operatorProcedure
     .meta({ description: "Discard every failed or dead event of an outbox failure group" })
     .input(z.object({ ...group, reason: operatorReason }))
-    .mutation(({ ctx, input }) => discardFailureGroup(ctx.db, input, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.failures.discardGroup(input, auditContextOf(ctx, input.reason))),
 });

@@ -1,13 +1,6 @@
 import { z } from "zod";
-import { deleteExpiredIdempotencyKeys } from "../../../reliability/idempotency/cleanup";
-import { createIdempotencyMetrics, hitRate } from "../../../reliability/idempotency/metrics";
-import { countRecordsByState, listIdempotencyRecords } from "../../../reliability/idempotency/queries";
-import { recordAfterEffect } from "../../../reliability/audit";
 import { auditContextOf, operatorReason } from "../../audit-context";
-import type { InnerContext } from "../../trpc";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
-
-const metricsOf = (ctx: InnerContext) => createIdempotencyMetrics(ctx.redis, ctx.config.queuePrefix);
 
 /**
  * Operator view of Idempotency-Key handling. Counters (requests, replays, 409s, 422s…) live in
@@ -18,18 +11,7 @@ export const idempotencyAdminRouter = createTRPCRouter({
   /** Counters (all time, or the last N hours) with the hit rate, and records by state. */
   stats: viewerProcedure
     .input(z.object({ hours: z.number().int().min(1, "hours must be at least 1").max(24 * 7, "hours can be at most 168 (7 days)").optional() }).default({}))
-    .query(async ({ ctx, input }) => {
-      const [counters, records] = await Promise.all([metricsOf(ctx).read({ hours: input.hours }), countRecordsByState(ctx.db)]);
-      return {
-        window: input.hours === undefined ? ("all time" as const) : (`last ${input.hours} h` as const),
-        counters: counters.total,
-        hitRate: hitRate(counters.total),
-        byProcedure: Object.entries(counters.byProcedure)
-          .map(([procedure, counts]) => ({ procedure, ...counts, hitRate: hitRate(counts) }))
-          .sort((a, b) => b.requests - a.requests),
-        records,
-      };
-    }),
+    .query(({ ctx, input }) => ctx.idempotencyAdmin.stats(input)),
 
   /** Records, newest first; search by exact key, user, procedure or state. Shows the stored result. */
   records: viewerProcedure
@@ -43,7 +25,7 @@ export const idempotencyAdminRouter = createTRPCRouter({
         limit: z.number().int().min(1).max(100).default(25),
       }),
     )
-    .query(({ ctx, input }) => listIdempotencyRecords(ctx.db, input)),
+    .query(({ ctx, input }) => ctx.idempotencyAdmin.records(input)),
 
   /**
    * Delete expired records now (the worker also does it on a schedule). Opts out of Idempotency-Key:
@@ -54,9 +36,5 @@ export const idempotencyAdminRouter = createTRPCRouter({
   deleteExpired: operatorProcedure
     .meta({ idempotency: false })
     .input(z.object({ batchSize: z.number().int().min(1).max(10_000).default(1000), reason: operatorReason }).default({ batchSize: 1000 }))
-    .mutation(async ({ ctx, input }) => {
-      const result = await deleteExpiredIdempotencyKeys(ctx.db, { batchSize: input.batchSize });
-      await recordAfterEffect(ctx.db, { ...auditContextOf(ctx, input.reason), action: "idempotency.deleteExpired", targetKind: "idempotency_key", affectedCount: result.deleted });
-      return result;
-    }),
+    .mutation(({ ctx, input }) => ctx.idempotencyAdmin.deleteExpired(input, auditContextOf(ctx, input.reason))),
 });

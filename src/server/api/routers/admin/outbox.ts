@@ -1,16 +1,6 @@
 import { z } from "zod";
-import {
-  blockedAggregates,
-  discardEvent,
-  getEvent,
-  listEvents,
-  outboxFilterSchema,
-  outboxStats,
-  retryEvent,
-  retryMatching,
-} from "../../../reliability/outbox/operator";
+import { outboxFilterSchema } from "../../../reliability/outbox/operator";
 import { auditContextOf, operatorReason } from "../../audit-context";
-import { replayEventWithPayload } from "../../../reliability/outbox/replay";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const eventId = z.uuid({ message: "must be an outbox event id (a UUID)" });
@@ -20,7 +10,7 @@ export const outboxAdminRouter = createTRPCRouter({
   stats: viewerProcedure
     .meta({ description: "Outbox counts by status, oldest due event's age, publish/failure rates" })
     .input(z.object({ windowMinutes: z.number().int().min(1).max(24 * 60).default(15) }).default({ windowMinutes: 15 }))
-    .query(({ ctx, input }) => outboxStats(ctx.db, { ...input, stalledAfterMs: ctx.config.outboxStalledAfterMs })),
+    .query(({ ctx, input }) => ctx.outboxAdmin.stats(input)),
 
   list: viewerProcedure
     .meta({ description: "Outbox events, newest first, filtered, keyset-paginated" })
@@ -31,13 +21,13 @@ export const outboxAdminRouter = createTRPCRouter({
         limit: z.number().int().min(1).max(200).default(50),
       }),
     )
-    .query(({ ctx, input }) => listEvents(ctx.db, input.filter, { cursor: input.cursor, limit: input.limit }, { stalledAfterMs: ctx.config.outboxStalledAfterMs })),
+    .query(({ ctx, input }) => ctx.outboxAdmin.list(input.filter, { cursor: input.cursor, limit: input.limit })),
 
   get: viewerProcedure
     .meta({ description: "One outbox event with payload, headers, error and what blocks it" })
     .input(z.object({ id: eventId }))
     .query(async ({ ctx, input }) => {
-      const event = await getEvent(ctx.db, input.id, { stalledAfterMs: ctx.config.outboxStalledAfterMs });
+      const event = await ctx.outboxAdmin.get(input.id);
       // Stack traces are for the people who act on them: viewers get the message only.
       return ctx.user.role === "operator" ? event : { ...event, lastErrorStack: null };
     }),
@@ -45,12 +35,12 @@ export const outboxAdminRouter = createTRPCRouter({
   blocked: viewerProcedure
     .meta({ description: "Aggregates whose events wait behind an earlier unconsumed event" })
     .input(z.object({ limit: z.number().int().min(1).max(500).default(100) }).default({ limit: 100 }))
-    .query(({ ctx, input }) => blockedAggregates(ctx.db, { ...input, stalledAfterMs: ctx.config.outboxStalledAfterMs })),
+    .query(({ ctx, input }) => ctx.outboxAdmin.blocked(input)),
 
   retry: operatorProcedure
     .meta({ description: "Publish a failed, dead or stalled event again now" })
     .input(z.object({ id: eventId, reason: operatorReason }))
-    .mutation(({ ctx, input }) => retryEvent(ctx.db, input.id, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.outboxAdmin.retry(input.id, auditContextOf(ctx, input.reason))),
 
   retryMatching: operatorProcedure
     .meta({ description: "Retry every failed or dead event matching a filter, in batches" })
@@ -62,12 +52,12 @@ export const outboxAdminRouter = createTRPCRouter({
         reason: operatorReason,
       }),
     )
-    .mutation(({ ctx, input }) => retryMatching(ctx.db, input.filter, input, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.outboxAdmin.retryMatching(input.filter, input, auditContextOf(ctx, input.reason))),
 
   discard: operatorProcedure
     .meta({ description: "Give up on an event: never published, no longer blocks its aggregate" })
     .input(z.object({ id: eventId, reason: operatorReason }))
-    .mutation(({ ctx, input }) => discardEvent(ctx.db, input.id, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.outboxAdmin.discard(input.id, auditContextOf(ctx, input.reason))),
 
   /** A new event like this one, with an edited payload checked against its type's contract; the original is untouched. */
   replayEdited: operatorProcedure
@@ -79,5 +69,5 @@ export const outboxAdminRouter = createTRPCRouter({
         reason: operatorReason,
       }),
     )
-    .mutation(({ ctx, input }) => replayEventWithPayload(ctx.db, input.id, input.payload, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.outboxAdmin.replayEdited(input.id, input.payload, auditContextOf(ctx, input.reason))),
 });

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { sagaStatusSchema } from "../../../contracts/statuses";
-import { sagaServiceFor } from "../../../app-sagas";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
@@ -22,14 +21,14 @@ export const sagasRouter = createTRPCRouter({
         limit: z.number().int().min(1).max(200).default(50),
       }),
     )
-    .query(({ ctx, input }) => sagaServiceFor(ctx).list(input)),
+    .query(({ ctx, input }) => ctx.sagas.list(input)),
 
-  timeline: viewerProcedure.input(z.object({ id: sagaId })).query(({ ctx, input }) => sagaServiceFor(ctx).timeline(input.id)),
+  timeline: viewerProcedure.input(z.object({ id: sagaId })).query(({ ctx, input }) => ctx.sagas.timeline(input.id)),
 
   metrics: viewerProcedure
     .input(z.object({ type: z.string().trim().min(1).max(100).optional(), sinceMinutes: z.number().int().min(1).max(60 * 24 * 90).optional() }).default({}))
     .query(({ ctx, input }) =>
-      sagaServiceFor(ctx).metrics({
+      ctx.sagas.metrics({
         type: input.type,
         since: input.sinceMinutes ? new Date(Date.now() - input.sinceMinutes * 60_000) : undefined,
       }),
@@ -39,13 +38,13 @@ export const sagasRouter = createTRPCRouter({
   abort: operatorProcedure
     .meta({ description: "Abort a running saga (compensate now)" })
     .input(z.object({ id: sagaId, reason: z.string().trim().min(3, "say why (at least 3 characters): it is kept on the saga").max(500) }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).abort(input.id, `${input.reason} (by ${ctx.user.email})`, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.sagas.abort(input.id, `${input.reason} (by ${ctx.user.email})`, auditContextOf(ctx, input.reason))),
 
   /** Retry the compensation that failed (saga status `failed`). */
   retryStep: operatorProcedure
     .meta({ description: "Retry a saga's failed compensation step" })
     .input(z.object({ id: sagaId, reason: operatorReason }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).retryStep(input.id, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.sagas.retryStep(input.id, auditContextOf(ctx, input.reason))),
 
   /**
    * Re-queue the current step of a running/compensating saga that has no live job. Opts out of
@@ -55,13 +54,13 @@ export const sagasRouter = createTRPCRouter({
   resume: operatorProcedure
     .meta({ description: "Resume a stuck saga", idempotency: false })
     .input(z.object({ id: sagaId, reason: operatorReason }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).resume(input.id, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.sagas.resume(input.id, auditContextOf(ctx, input.reason))),
 
   /** Run forward again from the first step not in effect, skipping the succeeded ones. */
   redrive: operatorProcedure
     .meta({ description: "Redrive a saga from its failed step" })
     .input(z.object({ id: sagaId, reason: operatorReason }))
-    .mutation(({ ctx, input }) => sagaServiceFor(ctx).redrive(input.id, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.sagas.redrive(input.id, auditContextOf(ctx, input.reason))),
 
   /** A new saga starting at a chosen step, with the steps before it taken from this one's recorded outputs. */
   fork: operatorProcedure
@@ -76,6 +75,6 @@ export const sagasRouter = createTRPCRouter({
       }),
     )
     .mutation(({ ctx, input }) =>
-      sagaServiceFor(ctx).fork(input.id, { fromStep: input.fromStep, input: input.input }, auditContextOf(ctx, input.reason)),
+      ctx.sagas.fork(input.id, { fromStep: input.fromStep, input: input.input }, auditContextOf(ctx, input.reason)),
     ),
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isCorrelationId } from "../../../platform/correlation";
-import { createTraceQuery, type TraceAnchor } from "../../../reliability/trace/trace-query";
+import type { TraceAnchor } from "../../../reliability/trace/trace-query";
 import { createTRPCRouter, viewerProcedure } from "../../trpc";
 
 const uuidOf = (what: string) => z.uuid({ message: `must be ${what} id (a UUID)` });
@@ -22,7 +22,7 @@ export const traceAdminRouter = createTRPCRouter({
   get: viewerProcedure.input(traceAnchorSchema).query(async ({ ctx, input }) => {
     // A file is the files feature's outbox aggregate; the trace query itself knows no features.
     const anchor: TraceAnchor = input.kind === "file" ? { kind: "aggregate", aggregateType: "file", id: input.id } : input;
-    const trace = await createTraceQuery(ctx.db).get(anchor);
+    const trace = await ctx.trace.get(anchor);
     return { ...trace, anchor: input };
   }),
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
 import { createSessionCache } from "~/server/auth/session-cache";
+import { withDomainServices } from "~/server/composition";
 import { redisConnectionOptions } from "~/server/platform/redis";
 import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
 import { waitFor } from "~test/fixtures/outbox.test-support";
@@ -40,7 +41,7 @@ async function instance(channel: string) {
   await cache.whenReady();
   const sessions = createSessionManager(app.services.db, { secret: SECRET, ttlSeconds: 3600, secureCookie: false }, cache);
   closers.push(() => sessions.close(), () => publisher.quit());
-  const handler = createTrpcHttpHandler({ ...app.services, sessions });
+  const handler = createTrpcHttpHandler(withDomainServices({ ...app.services, sessions }));
   return {
     sessions,
     async cookieFor(userId: string) {

@@ -1,15 +1,9 @@
 import { z } from "zod";
-import { createUserAdmin } from "../../../features/users/user-admin";
-import type { InnerContext } from "../../trpc";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const userId = z.uuid({ message: "must be a user id (a UUID)" });
 const role = z.enum(["user", "viewer", "operator"], { message: "role is one of user, viewer, operator" });
-
-function usersOf(ctx: InnerContext) {
-  return createUserAdmin({ db: ctx.db, userChanged: (id) => ctx.sessions.userChanged(id) });
-}
 
 /** admin.users: accounts and roles. Viewers read the list; operators act. */
 export const usersAdminRouter = createTRPCRouter({
@@ -25,17 +19,17 @@ export const usersAdminRouter = createTRPCRouter({
         })
         .default({ limit: 50 }),
     )
-    .query(({ ctx, input }) => usersOf(ctx).list(input)),
+    .query(({ ctx, input }) => ctx.users.list(input)),
 
   changeRole: operatorProcedure
     .meta({ description: "Change a user's role (applies at their next request, on every instance)" })
     .input(z.object({ id: userId, role, reason: operatorReason }))
-    .mutation(({ ctx, input }) => usersOf(ctx).changeRole(input.id, input.role, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.users.changeRole(input.id, input.role, auditContextOf(ctx, input.reason))),
 
   revokeSessions: operatorProcedure
     .meta({ description: "Sign a user out everywhere" })
     .input(z.object({ id: userId, reason: operatorReason }))
-    .mutation(({ ctx, input }) => usersOf(ctx).revokeSessions(input.id, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.users.revokeSessions(input.id, auditContextOf(ctx, input.reason))),
 
   /**
    * Not keyed (idempotency: false): its answer carries the one-time password, which must never be
@@ -51,5 +45,5 @@ export const usersAdminRouter = createTRPCRouter({
         reason: operatorReason,
       }),
     )
-    .mutation(({ ctx, input }) => usersOf(ctx).create(input, auditContextOf(ctx, input.reason))),
+    .mutation(({ ctx, input }) => ctx.users.create(input, auditContextOf(ctx, input.reason))),
 });
