@@ -1,7 +1,6 @@
 import { createIORedisClient, RedisConnection, type ConnectionOptions } from "bullmq";
 import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
-import { getEnv } from "~/env.js";
 
 /**
  * The platform's one way to reach Redis. A deployment is either one Redis (REDIS_URL) or a Redis
@@ -39,11 +38,6 @@ export function parseClusterNodes(text: string): RedisNode[] {
 export function redisTargetFrom(env: { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string }): RedisTarget {
   const clusterNodes = env.REDIS_CLUSTER_NODES ? parseClusterNodes(env.REDIS_CLUSTER_NODES) : undefined;
   return { url: env.REDIS_URL || "redis://127.0.0.1:6379", ...(clusterNodes?.length ? { clusterNodes } : {}) };
-}
-
-/** This process's Redis, from the parsed environment. */
-export function redisTargetFromEnv(): RedisTarget {
-  return redisTargetFrom(getEnv());
 }
 
 const asTarget = (target: RedisTarget | string): RedisTarget => (typeof target === "string" ? { url: target } : target);
@@ -139,14 +133,6 @@ export function bullmqConnection(target: RedisTarget | string): ConnectionOption
   if (!t.clusterNodes) return options as ConnectionOptions;
   installBullmqClusterFactory();
   return { ...options, [CLUSTER_NODES]: t.clusterNodes } as ConnectionOptions;
-}
-
-const globalForRedis = globalThis as unknown as { metastoreRedis?: RedisClient };
-
-/** The process-wide ioredis client of the web app (counters, rate limits, health, saga dispatch). */
-export function getRedis(): RedisClient {
-  globalForRedis.metastoreRedis ??= createRedisClient(redisTargetFromEnv(), { maxRetriesPerRequest: 1, lazyConnect: false });
-  return globalForRedis.metastoreRedis;
 }
 
 // ── Operations that span nodes. On one Redis each is its plain command; on a cluster a command
