@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { createTestApp, type TestApp } from "~test/support/app";
+import { createUsersOfEachRole } from "~test/support/roles";
+import { expectTRPCError } from "~test/support/trpc-error";
 import { recordOperatorAction, type TransactionOnly } from "~/server/reliability/audit";
 
 /**
@@ -26,18 +27,9 @@ async function deadEvent(error = "consumer exploded") {
 }
 const auditRowsFor = (targetId: string) => db().operatorAudit.findMany({ where: { targetIds: { array_contains: [targetId] } }, orderBy: { id: "asc" } });
 
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  if (message) expect((error as TRPCError).message).toMatch(message);
-}
-
 beforeAll(async () => {
   app = await createTestApp();
-  operator = await app.createUser({ role: "operator" });
-  viewer = await app.createUser({ role: "viewer" });
-  user = await app.createUser();
+  ({ operator, viewer, user } = await createUsersOfEachRole(app));
 });
 afterAll(() => app.close());
 

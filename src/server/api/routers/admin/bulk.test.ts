@@ -1,8 +1,9 @@
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { runBulkBatch } from "~/server/reliability/bulk/operations";
 import { createTestApp, type TestApp } from "~test/support/app";
+import { createUsersOfEachRole } from "~test/support/roles";
+import { expectTRPCError } from "~test/support/trpc-error";
 import { seedOutboxEvents } from "~test/support/bulk";
 import { startBulkOperations } from "~test/support/worker";
 import { waitFor } from "~test/fixtures/outbox.test-support";
@@ -14,18 +15,9 @@ let viewer: SessionUser;
 let user: SessionUser;
 const db = () => app.services.db;
 
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  if (message) expect((error as TRPCError).message).toMatch(message);
-}
-
 beforeAll(async () => {
   app = await createTestApp();
-  operator = await app.createUser({ role: "operator" });
-  viewer = await app.createUser({ role: "viewer" });
-  user = await app.createUser();
+  ({ operator, viewer, user } = await createUsersOfEachRole(app));
   await seedOutboxEvents(db(), { count: 50, status: "published" });
   await seedOutboxEvents(db(), { count: 30, status: "dead", error: "consumer x: ECONNRESET on 10.0.0.1", tag: "alpha", offset: 1 });
   await seedOutboxEvents(db(), { count: 12, status: "failed", eventType: "file.renamed", error: "consumer y: disk full", tag: "beta", offset: 2 });

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { inTransaction } from "~/server/platform/db/transaction";
@@ -8,6 +7,8 @@ import { errorFingerprint, UNFINGERPRINTED } from "~/server/reliability/failures
 import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { recordConsumerFailure } from "~/server/reliability/outbox/consumption";
 import { createTestApp, type TestApp } from "~test/support/app";
+import { createUsersOfEachRole } from "~test/support/roles";
+import { expectTRPCError } from "~test/support/trpc-error";
 
 /** Failure groups through the real router: failures recorded by the real write paths, real PostgreSQL. */
 let app: TestApp;
@@ -15,13 +16,6 @@ let operator: SessionUser;
 let viewer: SessionUser;
 let user: SessionUser;
 const db = () => app.services.db;
-
-async function expectTRPCError(promise: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(TRPCError);
-  expect((error as TRPCError).code).toBe(code);
-  if (message) expect((error as TRPCError).message).toMatch(message);
-}
 
 /** An event whose consumer failed for good with this error (the consumer path records it). */
 async function deadEvent(type: "file.tagged" | "file.renamed", error: Error) {
@@ -42,9 +36,7 @@ function storageError(fileId: string, bytes: number) {
 
 beforeAll(async () => {
   app = await createTestApp();
-  operator = await app.createUser({ role: "operator" });
-  viewer = await app.createUser({ role: "viewer" });
-  user = await app.createUser();
+  ({ operator, viewer, user } = await createUsersOfEachRole(app));
 });
 afterAll(() => app.close());
 
