@@ -10,16 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "~/server/api/root";
 import type { SessionUser } from "~/server/auth/session";
 import { transformer } from "~/server/platform/transformer";
-import { createTestApp, type TestApp } from "~test/support/app";
+import type { TestApp } from "~test/support/app";
+import { createTestAppWithUser } from "~test/support/app-with-user";
 import { idempotencyHeaders, idempotencyLink } from "./idempotency-link";
 
 let app: TestApp;
 let user: SessionUser;
 
-beforeAll(async () => {
-  app = await createTestApp();
-  user = await app.createUser();
-});
+beforeAll(async () => ({ app, user } = await createTestAppWithUser()));
 afterAll(() => app.close());
 
 /** A fetch into the real handler that loses the first `lose` responses after the server answered them. */

@@ -7,16 +7,14 @@ import { createTRPCClient } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { appLinks } from "~/trpc/links";
-import { createTestApp, type TestApp } from "~test/support/app";
+import type { TestApp } from "~test/support/app";
+import { createTestAppWithUser } from "~test/support/app-with-user";
 import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import type { AppRouter } from "./root";
 
 let app: TestApp;
 let user: SessionUser;
-beforeAll(async () => {
-  app = await createTestApp();
-  user = await app.createUser();
-});
+beforeAll(async () => ({ app, user } = await createTestAppWithUser()));
 afterAll(() => app.close());
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, type TestApp } from "~test/support/app";
+import type { TestApp } from "~test/support/app";
+import { createTestAppWithUser } from "~test/support/app-with-user";
 import { createMetricsRegistry } from "./prometheus";
 
 let app: TestApp;
 let user: SessionUser;
 
-beforeAll(async () => {
-  app = await createTestApp();
-  user = await app.createUser();
-});
+beforeAll(async () => ({ app, user } = await createTestAppWithUser()));
 afterAll(() => app.close());
 
 function value(text: string, series: string): number | undefined {

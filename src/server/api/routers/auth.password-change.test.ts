@@ -6,17 +6,12 @@
  * that had the flagged session cached. A one-time password stops signing in after its window.
  */
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createDownloadHandler } from "~/server/api/download-handler";
-import { createTrpcHttpHandler } from "~/server/api/http-handler";
 import { MIN_PASSWORD_LENGTH, PASSWORD_CHANGE_REQUIRED_MESSAGE } from "~/server/auth/password-rules";
-import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
-import { createSessionCache } from "~/server/auth/session-cache";
-import { withDomainServices } from "~/server/composition";
+import { SESSION_COOKIE } from "~/server/auth/session";
 import { ONE_TIME_PASSWORD_TTL_MS } from "~/server/features/users/user-admin";
-import { redisConnectionOptions } from "~/server/platform/redis";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { createWebInstance } from "~test/support/web-instance";
 import { waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
@@ -34,40 +29,7 @@ afterAll(async () => {
   await app.close();
 });
 
-/** One web instance: its own session cache (long TTL, so only the invalidation can end an entry) on a shared channel. */
-async function instance(channel: string) {
-  const publisher = new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
-  const cache = createSessionCache({
-    subscriber: new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 })),
-    publisher,
-    channel,
-    ttlMs: 60_000,
-    heartbeatMs: 200,
-    logger: app.services.logger,
-  });
-  await cache.whenReady();
-  const sessions = createSessionManager(app.services.db, { secret: SECRET, ttlSeconds: 3600, secureCookie: false }, cache);
-  closers.push(() => sessions.close(), () => publisher.quit());
-  const services = withDomainServices({ ...app.services, sessions });
-  const trpc = createTrpcHttpHandler(services);
-  const download = createDownloadHandler(services);
-  return {
-    cache,
-    call(path: string, cookie: string, input?: unknown) {
-      if (input === undefined) return trpc(new Request(`http://localhost/api/trpc/${path}`, { headers: { cookie } }));
-      return trpc(
-        new Request(`http://localhost/api/trpc/${path}`, {
-          method: "POST",
-          headers: { cookie, "content-type": "application/json", origin: "http://localhost" },
-          body: JSON.stringify({ json: input }),
-        }),
-      );
-    },
-    download(fileId: string, cookie: string) {
-      return download(new Request(`http://localhost/api/files/${fileId}/download`, { headers: { cookie } }), fileId);
-    },
-  };
-}
+const instance = (channel: string) => createWebInstance(app, { channel, secret: SECRET, closers });
 
 type Instance = Awaited<ReturnType<typeof instance>>;
 

@@ -5,14 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { TRPCError } from "@trpc/server";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTrpcHttpHandler } from "~/server/api/http-handler";
-import { createSessionManager, SESSION_COOKIE } from "~/server/auth/session";
-import { createSessionCache } from "~/server/auth/session-cache";
-import { withDomainServices } from "~/server/composition";
-import { redisConnectionOptions } from "~/server/platform/redis";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { createWebInstance } from "~test/support/web-instance";
 import { waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
@@ -27,39 +22,7 @@ afterAll(async () => {
   await app.close();
 });
 
-/** One web instance over the test database: its own session cache (long TTL) on a shared channel. */
-async function instance(channel: string) {
-  const publisher = new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 }));
-  const cache = createSessionCache({
-    subscriber: new Redis(redisConnectionOptions(TEST_REDIS_URL, { maxRetriesPerRequest: 1 })),
-    publisher,
-    channel,
-    ttlMs: 60_000, // any change seen below came through the invalidation, never through expiry
-    heartbeatMs: 200,
-    logger: app.services.logger,
-  });
-  await cache.whenReady();
-  const sessions = createSessionManager(app.services.db, { secret: SECRET, ttlSeconds: 3600, secureCookie: false }, cache);
-  closers.push(() => sessions.close(), () => publisher.quit());
-  const handler = createTrpcHttpHandler(withDomainServices({ ...app.services, sessions }));
-  return {
-    sessions,
-    async cookieFor(userId: string) {
-      const row = await app.services.db.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, sessionVersion: true } });
-      return `${SESSION_COOKIE}=${await sessions.seal(row)}`;
-    },
-    call(path: string, cookie: string, input?: unknown) {
-      if (input === undefined) return handler(new Request(`http://localhost/api/trpc/${path}`, { headers: { cookie } }));
-      return handler(
-        new Request(`http://localhost/api/trpc/${path}`, {
-          method: "POST",
-          headers: { cookie, "content-type": "application/json", origin: "http://localhost" },
-          body: JSON.stringify({ json: input }),
-        }),
-      );
-    },
-  };
-}
+const instance = (channel: string) => createWebInstance(app, { channel, secret: SECRET, closers });
 
 async function code(p: Promise<unknown>) {
   const e = await p.then(() => null, (err: unknown) => err);
