@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { createIdempotencyMetrics, IDEMPOTENCY_COUNTERS } from "../reliability/idempotency/metrics";
 import { countRecordsByState } from "../reliability/idempotency/queries";
-import { blockedAggregates, outboxStats } from "../reliability/outbox/operator";
+import { blockedAggregates, outboxStats } from "../reliability/outbox/queries";
 import { reconcileReasons, reconcileTotals } from "../reliability/outbox/reconcile-store";
 import { workerHeartbeatKey } from "../contracts/queues";
 import type { SignInThrottle } from "../auth/sign-in-throttle";

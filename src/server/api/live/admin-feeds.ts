@@ -1,6 +1,6 @@
 import type { Db } from "../../platform/db/client";
 import { countRecordsByState } from "../../reliability/idempotency/queries";
-import { outboxStats } from "../../reliability/outbox/operator";
+import { outboxStats } from "../../reliability/outbox/queries";
 import type { AppServices } from "../../services";
 import { createPollingFeed, type PollingFeed } from "./polling-feed";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Prisma } from "../../db/generated/client";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
-import { uuidv7Floor } from "../../reliability/outbox/operator";
+import { uuidv7Floor } from "../../reliability/outbox/queries";
 
 /**
  * What a bulk action may select: outbox events an operator can act on (pending, failed, dead), by

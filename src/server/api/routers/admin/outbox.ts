@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { outboxFilterSchema } from "../../../reliability/outbox/operator";
+import { outboxFilterSchema } from "../../../reliability/outbox/queries";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
