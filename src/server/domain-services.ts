@@ -27,7 +27,8 @@ import { applyPause, desiredPauses, fleetQueuesFor, listWorkers, MISSED_BEATS_BE
 import { deleteExpiredIdempotencyKeys } from "./reliability/idempotency/cleanup";
 import { createIdempotencyMetrics, hitRate } from "./reliability/idempotency/metrics";
 import { countRecordsByState, listIdempotencyRecords } from "./reliability/idempotency/queries";
-import { blockedAggregates, discardEvent, getEvent, listEvents, outboxStats, retryEvent, retryMatching, type OutboxFilter } from "./reliability/outbox/queries";
+import { discardEvent, retryEvent, retryMatching } from "./reliability/outbox/operations";
+import { blockedAggregates, getEvent, listEvents, outboxStats, type OutboxFilter } from "./reliability/outbox/queries";
 import { replayEventWithPayload } from "./reliability/outbox/replay";
 import { createTraceQuery } from "./reliability/trace/trace-query";
 import { webSagaService } from "./app-sagas";

@@ -4,7 +4,7 @@ import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createFilesServiceWithOutbox } from "~/server/features/files/files-outbox";
-import { retryEvent } from "~/server/reliability/outbox/queries";
+import { retryEvent } from "~/server/reliability/outbox/operations";
 import { QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumer-registry";

@@ -1,7 +1,8 @@
 import { asTestOperator } from "~test/support/audit";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockedAggregates, discardEvent, retryEvent } from "~/server/reliability/outbox/queries";
+import { discardEvent, retryEvent } from "~/server/reliability/outbox/operations";
+import { blockedAggregates } from "~/server/reliability/outbox/queries";
 import { retryDelayMs } from "~/server/reliability/outbox/backoff";
 import { bullmqConnection } from "~/server/platform/redis";
 import { createTestApp, type TestApp } from "~test/support/app";

@@ -4,7 +4,8 @@ import { Prisma } from "../../db/generated/client";
 import { afterCommit, inTransaction, type Tx } from "../../platform/db/transaction";
 import { recordOperatorAction, type AuditContext } from "../audit";
 import { DomainError, notFound } from "../../platform/errors";
-import { discardEventsByIds, discardNote, retryEventsByIds, uuidv7Floor } from "../outbox/queries";
+import { discardEventsByIds, discardNote, retryEventsByIds } from "../outbox/operations";
+import { uuidv7Floor } from "../outbox/queries";
 import { bulkConditions, parseStoredFilter, statusesFor, type BulkAction, type BulkFilter } from "./filter";
 
 /**

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Db } from "../../platform/db/client";
 import { recordAfterEffect, type AuditContext } from "../audit";
 import { DomainError } from "../../platform/errors";
-import { actOnMatching } from "../outbox/queries";
+import { actOnMatching } from "../outbox/operations";
 import type { SagaOperations } from "../saga/operations";
 import { errorSignature, UNFINGERPRINTED } from "./fingerprint";
 
