@@ -24,7 +24,7 @@ import type { QueryCache } from "./reliability/cache/query-cache";
 import { withDeadline } from "./reliability/cache/deadline";
 import { discardFailureGroup, listFailureGroups, retryFailureGroup, type FailureSource } from "./reliability/failures/groups";
 import { applyPause, desiredPauses, fleetQueuesFor, listWorkers, MISSED_BEATS_BEFORE_GONE, readQueueStates, setDesiredPause, type PausableQueue } from "./reliability/fleet";
-import { deleteExpiredIdempotencyKeys } from "./reliability/idempotency/cleanup";
+import { deleteExpiredIdempotencyKeys } from "./reliability/idempotency/operations";
 import { createIdempotencyMetrics, hitRate } from "./reliability/idempotency/metrics";
 import { countRecordsByState, listIdempotencyRecords } from "./reliability/idempotency/queries";
 import { discardEvent, retryEvent, retryMatching } from "./reliability/outbox/operations";

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from "bullmq";
 import type { Db } from "~/server/platform/db/client";
-import { deleteExpiredIdempotencyKeys } from "~/server/reliability/idempotency/cleanup";
+import { deleteExpiredIdempotencyKeys } from "~/server/reliability/idempotency/operations";
 import type { Logger } from "~/server/platform/logger";
 import { QueueName } from "~/server/contracts/queues";
 import { startScheduledJob } from "./scheduled-job";

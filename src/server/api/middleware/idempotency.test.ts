@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createInnerContext } from "~/server/api/trpc";
 import { createCaller } from "~/server/api/root";
-import { deleteExpiredIdempotencyKeys } from "~/server/reliability/idempotency/cleanup";
+import { deleteExpiredIdempotencyKeys } from "~/server/reliability/idempotency/operations";
 import { createTestApp, type TestApp } from "~test/support/app";
 
 let app: TestApp;
