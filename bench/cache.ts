@@ -145,13 +145,15 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
 }
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const DB_NAME = "metastore_bench_cache";
+// BENCH_DB_NAME: a database of one's own when several people bench on one PostgreSQL at once.
+const DB_NAME = process.env.BENCH_DB_NAME ?? "metastore_bench_cache";
 const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
 let REDIS_URL = "";
 const PREFIX = `bench-cache-${randomUUID().slice(0, 8)}`;
 const FILES = 100_000;
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+// BENCH_QUICK=1 (as `npm run bench` passes it): 2 s rounds.
+const DURATION = Number(process.env.BENCH_DURATION ?? (process.env.BENCH_QUICK === "1" ? 2 : 5));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const EMAIL = "bench@metastore.local";
