@@ -84,23 +84,6 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
       await cache?.publish(userId);
     },
 
-    /**
-     * Replace a password (the user's own, after checking the current one). Clears a one-time
-     * password's expiry and the must-change flag.
-     */
-    async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
-      const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
-      if (!user || !(await verifyPassword(user.passwordHash, currentPassword))) return false;
-      await db.user.update({
-        where: { id: userId },
-        data: { passwordHash: await hashPassword(newPassword), mustChangePassword: false, passwordExpiresAt: null },
-      });
-      // Committed: every instance must stop serving the cached session that still carries the
-      // must-change flag, or the user would stay locked out until the cache entry expired.
-      await cache?.publish(userId);
-      return true;
-    },
-
     /** Stop the session cache's subscription (process shutdown, tests). */
     async close(): Promise<void> {
       await cache?.close();
