@@ -13,7 +13,8 @@
  * do not queue on one row lock): requests / wall time. Scenarios run interleaved in rounds.
  * Prints a markdown table and the targets of issue 4.
  *
- * Env: BENCH_REQUESTS (default 2000), BENCH_CONCURRENCY (default 4), BENCH_WARMUP (default 300).
+ * Env: BENCH_REQUESTS (default 2000), BENCH_CONCURRENCY (default 4), BENCH_WARMUP (default 300);
+ * BENCH_QUICK=1 makes the defaults 300 requests and 50 warm-up (as `BENCH_QUICK=1 npm run bench`).
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -41,9 +42,11 @@ const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
 let REDIS_URL = "";
 const PREFIX = `bench-idem-${randomUUID().slice(0, 8)}`;
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+/** BENCH_QUICK=1: the sizes `npm run bench` uses for a quick run (300 requests, 50 warm-up). */
+const QUICK = process.env.BENCH_QUICK === "1";
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? (QUICK ? 300 : 2000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 50 : 300));
 const UPLOAD_BYTES = 4096;
 
 const log = (msg: string) => process.stderr.write(`[bench:idempotency] ${msg}\n`);
