@@ -190,7 +190,8 @@ async function main() {
       const commitsPerRequest: number[] = [];
       for (let i = 0; i < COUNTED; i++) {
         const before = pgCounter.snapshot().commits;
-        await run(s.call, 1, s.expectReplay, []);
+        const { replayed } = await s.call(0, i); // i: each rename to a new name (an unchanged name writes no event)
+        if (replayed !== s.expectReplay) throw new Error(`counted request ${i}: replayed=${replayed}, expected ${s.expectReplay}`);
         commitsPerRequest.push(pgCounter.snapshot().commits - before);
       }
       medianCommits.set(`${s.mutation}, ${s.scenario}`, percentile([...commitsPerRequest].sort((a, b) => a - b), 50));
