@@ -3,7 +3,8 @@ import { afterCommit, inTransaction, type Tx } from "../../platform/db/transacti
 import { DomainError, notFound } from "../../platform/errors";
 import { recordAfterEffect, recordOperatorAction, type AuditContext } from "../audit";
 import type { SagaRegistry } from "./definition";
-import { dispatchOptionsFor, errorText, leaseMsFor, type SagaEngineDeps } from "./engine";
+import type { SagaEngineDeps } from "./engine";
+import { dispatchOptionsFor, errorText, leaseMsFor } from "./policy";
 import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, type StepJob } from "./types";
 
 /**
