@@ -106,6 +106,24 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     return rows.length === 1;
   }
 
+  /**
+   * May this job use its pre-claim, i.e. has no operator aborted the saga since? The abort marks
+   * the saga beside the step jobs (Redis) before it writes, so with a dispatcher that keeps marks
+   * the answer costs one Redis read and no PostgreSQL statement: a step is one commit, its finish.
+   * If the mark cannot be read (Redis slow or down), or the dispatcher keeps none, PostgreSQL
+   * answers: the saga is still at the pre-claim's version.
+   */
+  async function noAbortSince(job: StepJob, pre: PreClaim): Promise<boolean> {
+    if (dispatcher.abortMarked) {
+      try {
+        return !(await dispatcher.abortMarked(job));
+      } catch (error) {
+        deps.logger?.warn({ err: errorText(error), sagaId: job.sagaId }, "could not read the saga's abort mark; asking PostgreSQL");
+      }
+    }
+    return sagaAtVersion(job.sagaId, pre.version);
+  }
+
   /** Take the step's lease if the saga is still at it. Returns null if someone else has it or the saga moved. */
   async function claim(job: StepJob, def: SagaDefinition<unknown>, ownPreclaim: number | null = null): Promise<ClaimRow | null> {
     const rows = await hot<ClaimRow>(
@@ -353,10 +371,9 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       // that can run (one job per id; a redelivery goes through a real claim), so it runs at once.
       // An operator's abort after the pre-claim sees that lease as a step in flight and lets it
       // "finish"; the state this job carries predates the abort. So the fast path holds only while
-      // the saga is still at the version of the pre-claim (one primary-key read, no lock, no
-      // write); otherwise the real claim reads the saga afresh and finds the abort.
-      const usePreclaim =
-        pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2 && (await sagaAtVersion(job.sagaId, pre.version));
+      // no abort came since (see noAbortSince); otherwise the real claim reads the saga afresh,
+      // under its row lock, and finds the abort.
+      const usePreclaim = pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2 && (await noAbortSince(job, pre));
       const claimed: ClaimRow | null =
         pre && usePreclaim
           ? { input: pre.input, context: pre.context, version: pre.version, attempts: pre.attempt, execution_id: pre.executionId, executed_output: pre.executedOutput }
