@@ -23,7 +23,8 @@ let queue: ReturnType<typeof createStepQueue>;
 beforeAll(async () => {
   app = await createTestApp();
   for (const sql of TEST_TABLES_SQL) await app.services.db.$executeRawUnsafe(sql);
-  const registry = testSagaRegistry(app.services.db, { timeoutMs: 1_500, attempts: 3 });
+  // A timeout no step here comes near on a loaded machine (waits are on conditions).
+  const registry = testSagaRegistry(app.services.db, { timeoutMs: 5_000, attempts: 3 });
   runner = await startSagaRunner({
     connection: app.bullConnection,
     prefix: app.prefix,
@@ -46,7 +47,7 @@ afterAll(async () => {
 });
 
 async function waitForStatus(id: string, statuses: SagaStatus[] = ["completed", "compensated", "failed", "aborted"]) {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 40_000;
   for (;;) {
     const row = await app.services.db.sagaInstance.findUniqueOrThrow({ where: { id } });
     if (statuses.includes(row.status)) return row;
