@@ -8,17 +8,18 @@ import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { asTestOperator } from "~test/support/audit";
 import { startSagaRunner } from "~test/support/worker";
+import { startSagaTestBed } from "~test/support/saga";
 import { DomainError } from "../../platform/errors";
 import { errorFingerprint } from "../failures/fingerprint";
 import { createSagaEngine, type StepOutcome } from "./engine";
-import { createSagaService, type SagaService } from "./saga-service";
+import type { SagaService } from "./saga-service";
 import { inTransaction } from "../../platform/db/transaction";
-import { createBullSagaDispatcher, createStepQueue, stepJobId } from "./step-queue";
+import { type createStepQueue, stepJobId } from "./step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import type { SagaStatus, StepJob } from "./types";
 
 let app: TestApp;
-let runner: Awaited<ReturnType<typeof startSagaRunner>>;
+let bed: Awaited<ReturnType<typeof startSagaTestBed>>;
 let sagas: SagaService;
 let queue: ReturnType<typeof createStepQueue>;
 
@@ -36,26 +37,12 @@ beforeAll(async () => {
   app = await createTestApp();
   for (const sql of TEST_TABLES_SQL) await app.services.db.$executeRawUnsafe(sql);
   const registry = testSagaRegistry(app.services.db, { timeoutMs: TIMEOUT_MS, hangTimeoutMs: HANG_TIMEOUT_MS, attempts: 3 });
-  runner = await startSagaRunner({
-    connection: app.bullConnection,
-    prefix: app.queuePrefix,
-    db: app.services.db,
-    databaseUrl: app.databaseUrl,
-    registry,
-    logger: pino({ level: process.env.SAGA_TEST_LOG ?? "silent" }),
-    concurrency: 8,
-    lockDurationMs: 2_000,
-    stalledIntervalMs: 1_000,
-    sweepEveryMs: 300,
-    stuckAfterMs: 1_500,
-  });
-  queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
-  sagas = createSagaService({ db: app.services.db, registry, dispatcher: createBullSagaDispatcher(queue) });
+  bed = await startSagaTestBed(app, registry, { concurrency: 8, lockDurationMs: 2_000, stalledIntervalMs: 1_000, sweepEveryMs: 300, stuckAfterMs: 1_500 });
+  ({ queue, sagas } = bed);
 });
 
 afterAll(async () => {
-  await runner?.close();
-  await queue?.close();
+  await bed?.close();
   await app?.close();
 });
 
