@@ -132,6 +132,45 @@ describe("abort marks beside the step jobs (real BullMQ dispatcher)", () => {
     }
   });
 
+  it("a job that cannot read the mark (Redis unreachable for it) asks PostgreSQL, and still does not run an aborted step", async () => {
+    const t = await setUp("mark-unread");
+    const dead = createStepQueue({ connection: { host: "127.0.0.1", port: 4214, maxRetriesPerRequest: null, enableOfflineQueue: true }, prefix: `${app.queuePrefix}-dead-read` });
+    dead.on("error", () => {});
+    try {
+      const { id } = await t.engine.startSaga("test.five", {});
+      const step0 = await t.engine.runStep(await t.queued({ sagaId: id, sagaType: "test.five", phase: "execute", stepIndex: 0, generation: 0 }), first());
+      if (step0.kind !== "advanced" || !step0.next) throw new Error(JSON.stringify(step0));
+      const preclaimed = await t.queued(step0.next);
+      await t.operations.abort(id, "stop before step 1", asTestOperator);
+
+      // A runner whose reads of the mark go to a Redis that does not answer.
+      const healthy = createBullSagaDispatcher(t.queue);
+      const blind = { ...healthy, abortMarked: createBullSagaDispatcher(dead, { timeoutMs: 300 }).abortMarked };
+      const pool = new pg.Pool({ connectionString: app.databaseUrl, max: 1 });
+      const statements: string[] = [];
+      const sql = {
+        query<T>(config: { name: string; text: string; values: unknown[] }) {
+          statements.push(config.name);
+          return pool.query(config) as unknown as Promise<{ rows: T[] }>;
+        },
+      };
+      const engine = createSagaEngine({ db: app.services.db, sql, registry: testSagaRegistry(app.services.db, { timeoutMs: 5_000, attempts: 3 }), dispatcher: blind });
+      try {
+        let outcome = await engine.runStep(preclaimed, first());
+        expect(statements.slice(0, 2)).toEqual(["saga_at_version", "saga_claim"]);
+        while (outcome.kind === "advanced" && outcome.next) outcome = await engine.runStep(await t.queued(outcome.next), first());
+      } finally {
+        await pool.end();
+      }
+      expect(await calls(id, "execute")).toEqual([0]);
+      expect(await calls(id, "compensate")).toEqual([0]);
+      expect(await app.services.db.sagaInstance.findUniqueOrThrow({ where: { id }, select: { status: true } })).toEqual({ status: "aborted" });
+    } finally {
+      await t.close();
+      await dead.close().catch(() => {});
+    }
+  });
+
   it("an abort that cannot mark the saga (Redis unreachable) is refused and writes nothing", async () => {
     const dead = createStepQueue({ connection: { host: "127.0.0.1", port: 4213, maxRetriesPerRequest: null, enableOfflineQueue: true }, prefix: `${app.queuePrefix}-dead` });
     dead.on("error", () => {});
