@@ -7,7 +7,7 @@
  *
  * The master chosen is the one serving BullMQ's slot (the hash tag of the queue prefix): every
  * queue, job and lock of this app lives there, so the relay, the consumers and the saga runner all
- * lose their master at once. Runs only under `npm run test:cluster` (REDIS_CLUSTER_NODES set).
+ * lose their master at once. Runs only under `npm run test:redis-cluster` (REDIS_CLUSTER_NODES set).
  */
 import calculateSlot from "cluster-key-slot";
 import { pino } from "pino";
@@ -33,7 +33,7 @@ const stops: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   const nodes = process.env.REDIS_CLUSTER_NODES;
-  if (!nodes) throw new Error("failover.test.ts runs under `npm run test:cluster` (REDIS_CLUSTER_NODES unset)");
+  if (!nodes) throw new Error("failover.test.ts runs under `npm run test:redis-cluster` (REDIS_CLUSTER_NODES unset)");
   view = clusterView(portsOf(nodes));
   app = await createTestApp({ maxUploadBytes: 64 * 1024 });
   alice = await app.createUser();
