@@ -21,6 +21,9 @@ export default infrastructureSuite({
     "src/server/reliability/cache/query-cache.test.ts",
     "src/server/features/files/cache-events.test.ts",
     "src/server/api/middleware/cache.test.ts",
+    // live updates: one poller per topic for the deployment, fanned out through pub/sub; revoked sessions end their stream
+    "src/server/api/live/live-fanout.test.ts",
+    "src/server/api/routers/admin/live.test.ts",
     // bulk operator actions (a web-side queue and the worker's)
     "src/server/api/routers/admin/bulk.test.ts",
     // the real worker process (composed, BullMQ, heartbeat read by the web) on the cluster
