@@ -80,9 +80,15 @@ const changeKeys: { [K in LiveTopic]: (s: LiveSnapshots[K]) => unknown } = {
 export const liveChannel = (prefix: string, topic: LiveTopic) => `${prefix}:live:${topic}`;
 
 function feedFor<K extends LiveTopic>(topic: K, services: AppServices, hub: LiveHub, intervalMs: number) {
-  // The feed and its shared poll refer to each other: the poll hands relayed readings to the feed,
-  // the feed's poll is the shared one's read.
-  let feed!: PollingFeed<LiveSnapshots[K]>;
+  // The feed and its shared poll refer to each other (each calls the other only later, once both exist):
+  // the poll hands relayed readings to the feed, the feed's poll is the shared one's read.
+  const feed: PollingFeed<LiveSnapshots[K]> = createPollingFeed({
+    load: () => poll.read(),
+    changeKey: changeKeys[topic],
+    intervalMs,
+    // A stream leaves a topic's wait between two rounds: hand the poller lease on only if nobody came back.
+    onIdle: () => setTimeout(() => feed.waiting === 0 && void poll.idle(), intervalMs).unref(),
+  });
   const poll = createSharedPoll<LiveSnapshots[K]>({
     redis: services.redis,
     hub,
@@ -90,13 +96,6 @@ function feedFor<K extends LiveTopic>(topic: K, services: AppServices, hub: Live
     load: () => loaders[topic](services),
     onReading: (value) => feed.offer(value),
     intervalMs,
-  });
-  feed = createPollingFeed({
-    load: () => poll.read(),
-    changeKey: changeKeys[topic],
-    intervalMs,
-    // A stream leaves a topic's wait between two rounds: hand the poller lease on only if nobody came back.
-    onIdle: () => setTimeout(() => feed.waiting === 0 && void poll.idle(), intervalMs).unref(),
   });
   return { feed, poll };
 }
