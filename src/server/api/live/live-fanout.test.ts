@@ -65,12 +65,12 @@ type Instance = ReturnType<typeof instance>;
 type LiveEvent = { snapshots: Partial<LiveSnapshots> };
 const decode = (data: string) => transformer.deserialize(JSON.parse(data)) as LiveEvent;
 
-const deadEvent = async (services: AppServices) => {
-  const event = await inTransaction(services.db, (tx) =>
-    appendEvent(tx, { type: "file.tagged", aggregateId: randomUUID(), payload: { fileId: randomUUID(), ownerId: randomUUID(), tags: ["x"] } }),
-  );
-  await services.db.outboxEvent.update({ where: { id: event.id }, data: { status: "dead", lastError: "gone", lastFailedAt: new Date() } });
-};
+/** One commit that adds a dead outbox event (two commits could be seen in between: a pending one). */
+const deadEvent = (services: AppServices) =>
+  inTransaction(services.db, async (tx) => {
+    const event = await appendEvent(tx, { type: "file.tagged", aggregateId: randomUUID(), payload: { fileId: randomUUID(), ownerId: randomUUID(), tags: ["x"] } });
+    await tx.outboxEvent.update({ where: { id: event.id }, data: { status: "dead", lastError: "gone", lastFailedAt: new Date() } });
+  });
 
 beforeAll(async () => {
   app = await createTestApp();
