@@ -12,9 +12,13 @@ export default infrastructureSuite({
     "worker/jobs/outbox-relay.test.ts",
     "worker/jobs/outbox-consumers.test.ts",
     "worker/jobs/outbox-consumer-failures.test.ts",
+    // a relay SIGKILLed after its claim / after its publish (a child process on the cluster config)
+    "worker/jobs/outbox-relay.crash.test.ts",
     // saga
     "src/server/reliability/saga/saga-engine.test.ts",
     "src/server/features/files/upload-saga.test.ts",
+    // saga runners SIGKILLed mid-step (child processes on the cluster config)
+    "src/server/reliability/saga/saga.crash.test.ts",
     // idempotency
     "src/server/api/middleware/idempotency.test.ts",
     // cache

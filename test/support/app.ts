@@ -16,6 +16,7 @@ import { hashPassword } from "~/server/auth/passwords";
 import { composeServices } from "~/server/composition";
 import type { AppServices } from "~/server/services";
 import { bullmqConnection, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisClient, type RedisTarget } from "~/server/platform/redis";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -152,7 +153,8 @@ export async function createTestApp(
     async close() {
       // Remove every key of this test's prefixes (queues and cache; every node of a cluster), then close.
       await services.cache?.close();
-      await deleteKeysUnder(redis, [prefix, queuePrefix(prefix, redisTarget)]);
+      const bullPrefix = queuePrefix(prefix, redisTarget);
+      await deleteKeysUnder(redis, [prefix, bullPrefix, ...Object.values(QueueName).map((queue) => queueKeyPrefix(bullPrefix, queue))]);
       await composed.close();
       await rm(storageDir, { recursive: true, force: true });
       await database.drop();

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { jobSchemas, QueueName } from "../../contracts/queues";
+import { jobSchemas, queueKeyPrefix, QueueName } from "../../contracts/queues";
 import type { DispatchOptions, SagaDispatcher, StepJob } from "./types";
 
 /**
@@ -16,7 +16,7 @@ export function stepJobId(job: StepJob): string {
 const LIVE_STATES = new Set(["waiting", "delayed", "active", "prioritized", "waiting-children"]);
 
 export function createStepQueue(opts: { connection: ConnectionOptions; prefix: string }) {
-  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: opts.prefix });
+  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.sagaStep) });
 }
 
 /** Redis did not take a step job within the dispatcher's deadline (the job may still land later). */
