@@ -32,6 +32,11 @@ export function createLiveHub(opts: { redis: RedisClient; logger: Logger }) {
         }
       }
     });
+    // ioredis resubscribes what was subscribed before a reconnect; a SUBSCRIBE that failed while
+    // Redis was down is sent again here (subscribing twice to a channel is harmless).
+    sub.on("ready", () => {
+      if (subscriber === sub && handlers.size > 0) sub.subscribe(...handlers.keys()).catch(() => {});
+    });
     subscriber = sub;
     return sub;
   }
