@@ -119,5 +119,6 @@ describe("worker start while a dependency is down", () => {
     await until("/healthz to answer 200", async () => (await health()) === 200);
     expect(log).toContain(`${name} is reachable: starting`);
     expect(log).toContain("worker started");
-  });
+    // The worker's own start (tsx, imports) on a busy machine, its retry pause (at most 10 s) and the heartbeat.
+  }, 150_000);
 });
