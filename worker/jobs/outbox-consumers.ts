@@ -17,7 +17,7 @@ import { describeError } from "~/server/reliability/outbox/relay-store";
 import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
 import { contextFromCarrier, SpanKind, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
 import type { Logger } from "~/server/platform/logger";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { defaultConsumers, type EventConsumer } from "./consumer-registry";
 import type { WorkerMetrics } from "../metrics";
@@ -264,7 +264,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     },
     {
       connection: deps.connection,
-      prefix: deps.prefix,
+      prefix: queueKeyPrefix(deps.prefix, QueueName.outboxEvents),
       ...bullmqTelemetry(),
       concurrency: deps.options?.concurrency ?? 32,
       ...(deps.options?.lockDurationMs ? { lockDuration: deps.options.lockDurationMs } : {}),

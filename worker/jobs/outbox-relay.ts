@@ -6,7 +6,7 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from "~/server/reliability/outbox
 import type { DeliveredEvent } from "~/server/contracts/events";
 import { claimDueEvents, markPublished, markPublishFailed, releaseClaims, type ClaimedEvent } from "~/server/reliability/outbox/relay-store";
 import type { Logger } from "~/server/platform/logger";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import type { WorkerMetrics } from "../metrics";
 import { listenForOutboxEvents } from "./outbox-notify-listener";
 import type { Link } from "@opentelemetry/api";
@@ -117,7 +117,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
   // notices the outage and hands its claims back instead of hanging on them.
   const queue = new Queue(QueueName.outboxEvents, {
     connection: { ...deps.connection, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) } as ConnectionOptions,
-    prefix: deps.prefix,
+    prefix: queueKeyPrefix(deps.prefix, QueueName.outboxEvents),
     ...bullmqTelemetry(),
   });
   let lastQueueError = 0;

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { jobSchemas, QueueName } from "../../contracts/queues";
+import { jobSchemas, queueKeyPrefix, QueueName } from "../../contracts/queues";
 import type { AbortMarkKey, DispatchOptions, SagaDispatcher, StepJob } from "./types";
 
 /**
@@ -21,7 +21,7 @@ export function abortMarkKey(queue: Queue, saga: AbortMarkKey): string {
 const LIVE_STATES = new Set(["waiting", "delayed", "active", "prioritized", "waiting-children"]);
 
 export function createStepQueue(opts: { connection: ConnectionOptions; prefix: string }) {
-  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: opts.prefix });
+  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.sagaStep) });
 }
 
 /** How long a runner waits for the abort mark before asking PostgreSQL instead. */
