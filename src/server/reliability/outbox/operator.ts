@@ -1,5 +1,7 @@
 import { z } from "zod";
-import type { Db, Prisma } from "../../platform/db/client";
+import type { Db } from "../../platform/db/client";
+import { Prisma } from "../../db/generated/client";
+import { cappedCount } from "../../platform/db/capped-count";
 import { randomUUID } from "node:crypto";
 import { DomainError, notFound } from "../../platform/errors";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
@@ -168,18 +170,11 @@ export async function outboxStats(db: Db, opts: { windowMinutes: number } & Stal
     GROUP BY status`;
   const counts: Record<OutboxViewStatus, number> = { pending: 0, publishing: 0, published: 0, stalled: 0, failed: 0, dead: 0, discarded: 0 };
   for (const row of grouped) counts[row.status] = Number(row.n);
-  // Counting millions of published rows exactly would cost a long index scan on every refresh:
-  // above a million rows the planner's estimate is shown instead (and said to be one).
-  const [{ estimate }] = (await db.$queryRaw<Array<{ estimate: number }>>`
-    SELECT reltuples::float8 AS estimate FROM pg_class WHERE oid = 'outbox_event'::regclass`) as [{ estimate: number }];
-  let publishedApproximate = false;
-  if (estimate > 1_000_000) {
-    const others = counts.pending + counts.publishing + counts.failed + counts.dead + counts.discarded;
-    counts.published = Math.max(0, Math.round(estimate) - others);
-    publishedApproximate = true;
-  } else {
-    counts.published = await db.outboxEvent.count({ where: { status: "published" } });
-  }
+  // Counting millions of published rows exactly would read every one of them on each refresh: past
+  // EXACT_COUNT_CAP the planner's estimate is shown instead (and said to be one: publishedApproximate).
+  const publishedCount = await cappedCount(db, Prisma.sql`outbox_event WHERE status = 'published'`, Prisma.sql`published_at`);
+  counts.published = publishedCount.count;
+  const publishedApproximate = publishedCount.approximate;
   // Stalled events are published rows, shown apart: counted from the small in-flight index.
   counts.stalled = await countStalledEvents(db, { stalledAfterMs: opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS });
   counts.published = Math.max(0, counts.published - counts.stalled);
