@@ -3,10 +3,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
+const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
-/** Starts `script` (relative to the repository root) and resolves once it wrote READY on stdout. */
+/**
+ * Starts `script` (relative to the repository root) and resolves once it wrote READY on stdout.
+ * BENCH_CHILD_NODE_ARGS adds node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them).
+ */
 export async function startBenchChild(script: string, env: NodeJS.ProcessEnv, name = script): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script)], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(ROOT, script)], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on("data", (d) => {

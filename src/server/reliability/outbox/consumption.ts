@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../platform/db/client";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { Prisma } from "../../db/generated/client";
 import { errorFingerprint } from "../failures/fingerprint";
 import { createMicroBatcher } from "../../platform/micro-batcher";
 import { describeError } from "./relay-store";
@@ -91,25 +92,14 @@ export async function handleOnce(
 }
 
 /**
- * Every consumer has handled these events: the next event of each aggregate may now be published.
- * Only when such a next event is waiting does it NOTIFY (sent at commit) to wake the relays at once;
- * otherwise there is nothing for them to do, and a wake-up per batch would only cost claim queries.
+ * The consumed mark as CTEs of a larger statement: `done` marks the events consumed, `waiting` says
+ * whether a next event of one of their aggregates is waiting. Only then does the statement NOTIFY
+ * (sent at commit, see consumedNotify) to wake the relays at once; otherwise there is nothing for
+ * them to do, and a wake-up per batch would only cost claim queries.
  */
-export async function markConsumed(db: Db | Tx, ids: string[], attempts: AttemptRow[] = []): Promise<number> {
-  if (ids.length === 0) {
-    await insertAttempts(db, attempts);
-    return 0;
-  }
-  // The attempts ride in the same statement (a data-modifying CTE runs whether or not it is read):
-  // keeping the history costs the batch no extra round trip.
-  const a = attemptArrays(attempts);
-  const rows = await db.$queryRaw<Array<{ n: bigint; waiting: boolean }>>`
-    WITH att AS (
-      INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
-      SELECT * FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
-                           ${a.outcomes}::"DeliveryOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[])
-      ON CONFLICT (id) DO NOTHING
-    ), done AS (
+function consumedMarkCtes(ids: string[]) {
+  return Prisma.sql`
+    done AS (
       UPDATE outbox_event SET consumed_at = now()
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
       RETURNING aggregate_type, aggregate_id, aggregate_seq
@@ -121,10 +111,16 @@ export async function markConsumed(db: Db | Tx, ids: string[], attempts: Attempt
           WHERE w.aggregate_type = d.aggregate_type AND w.aggregate_id = d.aggregate_id
             AND w.aggregate_seq > d.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')
       ) AS yes
-    )
-    SELECT (SELECT count(*) FROM done) AS n, waiting.yes AS waiting,
-           CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END AS notified
-    FROM waiting`;
+    )`;
+}
+const consumedNotify = Prisma.sql`CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END`;
+
+/** Every consumer has handled these events: the next event of each aggregate may now be published. */
+export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await db.$queryRaw<Array<{ n: bigint }>>`
+    WITH ${consumedMarkCtes(ids)}
+    SELECT (SELECT count(*) FROM done) AS n, ${consumedNotify} AS notified FROM waiting`;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -173,26 +169,55 @@ type InboxItem = {
   effect: (tx: Tx) => Promise<void>;
 };
 
-/** One inbox batch in ONE transaction: a multi-row inbox insert, each new item's effect, then the consumed mark. */
+/**
+ * One inbox batch in ONE transaction of three round trips (BEGIN, one statement, COMMIT), with each
+ * new item's effect run between the statement and the commit. The statement inserts the inbox rows,
+ * keeps each item's attempt (succeeded, or duplicate when an earlier delivery did the work) and marks
+ * consumed the events whose last consumer this is; it all commits with the effects or not at all.
+ * An attempt's duration runs to that statement (batched effects are short by contract).
+ */
 async function handleInboxBatch(db: Db, batch: InboxItem[]): Promise<Array<"handled" | "duplicate">> {
+  const attempts = batch.map((b) => (b.attempt ? attemptRow(b.eventId, b.consumer, b.attempt, "succeeded", null) : null));
+  const a = {
+    ids: attempts.map((r) => r?.id ?? null),
+    attempts: attempts.map((r) => r?.attempt ?? null),
+    starts: attempts.map((r) => (r ? new Date(r.startedAt).toISOString() : null)),
+    durations: attempts.map((r) => r?.durationMs ?? null),
+    workers: attempts.map((r) => r?.worker ?? null),
+  };
+  // Duplicates too: an earlier delivery may have died between its effect and this mark.
+  const toMark = [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))];
   return inTransaction(db, async (tx) => {
-    const inserted = await tx.$queryRaw<Array<{ consumer: string; event_id: string }>>`
-      INSERT INTO inbox_entry (consumer, event_id)
-      SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[])
-      ON CONFLICT DO NOTHING
-      RETURNING consumer, event_id`;
-    const fresh = new Set(inserted.map((r) => `${r.consumer}|${r.event_id}`));
+    const rows = await tx.$queryRaw<Array<{ pos: bigint; fresh: boolean }>>`
+      WITH item AS (
+        SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[]) WITH ORDINALITY AS i(consumer, event_id, pos)
+      ), inserted AS (
+        INSERT INTO inbox_entry (consumer, event_id)
+        SELECT DISTINCT consumer, event_id FROM item
+        ON CONFLICT DO NOTHING
+        RETURNING consumer, event_id
+      ), outcome AS (
+        -- A key inserted by this batch runs once, even if two deliveries of it landed here together.
+        SELECT i.pos, i.consumer, i.event_id,
+               (n.consumer IS NOT NULL AND i.pos = min(i.pos) OVER (PARTITION BY i.consumer, i.event_id)) AS fresh
+        FROM item i LEFT JOIN inserted n ON n.consumer = i.consumer AND n.event_id = i.event_id
+      ), att AS (
+        INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
+        SELECT x.id, o.event_id, o.consumer, x.attempt, (CASE WHEN o.fresh THEN 'succeeded' ELSE 'duplicate' END)::"DeliveryOutcome",
+               x.started_at, x.duration_ms, NULL, x.worker
+        FROM unnest(${a.ids}::uuid[], ${a.attempts}::int[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.workers}::text[])
+               WITH ORDINALITY AS x(id, attempt, started_at, duration_ms, worker, pos)
+        JOIN outcome o ON o.pos = x.pos
+        WHERE x.id IS NOT NULL
+        ON CONFLICT (id) DO NOTHING
+      ), ${consumedMarkCtes(toMark)}, notified AS (SELECT ${consumedNotify} AS notified FROM waiting)
+      SELECT o.pos, o.fresh, notified.notified FROM outcome o CROSS JOIN notified ORDER BY o.pos`;
     const out: Array<"handled" | "duplicate"> = [];
-    const attempts: AttemptRow[] = [];
-    for (const item of batch) {
-      // A key inserted by this batch runs once, even if two deliveries of it landed here together.
-      const outcome = fresh.delete(`${item.consumer}|${item.eventId}`) ? "handled" : "duplicate";
-      if (outcome === "handled") await item.effect(tx);
-      if (item.attempt) attempts.push(attemptRow(item.eventId, item.consumer, item.attempt, outcome === "handled" ? "succeeded" : "duplicate", null));
-      out.push(outcome);
+    for (const [i, item] of batch.entries()) {
+      const fresh = rows[i]?.fresh === true;
+      if (fresh) await item.effect(tx);
+      out.push(fresh ? "handled" : "duplicate");
     }
-    // Duplicates too: an earlier delivery may have died between its effect and this mark.
-    await markConsumed(tx, [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))], attempts);
     return out;
   });
 }
