@@ -27,11 +27,6 @@ const databaseUrl = process.env.DATABASE_URL!;
 const connection = bullmqConnection(process.env.REDIS_URL!);
 const prefix = process.env.PREFIX!;
 const batchSize = Number(process.env.BATCH_SIZE ?? 500);
-// The BullMQ concurrency of both workers, the no-op reference's and MetaStore's consumer (the same
-// for both, so the ratio stays fair). A consumer job waits for its inbox batch's commit, so its
-// throughput is concurrency ÷ commit latency: measured on the loaded 2-core machine (load 15–27),
-// 256 gave 26–39 % of BullMQ alone and 512 gave 50–90 %, with PostgreSQL work per event unchanged.
-const concurrency = Number(process.env.CONCURRENCY ?? 512);
 const logger = pino({ level: "warn" });
 
 const MARK_SQL = `UPDATE outbox_event SET status = 'published', published_at = now(), lease_until = NULL, claimed_by = NULL
@@ -77,7 +72,7 @@ let stop: () => Promise<void>;
 if ((role as string) === "noop") {
   // Reference only: BullMQ's own ceiling on this machine (no database at all).
   const { Worker } = await import("bullmq");
-  const worker = new Worker(QueueName.outboxEvents, async () => {}, { connection, prefix, concurrency });
+  const worker = new Worker(QueueName.outboxEvents, async () => {}, { connection, prefix, concurrency: Number(process.env.CONCURRENCY ?? 256) });
   await worker.waitUntilReady();
   stop = () => worker.close();
 } else if (role === "poller") stop = await plainLoop({ intervalMs: 5000, tight: false });
@@ -91,7 +86,7 @@ else if (role === "relay") {
   };
 } else {
   const db = createDb(databaseUrl, { max: 20 });
-  const consumers = await startBenchConsumers({ db, connection, prefix, logger, concurrency });
+  const consumers = await startBenchConsumers({ db, connection, prefix, logger, concurrency: Number(process.env.CONCURRENCY ?? 256) });
   stop = async () => {
     await consumers.close();
     await db.$disconnect();
