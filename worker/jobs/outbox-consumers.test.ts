@@ -10,8 +10,8 @@ import { createTestApp, type TestApp } from "~test/support/app";
 import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumer-registry";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/reliability/outbox/append-event";
-import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
-import { createInboxBatcher } from "~/server/reliability/outbox/consumption";
+import { processOutboxJob } from "./outbox-consumers";
+import { createConsumedMarker, createInboxBatcher } from "~/server/reliability/outbox/consumption";
 import type { Tx } from "~/server/platform/db/transaction";
 import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 

@@ -8,6 +8,7 @@ import { inTransaction, type Tx } from "../../platform/db/transaction";
 import { recordOperatorAction, type AuditContext } from "../audit";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
+import { eventFilterFields, withEventFilterRules } from "./event-filter";
 import { outboxViewStatuses, type OutboxStatus, type OutboxViewStatus } from "../../contracts/statuses";
 
 /**
@@ -30,20 +31,12 @@ export function viewStatus(row: { status: OutboxStatusName; consumedAt: Date | n
   return row.status === "published" && row.consumedAt === null && row.publishedAt !== null && row.publishedAt < before ? "stalled" : row.status;
 }
 
-export const outboxFilterSchema = z
-  .object({
+export const outboxFilterSchema = withEventFilterRules(
+  z.object({
     status: z.array(z.enum(outboxViewStatuses)).min(1).max(outboxViewStatuses.length).optional(),
-    type: z.string().trim().min(1).max(100).optional(),
-    aggregateType: z.string().trim().min(1).max(100).optional(),
-    aggregateId: z.string().trim().min(1).max(200).optional(),
-    from: z.date().optional(),
-    to: z.date().optional(),
-    errorContains: z.string().trim().min(1, "the error text to look for cannot be empty").max(200).optional(),
-    /** A failure group: events whose latest failure has this error fingerprint. */
-    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, "fingerprint is the 32 hex characters of a failure group").optional(),
-  })
-  .refine((f) => !f.from || !f.to || f.from < f.to, { message: "`from` must be before `to`", path: ["to"] })
-  .refine((f) => !f.aggregateId || f.aggregateType, { message: "give aggregateType with aggregateId", path: ["aggregateType"] });
+    ...eventFilterFields,
+  }),
+);
 export type OutboxFilter = z.infer<typeof outboxFilterSchema>;
 
 /** The smallest UUIDv7 of a millisecond: ids are time-ordered, so a time range is an id range. */
