@@ -11,7 +11,7 @@ export default defineConfig({
   },
   test: {
     include: ["src/**/*.test.ts", "worker/**/*.test.ts", "test/**/*.test.ts"],
-    // Suites that start servers of their own run on their own: npm run test:cluster / test:pgbouncer.
+    // Suites that start servers of their own run on their own: npm run test:redis-cluster / test:pgbouncer.
     exclude: ["**/node_modules/**", "test/cluster/**", "test/pgbouncer/**"],
     // Builds (or reuses) the migrated template database; see test/support/database.ts.
     globalSetup: ["test/global-setup.ts"],

@@ -49,45 +49,62 @@ const SESSION_SECRET = "bench-only-secret-bench-only-secret-0123";
  * serves (same services, same session cookie): PostgreSQL statements and Redis round trips.
  */
 /**
- * BENCH_INPROCESS_ROUNDS=n (with BENCH_COUNTS_ONLY=1): the cached list against the signed-in constant
- * procedure through the same in-process fetch handler, no HTTP server and no build: the CPU a hit
- * costs on top of the framework's own, in alternating rounds (a load spike hits both alike).
+ * BENCH_INPROCESS_ROUNDS=n (default 3; 0: off): the constant procedure without a cookie, signed in, and
+ * the cached list, through the same in-process fetch handler, no HTTP server: the CPU the session
+ * lookup and a hit cost on top of the framework's own, in alternating rounds (a load spike hits all alike).
  */
-const INPROCESS_ROUNDS = Number(process.env.BENCH_INPROCESS_ROUNDS ?? 0);
+const INPROCESS_ROUNDS = Number(process.env.BENCH_INPROCESS_ROUNDS ?? 3);
 
-async function inProcessTiming(handler: (req: Request) => Promise<Response>, cookie: string) {
+async function inProcessTiming(handler: (req: Request) => Promise<Response>, cookie: string): Promise<string> {
   const perRound = 500;
   // This process's CPU time per request (not wall time): sequential wall time would mostly be the
   // Redis round trip's latency, which a loaded server overlaps with other requests' work.
-  const time = async (urlPath: string) => {
+  const time = async (urlPath: string, withCookie = true) => {
     const started = process.cpuUsage();
     for (let i = 0; i < perRound; i++) {
-      const res = await handler(new Request(`http://localhost${urlPath}`, { headers: { cookie } }));
+      const res = await handler(new Request(`http://localhost${urlPath}`, { headers: withCookie ? { cookie } : {} }));
       if (res.status !== 200) throw new Error(`${urlPath}: ${res.status}`);
       await res.text();
     }
     const used = process.cpuUsage(started);
     return (used.user + used.system) / 1000 / perRound;
   };
+  const anon: number[] = [];
   const ping: number[] = [];
   const list: number[] = [];
   for (let r = 0; r < INPROCESS_ROUNDS; r++) {
+    anon.push(await time(q("health.ping"), false));
     ping.push(await time(q("health.ping")));
     list.push(await time(q("files.list", {})));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const a = median(anon);
   const p = median(ping);
   const l = median(list);
-  console.log(`in-process, ${INPROCESS_ROUNDS} alternating rounds of ${perRound}: CPU per request: health.ping signed in ${(p * 1000).toFixed(0)} µs, files.list cache hit ${(l * 1000).toFixed(0)} µs; hit vs constant (CPU-bound throughput) ${((p / l) * 100).toFixed(0)}%`);
+  return (
+    `In-process, ${INPROCESS_ROUNDS} alternating rounds of ${perRound}: CPU per request: health.ping without a cookie ${(a * 1000).toFixed(0)} µs, signed in ${(p * 1000).toFixed(0)} µs, files.list cache hit ${(l * 1000).toFixed(0)} µs; ` +
+      `signed-in vs no cookie ${((a / p) * 100).toFixed(0)}%, hit vs constant ${((p / l) * 100).toFixed(0)}% (CPU-bound throughput).`
+  );
 }
 
-async function inProcessCounts(): Promise<UnitCounts[]> {
+/** Session-cache heartbeat PINGs seen during one scenario's window (counted apart from its requests). */
+interface HeartbeatCount {
+  unit: string;
+  pings: number;
+  windowMs: number;
+}
+
+async function inProcessCounts(): Promise<{ counts: UnitCounts[]; heartbeat: HeartbeatCount[]; cpu: string }> {
   const db = createDb(DATABASE_URL, { max: 4 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   const admin = new Redis(REDIS_URL);
   const logger = pino({ level: "warn" });
   // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
-  const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
+  // Its subscriber PINGs Redis once per heartbeat (1 s) on a timer of its own, whatever the traffic:
+  // not part of any request, so counted apart (a 50-request window catches one now and then).
+  const subscriber = new Redis(redisConnectionOptions(REDIS_URL));
+  redisCounter.countApart(subscriber);
+  const sessionCache = createSessionCache({ subscriber, publisher: redis, channel: `${PREFIX}:sessions:changed`, logger });
   await sessionCache.whenReady();
   const base: AppServices = withDomainServices({
     db,
@@ -109,6 +126,7 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
   const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
   const N = 50;
   const out: UnitCounts[] = [];
+  const heartbeat: HeartbeatCount[] = [];
   const scenario = async (unit: string, handler: typeof cached, urlPath: string, withCookie: boolean) => {
     const get = async () => {
       const res = await handler(new Request(`http://localhost${urlPath}`, { headers: withCookie ? { cookie } : {} }));
@@ -120,39 +138,58 @@ async function inProcessCounts(): Promise<UnitCounts[]> {
     const pgBefore = pgCounter.snapshot();
     const sBefore = await commandStats(admin);
     const rBefore = redisCounter.snapshot();
+    const apartBefore = redisCounter.apartSnapshot();
+    const started = performance.now();
     for (let i = 0; i < N; i++) await get();
+    const windowMs = performance.now() - started;
     const rAfter = redisCounter.snapshot();
-    const sAfter = await commandStats(admin);
+    const apart = redisCounter.apartSnapshot().roundTrips - apartBefore.roundTrips;
+    const server = commandDelta(sBefore, await commandStats(admin));
+    // The server cannot tell whose command it ran: the heartbeat's PINGs (the only PINGs sent here)
+    // are taken out of its count too, and reported apart.
+    const serverPings = server.byCommand.get("ping") ?? 0;
+    if (serverPings !== apart) throw new Error(`${unit}: ${serverPings} PINGs on the server, ${apart} heartbeat round trips counted apart`);
+    server.byCommand.delete("ping");
+    server.total -= serverPings;
+    heartbeat.push({ unit, pings: apart, windowMs });
     out.push({
       unit,
       units: N,
       pg: pgDelta(pgBefore, pgCounter.snapshot()),
       redisClient: { roundTrips: rAfter.roundTrips - rBefore.roundTrips, commands: rAfter.commands - rBefore.commands },
-      redisServer: commandDelta(sBefore, sAfter),
+      redisServer: server,
     });
   };
   await scenario("health.ping, no cookie", cached, q("health.ping"), false);
   await scenario("health.ping, signed in (warm session)", cached, q("health.ping"), true);
   await scenario("files.list, signed in, uncached", uncached, q("files.list", {}), true);
   await scenario("files.list, signed in, cache hit", cached, q("files.list", {}), true);
-  if (INPROCESS_ROUNDS > 0) await inProcessTiming(cached, cookie);
+  const cpu = INPROCESS_ROUNDS > 0 ? await inProcessTiming(cached, cookie) : "";
   await cache.close();
   await sessionCache.close();
   cacheRedis.disconnect();
   await redis.quit();
   await admin.quit();
   await db.$disconnect();
-  return out;
+  return { counts: out, heartbeat, cpu };
+}
+
+function heartbeatNote(heartbeat: HeartbeatCount[]): string {
+  const pings = heartbeat.reduce((n, h) => n + h.pings, 0);
+  const seconds = heartbeat.reduce((n, h) => n + h.windowMs, 0) / 1000;
+  return `Counted apart (not per request): the session cache's heartbeat, one PING per second on its subscriber connection whatever the traffic: ${pings} during the ${heartbeat.length} counting windows (${seconds.toFixed(2)} s in all; ${heartbeat.map((h) => `${h.unit}: ${h.pings}`).join(", ")}).`;
 }
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const DB_NAME = "metastore_bench_cache";
+// BENCH_DB_NAME: a database of one's own when several people bench on one PostgreSQL at once.
+const DB_NAME = process.env.BENCH_DB_NAME ?? "metastore_bench_cache";
 const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
 let REDIS_URL = "";
 const PREFIX = `bench-cache-${randomUUID().slice(0, 8)}`;
 const FILES = 100_000;
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+// BENCH_QUICK=1 (as `npm run bench` passes it): 2 s rounds.
+const DURATION = Number(process.env.BENCH_DURATION ?? (process.env.BENCH_QUICK === "1" ? 2 : 5));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const EMAIL = "bench@metastore.local";
@@ -288,11 +325,14 @@ async function round(s: Scenario): Promise<Row> {
   return { scenario: s.scenario, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
 }
 
-/** Every scenario once per round, rounds interleaved; per scenario the median round (errors summed). */
-async function measure(scenarios: Scenario[]): Promise<Row[]> {
+/**
+ * Every scenario once per round, rounds interleaved; per scenario the median round (errors summed).
+ * `orderOf(round)` gives the indexes of the scenarios in the order that round runs them.
+ */
+async function measure(scenarios: Scenario[], orderOf: (round: number) => number[]): Promise<Row[]> {
   for (const s of scenarios) await verify(s);
   const rounds: Row[][] = scenarios.map(() => []);
-  for (let i = 0; i < ROUNDS; i++) for (const [j, s] of scenarios.entries()) rounds[j]!.push(await round(s));
+  for (let i = 0; i < ROUNDS; i++) for (const j of orderOf(i)) rounds[j]!.push(await round(scenarios[j]!));
   return rounds.map((rs) => {
     const sorted = [...rs].sort((a, b) => a.reqPerSec - b.reqPerSec);
     const median = sorted[Math.floor(sorted.length / 2)]!;
@@ -306,9 +346,9 @@ async function main() {
   await database.recreate();
   await seed();
   log("counting one request of each kind in-process");
-  const counts = await inProcessCounts();
+  const { counts, heartbeat, cpu } = await inProcessCounts();
   if (process.env.BENCH_COUNTS_ONLY === "1") {
-    console.log(countsTable(counts));
+    console.log(`${countsTable(counts)}\n\n${heartbeatNote(heartbeat)}\n\n${cpu}`);
     await database.drop();
     await redisServer.close();
     return;
@@ -339,7 +379,13 @@ async function main() {
       { scenario: "files.list name~'77', cached", base: cached.url, urlPath: q("files.list", { name: "77" }), cookie: cookieC, check: filtered },
       // For the analysis only: what the per-request session lookup (a PostgreSQL query) costs everyone.
       { scenario: "health.ping without a session cookie", base: cached.url, urlPath: q("health.ping"), cookie: "", check: ping },
-    ]);
+    ], (i) => {
+      // The signed-in ping and the ping without a cookie are compared with each other: they run
+      // back to back (so a load swing on this shared machine hits both alike), which one first
+      // alternating by round (so neither always inherits the heap and JIT state of the list runs).
+      const pair = i % 2 === 0 ? [0, 5] : [5, 0];
+      return [...pair, 1, 2, 3, 4];
+    });
 
     // Evidence the cached runs were hits: the cache's own counters (flushed to Redis every 2 s).
     await new Promise((r) => setTimeout(r, 2500));
@@ -364,7 +410,7 @@ async function main() {
       `Target 1 (cached list ≥ 70% of the ceiling): ${Math.round((listC.reqPerSec / ceiling.reqPerSec) * 100)}% — ${listC.reqPerSec >= 0.7 * ceiling.reqPerSec ? "met" : "NOT met"}.`,
       `Target 2 (cached list ≥ 5× uncached): ${(listC.reqPerSec / listU.reqPerSec).toFixed(1)}× — ${listC.reqPerSec >= 5 * listU.reqPerSec ? "met" : "NOT met"} (filtered list: ${(filtC.reqPerSec / filtU.reqPerSec).toFixed(1)}×).`,
     ];
-    lines.push("", "What one request cost (counted in-process through the same tRPC handler: this process's pg clients and ioredis round trips; commands on the bench's private redis-server):", "", countsTable(counts));
+    lines.push("", "What one request cost (counted in-process through the same tRPC handler: this process's pg clients and ioredis round trips; commands on the bench's private redis-server):", "", countsTable(counts), "", heartbeatNote(heartbeat), ...(cpu ? ["", cpu] : []));
     process.stdout.write(`${lines.join("\n")}\n`);
     const noCookie = rows[5]!;
     const signedRatio = ceiling.reqPerSec / noCookie.reqPerSec;

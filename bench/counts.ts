@@ -118,27 +118,41 @@ export interface RedisCounts {
 }
 
 const redisTotals: RedisCounts = { roundTrips: 0, commands: 0 };
+const apartTotals: RedisCounts = { roundTrips: 0, commands: 0 };
+/** Clients whose commands are counted apart (timers of their own, not the unit's work): see countApart. */
+const apartClients = new WeakSet<object>();
 let redisInstalled = false;
 
 /** Count the commands every ioredis client of this process sends, BullMQ's included (idempotent). */
-export function installRedisCounter(): { snapshot(): RedisCounts } {
+export function installRedisCounter(): {
+  snapshot(): RedisCounts;
+  /** Count this client's commands apart from the unit's (a heartbeat on its own timer, whatever the load). */
+  countApart(client: object): void;
+  /** What the clients counted apart sent. */
+  apartSnapshot(): RedisCounts;
+} {
   if (!redisInstalled) {
     redisInstalled = true;
     const proto = Redis.prototype as unknown as { sendCommand: (command: unknown, stream?: { isPipeline?: boolean }) => unknown };
     const original = proto.sendCommand;
     const pipelines = new WeakSet<object>();
-    proto.sendCommand = function (this: unknown, command: unknown, stream?: { isPipeline?: boolean }) {
-      redisTotals.commands += 1;
+    proto.sendCommand = function (this: object, command: unknown, stream?: { isPipeline?: boolean }) {
+      const totals = apartClients.has(this) ? apartTotals : redisTotals;
+      totals.commands += 1;
       if (stream?.isPipeline) {
         if (!pipelines.has(stream)) {
           pipelines.add(stream);
-          redisTotals.roundTrips += 1;
+          totals.roundTrips += 1;
         }
-      } else redisTotals.roundTrips += 1;
+      } else totals.roundTrips += 1;
       return original.call(this, command, stream);
     };
   }
-  return { snapshot: () => ({ ...redisTotals }) };
+  return {
+    snapshot: () => ({ ...redisTotals }),
+    countApart: (client) => void apartClients.add(client),
+    apartSnapshot: () => ({ ...apartTotals }),
+  };
 }
 
 export interface CommandStats {

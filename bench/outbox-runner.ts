@@ -14,10 +14,9 @@ import { createDb } from "~/server/platform/db/client";
 import { CLAIM_DUE_SQL } from "~/server/reliability/outbox/relay-store";
 import { QueueName } from "~/server/contracts/queues";
 import { bullmqConnection } from "~/server/platform/redis";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { startOutboxConsumers } from "../worker/jobs/outbox-consumers";
 import { startOutboxRelay } from "../worker/jobs/outbox-relay";
 import { installPgCounter, installRedisCounter } from "./counts";
+import { startBenchConsumers } from "./support/outbox-worker";
 
 // What this role costs: reported on stdout as "COUNTS {json}" when it stops.
 const pgCounter = installPgCounter();
@@ -87,15 +86,7 @@ else if (role === "relay") {
   };
 } else {
   const db = createDb(databaseUrl, { max: 20 });
-  const consumers = await startOutboxConsumers({
-    db,
-    connection,
-    prefix,
-    logger,
-    storage: new LocalDiskStorage("/tmp/metastore-bench-storage"),
-    consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, handle: async () => {} }],
-    options: { concurrency: Number(process.env.CONCURRENCY ?? 256) },
-  });
+  const consumers = await startBenchConsumers({ db, connection, prefix, logger, concurrency: Number(process.env.CONCURRENCY ?? 256) });
   stop = async () => {
     await consumers.close();
     await db.$disconnect();

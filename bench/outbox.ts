@@ -15,9 +15,11 @@
  *   - latency at a fixed offered load: a writer commits 1,000 events/s (each its own transaction
  *     through appendEvent, i.e. the real write path) for BENCH_SECONDS; per event, enqueue time −
  *     commit time (taken when the commit returned); p50/p99 over events enqueued by the end.
- * Env: BENCH_EVENTS (backlog for b and c, default 20000), BENCH_SECONDS (latency run, default 10).
+ * Env: BENCH_EVENTS (backlog for b and c, default 20000), BENCH_SECONDS (latency run, default 10),
+ * BENCH_ONLY (variants, default abcq: q = the BullMQ-alone reference). BENCH_QUICK=1: the sizes
+ * `npm run bench` uses for a smoke run (3,000 events, 3 s, variants b, c and q).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -27,6 +29,9 @@ import { QueueName } from "../src/server/contracts/queues";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, measureXacts, type PgCounts, type RedisCounts, type UnitCounts } from "./counts";
 import { benchRedis } from "./support";
+import { startBenchChild, stopBenchChild } from "./support/child-process";
+import { offerEvents, waitUntil } from "./support/outbox-load";
+import { clearPrefix } from "./support/redis-prefix";
 
 const parentPg = installPgCounter();
 const counts: UnitCounts[] = [];
@@ -38,11 +43,12 @@ const addCounts = (a: ChildCounts, b: ChildCounts): ChildCounts => ({
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const DB_NAME = "metastore_bench_outbox";
+const DB_NAME = process.env.BENCH_DB_NAME ?? "metastore_bench_outbox";
 const DATABASE_URL = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
 let REDIS_URL = "";
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const QUICK = process.env.BENCH_QUICK === "1";
+const EVENTS = Number(process.env.BENCH_EVENTS ?? (QUICK ? 3000 : 20_000));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 10));
 const RATE = 1000;
 
 const log = (msg: string) => process.stderr.write(`[bench:outbox] ${msg}\n`);
@@ -67,26 +73,12 @@ function migrate() {
 
 /** Start a bench role in its own process; resolves when it says READY. */
 async function startRole(role: string, prefix: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/outbox-runner.ts")], {
-    cwd: ROOT,
-    env: { ...process.env, ROLE: role, DATABASE_URL, REDIS_URL, PREFIX: prefix },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("READY")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`${role} exited with ${code} before it was ready`)));
-  });
+  const { child, output } = await startBenchChild("bench/outbox-runner.ts", { ...process.env, ROLE: role, DATABASE_URL, REDIS_URL, PREFIX: prefix }, role);
   return {
     /** Stops the role; resolves to what it cost (its own pg and Redis counters). */
     async stop(): Promise<ChildCounts> {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-      const m = /COUNTS (\{.*\})/.exec(out);
+      await stopBenchChild(child);
+      const m = /COUNTS (\{.*\})/.exec(output());
       return m ? (JSON.parse(m[1]!) as ChildCounts) : { pg: { statements: 0, commits: 0, writeCommits: 0, rollbacks: 0 }, redis: { roundTrips: 0, commands: 0 } };
     },
   };
@@ -107,14 +99,6 @@ async function commitBacklog(db: Db, n: number): Promise<number> {
   return Date.now();
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** When BullMQ added each job (ms), read straight from the job hashes. */
 async function enqueueTimes(redis: Redis, prefix: string, ids: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -129,24 +113,6 @@ async function enqueueTimes(redis: Redis, prefix: string, ids: string[]): Promis
   }
   return out;
 }
-
-async function clearPrefix(redis: Redis, prefix: string) {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 5000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
-}
-
-/** appendEvent's statement (reliability/outbox/append-event.ts): per-aggregate sequence + event row. */
-const APPEND_SQL = `
-  WITH seq AS (
-    INSERT INTO outbox_aggregate (aggregate_type, aggregate_id, last_seq) VALUES ('file', $2, 1)
-    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_seq = outbox_aggregate.last_seq + 1
-    RETURNING last_seq)
-  INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts)
-  SELECT $1::uuid, 'file', $2, seq.last_seq, 'file.tagged', $3::jsonb, '{}'::jsonb, 5 FROM seq`;
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
 
@@ -218,35 +184,7 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   const latencyConsumer = await startRole("consumer", prefix);
   relay = await startRole(role, prefix);
   await sleep(300);
-  // The writer commits through a plain pg pool, one autocommitted statement per event (the same
-  // statement appendEvent runs): the relay is what is measured, and a Prisma interactive transaction
-  // per event would make the writer, not the relay, the limit on this 2-core machine.
-  // 24 connections: each commit waits for its WAL flush, so the offered rate needs many in flight.
-  const writer = new pg.Pool({ connectionString: DATABASE_URL, max: 24 });
-  const committedAt = new Map<string, number>();
-  const start = Date.now();
-  let issued = 0;
-  let inFlight = 0;
-  const writes: Promise<void>[] = [];
-  while (Date.now() - start < SECONDS * 1000) {
-    const due = Math.floor(((Date.now() - start) / 1000) * RATE);
-    while (issued < due && inFlight < 200) {
-      issued++;
-      inFlight++;
-      const fileId = randomUUID();
-      const id = randomUUID();
-      writes.push(
-        writer.query(APPEND_SQL, [id, fileId, JSON.stringify({ fileId, ownerId: fileId, tags: [] })]).then(() => {
-          committedAt.set(id, Date.now());
-          inFlight--;
-        }),
-      );
-    }
-    await sleep(2);
-  }
-  await Promise.all(writes);
-  await writer.end();
-  const offered = (committedAt.size / (Date.now() - start)) * 1000;
+  const { committedAt, offered } = await offerEvents({ databaseUrl: DATABASE_URL, rate: RATE, seconds: SECONDS, aggregateOf: () => randomUUID() });
   // Give the relay a little time (the baseline up to one poll) to finish what was committed.
   await waitUntil("the run's events to be published", async () => (await db.outboxEvent.count({ where: { status: "published" } })) === committedAt.size, 6000).catch(() => {});
   await waitUntil("the run's events to be consumed", async () => (await db.inboxEntry.count()) >= committedAt.size, 10_000).catch(() => {});
@@ -311,7 +249,7 @@ async function main() {
   const db = createDb(DATABASE_URL, { max: 30 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 3 }));
   try {
-    const only = process.env.BENCH_ONLY ?? "abc";
+    const only = process.env.BENCH_ONLY ?? (QUICK ? "bcq" : "abc");
     const results: Result[] = [];
     // The baseline moves at most 500 events per 5 s poll: smaller backlogs keep the run short.
     if (only.includes("a")) results.push(await runVariant(db, redis, "(a) baseline poller (5 s poll, 1 batch of 500 per poll)", "poller", { throughput: 1500, e2e: 1000 }));

@@ -24,6 +24,8 @@ const BENCHES: Array<{ name: string; file: string; env: Record<string, string> }
   { name: "idempotency", file: "bench/idempotency.ts", env: QUICK ? { BENCH_REQUESTS: "300", BENCH_WARMUP: "50" } : {} },
   { name: "cache", file: "bench/cache.ts", env: QUICK ? { BENCH_DURATION: "2", BENCH_ROUNDS: "3" } : {} },
   { name: "metrics", file: "bench/metrics.ts", env: {} },
+  // Always at the quick sizes here (100k events): `npm run bench:dashboard` alone seeds the full million.
+  { name: "dashboard", file: "bench/dashboard.ts", env: { BENCH_QUICK: "1" } },
 ];
 
 interface Outcome {

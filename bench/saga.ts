@@ -14,7 +14,8 @@
  * the claim statement). Prints a markdown table and the targets of issue 6.
  *
  * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200),
- * BENCH_LIGHT_IN_FLIGHT (default 4), BENCH_LIGHT_COUNT (default 300).
+ * BENCH_LIGHT_IN_FLIGHT (default 4), BENCH_LIGHT_COUNT (default 300); BENCH_QUICK=1 for 400/50/80;
+ * BENCH_SAGA_DB names the database (default metastore_bench_saga).
  */
 import { randomUUID } from "node:crypto";
 import { cpus } from "node:os";
@@ -32,17 +33,19 @@ import { startSagaRunner } from "../worker/jobs/saga-runner";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, measureXacts, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, PG_ADMIN, percentile } from "./support";
 
-const DB_NAME = "metastore_bench_saga";
+const DB_NAME = process.env.BENCH_SAGA_DB ?? "metastore_bench_saga";
 const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
 let REDIS_URL = "";
 const PREFIX = `bench-saga-${randomUUID().slice(0, 8)}`;
-const COUNT = Number(process.env.BENCH_SAGAS ?? 2000);
+// BENCH_QUICK=1: the small sizes of `BENCH_QUICK=1 npm run bench` (bench/run-all.ts) when run alone.
+const QUICK = process.env.BENCH_QUICK === "1";
+const COUNT = Number(process.env.BENCH_SAGAS ?? (QUICK ? 400 : 2000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? (QUICK ? 50 : 200));
 const STEPS = 5;
 const LIGHT = Number(process.env.BENCH_LIGHT_IN_FLIGHT ?? 4);
-const LIGHT_COUNT = Number(process.env.BENCH_LIGHT_COUNT ?? 300);
+const LIGHT_COUNT = Number(process.env.BENCH_LIGHT_COUNT ?? (QUICK ? 80 : 300));
 
 const log = (msg: string) => process.stderr.write(`[bench:saga] ${msg}\n`);
 let connection: ReturnType<typeof bullmqConnection>;

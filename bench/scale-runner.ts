@@ -10,9 +10,8 @@ import { Queue } from "bullmq";
 import { pino } from "pino";
 import { createDb } from "~/server/platform/db/client";
 import { bullmqConnection } from "~/server/platform/redis";
-import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
-import { startOutboxConsumers } from "../worker/jobs/outbox-consumers";
 import { startOutboxRelay } from "../worker/jobs/outbox-relay";
+import { startBenchConsumers } from "./support/outbox-worker";
 
 const published: string[] = [];
 const handled: string[] = [];
@@ -33,15 +32,7 @@ const prefix = process.env.PREFIX!;
 const logger = pino({ level: "warn" });
 const db = createDb(databaseUrl);
 const relay = await startOutboxRelay({ db, databaseUrl, connection, prefix, logger, options: { pollIntervalMs: 1000, batchSize: 500, leaseMs: 30_000 } });
-const consumers = await startOutboxConsumers({
-  db,
-  connection,
-  prefix,
-  logger,
-  storage: new LocalDiskStorage("/tmp/metastore-bench-storage"),
-  consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, handle: async (event) => void handled.push(event.id) }],
-  options: { concurrency: 32 },
-});
+const consumers = await startBenchConsumers({ db, connection, prefix, logger, concurrency: 32, onEvent: (id) => handled.push(id) });
 process.stdout.write("READY\n");
 process.on("SIGTERM", () => {
   void (async () => {

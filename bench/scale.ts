@@ -18,7 +18,7 @@
  * BENCH_QUICK=1: smaller sizes. Env: BENCH_EVENTS (20000), BENCH_RATE (800), BENCH_SECONDS (8),
  * BENCH_WORKERS (1,2,4).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -28,8 +28,10 @@ import pg from "pg";
 import { redisConnectionOptions } from "~/server/platform/redis";
 import { coresOnMachine, sampleCpu, type CpuUse } from "./cpu-sampler";
 import { benchDatabase, benchRedis, percentile } from "./support";
+import { startBenchChild, stopBenchChild } from "./support/child-process";
+import { offerEvents, waitUntil } from "./support/outbox-load";
+import { clearPrefix } from "./support/redis-prefix";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const QUICK = process.env.BENCH_QUICK === "1";
 const EVENTS = Number(process.env.BENCH_EVENTS ?? (QUICK ? 6000 : 20_000));
 const RATE = Number(process.env.BENCH_RATE ?? 800);
@@ -38,16 +40,6 @@ const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,2,4").split(",").map(Numb
 const LATENCY_AGGREGATES = 200;
 
 const log = (line: string) => console.log(`[bench:scale] ${line}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** appendEvent's statement (domain/outbox/append-event.ts): per-aggregate sequence + event row. */
-const APPEND_SQL = `
-  WITH seq AS (
-    INSERT INTO outbox_aggregate (aggregate_type, aggregate_id, last_seq) VALUES ('file', $2, 1)
-    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_seq = outbox_aggregate.last_seq + 1
-    RETURNING last_seq)
-  INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, headers, max_attempts)
-  SELECT $1::uuid, 'file', $2, seq.last_seq, 'file.tagged', $3::jsonb, '{}'::jsonb, 5 FROM seq`;
 
 /** Events whose predecessor in the aggregate was not yet consumed when they were published or consumed. */
 const ORDER_SQL = `
@@ -84,35 +76,13 @@ interface Worker {
 
 async function startWorker(env: NodeJS.ProcessEnv, dir: string, i: number): Promise<Worker> {
   const outFile = path.join(dir, `worker-${i}.json`);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/scale-runner.ts")], {
-    cwd: ROOT,
-    env: { ...env, OUT_FILE: outFile },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("READY")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`bench worker ${i} exited with ${code} before it was ready`)));
-  });
+  const { child } = await startBenchChild("bench/scale-runner.ts", { ...env, OUT_FILE: outFile }, `bench worker ${i}`);
   return { child, outFile };
 }
 
 async function stopWorker(w: Worker): Promise<{ published: string[]; handled: string[] }> {
-  const exited = new Promise((r) => w.child.once("exit", r));
-  w.child.kill("SIGTERM");
-  await exited;
+  await stopBenchChild(w.child);
   return JSON.parse(readFileSync(w.outFile, "utf8")) as { published: string[]; handled: string[] };
-}
-
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 interface Row {
@@ -161,32 +131,8 @@ async function runOnce(k: number, ctx: { db: pg.Pool; dbName: string; databaseUr
   const consumerPerSec = backlog / ((ends[0]!.consumed.getTime() - commitAt) / 1000);
 
   // Latency at a fixed offered rate, each event its own commit, over a few hundred aggregates.
-  const writer = new pg.Pool({ connectionString: ctx.databaseUrl, max: 24 });
   const aggregateIds = Array.from({ length: LATENCY_AGGREGATES }, () => randomUUID());
-  const committedAt = new Map<string, number>();
-  const start = Date.now();
-  let issued = 0;
-  let inFlight = 0;
-  const writes: Promise<void>[] = [];
-  while (Date.now() - start < SECONDS * 1000) {
-    const due = Math.floor(((Date.now() - start) / 1000) * RATE);
-    while (issued < due && inFlight < 200) {
-      const aggregate = aggregateIds[issued % LATENCY_AGGREGATES]!;
-      issued++;
-      inFlight++;
-      const id = randomUUID();
-      writes.push(
-        writer.query(APPEND_SQL, [id, aggregate, JSON.stringify({ fileId: aggregate, ownerId: aggregate, tags: [] })]).then(() => {
-          committedAt.set(id, Date.now());
-          inFlight--;
-        }),
-      );
-    }
-    await sleep(2);
-  }
-  await Promise.all(writes);
-  await writer.end();
-  const offered = (committedAt.size / (Date.now() - start)) * 1000;
+  const { committedAt, offered } = await offerEvents({ databaseUrl: ctx.databaseUrl, rate: RATE, seconds: SECONDS, aggregateOf: (i) => aggregateIds[i % LATENCY_AGGREGATES]! });
   await waitUntil("the latency run's events to be consumed", async () => (await ctx.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox_event WHERE consumed_at IS NULL")).rows[0]!.n === 0, 120_000);
   const cpuUse = await cpu.stop();
   const { rows: inbox } = await ctx.db.query<{ event_id: string; processed_at: Date }>("SELECT event_id, processed_at FROM inbox_entry WHERE consumer = 'bench' AND event_id = ANY($1::uuid[])", [[...committedAt.keys()]]);
@@ -198,12 +144,7 @@ async function runOnce(k: number, ctx: { db: pg.Pool; dbName: string; databaseUr
   const events = backlog + committedAt.size;
   const { rows: order } = await ctx.db.query<{ published_early: number; consumed_early: number; pairs: number }>(ORDER_SQL);
   const admin = new Redis(redisConnectionOptions(ctx.redisUrl));
-  let cursor = "0";
-  do {
-    const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 5000);
-    cursor = next;
-    if (keys.length) await admin.del(...keys);
-  } while (cursor !== "0");
+  await clearPrefix(admin, prefix);
   await admin.quit();
   return {
     workers: k,

@@ -7,29 +7,17 @@
  *      Ctrl-C (or SIGTERM) stops both, then the services this script started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
 import { ensureInfra } from "./infra";
+import { loadDotEnv, parseStartableEnv } from "./load-env";
 
 const mode = process.argv[2] === "start" ? "start" : "dev";
 
-if (!existsSync(".env") && existsSync(".env.example")) {
-  copyFileSync(".env.example", ".env");
-  console.log("[run] created .env from .env.example");
-}
-if (existsSync(".env")) process.loadEnvFile(".env");
+loadDotEnv("run");
 
 // `npm start` is production: the web server, the worker and the seed all run with NODE_ENV=production,
 // and nothing starts while the environment fails the production checklist (src/production-checks.js).
 if (mode === "start") Object.assign(process.env, { NODE_ENV: "production" });
-const { parseServerEnv } = await import("../src/env.js");
-const { assertProductionReady } = await import("../src/production-checks.js");
-const env = parseServerEnv(process.env);
-try {
-  assertProductionReady(env);
-} catch (error) {
-  console.error(`[run] ${(error as Error).message}`);
-  process.exit(1);
-}
+const env = await parseStartableEnv("run");
 const infra = await ensureInfra(env);
 const childEnv = { ...process.env, DATABASE_URL: infra.databaseUrl, REDIS_URL: infra.redisUrl, NEXT_TELEMETRY_DISABLED: "1" };
 

@@ -2,7 +2,7 @@
 /**
  * `npm test`: every suite, in an order that suits 2 cores — static checks, promtool (alert rules), then vitest (unit +
  * integration against the real PostgreSQL and Redis), the same integration tests on a Redis Cluster
- * and through PgBouncer (test:cluster, test:pgbouncer), then the chaos suite (the whole system under
+ * and through PgBouncer (test:redis-cluster, test:pgbouncer), then the chaos suite (the whole system under
  * faults) and its scale run (HAProxy, 3 web instances, 4 workers), then Playwright (real Chromium; both
  * use the production build, made once).
  * Each suite writes a JSON report; the last line sums them: `total: N passed, N failed`.
@@ -84,7 +84,7 @@ vitestSuite("vitest", []);
 // The same integration tests on the engines a scaled-out deployment runs on, each suite starting
 // its own servers: a local 3-master Redis Cluster (with a failover under load), and PgBouncer in
 // transaction pooling mode (installed from Debian's archive when missing).
-vitestSuite("cluster", ["-c", "vitest.cluster.config.ts"]);
+vitestSuite("redis-cluster", ["-c", "vitest.redis-cluster.config.ts"]);
 vitestSuite("pgbouncer", ["-c", "vitest.pgbouncer.config.ts"]);
 
 // The whole system under faults (test/chaos): each invariant it checks counts as one passed/failed check.

@@ -32,6 +32,7 @@ import { startMetricsServer } from "./metrics-server";
 import { startBulkOperations } from "./jobs/bulk-operations";
 import { startTelemetryFromEnv } from "~/server/platform/telemetry/sdk";
 import { createInFlightTracker } from "./jobs/in-flight";
+import { waitForDependency } from "./wait-for-dependency";
 
 async function main() {
   const env = getEnv();
@@ -41,10 +42,13 @@ async function main() {
   const settings = settingsFromEnv(env, "worker");
   const composed = composeServices(settings);
   const { db, redis, storage, cache, logger } = composed.services;
-  await db.$queryRaw`SELECT 1`; // fail fast with a clear error if PostgreSQL is unreachable
+  // PostgreSQL or Redis down at start (a host booting, a failover): wait for each, saying so, and
+  // start once both answer; nothing is registered before.
+  await waitForDependency("PostgreSQL", () => db.$queryRaw`SELECT 1`, logger);
   // One Redis or a Redis Cluster (REDIS_CLUSTER_NODES): BullMQ builds its own clients from the same target.
   const connection = bullmqConnection(settings.redisTarget);
-  await redis.ping();
+  redis.on("error", () => {}); // connection errors while waiting are the probe's to report; ioredis reconnects
+  await waitForDependency("Redis", () => redis.ping(), logger);
   // BullMQ needs a Redis that never evicts: say so at start if this one would (see redis-eviction.ts).
   const eviction = await checkEvictionPolicy(redis).catch(() => null);
   if (eviction && !eviction.ok) logger.warn({ redisEvictionPolicy: eviction.policy }, eviction.warning);

@@ -5,11 +5,12 @@
  * effect (one inbox row per consumer and event, each aggregate's events handled once, in order),
  * and every saga started around it finishes (none left running or compensating).
  *
- * The master chosen is the one serving BullMQ's slot (the hash tag of the queue prefix): every
- * queue, job and lock of this app lives there, so the relay, the consumers and the saga runner all
- * lose their master at once. Runs only under `npm run test:cluster` (REDIS_CLUSTER_NODES set).
+ * The master chosen is the one serving the outbox queue's slot (each queue has its own hash tag),
+ * so the relay and the consumers lose their master mid-load; the saga step queue's slot is on that
+ * master or another one, depending on the test's random prefix, and the sagas must finish either way. Runs only under `npm run test:redis-cluster` (REDIS_CLUSTER_NODES set).
  */
 import calculateSlot from "cluster-key-slot";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
@@ -33,7 +34,7 @@ const stops: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   const nodes = process.env.REDIS_CLUSTER_NODES;
-  if (!nodes) throw new Error("failover.test.ts runs under `npm run test:cluster` (REDIS_CLUSTER_NODES unset)");
+  if (!nodes) throw new Error("failover.test.ts runs under `npm run test:redis-cluster` (REDIS_CLUSTER_NODES unset)");
   view = clusterView(portsOf(nodes));
   app = await createTestApp({ maxUploadBytes: 64 * 1024 });
   alice = await app.createUser();
@@ -54,9 +55,10 @@ function form(content: string, name: string) {
 describe("Redis Cluster failover under load", () => {
   it("a master failing over mid-load loses no event, duplicates no effect and strands no saga", async () => {
     expect(app.queuePrefix).toBe(`{${app.prefix}}`);
-    const queueSlot = calculateSlot(`${app.queuePrefix}:outbox-events`);
+    // The outbox queue's own slot (each queue has one: contracts/queues.ts queueKeyPrefix).
+    const queueSlot = calculateSlot(`${queueKeyPrefix(app.queuePrefix, QueueName.outboxEvents)}:${QueueName.outboxEvents}:wait`);
     // Replicas are announced through the cluster bus a moment after their link is up.
-    const before = await waitFor("an online replica of BullMQ's master", async () => {
+    const before = await waitFor("an online replica of the outbox queue's master", async () => {
       const shard = await view.shardOf(queueSlot);
       return shard.replicas.length > 0 ? shard : null;
     }, 20_000, 100);
@@ -98,7 +100,7 @@ describe("Redis Cluster failover under load", () => {
         // Mid-load: the replica takes over (the manual failover waits for it to catch up first).
         const promoted = before.replicas[0]!;
         expect(await view.node(promoted).call("CLUSTER", "FAILOVER")).toBe("OK");
-        failedOver = await waitFor("the replica to become the master of BullMQ's slot", async () => {
+        failedOver = await waitFor("the replica to become the master of the outbox queue's slot", async () => {
           const now = await view.shardOf(queueSlot).catch(() => null);
           return now && now.master === promoted ? now : null;
         }, 20_000, 50);

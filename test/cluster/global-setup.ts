@@ -1,5 +1,5 @@
 /**
- * globalSetup of `npm run test:cluster`: a local Redis Cluster (3 masters, 1 replica each, ports
+ * globalSetup of `npm run test:redis-cluster`: a local Redis Cluster (3 masters, 1 replica each, ports
  * 7100-7105 unless REDIS_CLUSTER_BASE_PORT says otherwise) for the whole run, stopped at the end.
  * The test files get its nodes through `inject("redisClusterNodes")` (see setup-env.ts).
  */

@@ -2,16 +2,20 @@
  * The multi-key and per-node operations that a Redis Cluster changes, on the suite's real cluster:
  * entries spread over every master while tag tokens share one slot; a prefix flush and the key
  * count walk every master; idempotency counters (one MULTI) land; the eviction check asks every
- * node; BullMQ's prefix carries a hash tag.
+ * node; BullMQ's prefix carries a hash tag, each queue its own, and the queues land on different
+ * masters while a job still goes through every one of them.
  */
+import { Queue, Worker } from "bullmq";
 import calculateSlot from "cluster-key-slot";
+import type { Cluster } from "ioredis";
 import { pino } from "pino";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCacheRedis, createQueryCache, type QueryCache } from "~/server/reliability/cache";
 import { entryKey, keyspace, tagKey } from "~/server/reliability/cache/keys";
 import { createIdempotencyMetrics } from "~/server/reliability/idempotency/metrics";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
-import { createRedisClient, dataNodes, isCluster, queuePrefix, type RedisClient } from "~/server/platform/redis";
+import { bullmqConnection, createRedisClient, dataNodes, isCluster, queuePrefix, type RedisClient } from "~/server/platform/redis";
 import { waitFor } from "~test/fixtures/outbox.test-support";
 import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
 
@@ -42,6 +46,41 @@ describe("on a Redis Cluster", () => {
     expect(dataNodes(admin)).toHaveLength(3);
     expect(queuePrefix("metastore", admin)).toBe("{metastore}");
     expect(queuePrefix("{metastore}", admin)).toBe("{metastore}");
+  });
+
+  it("gives each BullMQ queue its own slot: the app's queues spread over the masters, and a job runs through each", async () => {
+    const queues = Object.values(QueueName);
+    const masterOf = async (slot: number) => {
+      await waitFor("the cluster's slot map", async () => ((admin as Cluster).slots[slot]?.length ? true : ((await (admin as Cluster).refreshSlotsCache?.()), false)), 10_000, 100);
+      return (admin as Cluster).slots[slot]![0]!;
+    };
+    // The production prefix: where `metastore`'s queues live on this 3-master cluster.
+    const prod = queues.map((q) => ({ q, prefix: queueKeyPrefix(queuePrefix("metastore", admin), q) }));
+    expect(new Set(prod.map((p) => p.prefix)).size).toBe(queues.length);
+    expect(prod.find((p) => p.q === QueueName.outboxEvents)?.prefix).toBe("{metastore:outbox-events}");
+    const slots = prod.map((p) => calculateSlot(`${p.prefix}:${p.q}:wait`));
+    expect(new Set(slots).size).toBe(queues.length);
+    const masters = new Set(await Promise.all(slots.map(masterOf)));
+    expect(masters.size).toBe(3); // every master holds some queue (one tag would put all on one)
+
+    // Every queue works on its own slot: BullMQ's Lua scripts (add, move to active, complete) touch
+    // several keys of the queue at once and would fail with CROSSSLOT if they were not together.
+    const bullPrefix = queuePrefix(appPrefix, admin);
+    const connection = bullmqConnection(testRedisTarget());
+    for (const q of queues) {
+      const prefix = queueKeyPrefix(bullPrefix, q);
+      const queue = new Queue(q, { connection, prefix });
+      const done = new Promise<unknown>((resolve, reject) => {
+        const worker = new Worker(q, async (job) => job.data, { connection, prefix });
+        worker.on("completed", (job) => void worker.close().then(() => resolve(job.returnvalue)));
+        worker.on("failed", (_job, err) => void worker.close().then(() => reject(err)));
+      });
+      await queue.add("probe", { queue: q });
+      expect(await done).toEqual({ queue: q });
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+    await deleteKeysUnder(admin, queues.map((q) => queueKeyPrefix(bullPrefix, q)));
   });
 
   it("spreads cache entries over every master, keeps tag tokens in one slot, and a prefix flush and key count reach every master", async () => {

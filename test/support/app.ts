@@ -16,13 +16,14 @@ import { hashPassword } from "~/server/auth/passwords";
 import { composeServices } from "~/server/composition";
 import type { AppServices } from "~/server/services";
 import { bullmqConnection, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisClient, type RedisTarget } from "~/server/platform/redis";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { createTestDatabase } from "./database";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /**
  * The Redis the tests share: TEST_REDIS_URL, or the Redis Cluster named by REDIS_CLUSTER_NODES
- * (`npm run test:cluster` sets it and runs the same test files against a local cluster).
+ * (`npm run test:redis-cluster` sets it and runs the same test files against a local cluster).
  */
 export function testRedisTarget(): RedisTarget {
   return redisTargetFrom({ REDIS_URL: TEST_REDIS_URL, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES });
@@ -77,7 +78,7 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const database = await createTestDatabase();
   const prefix = `test-${randomUUID().slice(0, 8)}`;
-  // The test Redis, or the cluster of `npm run test:cluster`; a private Redis when a test names one.
+  // The test Redis, or the cluster of `npm run test:redis-cluster`; a private Redis when a test names one.
   const redisTarget: RedisTarget = opts.redisUrl ? { url: opts.redisUrl } : testRedisTarget();
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-storage-"));
   const cacheRedisTarget: RedisTarget | null =
@@ -152,7 +153,8 @@ export async function createTestApp(
     async close() {
       // Remove every key of this test's prefixes (queues and cache; every node of a cluster), then close.
       await services.cache?.close();
-      await deleteKeysUnder(redis, [prefix, queuePrefix(prefix, redisTarget)]);
+      const bullPrefix = queuePrefix(prefix, redisTarget);
+      await deleteKeysUnder(redis, [prefix, bullPrefix, ...Object.values(QueueName).map((queue) => queueKeyPrefix(bullPrefix, queue))]);
       await composed.close();
       await rm(storageDir, { recursive: true, force: true });
       await database.drop();

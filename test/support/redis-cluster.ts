@@ -9,29 +9,12 @@ import os from "node:os";
 import path from "node:path";
 import { createConnection } from "node:net";
 import { Redis } from "ioredis";
+import { waitForPing } from "./redis-server";
 
 export type ClusterView = ReturnType<typeof clusterView>;
 export type LocalRedisCluster = ClusterView & { stop(): Promise<void> };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForPing(port: number, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      if ((await probe.ping()) === "PONG") return;
-    } catch {
-      // not up yet
-    } finally {
-      probe.disconnect();
-    }
-    await sleep(50);
-  }
-  throw new Error(`redis-server on port ${port} did not start within ${timeoutMs} ms`);
-}
 
 /** `masters` masters with `replicas` replicas each, on consecutive ports from `basePort`. */
 export async function startRedisCluster(opts: { basePort: number; masters?: number; replicas?: number }): Promise<LocalRedisCluster> {
@@ -74,7 +57,7 @@ export async function startRedisCluster(opts: { basePort: number; masters?: numb
       );
       children.push(child);
     }
-    await Promise.all(ports.map((p) => waitForPing(p)));
+    await Promise.all(ports.map((p) => waitForPing(p, 10_000)));
     const created = spawnSync(
       "redis-cli",
       ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(replicas), "--cluster-yes"],
@@ -119,7 +102,7 @@ function toMap(flat: unknown): Map<string, unknown> {
 }
 
 /**
- * Admin view of a running cluster from its ports (the test process of `npm run test:cluster` gets
+ * Admin view of a running cluster from its ports (the test process of `npm run test:redis-cluster` gets
  * them from REDIS_CLUSTER_NODES): one plain client per node, slot ownership, health.
  */
 export function clusterView(ports: number[]) {

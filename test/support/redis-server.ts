@@ -31,7 +31,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
+/** Resolves once a redis-server on 127.0.0.1:`port` answers PING (each probe its own short-lived client). */
+export async function waitForPing(port: number, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });

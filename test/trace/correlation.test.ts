@@ -143,8 +143,8 @@ describe("a keyed upload, request → idempotency record → saga → events →
     closers.push(consumers.close);
     const event = await app.services.db.outboxEvent.findFirstOrThrow({ where: { aggregateId: started.fileId } });
     await waitFor("the event to be consumed", async () => (await app.services.db.outboxEvent.findUniqueOrThrow({ where: { id: event.id } })).consumedAt);
-    // Consumer runs are written after the fact, in batches.
-    await waitFor("the consumer runs", async () => (await app.services.db.outboxConsumerRun.count({ where: { eventId: event.id } })) > 0);
+    // Consumer runs are the delivery-attempt history, written with each run's outcome.
+    await waitFor("the consumer runs", async () => (await app.services.db.outboxDeliveryAttempt.count({ where: { eventId: event.id } })) > 0);
 
     const consumerLine = worker.lines.find((l) => l.msg === "outbox event handled" && l.eventId === event.id);
     expect(consumerLine).toMatchObject({ correlationId });

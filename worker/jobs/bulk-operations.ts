@@ -3,7 +3,7 @@ import type { Db } from "~/server/platform/db/client";
 import { failBulk, runBulkOperation, staleBulkOperations } from "~/server/reliability/bulk/operations";
 import { bulkJobOptions } from "~/server/reliability/bulk/queue";
 import type { Logger } from "~/server/platform/logger";
-import { jobSchemas, QueueName } from "~/server/contracts/queues";
+import { jobSchemas, queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 
 export interface BulkWorkerOptions {
   concurrency?: number;
@@ -26,7 +26,7 @@ export async function startBulkOperations(opts: { db: Db; connection: Connection
   const { db, logger } = opts;
   const o = { concurrency: 2, sweepEveryMs: 10_000, staleAfterMs: 30_000, lockDurationMs: 30_000, ...opts.options };
   let closing = false;
-  const queue = new Queue(QueueName.bulkOperations, { connection: opts.connection, prefix: opts.prefix });
+  const queue = new Queue(QueueName.bulkOperations, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.bulkOperations) });
   queue.on("error", (err) => logger.warn({ err: err.message }, "bulk queue error"));
   const worker = new Worker(
     QueueName.bulkOperations,
@@ -36,7 +36,7 @@ export async function startBulkOperations(opts: { db: Db; connection: Connection
       if (outcome.done) logger.info({ operationId, status: outcome.status }, "bulk operation ended");
       return outcome;
     },
-    { connection: opts.connection, prefix: opts.prefix, concurrency: o.concurrency, lockDuration: o.lockDurationMs, stalledInterval: Math.max(500, Math.floor(o.lockDurationMs / 2)) },
+    { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.bulkOperations), concurrency: o.concurrency, lockDuration: o.lockDurationMs, stalledInterval: Math.max(500, Math.floor(o.lockDurationMs / 2)) },
   );
   worker.on("failed", (job, err) => {
     logger.warn({ err: err.message, jobId: job?.id, attemptsMade: job?.attemptsMade }, "bulk operation run failed");

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startOutboxConsumers } from "./outbox-consumers";
 import { appendTagged, recordingConsumer, silent, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
@@ -27,7 +27,7 @@ describe("consumer jobs failed by BullMQ itself", () => {
     const first = await appendTagged(db(), fileId, ["a"]);
     const second = await appendTagged(db(), fileId, ["b"]);
     // A worker takes the job and dies holding it: nobody renews its 300 ms lock.
-    const dying = new Worker(QueueName.outboxEvents, null, { connection: app.bullConnection, prefix: app.queuePrefix, lockDuration: 300 });
+    const dying = new Worker(QueueName.outboxEvents, null, { connection: app.bullConnection, prefix: queueKeyPrefix(app.queuePrefix, QueueName.outboxEvents), lockDuration: 300 });
     const taken = await waitFor("the dying worker to take the job", async () => (await dying.getNextJob("dying-worker-token")) ?? false);
     expect(taken.id).toBe(first.id);
     await dying.close(true);

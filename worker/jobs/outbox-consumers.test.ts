@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createFilesServiceWithOutbox } from "~/server/features/files/files-outbox";
 import { retryEvent } from "~/server/reliability/outbox/operations";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { createCacheInvalidator, defaultConsumers, type EventConsumer } from "./consumer-registry";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/reliability/outbox/append-event";
-import { createConsumedMarker, processOutboxJob } from "./outbox-consumers";
-import { createInboxBatcher } from "~/server/reliability/outbox/consumption";
+import { processOutboxJob } from "./outbox-consumers";
+import { createConsumedMarker, createInboxBatcher } from "~/server/reliability/outbox/consumption";
 import type { Tx } from "~/server/platform/db/transaction";
 import { appendTagged, recordingConsumer, silent, startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 
@@ -83,7 +83,7 @@ describe("consumer inbox", () => {
   it("dedupes a second BullMQ delivery of the same event (same data, another job)", async () => {
     const recorder = recordingConsumer();
     const consumers = await startConsumers(app, [recorder.consumer]);
-    const queue = new Queue(QueueName.outboxEvents, { connection: app.bullConnection, prefix: app.queuePrefix });
+    const queue = new Queue(QueueName.outboxEvents, { connection: app.bullConnection, prefix: queueKeyPrefix(app.queuePrefix, QueueName.outboxEvents) });
     try {
       const fileId = randomUUID();
       const { id } = await appendTagged(db(), fileId);

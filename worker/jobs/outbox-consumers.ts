@@ -3,61 +3,22 @@ import { v7 as uuidv7 } from "uuid";
 import type { Db } from "~/server/platform/db/client";
 import type { Tx } from "~/server/platform/db/transaction";
 import {
+  createConsumedMarker,
   createInboxBatcher,
   handleOnce,
-  markConsumed,
   recordConsumerFailure,
   type DeliveryAttempt,
 } from "~/server/reliability/outbox/consumption";
 import { workerIdentity } from "~/server/platform/worker-identity";
 import { recordStalledOut } from "~/server/reliability/outbox/reconcile-store";
 import { deliveredEventSchema, type DeliveredEvent } from "~/server/contracts/events";
-import { createConsumerRunRecorder, type ConsumerRunRecorder } from "~/server/reliability/outbox/consumer-runs";
-import { describeError } from "~/server/reliability/outbox/relay-store";
 import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
 import { contextFromCarrier, SpanKind, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
 import type { Logger } from "~/server/platform/logger";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import type { BlobStorage } from "~/server/platform/storage/blob-storage";
 import { defaultConsumers, type EventConsumer } from "./consumer-registry";
 import type { WorkerMetrics } from "../metrics";
-
-/**
- * Marks events consumed in small batches (one UPDATE for everything finished within a few ms).
- * A job only completes after its event's mark has committed, so a crash can never leave a
- * completed job whose event still blocks its aggregate.
- */
-export function createConsumedMarker(db: Db, opts: { maxDelayMs?: number; maxBatch?: number } = {}) {
-  const maxDelayMs = opts.maxDelayMs ?? 2;
-  const maxBatch = opts.maxBatch ?? 500;
-  let pending: Array<{ id: string; resolve: () => void; reject: (e: unknown) => void }> = [];
-  let timer: NodeJS.Timeout | null = null;
-
-  const flush = async () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    try {
-      await markConsumed(db, [...new Set(batch.map((b) => b.id))]);
-      for (const b of batch) b.resolve();
-    } catch (error) {
-      for (const b of batch) b.reject(error);
-    }
-  };
-
-  return {
-    mark(id: string): Promise<void> {
-      return new Promise((resolve, reject) => {
-        pending.push({ id, resolve, reject });
-        if (pending.length >= maxBatch) void flush();
-        else timer ??= setTimeout(() => void flush(), maxDelayMs);
-      });
-    },
-    flush,
-  };
-}
 
 export interface ConsumerDeps {
   db: Db;
@@ -72,8 +33,6 @@ export interface ConsumerDeps {
     effect: (tx: Tx) => Promise<void>,
     opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt },
   ): Promise<"handled" | "duplicate">;
-  /** Where each consumer run is written for the trace page (best effort); none: not recorded. */
-  runs?: ConsumerRunRecorder;
   /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
   metrics?: Pick<WorkerMetrics, "consumerRan" | "consumed">;
 }
@@ -109,7 +68,6 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
   const handled: string[] = [];
   const duplicates: string[] = [];
   let current = "dispatcher";
-  let currentStartedAt = new Date();
   // Each consumer's attempt is kept with its outcome (see DeliveryAttempt); this one is the dispatcher's until a consumer starts.
   let delivery: DeliveryAttempt = { attempt, startedAt: Date.now(), worker: workerIdentity };
   let consumerStarted = 0;
@@ -118,8 +76,7 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
     let consumedMarked = false;
     for (const [i, consumer] of applicable.entries()) {
       current = consumer.name;
-      currentStartedAt = new Date();
-      delivery = { ...delivery, startedAt: currentStartedAt.getTime() };
+      delivery = { ...delivery, startedAt: Date.now() };
       const effect = (tx: Tx) => consumer.handle(event, { tx, db: deps.db, storage: deps.storage, logger: logger.child({ consumer: consumer.name }) });
       // The last consumer of a batchable kind marks the event consumed in its own transaction.
       const last = i === applicable.length - 1;
@@ -130,7 +87,6 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
           : handleOnce(deps.db, consumer.name, event.id, effect, delivery),
       );
       deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);
-      deps.runs?.record({ eventId: event.id, consumer: consumer.name, attempt, outcome, startedAt: currentStartedAt, finishedAt: new Date() });
       if (last && consumer.batchable && deps.handleBatched) consumedMarked = true;
       (outcome === "handled" ? handled : duplicates).push(consumer.name);
     }
@@ -144,7 +100,6 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
     const final = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const failed = { ...delivery, id: uuidv7(), durationMs: Date.now() - delivery.startedAt };
     if (error !== null && typeof error === "object") failingConsumer.set(error, { consumer: current, attempt: failed });
-    deps.runs?.record({ eventId: event.id, consumer: current, attempt, outcome: "failed", startedAt: currentStartedAt, finishedAt: new Date(), error: describeError(error).message });
     // A failure with retries left is only shown on the dashboard: best effort is enough. The last
     // one (the event becomes `dead`) is written by the worker's `failed` listener, which retries
     // until PostgreSQL takes it (see recordFinalFailure).
@@ -243,9 +198,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
   const logger = deps.logger.child({ component: "outbox-consumers" });
   const marker = createConsumedMarker(deps.db);
   const inbox = createInboxBatcher(deps.db);
-  const runs = createConsumerRunRecorder(deps.db, { onError: (err) => logger.warn({ err: (err as Error).message }, "consumer runs could not be recorded (trace page only)") });
   const consumerDeps: ConsumerDeps = {
-    runs,
     db: deps.db,
     storage: deps.storage,
     logger,
@@ -264,7 +217,7 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
     },
     {
       connection: deps.connection,
-      prefix: deps.prefix,
+      prefix: queueKeyPrefix(deps.prefix, QueueName.outboxEvents),
       ...bullmqTelemetry(),
       concurrency: deps.options?.concurrency ?? 32,
       ...(deps.options?.lockDurationMs ? { lockDuration: deps.options.lockDurationMs } : {}),
@@ -288,7 +241,6 @@ export async function startOutboxConsumers(deps: StartConsumersDeps) {
       await inbox.flush();
       await marker.flush();
       await failures.close();
-      await runs.flush();
     },
   };
 }

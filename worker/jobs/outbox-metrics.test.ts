@@ -52,23 +52,23 @@ describe("worker outbox metrics", () => {
       prefix: app.prefix,
       logger: silent,
       metrics,
+      // A broker that refuses each "refuse-once" event the first time it is offered alone.
+      publisher: async (queue, jobs) => {
+        for (const job of jobs) {
+          const tags = (job.data.payload as { tags: string[] }).tags;
+          if (tags.includes("refuse-once") && !refusedOnce.has(job.data.id)) {
+            if (jobs.length === 1) refusedOnce.add(job.data.id);
+            throw new Error("broker refused");
+          }
+        }
+        await queue.addBulk(jobs);
+      },
       options: {
         pollIntervalMs: 50,
         batchSize: 50,
         leaseMs: 5000,
         retry: { baseMs: 50, maxMs: 200, jitter: 0.2 },
         consumerJob: { attempts: 3, backoffMs: 20 },
-        // A broker that refuses each "refuse-once" event the first time it is offered alone.
-        publish: async (queue, jobs) => {
-          for (const job of jobs) {
-            const tags = (job.data.payload as { tags: string[] }).tags;
-            if (tags.includes("refuse-once") && !refusedOnce.has(job.data.id)) {
-              if (jobs.length === 1) refusedOnce.add(job.data.id);
-              throw new Error("broker refused");
-            }
-          }
-          await queue.addBulk(jobs);
-        },
       },
     });
     try {

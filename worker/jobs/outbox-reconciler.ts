@@ -7,7 +7,7 @@ import {
   type ReconcileReason,
 } from "~/server/reliability/outbox/reconcile-store";
 import type { Logger } from "~/server/platform/logger";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 
 export interface OutboxReconcilerOptions {
   /** An in-flight event is looked at once it was published this long ago (OUTBOX_STALLED_AFTER_MS). */
@@ -42,7 +42,7 @@ export async function startOutboxReconciler(deps: {
   // Fail fast while Redis is away: a round that cannot ask Redis does nothing and tries next time.
   const queue = new Queue(QueueName.outboxEvents, {
     connection: { ...deps.connection, enableOfflineQueue: false, maxRetriesPerRequest: 1 } as ConnectionOptions,
-    prefix: deps.prefix,
+    prefix: queueKeyPrefix(deps.prefix, QueueName.outboxEvents),
   });
   let lastQueueError = 0;
   queue.on("error", (err) => {

@@ -120,7 +120,7 @@ describe("outbox relay", () => {
       pollIntervalMs: 20,
       retry: { baseMs: 60, maxMs: 1000, jitter: 0.5 },
       // A broker that refuses the events of poisoned aggregates (and takes the rest).
-      publish: async (queue, jobs) => {
+      publisher: async (queue, jobs) => {
         for (const job of jobs) {
           if (poisoned.has(job.data.aggregateId) || (job.data.payload as { tags: string[] }).tags.includes("poison")) {
             // A failed batch is retried event by event; only those single tries count as attempts.

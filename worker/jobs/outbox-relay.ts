@@ -6,7 +6,7 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from "~/server/reliability/outbox
 import type { DeliveredEvent } from "~/server/contracts/events";
 import { claimDueEvents, markPublished, markPublishFailed, releaseClaims, type ClaimedEvent } from "~/server/reliability/outbox/relay-store";
 import type { Logger } from "~/server/platform/logger";
-import { QueueName } from "~/server/contracts/queues";
+import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import type { WorkerMetrics } from "../metrics";
 import { listenForOutboxEvents } from "./outbox-notify-listener";
 import type { Link } from "@opentelemetry/api";
@@ -26,14 +26,18 @@ export interface OutboxRelayOptions {
   /** Give up on one publish call after this long (Redis unresponsive). */
   publishTimeoutMs?: number;
   relayId?: string;
-  /** Test seams: observe the moment between claim and publish, and publish and mark. */
-  hooks?: {
-    afterClaim?(events: ClaimedEvent[]): Promise<void> | void;
-    afterPublish?(events: ClaimedEvent[]): Promise<void> | void;
-  };
-  /** Replace the BullMQ publish (tests inject a failing broker for one aggregate). */
-  publish?(queue: Queue, jobs: ReturnType<typeof toJob>[]): Promise<unknown>;
 }
+
+/** One event as a job of the outbox-events queue. */
+export type OutboxJobToAdd = ReturnType<typeof toJob>;
+
+/**
+ * Where the relay's jobs go: by default the outbox-events queue's addBulk. Another publisher wraps
+ * that queue (a test's broker that refuses some events, or one that stops at a chosen moment).
+ */
+export type OutboxPublisher = (queue: Queue, jobs: OutboxJobToAdd[]) => Promise<unknown>;
+
+const addToQueue: OutboxPublisher = (queue, jobs) => queue.addBulk(jobs);
 
 export interface RelayDeps {
   db: Db;
@@ -45,6 +49,8 @@ export interface RelayDeps {
   options: OutboxRelayOptions;
   /** Relay lag (commit → in the queue) and publish failures, for the worker's /metrics. */
   metrics?: Pick<WorkerMetrics, "published" | "publishFailed">;
+  /** How a batch is published (default: addBulk on the outbox-events queue). */
+  publisher?: OutboxPublisher;
 }
 
 export function consumerJobOptions(eventId: string, consumerJob: { attempts: number; backoffMs: number }): JobsOptions {
@@ -117,7 +123,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
   // notices the outage and hands its claims back instead of hanging on them.
   const queue = new Queue(QueueName.outboxEvents, {
     connection: { ...deps.connection, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) } as ConnectionOptions,
-    prefix: deps.prefix,
+    prefix: queueKeyPrefix(deps.prefix, QueueName.outboxEvents),
     ...bullmqTelemetry(),
   });
   let lastQueueError = 0;
@@ -182,7 +188,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
     log.info("Redis is reachable again: publishing resumes");
   }
 
-  const publish = options.publish ?? ((q: Queue, jobs: ReturnType<typeof toJob>[]) => q.addBulk(jobs));
+  const publish = deps.publisher ?? addToQueue;
 
   /** One claim → publish → mark round. Returns how many events it claimed. */
   async function cycle(): Promise<number> {
@@ -200,7 +206,6 @@ export async function startOutboxRelay(deps: RelayDeps) {
 
   async function publishClaimed(events: ClaimedEvent[]): Promise<number> {
     stats.claimed += events.length;
-    await options.hooks?.afterClaim?.(events);
     try {
       await withTimeout(publish(queue, events.map((e) => toJob(e, consumerJob))), publishTimeoutMs, "publishing to Redis");
     } catch (error) {
@@ -216,7 +221,6 @@ export async function startOutboxRelay(deps: RelayDeps) {
       return events.length;
     }
     deps.metrics?.published(events);
-    await options.hooks?.afterPublish?.(events);
     markInBackground(events.map((e) => e.id));
     return events.length;
   }

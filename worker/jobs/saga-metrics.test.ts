@@ -4,15 +4,12 @@
  * turns the saga around and its compensations are timed under phase `compensate`, and each saga is
  * counted once in sagas_finished_total with the status it ended in.
  */
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSagaService } from "~/server/reliability/saga/saga-service";
-import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { parseSamples, sumOf } from "~test/support/prometheus-text";
 import { createWorkerMetrics } from "../metrics";
-import { startSagaRunner } from "./saga-runner";
+import { startSagaTestBed } from "~test/support/saga";
 import { waitFor } from "~test/fixtures/outbox.test-support";
 
 let app: TestApp;
@@ -26,18 +23,8 @@ describe("worker saga metrics", () => {
   it("time retries, compensations and finished sagas by type, step and result", async () => {
     const metrics = createWorkerMetrics({ defaultMetrics: false });
     const registry = testSagaRegistry(app.services.db, { attempts: 3 });
-    const runner = await startSagaRunner({
-      connection: app.bullConnection,
-      prefix: app.prefix,
-      db: app.services.db,
-      databaseUrl: app.databaseUrl,
-      registry,
-      logger: pino({ level: "silent" }),
-      concurrency: 4,
-      metrics,
-    });
-    const queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
-    const sagas = createSagaService({ db: app.services.db, registry, dispatcher: createBullSagaDispatcher(queue) });
+    const bed = await startSagaTestBed(app, registry, { concurrency: 4, metrics });
+    const { sagas } = bed;
     try {
       // Every execute fails on its first attempt, then succeeds: 5 retries, 5 advances.
       const flaky = await sagas.startSaga("test.five", { flakyAttempts: 1 });
@@ -72,8 +59,7 @@ describe("worker saga metrics", () => {
       expect(steps({ step: "step-0", phase: "compensate" })).toBe(1);
       expect(sumOf(samples, "metastore_saga_step_duration_seconds_count", { saga_type: "unknown" })).toBe(0);
     } finally {
-      await runner.close();
-      await queue.close();
+      await bed.close();
     }
   });
 });

@@ -5,7 +5,7 @@ import type { SagaRegistry } from "~/server/reliability/saga/definition";
 import { createSagaEngine } from "~/server/reliability/saga/engine";
 import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import type { Logger } from "~/server/platform/logger";
-import { jobSchemas, QueueName } from "~/server/contracts/queues";
+import { jobSchemas, queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
 import { contextFromCarrier, SpanKind, withSpan } from "~/server/platform/telemetry/tracing";
 import type { WorkerMetrics } from "../metrics";
@@ -111,7 +111,7 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
     },
     {
       connection: opts.connection,
-      prefix: opts.prefix,
+      prefix: queueKeyPrefix(opts.prefix, QueueName.sagaStep),
       ...bullmqTelemetry(),
       concurrency,
       lockDuration: opts.lockDurationMs ?? 30_000,

@@ -8,7 +8,7 @@ import { useTRPC } from "~/trpc/react";
 import { useLiveUpdates } from "./_components/live";
 import { RefreshBar, useRefetchInterval } from "./_components/refresh";
 import { overviewInputs, OUTBOX_STATUSES, SAGA_STATUSES, type AdminOutputs } from "./_components/types";
-import { EmptyState, formatCount, formatDuration, formatPercent, formatTime, LoadingState, QueryError, shortId, Stat, StatusBadge, TableFrame } from "./_components/ui";
+import { EmptyState, formatCount, formatEstimate, formatDuration, formatPercent, formatTime, LoadingState, QueryError, shortId, Stat, StatusBadge, TableFrame } from "./_components/ui";
 
 /** Chart colours by status (the badges' colours). */
 const OUTBOX_COLORS: Record<string, string> = {
@@ -111,8 +111,7 @@ function OutboxStats({ stats, readAt }: { stats: AdminOutputs["outbox"]["stats"]
             tone={(status === "failed" || status === "dead" || status === "stalled") && stats.counts[status] > 0 ? "bad" : undefined}
             value={
               <Link href={`/admin/outbox?status=${status}`}>
-                {status === "published" && stats.publishedApproximate ? "≈ " : ""}
-                {formatCount(stats.counts[status])}
+                {formatEstimate(stats.counts[status], status === "published" && stats.publishedApproximate)}
               </Link>
             }
           />
@@ -268,7 +267,7 @@ function SagaStats({ metrics }: { metrics: AdminOutputs["sagas"]["metrics"] }) {
             key={status}
             label={status}
             tone={status === "failed" && metrics.byStatus.failed > 0 ? "bad" : undefined}
-            value={<Link href={`/admin/sagas?status=${status}`}>{formatCount(metrics.byStatus[status])}</Link>}
+            value={<Link href={`/admin/sagas?status=${status}`}>{formatEstimate(metrics.byStatus[status], metrics.estimated.includes(status))}</Link>}
           />
         ))}
       </dl>
@@ -295,10 +294,10 @@ function IdempotencyStats({ stats }: { stats: AdminOutputs["idempotency"]["stats
         <Stat label="Mismatches (422)" value={formatCount(c.mismatches)} tone={c.mismatches > 0 ? "warn" : undefined} />
       </dl>
       <dl className="stats" aria-label="Idempotency records">
-        <Stat label="Records" value={formatCount(stats.records.total)} />
+        <Stat label="Records" value={formatEstimate(stats.records.total, stats.records.estimated.includes("total"))} />
         <Stat label="In progress" value={formatCount(stats.records.inProgress)} />
         <Stat label="Abandoned" value={formatCount(stats.records.abandoned)} tone={stats.records.abandoned > 0 ? "warn" : undefined} />
-        <Stat label="Expired" value={formatCount(stats.records.expired)} hint="awaiting clean-up" />
+        <Stat label="Expired" value={formatEstimate(stats.records.expired, stats.records.estimated.includes("expired"))} hint="awaiting clean-up" />
       </dl>
     </>
   );

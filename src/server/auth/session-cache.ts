@@ -29,8 +29,8 @@ interface Entry {
  *
  * Whoever changes a user's role or session version calls `publish(userId)` after the commit; every
  * instance (this one included) drops that user's entries when the message arrives. The cache is
- * trusted only while that message path is known to work: the subscription is confirmed AND the
- * subscriber connection answered a PING within the last heartbeat. Otherwise (Redis down, paused,
+ * trusted only while that message path is known to work: the subscription is confirmed AND no PING
+ * on the subscriber connection has gone unanswered past the next heartbeat. Otherwise (Redis down, paused,
  * reconnecting) every entry is dropped and the caller reads PostgreSQL on each request, as before:
  * a message that could have been missed can never leave a stale role in use.
  *
@@ -46,7 +46,8 @@ export function createSessionCache(options: SessionCacheOptions) {
   const now = options.now ?? Date.now;
   const byUser = new Map<string, Map<number, Entry>>();
   let subscribed = false;
-  let lastPong = 0;
+  let pingInFlight = false;
+  let pingSentAt = 0;
   let epoch = 0;
   let closed = false;
   let readyResolve!: () => void;
@@ -61,7 +62,12 @@ export function createSessionCache(options: SessionCacheOptions) {
     subscribed = false;
     dropAll();
   };
-  const live = () => subscribed && now() - lastPong <= heartbeatMs * 2;
+  // Trusted while subscribed and no PING has waited for its PONG longer than two heartbeats. Judged
+  // from the PING in flight, not from the age of the last PONG: on a loaded machine this process's
+  // own timer runs late, and "the last PONG is old" would then end the trust (and send every request
+  // to PostgreSQL) although Redis answered every PING it was sent. A hung Redis still ends it within
+  // two heartbeats of the unanswered PING (and the heartbeat's own check drops the entries).
+  const live = () => subscribed && !(pingInFlight && now() - pingSentAt > heartbeatMs * 2);
 
   let subscribing = false;
   async function subscribe() {
@@ -69,7 +75,6 @@ export function createSessionCache(options: SessionCacheOptions) {
     subscribing = true;
     try {
       await subscriber.subscribe(channel);
-      lastPong = now();
       subscribed = true;
       dropAll(); // nothing cached before this point was protected by the subscription
       readyResolve();
@@ -91,7 +96,6 @@ export function createSessionCache(options: SessionCacheOptions) {
 
   // A paused or half-dead Redis keeps the socket "ready" but delivers nothing: a PING unanswered
   // for a whole interval ends the trust. Once answered again, subscribing anew restores it.
-  let pingInFlight = false;
   let pingsSent = 0;
   const heartbeat = setInterval(() => {
     if (closed) return;
@@ -110,11 +114,11 @@ export function createSessionCache(options: SessionCacheOptions) {
       return;
     }
     pingInFlight = true;
+    pingSentAt = now();
     pingsSent += 1;
     subscriber.ping().then(
       () => {
         pingInFlight = false;
-        lastPong = now();
       },
       () => {
         pingInFlight = false;

@@ -84,23 +84,6 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
       await cache?.publish(userId);
     },
 
-    /**
-     * Replace a password (the user's own, after checking the current one). Clears a one-time
-     * password's expiry and the must-change flag.
-     */
-    async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<boolean> {
-      const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
-      if (!user || !(await verifyPassword(user.passwordHash, currentPassword))) return false;
-      await db.user.update({
-        where: { id: userId },
-        data: { passwordHash: await hashPassword(newPassword), mustChangePassword: false, passwordExpiresAt: null },
-      });
-      // Committed: every instance must stop serving the cached session that still carries the
-      // must-change flag, or the user would stay locked out until the cache entry expired.
-      await cache?.publish(userId);
-      return true;
-    },
-
     /** Stop the session cache's subscription (process shutdown, tests). */
     async close(): Promise<void> {
       await cache?.close();
@@ -142,17 +125,32 @@ export function createSessionManager(db: Db, config: SessionConfig, cache?: Sess
 
 export type SessionManager = ReturnType<typeof createSessionManager>;
 
-/** Read one cookie from a Cookie header. */
+const SEMICOLON = 59;
+const EQUALS = 61;
+const isBlank = (code: number) => code === 32 || code === 9;
+
+/**
+ * Read one cookie from a Cookie header: the first pair whose name is `name`, its value trimmed and
+ * percent-decoded. It runs on every request, so it looks for the name with indexOf instead of
+ * splitting the whole header into pairs, and decodes only a value that has a '%' in it.
+ */
 export function readCookie(header: string | null | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined; // not valid percent-encoding ("%E0%A4%A"): no session, not a 500
-      }
+  for (let at = header.indexOf(name); at >= 0; at = header.indexOf(name, at + 1)) {
+    // A pair's name: at the start of the header or after a ';' (blanks between), then '=' (blanks between).
+    let before = at - 1;
+    while (before >= 0 && isBlank(header.charCodeAt(before))) before -= 1;
+    if (before >= 0 && header.charCodeAt(before) !== SEMICOLON) continue;
+    let eq = at + name.length;
+    while (eq < header.length && isBlank(header.charCodeAt(eq))) eq += 1;
+    if (header.charCodeAt(eq) !== EQUALS) continue;
+    const end = header.indexOf(";", eq + 1);
+    const raw = header.slice(eq + 1, end < 0 ? header.length : end).trim();
+    if (!raw.includes("%")) return raw;
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return undefined; // not valid percent-encoding ("%E0%A4%A"): no session, not a 500
     }
   }
   return undefined;

@@ -24,6 +24,20 @@ export const QueueName = {
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 /**
+ * BullMQ's key prefix for one queue, from the app's BullMQ prefix (platform/redis.ts queuePrefix).
+ * On a Redis Cluster that prefix is a hash tag (`{app}`) and each queue gets a tag of its own,
+ * `{app:queue}`: BullMQ's Lua scripts touch several keys of ONE queue (so those share a slot), and
+ * nothing here needs two queues in one slot (no FlowProducer: no parent/child jobs across queues;
+ * the relay, reconciler and saga dispatch each talk to one queue), so the queues spread over the
+ * masters instead of all landing on one. One Redis keeps the plain prefix: key names unchanged.
+ * Every Queue/Worker of a MetaStore queue is made with this prefix, web and worker alike.
+ */
+export function queueKeyPrefix(prefix: string, queue: QueueName): string {
+  const tag = /^\{([^}]+)\}$/.exec(prefix)?.[1];
+  return tag ? `{${tag}:${queue}}` : prefix;
+}
+
+/**
  * Where the heartbeat job writes the time of its last run (read by the worker's /healthz and the web's /api/metrics).
  * The worker knows BullMQ's prefix (`{app}` on a Redis Cluster), the web the app prefix: both name the same key.
  */

@@ -120,7 +120,7 @@ export function createMetricsRegistry(services: MetricsSources): Registry {
     for (const outcome of IDEMPOTENCY_COUNTERS) g.set({ outcome }, total[outcome]);
   });
   gauge("metastore_idempotency_records", "Idempotency-Key records by state", ["state"], async (g) => {
-    for (const [state, n] of Object.entries((await data()).idempotencyRecords)) if (state !== "total") g.set({ state }, Number(n));
+    for (const [state, n] of Object.entries((await data()).idempotencyRecords)) if (typeof n === "number" && state !== "total") g.set({ state }, n);
   });
   gauge("metastore_cache_calls", "Query-cache calls by prefix and result, cumulative across processes", ["prefix", "result"], async (g) => {
     const cache = (await data()).cache;

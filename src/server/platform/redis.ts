@@ -46,8 +46,9 @@ export const isCluster = (client: RedisClient): client is Cluster => (client as 
 
 /**
  * BullMQ keeps every key of a queue in one slot only if the prefix carries a hash tag: on a cluster
- * the app prefix becomes `{prefix}` (all queues of the app in one slot, as BullMQ requires for its
- * Lua scripts and flows). One Redis keeps the plain prefix, so existing keys keep their names.
+ * the app prefix becomes `{prefix}`, and each queue's own prefix `{prefix:queue}` (contracts/queues.ts
+ * queueKeyPrefix), so each queue has its slot and the queues spread over the masters. One Redis
+ * keeps the plain prefix, so existing keys keep their names.
  */
 export function queuePrefix(appPrefix: string, on: RedisTarget | string | RedisClient): string {
   const clustered = typeof on === "object" && "status" in on ? isCluster(on) : Boolean(asTarget(on as RedisTarget | string).clusterNodes);

@@ -2,7 +2,7 @@
  * The chaos suite's own world: private PostgreSQL and Redis it can kill, the production build under
  * `next start` (one instance, or several behind HAProxy), workers, a storage folder, and users
  * created for the run (never the demo seed). Web instances, workers and HAProxy are started by
- * scripts/cluster (the same code as `npm run cluster`).
+ * scripts/cluster (the same code as `npm run deploy:local`).
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -13,8 +13,8 @@ import { hashPassword } from "~/server/auth/passwords";
 import { migrateDatabase } from "../../../scripts/db-migrate";
 import { freePort } from "../../support/redis-server";
 import { chaosConfig } from "../config";
-import { startCluster, type Cluster } from "../../../scripts/cluster/start-cluster";
-import type { ManagedProcess } from "../../../scripts/cluster/supervisor";
+import { startCluster, type Cluster } from "../../../scripts/deploy-local/start-cluster";
+import type { ManagedProcess } from "../../../scripts/deploy-local/supervisor";
 import { createDatabase, startPrivatePostgres, type PrivatePostgres } from "./postgres";
 import { startChaosRedis, type ChaosRedis } from "./redis";
 

@@ -1,6 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { Logger } from "~/server/platform/logger";
-import { jobSchemas, type JobPayload, type QueueName } from "~/server/contracts/queues";
+import { jobSchemas, queueKeyPrefix, type JobPayload, type QueueName } from "~/server/contracts/queues";
 
 /**
  * A periodic job as a BullMQ job scheduler on its own queue. One scheduler id per queue: however
@@ -22,7 +22,7 @@ export async function startScheduledJob<Q extends QueueName>(opts: {
   recheckEveryMs?: number;
 }) {
   const keep = opts.keep ?? { completed: 20, failed: 50 };
-  const queue = new Queue(opts.queue, { connection: opts.connection, prefix: opts.prefix });
+  const queue = new Queue(opts.queue, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, opts.queue) });
   queue.on("error", (err) => opts.logger.warn({ err: err.message, queue: opts.queue }, "scheduled job queue error"));
   const register = () =>
     queue.upsertJobScheduler(
@@ -52,7 +52,7 @@ export async function startScheduledJob<Q extends QueueName>(opts: {
   recheck.unref();
   const worker = new Worker(opts.queue, async (job) => opts.run(jobSchemas[opts.queue].parse(job.data) as JobPayload<Q>), {
     connection: opts.connection,
-    prefix: opts.prefix,
+    prefix: queueKeyPrefix(opts.prefix, opts.queue),
     concurrency: 1,
   });
   worker.on("failed", (job, err) => opts.logger.warn({ err: err.message, jobId: job?.id, queue: opts.queue }, "scheduled job failed"));

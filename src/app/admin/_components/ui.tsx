@@ -51,6 +51,9 @@ export function formatPercent(rate: number | null | undefined) {
 }
 
 export const formatCount = (n: number) => n.toLocaleString("en-US");
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+/** A count the server estimated (past its exact-count cap) reads "≈ 1.2M"; an exact one in full. */
+export const formatEstimate = (n: number, estimated: boolean) => (estimated ? `≈ ${compact.format(n)}` : formatCount(n));
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${formatCount(n)} ${n === 1 ? one : many}`;
 

@@ -10,7 +10,7 @@ import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
 import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
 import { AUDIT_REASON } from "../_components/audit-reason";
-import { ConfirmButton, formatCount, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result, TableFrame } from "../_components/ui";
+import { ConfirmButton, formatCount, formatEstimate, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result, TableFrame } from "../_components/ui";
 import { LoadMore } from "~/app/_components/load-more";
 
 
@@ -145,11 +145,11 @@ function StatsBlock({ stats }: { stats: AdminOutputs["idempotency"]["stats"] }) 
         ))}
       </dl>
       <dl className="stats" aria-label="Records by state">
-        <Stat label="Records" value={formatCount(stats.records.total)} />
-        <Stat label="Completed" value={formatCount(stats.records.completed)} />
+        <Stat label="Records" value={formatEstimate(stats.records.total, stats.records.estimated.includes("total"))} />
+        <Stat label="Completed" value={formatEstimate(stats.records.completed, stats.records.estimated.includes("completed"))} />
         <Stat label="In progress" value={formatCount(stats.records.inProgress)} />
         <Stat label="Abandoned" value={formatCount(stats.records.abandoned)} hint="lease ran out" tone={stats.records.abandoned ? "warn" : undefined} />
-        <Stat label="Expired" value={formatCount(stats.records.expired)} hint="awaiting clean-up" />
+        <Stat label="Expired" value={formatEstimate(stats.records.expired, stats.records.estimated.includes("expired"))} hint="awaiting clean-up" />
       </dl>
       {stats.byProcedure.length > 0 && (
         <TableFrame label="Idempotency by procedure">

@@ -19,6 +19,11 @@ export interface PollingFeed<T> {
   latest(): FeedReading<T> | undefined;
   /** How many callers are waiting now (the poll runs only while someone is). */
   readonly waiting: number;
+  /**
+   * A reading obtained elsewhere (another instance's poll, relayed through Redis): becomes the
+   * current one and wakes the waiters it is news to, exactly as one of this feed's own polls would.
+   */
+  offer(value: T): void;
 }
 
 /** A version for a value: the same value (as JSON) gives the same version in every process. */
@@ -31,24 +36,33 @@ export function versionOf(value: unknown): string {
  * no longer current. `changeKey` picks what counts as a change (ages that grow every second do
  * not), so a quiet system yields nothing after its first reading.
  */
-export function createPollingFeed<T>(opts: { load: () => Promise<T>; changeKey: (value: T) => unknown; intervalMs: number }): PollingFeed<T> {
+export function createPollingFeed<T>(opts: {
+  load: () => Promise<T>;
+  changeKey: (value: T) => unknown;
+  intervalMs: number;
+  /** The last waiter left (it may come back at once: a stream between two rounds). */
+  onIdle?: () => void;
+}): PollingFeed<T> {
   let current: FeedReading<T> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let polling = false;
   const waiters = new Set<{ seen: string | undefined; resolve: (r: FeedReading<T>) => void; reject: (e: unknown) => void }>();
 
+  function accept(value: T) {
+    current = { value, version: versionOf(opts.changeKey(value)), at: new Date() };
+    for (const w of [...waiters]) {
+      if (w.seen !== current.version) {
+        waiters.delete(w);
+        w.resolve(current);
+      }
+    }
+  }
+
   async function poll() {
     timer = undefined;
     polling = true;
     try {
-      const value = await opts.load();
-      current = { value, version: versionOf(opts.changeKey(value)), at: new Date() };
-      for (const w of [...waiters]) {
-        if (w.seen !== current.version) {
-          waiters.delete(w);
-          w.resolve(current);
-        }
-      }
+      accept(await opts.load());
     } catch (error) {
       // A failed poll fails every waiter: each stream ends with the error and its client falls back to polling.
       current = undefined;
@@ -71,6 +85,9 @@ export function createPollingFeed<T>(opts: { load: () => Promise<T>; changeKey: 
       return waiters.size;
     },
     latest: () => current,
+    offer: (value) => {
+      if (waiters.size > 0) accept(value);
+    },
     nextChange(seenVersion, signal) {
       return new Promise<FeedReading<T>>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
@@ -94,6 +111,7 @@ export function createPollingFeed<T>(opts: { load: () => Promise<T>; changeKey: 
             // Nobody watches: the next watcher must not be answered from a reading that may be old.
             current = undefined;
           }
+          if (waiters.size === 0) opts.onIdle?.();
           reject(signal.reason);
         };
         signal.addEventListener("abort", onAbort, { once: true });

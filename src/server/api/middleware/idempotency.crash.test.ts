@@ -8,7 +8,8 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
-import { createTestApp, TEST_REDIS_URL, type TestApp } from "~test/support/app";
+import { createTestApp, type TestApp } from "~test/support/app";
+import { childEnvFor } from "~test/support/child-process";
 
 let app: TestApp;
 let user: SessionUser;
@@ -28,17 +29,7 @@ function startChild(key: string, content: string) {
   const root = path.resolve(import.meta.dirname, "../../../..");
   const proc = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../../../../test/fixtures/idempotency-crash-child.ts")], {
     cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: app.databaseUrl,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: app.prefix,
-      STORAGE_DIR: app.storageDir,
-      USER_ID: user.id,
-      IDEMPOTENCY_KEY: key,
-      LEASE_MS: String(LEASE_MS),
-      CONTENT: content,
-    },
+    env: childEnvFor(app, { USER_ID: user.id, IDEMPOTENCY_KEY: key, LEASE_MS: String(LEASE_MS), CONTENT: content }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

@@ -47,6 +47,13 @@ async function signIn(on: Instance, email: string, password: string) {
   return { cookie: value, user: (await body(res)).result!.data.json as { mustChangePassword: boolean } };
 }
 
+/** The session cookie a response sets ("name=value"). */
+function sessionCookieOf(res: Response): string {
+  const value = (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+  expect(value.startsWith(`${SESSION_COOKIE}=`)).toBe(true);
+  return value;
+}
+
 async function expectRefusedForPasswordChange(res: Response) {
   expect(res.status).toBe(403);
   const { error } = await body(res);
@@ -99,12 +106,18 @@ describe("one-time password sessions", () => {
 
     const changed = await a.call("auth.changePassword", cookie, { currentPassword: created.oneTimePassword, newPassword: "my-own-long-password" });
     expect(changed.status).toBe(200);
-    // Same cookie, same instance: allowed at once (the change dropped this instance's cached entry).
-    expect((await a.call("files.list", cookie)).status).toBe(200);
-    expect((await a.call("admin.outbox.stats", cookie)).status).toBe(200);
-    // Instance B had the flagged session cached for 60 s: the invalidation message frees it.
-    await waitFor("instance B to drop the flagged session", async () => ((await b.call("admin.outbox.stats", cookie)).status === 200 ? true : null), 2_000);
-    expect((await body(await b.call("auth.me", cookie))).result!.data.json).toMatchObject({ mustChangePassword: false });
+    // The change re-issues this session's cookie (every cookie issued before is revoked):
+    // with it, this instance allows everything at once (the change dropped its cached entry).
+    const renewed = sessionCookieOf(changed);
+    expect(renewed).not.toBe(cookie);
+    expect((await a.call("files.list", renewed)).status).toBe(200);
+    expect((await a.call("admin.outbox.stats", renewed)).status).toBe(200);
+    expect((await a.call("auth.me", cookie)).status).toBe(200);
+    expect((await body(await a.call("auth.me", cookie))).result!.data.json).toBeNull();
+    // Instance B had the flagged session cached for 60 s: the invalidation message ends it.
+    await waitFor("instance B to drop the flagged session", async () => ((await b.call("admin.outbox.stats", renewed)).status === 200 ? true : null), 2_000);
+    expect((await body(await b.call("auth.me", renewed))).result!.data.json).toMatchObject({ mustChangePassword: false });
+    expect((await b.call("files.list", cookie)).status).toBe(401);
 
     // The one-time password is gone; the new one signs in without the flag.
     expect((await a.call("auth.signIn", "", { email: created.email, password: created.oneTimePassword })).status).toBe(401);
@@ -132,5 +145,64 @@ describe("one-time password sessions", () => {
     const expired = await a.call("auth.signIn", "", { email: created.email, password: created.oneTimePassword });
     expect(expired.status).toBe(401);
     expect((await body(expired)).error!.json.message).toBe("Email or password is wrong");
+  });
+});
+
+describe("changing a password", () => {
+  it("signs out every other session of the user at once on every instance, keeps the current one, and is audit-logged", async () => {
+    const channel = `password-change-test:${randomUUID()}`;
+    const a = await instance(channel);
+    const b = await instance(channel);
+    const email = `two-sessions-${randomUUID().slice(0, 8)}@test.local`;
+    const user = await app.createUser({ email, password: "first-password-123" });
+    const bystander = await app.createUser({ password: "bystander-password" });
+    // Two real sessions of one user (a laptop signed in through A, a phone through B), and another user's.
+    const laptop = (await signIn(a, email, "first-password-123")).cookie;
+    const phone = (await signIn(b, email, "first-password-123")).cookie;
+    const other = (await signIn(a, bystander.email, "bystander-password")).cookie;
+    // Every session resolved twice on both instances: each is now served from their session caches.
+    for (const on of [a, b, a, b]) {
+      for (const cookie of [laptop, phone, other]) expect((await on.call("files.list", cookie)).status).toBe(200);
+    }
+
+    const changed = await a.call("auth.changePassword", laptop, { currentPassword: "first-password-123", newPassword: "second-password-456" });
+    expect(changed.status).toBe(200);
+    const renewed = sessionCookieOf(changed);
+
+    // The phone's session is refused at once: on A (it published and dropped its own entries before
+    // answering) and on B as soon as the message arrives.
+    expect((await a.call("files.list", phone)).status).toBe(401);
+    await waitFor("instance B to refuse the revoked session", async () => ((await b.call("files.list", phone)).status === 401 ? true : null), 2_000);
+    expect((await body(await b.call("auth.me", phone))).result!.data.json).toBeNull();
+    // The cookie the laptop held before is revoked too; the one the change handed back carries on everywhere.
+    for (const on of [a, b]) {
+      expect((await on.call("files.list", laptop)).status).toBe(401);
+      expect((await on.call("files.list", renewed)).status).toBe(200);
+      expect((await body(await on.call("auth.me", renewed))).result!.data.json).toMatchObject({ id: user.id, email });
+      // Another user's session is untouched.
+      expect((await on.call("files.list", other)).status).toBe(200);
+    }
+    // The revoked phone signs in again with the new password only.
+    expect((await b.call("auth.signIn", "", { email, password: "first-password-123" })).status).toBe(401);
+    await signIn(b, email, "second-password-456");
+
+    // Audited like an operator's revocation, with the user as the actor.
+    const rows = await app.services.db.operatorAudit.findMany({ where: { actorId: user.id } });
+    expect(rows.map((r) => ({ action: r.action, targetIds: r.targetIds, actorEmail: r.actorEmail, targetKind: r.targetKind, filter: r.filter, affectedCount: r.affectedCount, outcome: r.outcome }))).toEqual([
+      { action: "user.revokeSessions", targetIds: [user.id], actorEmail: email, targetKind: "user", filter: { cause: "passwordChanged", keptCurrentSession: true }, affectedCount: 1, outcome: "succeeded" },
+    ]);
+  });
+
+  it("with a wrong current password changes nothing: no session is revoked and nothing is audited", async () => {
+    const a = await instance(`password-change-test:${randomUUID()}`);
+    const email = `wrong-current-${randomUUID().slice(0, 8)}@test.local`;
+    const user = await app.createUser({ email, password: "first-password-123" });
+    const laptop = (await signIn(a, email, "first-password-123")).cookie;
+    const phone = (await signIn(a, email, "first-password-123")).cookie;
+    const refused = await a.call("auth.changePassword", laptop, { currentPassword: "not-the-password", newPassword: "second-password-456" });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("set-cookie")).toBeNull();
+    for (const cookie of [laptop, phone]) expect((await a.call("files.list", cookie)).status).toBe(200);
+    expect(await app.services.db.operatorAudit.count({ where: { actorId: user.id } })).toBe(0);
   });
 });

@@ -2,6 +2,8 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth/password-rules";
 import { clientAddress } from "../../auth/sign-in-throttle";
+import { changeOwnPassword } from "../../features/users/password-change";
+import { auditContextOf } from "../audit-context";
 import { authedProcedure, createTRPCRouter, publicProcedure } from "../trpc";
 
 export const authRouter = createTRPCRouter({
@@ -31,7 +33,10 @@ export const authRouter = createTRPCRouter({
       return { id: user.id, email: user.email, name: user.name, role: user.role, mustChangePassword: user.mustChangePassword };
     }),
 
-  /** Set a new password (after a one-time one, or any time). Not keyed: the input carries secrets. */
+  /**
+   * Set a new password (after a one-time one, or any time); signs out every other session of the
+   * user. Not keyed: the input carries secrets.
+   */
   changePassword: authedProcedure
     .meta({ idempotency: false, allowedBeforePasswordChange: true })
     .input(
@@ -49,14 +54,20 @@ export const authRouter = createTRPCRouter({
       }
       // Counted like sign-ins: a borrowed session must not become a way to guess the password.
       const address = ctx.request ? clientAddress(ctx.request.headers, ctx.config.trustProxy ?? 0) : null;
-      const result = await ctx.signInThrottle.attempt(ctx.user.email, address, async () =>
-        (await ctx.sessions.changePassword(ctx.user.id, input.currentPassword, input.newPassword)) ? true : null,
+      const result = await ctx.signInThrottle.attempt(ctx.user.email, address, () =>
+        changeOwnPassword(
+          { db: ctx.db, userChanged: (id) => ctx.sessions.userChanged(id) },
+          { userId: ctx.user.id, currentPassword: input.currentPassword, newPassword: input.newPassword },
+          auditContextOf(ctx, "password changed: every other session signed out"),
+        ),
       );
       if (result.outcome === "throttled") {
         ctx.request?.resHeaders.set("Retry-After", String(result.retryAfterSeconds));
         throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `Too many wrong passwords: try again in ${Math.ceil(result.retryAfterSeconds / 60)} minute(s)` });
       }
       if (result.outcome === "wrong") throw new TRPCError({ code: "FORBIDDEN", message: "The current password is wrong" });
+      // Every other session is revoked; this one carries on with a cookie of the new session version.
+      ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.cookieHeader(await ctx.sessions.seal(result.value)));
       return { ok: true as const };
     }),
 

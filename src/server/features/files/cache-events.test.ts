@@ -7,7 +7,7 @@ import { fileTags } from "./cache-tags";
 import { createQueryCache, type QueryCache } from "../../reliability/cache/query-cache";
 import { createCacheRedis } from "../../reliability/cache/redis-client";
 
-// The shared test Redis, or the cluster of `npm run test:cluster`.
+// The shared test Redis, or the cluster of `npm run test:redis-cluster`.
 const REDIS = testRedisTarget();
 const silent = { warn: () => {}, error: () => {} };
 const fileId = randomUUID();

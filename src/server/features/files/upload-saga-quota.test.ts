@@ -9,16 +9,15 @@
  * at 0 and would hide it otherwise).
  */
 import { asTestOperator } from "~test/support/audit";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "~test/support/worker";
+import { startTestSagaRunner } from "~test/support/saga";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
 import { fileUploadSaga, type FileUploadInput } from "./upload-saga";
 
 let app: TestApp;
-let runner: Awaited<ReturnType<typeof startSagaRunner>>;
+let runner: Awaited<ReturnType<typeof startTestSagaRunner>>;
 
 /** Where the owner's delete lands: a phase start of a step (or never / after the saga ended). */
 const DELETE_POINTS = [
@@ -71,17 +70,7 @@ async function inject(step: string, phase: "execute" | "compensate", input: File
 beforeAll(async () => {
   app = await createTestApp({ maxUploadBytes: 64 * 1024 });
   const saga = fileUploadSaga({ db: app.services.db, storage: app.services.storage, inject });
-  runner = await startSagaRunner({
-    connection: app.bullConnection,
-    prefix: app.queuePrefix,
-    db: app.services.db,
-    databaseUrl: app.databaseUrl,
-    registry: createSagaRegistry([saga]),
-    logger: pino({ level: "silent" }),
-    concurrency: 8,
-    sweepEveryMs: 500,
-    stuckAfterMs: 5_000,
-  });
+  runner = await startTestSagaRunner(app, createSagaRegistry([saga]), { concurrency: 8, sweepEveryMs: 500, stuckAfterMs: 5_000 });
 });
 afterAll(async () => {
   await runner?.close();

@@ -4,22 +4,19 @@
  * file-type, real blobs on disk, real quota rows and outbox events.
  */
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
-import path from "node:path";
 import sharp from "sharp";
-import { pino } from "pino";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
-import { startSagaRunner } from "~test/support/worker";
+import { startTestSagaRunner, storedBlobs } from "~test/support/saga";
 import { createSagaRegistry, PermanentStepError } from "../../reliability/saga/definition";
 import { FILE_UPLOAD_STEPS, fileUploadSaga, type FileUploadInput } from "./upload-saga";
 import type { UploadStatus } from "./upload-service";
 import { expectTRPCError } from "~test/support/trpc-error";
 
 let app: TestApp;
-let runner: Awaited<ReturnType<typeof startSagaRunner>>;
+let runner: Awaited<ReturnType<typeof startTestSagaRunner>>;
 let alice: SessionUser;
 let bob: SessionUser;
 const changed: string[] = [];
@@ -34,17 +31,7 @@ beforeAll(async () => {
   alice = await app.createUser();
   bob = await app.createUser();
   const saga = fileUploadSaga({ db: app.services.db, storage: app.services.storage, inject, onFileChanged: async (f) => void changed.push(f.id) });
-  runner = await startSagaRunner({
-    connection: app.bullConnection,
-    prefix: app.queuePrefix,
-    db: app.services.db,
-    databaseUrl: app.databaseUrl,
-    registry: createSagaRegistry([saga]),
-    logger: pino({ level: "silent" }),
-    concurrency: 4,
-    sweepEveryMs: 500,
-    stuckAfterMs: 3_000,
-  });
+  runner = await startTestSagaRunner(app, createSagaRegistry([saga]), { concurrency: 4, sweepEveryMs: 500, stuckAfterMs: 3_000 });
 });
 afterAll(async () => {
   await runner?.close();
@@ -69,18 +56,7 @@ async function settle(user: SessionUser, sagaId: string, timeoutMs = 20_000): Pr
   }
 }
 
-async function blobs(): Promise<string[]> {
-  const walk = async (dir: string): Promise<string[]> => {
-    const out: string[] = [];
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) out.push(...(await walk(full)));
-      else out.push(path.relative(app.storageDir, full));
-    }
-    return out;
-  };
-  return (await walk(app.storageDir)).sort();
-}
+const blobs = () => storedBlobs(app);
 
 async function usedBytes(user: SessionUser) {
   return (await app.services.db.user.findUniqueOrThrow({ where: { id: user.id }, select: { usedBytes: true } })).usedBytes;

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Prisma } from "../../db/generated/client";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { uuidv7Floor } from "../../reliability/outbox/queries";
+import { eventFilterFields, withEventFilterRules } from "../outbox/event-filter";
 
 /**
  * What a bulk action may select: outbox events an operator can act on (pending, failed, dead), by
@@ -21,16 +22,10 @@ export const ACTION_STATUSES: Record<BulkAction, readonly ("pending" | "failed" 
 
 const jsonScalar = z.union([z.string().max(500), z.number().finite(), z.boolean(), z.null()]);
 
-export const bulkFilterSchema = z
-  .object({
+export const bulkFilterSchema = withEventFilterRules(
+  z.object({
     status: z.array(z.enum(["pending", "failed", "dead"])).min(1).max(3).optional(),
-    type: z.string().trim().min(1).max(100).optional(),
-    aggregateType: z.string().trim().min(1).max(100).optional(),
-    aggregateId: z.string().trim().min(1).max(200).optional(),
-    from: z.date().optional(),
-    to: z.date().optional(),
-    errorContains: z.string().trim().min(1, "the error text to look for cannot be empty").max(200).optional(),
-    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, "fingerprint is the 32 hex characters of a failure group").optional(),
+    ...eventFilterFields,
     /** payload #> path = value: e.g. { path: "ownerId", value: "…" } or { path: "meta.source", value: "import" }. */
     payload: z
       .object({
@@ -41,9 +36,8 @@ export const bulkFilterSchema = z
         value: jsonScalar,
       })
       .optional(),
-  })
-  .refine((f) => !f.from || !f.to || f.from < f.to, { message: "`from` must be before `to`", path: ["to"] })
-  .refine((f) => !f.aggregateId || f.aggregateType, { message: "give aggregateType with aggregateId", path: ["aggregateType"] });
+  }),
+);
 export type BulkFilter = z.infer<typeof bulkFilterSchema>;
 
 /** The filter of a stored operation (JSON: dates are strings), read back. */

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { QueueName } from "../../contracts/queues";
+import { queueKeyPrefix, QueueName } from "../../contracts/queues";
 import type { BulkQueue } from "./operations";
 
 /** How long a web request waits for Redis to take the job; past it, the sweeper queues it. */
@@ -12,7 +12,7 @@ function sharedQueue(connection: ConnectionOptions & object, prefix: string): Qu
   let byPrefix = queues.get(connection);
   if (!byPrefix) queues.set(connection, (byPrefix = new Map()));
   let queue = byPrefix.get(prefix);
-  if (!queue) byPrefix.set(prefix, (queue = new Queue(QueueName.bulkOperations, { connection, prefix })));
+  if (!queue) byPrefix.set(prefix, (queue = new Queue(QueueName.bulkOperations, { connection, prefix: queueKeyPrefix(prefix, QueueName.bulkOperations) })));
   return queue;
 }
 

@@ -10,7 +10,7 @@ import { entryKey, keyspace, prefixTag, tagKey } from "./keys";
 import { createQueryCache, type CacheReadSpec, type QueryCache } from "./query-cache";
 import { createCacheRedis } from "./redis-client";
 
-// The shared test Redis, or the cluster of `npm run test:cluster`.
+// The shared test Redis, or the cluster of `npm run test:redis-cluster`.
 const REDIS = testRedisTarget();
 const silent = process.env.DEBUG_CACHE_TEST ? { warn: (o: object, m?: string) => console.warn(m, o), error: (o: object, m?: string) => console.error(m, o) } : { warn: () => {}, error: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 import type { Db } from "../../platform/db/client";
 import type { Tx } from "../../platform/db/transaction";
-import type { QueueName } from "../../contracts/queues";
+import { queueKeyPrefix, type QueueName } from "../../contracts/queues";
 import { PAUSABLE_QUEUES, type PausableQueue } from "./queues";
 
 /**
@@ -20,7 +20,7 @@ export function createFleetQueues(connection: ConnectionOptions, prefix: string)
   const get = (name: QueueName) => {
     let q = queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection, prefix });
+      q = new Queue(name, { connection, prefix: queueKeyPrefix(prefix, name) });
       q.on("error", () => {}); // Redis away: callers see the failed command (or its deadline)
       queues.set(name, q);
     }

@@ -1,4 +1,6 @@
-import type { Db, Prisma } from "../../platform/db/client";
+import type { Db } from "../../platform/db/client";
+import { Prisma } from "../../db/generated/client";
+import { cappedCount } from "../../platform/db/capped-count";
 import { deserializeOutcome, type StoredOutcome } from "./outcome";
 import { parseScope } from "./scope";
 
@@ -12,22 +14,35 @@ export interface RecordsByState {
   /** Past expiry, waiting for the clean-up job. */
   expired: number;
   total: number;
+  /**
+   * The counts that are the planner's estimates, not exact (past EXACT_COUNT_CAP rows: see
+   * platform/db/capped-count.ts). In-progress and abandoned records are always counted exactly.
+   */
+  estimated: Array<"completed" | "expired" | "total">;
 }
 
+/**
+ * Records by state, at a cost that does not grow with the table: in-progress records (the few
+ * without completed_at) are counted exactly from their partial index; completed, expired and the
+ * total are exact up to EXACT_COUNT_CAP and estimated past it.
+ */
 export async function countRecordsByState(db: Db): Promise<RecordsByState> {
-  const [row] = await db.$queryRaw<Array<{ in_progress: bigint; completed: bigint; abandoned: bigint; expired: bigint; total: bigint }>>`
-    SELECT count(*) FILTER (WHERE state = 'in_progress') AS in_progress,
-           count(*) FILTER (WHERE state = 'completed') AS completed,
-           count(*) FILTER (WHERE state = 'in_progress' AND lease_until < now()) AS abandoned,
-           count(*) FILTER (WHERE expires_at <= now()) AS expired,
-           count(*) AS total
-    FROM idempotency_key`;
+  const [open] = await db.$queryRaw<Array<{ in_progress: number; abandoned: number }>>`
+    SELECT count(*)::int AS in_progress, count(*) FILTER (WHERE lease_until < now())::int AS abandoned
+    FROM idempotency_key WHERE completed_at IS NULL`;
+  const completed = await cappedCount(db, Prisma.sql`idempotency_key WHERE completed_at IS NOT NULL`, Prisma.sql`id`);
+  const expired = await cappedCount(db, Prisma.sql`idempotency_key WHERE expires_at <= now()`, Prisma.sql`expires_at`);
+  const inProgress = open?.in_progress ?? 0;
+  const estimated: RecordsByState["estimated"] = [];
+  if (completed.approximate) estimated.push("completed", "total");
+  if (expired.approximate) estimated.push("expired");
   return {
-    inProgress: Number(row?.in_progress ?? 0),
-    completed: Number(row?.completed ?? 0),
-    abandoned: Number(row?.abandoned ?? 0),
-    expired: Number(row?.expired ?? 0),
-    total: Number(row?.total ?? 0),
+    inProgress,
+    completed: completed.count,
+    abandoned: open?.abandoned ?? 0,
+    expired: expired.count,
+    total: inProgress + completed.count,
+    estimated,
   };
 }
 
@@ -61,7 +76,9 @@ export interface RecordQuery {
 export async function listIdempotencyRecords(db: Db, query: RecordQuery): Promise<{ items: IdempotencyRecordView[]; nextCursor: string | null }> {
   const where: Prisma.IdempotencyKeyWhereInput = {
     ...(query.key !== undefined ? { key: query.key } : {}),
-    ...(query.state ? { state: query.state } : {}),
+    // completed_at is null exactly when a record is in progress: saying so lets the planner use the
+    // small partial index of in-progress records (it cannot match the state parameter against one).
+    ...(query.state ? { state: query.state, ...(query.state === "in_progress" ? { completedAt: null } : {}) } : {}),
     ...(query.cursor ? { id: { lt: query.cursor } } : {}),
     ...(query.userId && query.procedure
       ? { scope: `${query.userId}:${query.procedure}` }

@@ -9,7 +9,8 @@ import { deserializeOutcome, serializeOutcome, type StoredOutcome } from "./outc
  * The idempotency record's life: claim → (execute → complete, in ONE transaction) or release.
  *
  *  - claim: one short statement of its own (committed at once) so that concurrent requests with
- *    the same key see `in_progress` while the first one runs. It carries a fresh claim token.
+ *    the same key see `in_progress` while the first one runs. It carries a fresh claim token, and
+ *    answers with the existing record when there is one (replay, mismatch, in progress).
  *  - complete: the last statement of the mutation's transaction, and only if the record still
  *    carries our token. The mutation's writes and the record commit or roll back together, and of
  *    two executions of one key (possible only if a lease ran out under a live request) at most one
@@ -46,8 +47,12 @@ export interface ClaimRequest {
   correlationId?: string;
 }
 
+/** The claim statement's one row: the new claim, or the existing record of the key. */
+type ClaimRow = { id: string; claimed: true } | ExistingRow;
+
 interface ExistingRow {
   id: string;
+  claimed: false;
   fingerprint: string;
   state: "in_progress" | "completed";
   result: unknown;
@@ -64,31 +69,38 @@ export async function claimIdempotencyKey(db: Db, request: ClaimRequest, options
   const correlationId = request.correlationId ?? null;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const token = randomUUID();
-    // The fast path (a new key) is this one statement. DO NOTHING never waits on a running owner
-    // (its claim is committed), so a conflict is answered at once.
+    // One statement whatever the key's state: the claim, or (when the key exists) the record it
+    // conflicts with, so a replay, a mismatch or an in_progress answer costs one round trip too.
+    // DO NOTHING never waits on a running owner (its claim is committed), so a conflict is answered
+    // at once. The record is read with the statement's snapshot: one committed after the statement
+    // began (a claim that raced this one) is not seen, and the loop claims again.
     //
     // It commits with synchronous_commit off (for this statement's transaction only): no WAL
     // flush on the hot path (an fsync was most of the cost of a key, ~1.5 ms here). Safe: the
     // mutation's own transaction commits synchronously and so flushes the WAL up to and including
     // this earlier claim; a crash before that loses claim and mutation together, and a lost claim
     // is just a key never seen.
-    const inserted = await db.$queryRaw<Array<{ id: string }>>`
-      WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true))
-      INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at, correlation_id)
-      SELECT ${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
-             now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
-             now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond', ${correlationId}
-      FROM no_flush
-      ON CONFLICT (scope, key) DO NOTHING
-      RETURNING id`;
-    if (inserted[0]) return { kind: "claimed", claim: { id: inserted[0].id, token, recovered: false } };
-
-    const [row] = await db.$queryRaw<ExistingRow[]>`
-      SELECT id, fingerprint, state::text AS state, result, response_status,
-             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int AS lease_ms_left,
-             expires_at <= now() AS expired
-      FROM idempotency_key WHERE scope = ${scope} AND key = ${key}`;
-    if (!row) continue; // released (or cleaned up) between the two statements: claim again
+    const [row] = await db.$queryRaw<ClaimRow[]>`
+      WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
+      claimed AS (
+        INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at, correlation_id)
+        SELECT ${uuidv7()}::uuid, ${scope}, ${key}, ${fingerprint}, 'in_progress',
+               now() + ${options.leaseMs}::float8 * interval '1 millisecond', ${token}::uuid,
+               now(), now() + ${options.ttlMs}::float8 * interval '1 millisecond', ${correlationId}
+        FROM no_flush
+        ON CONFLICT (scope, key) DO NOTHING
+        RETURNING id)
+      SELECT id, true AS claimed, NULL AS fingerprint, NULL AS state, NULL::jsonb AS result, NULL::int AS response_status, NULL::int AS lease_ms_left, false AS expired
+      FROM claimed
+      UNION ALL
+      SELECT id, false, fingerprint, state::text, result, response_status,
+             (EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::int, expires_at <= now()
+      FROM idempotency_key
+      WHERE scope = ${scope} AND key = ${key} AND NOT EXISTS (SELECT 1 FROM claimed)`;
+    if (row?.claimed) return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
+    // No row: the conflicting record committed after this statement's snapshot was taken, or it was
+    // released (or cleaned up) in between: claim again.
+    if (!row) continue;
 
     if (row.expired) {
       // An expired record is as good as absent (the clean-up job just has not reached it yet).

@@ -1,13 +1,16 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../platform/db/client";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
+import { Prisma } from "../../db/generated/client";
 import { errorFingerprint } from "../failures/fingerprint";
+import { createMicroBatcher } from "../../platform/micro-batcher";
 import { describeError } from "./relay-store";
 
 /**
  * One delivery attempt of an event to a consumer, as the worker saw it begin. Its outcome is kept in
  * outbox_delivery_attempt, written with the outcome itself (the inbox row, the consumed mark or the
- * failure), so the history and the event's state can never disagree.
+ * failure), so the history and the event's state can never disagree. The same rows are the trace
+ * page's consumer runs (reliability/trace).
  */
 export interface DeliveryAttempt {
   /** The BullMQ attempt (1 for the first delivery). */
@@ -20,19 +23,23 @@ export interface DeliveryAttempt {
   durationMs?: number;
 }
 
+/** How an attempt ended: its effect committed, the inbox said an earlier delivery had done it, or it threw. */
+export type DeliveryOutcome = "succeeded" | "duplicate" | "failed";
+
 interface AttemptRow {
   id: string;
   eventId: string;
   consumer: string;
   attempt: number;
+  outcome: DeliveryOutcome;
   startedAt: number;
   durationMs: number;
   error: string | null;
   worker: string;
 }
 
-function attemptRow(eventId: string, consumer: string, a: DeliveryAttempt, error: string | null, id = uuidv7()): AttemptRow {
-  return { id, eventId, consumer, attempt: a.attempt, startedAt: a.startedAt, durationMs: a.durationMs ?? Math.max(0, Date.now() - a.startedAt), error, worker: a.worker };
+function attemptRow(eventId: string, consumer: string, a: DeliveryAttempt, outcome: DeliveryOutcome, error: string | null, id = uuidv7()): AttemptRow {
+  return { id, eventId, consumer, attempt: a.attempt, outcome, startedAt: a.startedAt, durationMs: a.durationMs ?? Math.max(0, Date.now() - a.startedAt), error, worker: a.worker };
 }
 
 /** The rows as the array parameters of `unnest` (one statement whatever the number of rows). */
@@ -42,7 +49,7 @@ function attemptArrays(rows: AttemptRow[]) {
     events: rows.map((r) => r.eventId),
     consumers: rows.map((r) => r.consumer),
     attempts: rows.map((r) => r.attempt),
-    outcomes: rows.map((r) => (r.error === null ? "succeeded" : "failed")),
+    outcomes: rows.map((r) => r.outcome),
     starts: rows.map((r) => new Date(r.startedAt).toISOString()),
     durations: rows.map((r) => r.durationMs),
     errors: rows.map((r) => r.error),
@@ -56,7 +63,7 @@ async function insertAttempts(tx: Db | Tx, rows: AttemptRow[]): Promise<void> {
   await tx.$executeRaw`
     INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
     SELECT * FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
-                         ${a.outcomes}::"AttemptOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[])
+                         ${a.outcomes}::"DeliveryOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[])
     ON CONFLICT (id) DO NOTHING`;
 }
 
@@ -76,34 +83,23 @@ export async function handleOnce(
     const inserted = await tx.$executeRaw`
       INSERT INTO inbox_entry (consumer, event_id) VALUES (${consumer}, ${eventId}::uuid) ON CONFLICT DO NOTHING`;
     // Someone (an earlier delivery) already committed this consumer's effect for this event.
-    if (inserted === 0) return "duplicate";
-    await effect(tx);
-    // The successful attempt commits with its effect: in the history exactly when it happened.
-    if (attempt) await insertAttempts(tx, [attemptRow(eventId, consumer, attempt, null)]);
-    return "handled";
+    const outcome = inserted === 0 ? "duplicate" : "handled";
+    if (outcome === "handled") await effect(tx);
+    // The attempt commits with its effect: in the history exactly when it happened.
+    if (attempt) await insertAttempts(tx, [attemptRow(eventId, consumer, attempt, outcome === "handled" ? "succeeded" : "duplicate", null)]);
+    return outcome;
   });
 }
 
 /**
- * Every consumer has handled these events: the next event of each aggregate may now be published.
- * Only when such a next event is waiting does it NOTIFY (sent at commit) to wake the relays at once;
- * otherwise there is nothing for them to do, and a wake-up per batch would only cost claim queries.
+ * The consumed mark as CTEs of a larger statement: `done` marks the events consumed, `waiting` says
+ * whether a next event of one of their aggregates is waiting. Only then does the statement NOTIFY
+ * (sent at commit, see consumedNotify) to wake the relays at once; otherwise there is nothing for
+ * them to do, and a wake-up per batch would only cost claim queries.
  */
-export async function markConsumed(db: Db | Tx, ids: string[], attempts: AttemptRow[] = []): Promise<number> {
-  if (ids.length === 0) {
-    await insertAttempts(db, attempts);
-    return 0;
-  }
-  // The attempts ride in the same statement (a data-modifying CTE runs whether or not it is read):
-  // keeping the history costs the batch no extra round trip.
-  const a = attemptArrays(attempts);
-  const rows = await db.$queryRaw<Array<{ n: bigint; waiting: boolean }>>`
-    WITH att AS (
-      INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
-      SELECT * FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
-                           ${a.outcomes}::"AttemptOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[])
-      ON CONFLICT (id) DO NOTHING
-    ), done AS (
+function consumedMarkCtes(ids: string[]) {
+  return Prisma.sql`
+    done AS (
       UPDATE outbox_event SET consumed_at = now()
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
       RETURNING aggregate_type, aggregate_id, aggregate_seq
@@ -115,10 +111,16 @@ export async function markConsumed(db: Db | Tx, ids: string[], attempts: Attempt
           WHERE w.aggregate_type = d.aggregate_type AND w.aggregate_id = d.aggregate_id
             AND w.aggregate_seq > d.aggregate_seq AND w.consumed_at IS NULL AND w.status <> 'discarded')
       ) AS yes
-    )
-    SELECT (SELECT count(*) FROM done) AS n, waiting.yes AS waiting,
-           CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END AS notified
-    FROM waiting`;
+    )`;
+}
+const consumedNotify = Prisma.sql`CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END`;
+
+/** Every consumer has handled these events: the next event of each aggregate may now be published. */
+export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await db.$queryRaw<Array<{ n: bigint }>>`
+    WITH ${consumedMarkCtes(ids)}
+    SELECT (SELECT count(*) FROM done) AS n, ${consumedNotify} AS notified FROM waiting`;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -140,13 +142,13 @@ export async function recordConsumerFailure(
   const fingerprint = errorFingerprint({ message: text, stack });
   // The failed attempt is kept in the same statement as the event's last error (the listener may
   // write a final failure more than once while it retries: the attempt's id makes that a no-op).
-  const row = attempt ? attemptRow(eventId, consumer, attempt, message, attempt.id) : null;
+  const row = attempt ? attemptRow(eventId, consumer, attempt, "failed", message, attempt.id) : null;
   const a = attemptArrays(row ? [row] : []);
   await db.$executeRaw`
     WITH att AS (
       INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
       SELECT x.* FROM unnest(${a.ids}::uuid[], ${a.events}::uuid[], ${a.consumers}::text[], ${a.attempts}::int[],
-                             ${a.outcomes}::"AttemptOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[]) AS x
+                             ${a.outcomes}::"DeliveryOutcome"[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.errors}::text[], ${a.workers}::text[]) AS x
       WHERE EXISTS (SELECT 1 FROM outbox_event WHERE id = ${eventId}::uuid)
       ON CONFLICT (id) DO NOTHING
     )
@@ -165,73 +167,86 @@ type InboxItem = {
   markConsumed: boolean;
   attempt?: DeliveryAttempt;
   effect: (tx: Tx) => Promise<void>;
-  resolve: (outcome: "handled" | "duplicate") => void;
-  reject: (error: unknown) => void;
 };
 
 /**
+ * One inbox batch in ONE transaction of three round trips (BEGIN, one statement, COMMIT), with each
+ * new item's effect run between the statement and the commit. The statement inserts the inbox rows,
+ * keeps each item's attempt (succeeded, or duplicate when an earlier delivery did the work) and marks
+ * consumed the events whose last consumer this is; it all commits with the effects or not at all.
+ * An attempt's duration runs to that statement (batched effects are short by contract).
+ */
+async function handleInboxBatch(db: Db, batch: InboxItem[]): Promise<Array<"handled" | "duplicate">> {
+  const attempts = batch.map((b) => (b.attempt ? attemptRow(b.eventId, b.consumer, b.attempt, "succeeded", null) : null));
+  const a = {
+    ids: attempts.map((r) => r?.id ?? null),
+    attempts: attempts.map((r) => r?.attempt ?? null),
+    starts: attempts.map((r) => (r ? new Date(r.startedAt).toISOString() : null)),
+    durations: attempts.map((r) => r?.durationMs ?? null),
+    workers: attempts.map((r) => r?.worker ?? null),
+  };
+  // Duplicates too: an earlier delivery may have died between its effect and this mark.
+  const toMark = [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))];
+  return inTransaction(db, async (tx) => {
+    const rows = await tx.$queryRaw<Array<{ pos: bigint; fresh: boolean }>>`
+      WITH item AS (
+        SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[]) WITH ORDINALITY AS i(consumer, event_id, pos)
+      ), inserted AS (
+        INSERT INTO inbox_entry (consumer, event_id)
+        SELECT DISTINCT consumer, event_id FROM item
+        ON CONFLICT DO NOTHING
+        RETURNING consumer, event_id
+      ), outcome AS (
+        -- A key inserted by this batch runs once, even if two deliveries of it landed here together.
+        SELECT i.pos, i.consumer, i.event_id,
+               (n.consumer IS NOT NULL AND i.pos = min(i.pos) OVER (PARTITION BY i.consumer, i.event_id)) AS fresh
+        FROM item i LEFT JOIN inserted n ON n.consumer = i.consumer AND n.event_id = i.event_id
+      ), att AS (
+        INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
+        SELECT x.id, o.event_id, o.consumer, x.attempt, (CASE WHEN o.fresh THEN 'succeeded' ELSE 'duplicate' END)::"DeliveryOutcome",
+               x.started_at, x.duration_ms, NULL, x.worker
+        FROM unnest(${a.ids}::uuid[], ${a.attempts}::int[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.workers}::text[])
+               WITH ORDINALITY AS x(id, attempt, started_at, duration_ms, worker, pos)
+        JOIN outcome o ON o.pos = x.pos
+        WHERE x.id IS NOT NULL
+        ON CONFLICT (id) DO NOTHING
+      ), ${consumedMarkCtes(toMark)}, notified AS (SELECT ${consumedNotify} AS notified FROM waiting)
+      SELECT o.pos, o.fresh, notified.notified FROM outcome o CROSS JOIN notified ORDER BY o.pos`;
+    const out: Array<"handled" | "duplicate"> = [];
+    for (const [i, item] of batch.entries()) {
+      const fresh = rows[i]?.fresh === true;
+      if (fresh) await item.effect(tx);
+      out.push(fresh ? "handled" : "duplicate");
+    }
+    return out;
+  });
+}
+
+/** One inbox item alone (its batch's shared transaction failed): a failing effect fails only its own job. */
+async function handleInboxItem(db: Db, item: InboxItem): Promise<"handled" | "duplicate"> {
+  const outcome = await handleOnce(db, item.consumer, item.eventId, async (tx) => {
+    await item.effect(tx);
+    if (item.markConsumed) await markConsumed(tx, [item.eventId]);
+  }, item.attempt);
+  if (outcome === "duplicate" && item.markConsumed) await markConsumed(db, [item.eventId]);
+  return outcome;
+}
+
+/**
  * handleOnce for many events at a time: what concurrent jobs hand in within a few milliseconds
- * shares ONE transaction (one multi-row inbox insert, then each new event's effect), instead of one
- * transaction each; an interactive transaction costs several round trips, which made it the
- * consumers' bottleneck. If the shared transaction fails, each item is retried in a transaction of
- * its own, so one failing effect fails only its own job. Meant for consumers with short effects.
- * When the item is its event's last consumer, the consumed mark joins the same transaction too.
+ * shares ONE transaction (handleInboxBatch) instead of one transaction each; an interactive
+ * transaction costs several round trips, which made it the consumers' bottleneck. If the shared
+ * transaction fails, each item is retried in a transaction of its own, so one failing effect fails
+ * only its own job. Meant for consumers with short effects. When the item is its event's last
+ * consumer, the consumed mark joins the same transaction too.
  */
 export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs?: number } = {}) {
-  const maxBatch = opts.maxBatch ?? 100;
-  const maxDelayMs = opts.maxDelayMs ?? 2;
-  let pending: InboxItem[] = [];
-  let timer: NodeJS.Timeout | null = null;
-
-  const flush = async () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    try {
-      const outcomes = await inTransaction(db, async (tx) => {
-        const inserted = await tx.$queryRaw<Array<{ consumer: string; event_id: string }>>`
-          INSERT INTO inbox_entry (consumer, event_id)
-          SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[])
-          ON CONFLICT DO NOTHING
-          RETURNING consumer, event_id`;
-        const fresh = new Set(inserted.map((r) => `${r.consumer}|${r.event_id}`));
-        const out: Array<"handled" | "duplicate"> = [];
-        const attempts: AttemptRow[] = [];
-        for (const item of batch) {
-          const key = `${item.consumer}|${item.eventId}`;
-          // A key inserted by this batch runs once, even if two deliveries of it landed here together.
-          if (!fresh.delete(key)) {
-            out.push("duplicate");
-            continue;
-          }
-          await item.effect(tx);
-          if (item.attempt) attempts.push(attemptRow(item.eventId, item.consumer, item.attempt, null));
-          out.push("handled");
-        }
-        // Duplicates too: an earlier delivery may have died between its effect and this mark.
-        await markConsumed(tx, [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))], attempts);
-        return out;
-      });
-      batch.forEach((item, i) => item.resolve(outcomes[i]!));
-    } catch (error) {
-      if (batch.length === 1) return batch[0]!.reject(error);
-      for (const item of batch) {
-        await handleOnce(db, item.consumer, item.eventId, async (tx) => {
-          await item.effect(tx);
-          if (item.markConsumed) await markConsumed(tx, [item.eventId]);
-        }, item.attempt).then(
-          async (outcome) => {
-            if (outcome === "duplicate" && item.markConsumed) await markConsumed(db, [item.eventId]);
-            item.resolve(outcome);
-          },
-          item.reject,
-        ).catch(item.reject);
-      }
-    }
-  };
-
+  const batcher = createMicroBatcher<InboxItem, "handled" | "duplicate">({
+    write: (batch) => handleInboxBatch(db, batch),
+    retryEach: (item) => handleInboxItem(db, item),
+    maxBatch: opts.maxBatch ?? 100,
+    maxDelayMs: opts.maxDelayMs ?? 2,
+  });
   return {
     run(
       consumer: string,
@@ -239,12 +254,25 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
       effect: (tx: Tx) => Promise<void>,
       opts: { markConsumed?: boolean; attempt?: DeliveryAttempt } = {},
     ): Promise<"handled" | "duplicate"> {
-      return new Promise((resolve, reject) => {
-        pending.push({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, attempt: opts.attempt, resolve, reject });
-        if (pending.length >= maxBatch) void flush();
-        else timer ??= setTimeout(() => void flush(), maxDelayMs);
-      });
+      return batcher.add({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, attempt: opts.attempt });
     },
-    flush,
+    flush: batcher.flush,
   };
+}
+
+/**
+ * Marks events consumed in small batches (one statement for everything finished within a few ms).
+ * A job only completes after its event's mark has committed, so a crash can never leave a
+ * completed job whose event still blocks its aggregate.
+ */
+export function createConsumedMarker(db: Db, opts: { maxDelayMs?: number; maxBatch?: number } = {}) {
+  const batcher = createMicroBatcher<string, void>({
+    write: async (ids) => {
+      await markConsumed(db, [...new Set(ids)]);
+      return ids.map(() => undefined);
+    },
+    maxBatch: opts.maxBatch ?? 500,
+    maxDelayMs: opts.maxDelayMs ?? 2,
+  });
+  return { mark: batcher.add, flush: batcher.flush };
 }

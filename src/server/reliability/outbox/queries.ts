@@ -1,8 +1,11 @@
 import { z } from "zod";
-import type { Db, Prisma } from "../../platform/db/client";
+import type { Db } from "../../platform/db/client";
+import { Prisma } from "../../db/generated/client";
+import { cappedCount } from "../../platform/db/capped-count";
 import { notFound } from "../../platform/errors";
 import { UNFINGERPRINTED } from "../failures/fingerprint";
 import { countStalledEvents, DEFAULT_STALLED_AFTER_MS } from "./reconcile-store";
+import { eventFilterFields, withEventFilterRules } from "./event-filter";
 import { outboxViewStatuses, type OutboxStatus, type OutboxViewStatus } from "../../contracts/statuses";
 
 /**
@@ -25,20 +28,12 @@ export function viewStatus(row: { status: OutboxStatusName; consumedAt: Date | n
   return row.status === "published" && row.consumedAt === null && row.publishedAt !== null && row.publishedAt < before ? "stalled" : row.status;
 }
 
-export const outboxFilterSchema = z
-  .object({
+export const outboxFilterSchema = withEventFilterRules(
+  z.object({
     status: z.array(z.enum(outboxViewStatuses)).min(1).max(outboxViewStatuses.length).optional(),
-    type: z.string().trim().min(1).max(100).optional(),
-    aggregateType: z.string().trim().min(1).max(100).optional(),
-    aggregateId: z.string().trim().min(1).max(200).optional(),
-    from: z.date().optional(),
-    to: z.date().optional(),
-    errorContains: z.string().trim().min(1, "the error text to look for cannot be empty").max(200).optional(),
-    /** A failure group: events whose latest failure has this error fingerprint. */
-    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, "fingerprint is the 32 hex characters of a failure group").optional(),
-  })
-  .refine((f) => !f.from || !f.to || f.from < f.to, { message: "`from` must be before `to`", path: ["to"] })
-  .refine((f) => !f.aggregateId || f.aggregateType, { message: "give aggregateType with aggregateId", path: ["aggregateType"] });
+    ...eventFilterFields,
+  }),
+);
 export type OutboxFilter = z.infer<typeof outboxFilterSchema>;
 
 /** The smallest UUIDv7 of a millisecond: ids are time-ordered, so a time range is an id range. */
@@ -165,18 +160,11 @@ export async function outboxStats(db: Db, opts: { windowMinutes: number } & Stal
     GROUP BY status`;
   const counts: Record<OutboxViewStatus, number> = { pending: 0, publishing: 0, published: 0, stalled: 0, failed: 0, dead: 0, discarded: 0 };
   for (const row of grouped) counts[row.status] = Number(row.n);
-  // Counting millions of published rows exactly would cost a long index scan on every refresh:
-  // above a million rows the planner's estimate is shown instead (and said to be one).
-  const [{ estimate }] = (await db.$queryRaw<Array<{ estimate: number }>>`
-    SELECT reltuples::float8 AS estimate FROM pg_class WHERE oid = 'outbox_event'::regclass`) as [{ estimate: number }];
-  let publishedApproximate = false;
-  if (estimate > 1_000_000) {
-    const others = counts.pending + counts.publishing + counts.failed + counts.dead + counts.discarded;
-    counts.published = Math.max(0, Math.round(estimate) - others);
-    publishedApproximate = true;
-  } else {
-    counts.published = await db.outboxEvent.count({ where: { status: "published" } });
-  }
+  // Counting millions of published rows exactly would read every one of them on each refresh: past
+  // EXACT_COUNT_CAP the planner's estimate is shown instead (and said to be one: publishedApproximate).
+  const publishedCount = await cappedCount(db, Prisma.sql`outbox_event WHERE status = 'published'`, Prisma.sql`published_at`);
+  counts.published = publishedCount.count;
+  const publishedApproximate = publishedCount.approximate;
   // Stalled events are published rows, shown apart: counted from the small in-flight index.
   counts.stalled = await countStalledEvents(db, { stalledAfterMs: opts.stalledAfterMs ?? DEFAULT_STALLED_AFTER_MS });
   counts.published = Math.max(0, counts.published - counts.stalled);

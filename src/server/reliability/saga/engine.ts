@@ -5,21 +5,15 @@ import { afterCommit, currentTransaction, inTransaction, type Tx } from "../../p
 import { badInput } from "../../platform/errors";
 import { workerIdentity } from "../../platform/worker-identity";
 import { errorFingerprint } from "../failures/fingerprint";
-import { PermanentStepError, stepPolicy, StepTimeoutError, type SagaDefinition, type SagaRegistry } from "./definition";
-import {
-  executionIdFor,
-  readContext,
-  type DispatchOptions,
-  type PreClaim,
-  type SagaContext,
-  type SagaDispatcher,
-  type SagaPhase,
-  type SagaStatus,
-  type StepJob,
-} from "./types";
+import { PermanentStepError, stepPolicy, type SagaDefinition, type SagaRegistry } from "./definition";
+import { dispatchOptionsFor, errorText, leaseMsFor, withTimeout } from "./policy";
+import { applyStatement, claimStatement, startStatement, type ApplyRow, type ClaimRow, type Statement, type StartRow } from "./statements";
+import { decide, phaseStatus, traceFieldsOf, type SagaSnapshot, type StepResult, type Transition } from "./transition";
+import { executionIdFor, readContext, type PreClaim, type SagaContext, type SagaDispatcher, type SagaStatus, type StepJob } from "./types";
 
 /**
- * The saga state machine. Every step runs as one job (see worker/jobs/saga-runner.ts):
+ * The saga step runner (the pure transition rules are in transition.ts, the SQL in statements.ts).
+ * Every step runs as one job (see worker/jobs/saga-runner.ts):
  *
  *   claim   — one statement: the saga must still be at this step in this phase (row-locked), and the
  *             step's log row is taken as a lease (status running, started_at = now, attempts + 1).
@@ -36,11 +30,10 @@ import {
  * only possible runner (one job per id; BullMQ's lock), so it skips the claim statement: a step
  * costs one statement instead of two. A redelivery (stalled worker, delayed retry) or a job whose
  * pre-claim is old claims for real, waiting out a lease another process may still hold; a first
- * delivery that is merely late re-takes its own pre-claim under the same attempt number (see CLAIM_SQL).
+ * delivery that is merely late re-takes its own pre-claim under the same attempt number (see the claim
+ * statement in statements.ts).
  */
 
-/** A step's lease outlives its timeout by this much, so a slow-but-alive worker keeps its step. */
-const LEASE_GRACE_MS = 2_000;
 /** A job for a saga that does not exist yet may be from a start whose transaction has not committed. */
 const UNCOMMITTED_START_WAIT_MS = 60_000;
 
@@ -78,298 +71,11 @@ export interface SagaEngineDeps {
   logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-interface ClaimRow {
-  input: unknown;
-  context: unknown;
-  version: number;
-  attempts: number;
-  execution_id: string;
-  executed_output: unknown;
-}
-
-interface ApplyRow {
-  version: number;
-  input: unknown;
-  context: unknown;
-  next_attempts: number | null;
-  next_execution_id: string | null;
-  next_executed_output: unknown;
-}
-
 /** Sagas whose state is bigger than this go through a claim statement instead of riding in the job. */
 const PRECLAIM_MAX_BYTES = 16 * 1024;
 
 function approxJsonBytes(claimed: { input: unknown; context: unknown }, result: { output?: unknown }): number {
   return JSON.stringify(claimed.input).length + JSON.stringify(claimed.context).length + JSON.stringify(result.output ?? null).length;
-}
-
-interface SagaSnapshot {
-  status: SagaStatus;
-  currentStep: number;
-  version: number;
-  context: SagaContext;
-}
-
-interface StepResult {
-  ok: boolean;
-  output?: unknown;
-  error?: string;
-  /** The failure is final (no attempts left or a PermanentStepError). */
-  final: boolean;
-  /** Compensation of a step that has no compensate function. */
-  skipped?: boolean;
-  /** An abort was requested while the previous attempt ran: this step is not run at all. */
-  abortedBeforeRun?: boolean;
-  /** When the step body started and how long it ran: kept in saga_step_attempt (absent: nothing ran). */
-  ran?: { startedAt: number; durationMs: number };
-}
-
-interface Transition {
-  status: SagaStatus;
-  currentStep: number;
-  terminal: boolean;
-  lastError: string | null;
-  abortRequested: boolean;
-  next: StepJob | null;
-}
-
-/**
- * Claim: the saga must still be at this step in this phase and generation (row-locked for the
- * statement, so an operator's abort, which takes the same lock, sees the step either not started
- * or in flight), and the step's log row is taken as a lease — inserted, or re-taken if it failed,
- * belongs to an older generation, or its lease ran out (a dead worker). The claim leaves the saga
- * row alone (one write less per step); the lease's attempt number is the finish's fencing token.
- * $1 saga id, $2 step, $3 saga status, $4 generation, $5 new log id, $6 step name, $7 phase,
- * $8 execution id (execute; a compensation reuses its execute's), $9 lease ms, $10 the attempt the
- * previous step pre-claimed for this very job (its first delivery may take that lease over), or null.
- */
-const CLAIM_SQL = `
-  WITH saga AS (
-    SELECT id, input, context, version, correlation_id FROM saga_instance
-    WHERE id = $1::uuid AND status = $3::"SagaStatus" AND current_step = $2::int
-      AND COALESCE((context->>'generation')::int, 0) = $4::int
-    FOR UPDATE
-  ), executed AS (
-    SELECT execution_id, output FROM saga_step_log
-    WHERE saga_id = $1::uuid AND step_index = $2::int AND phase = 'execute'
-  ), claimed AS (
-    INSERT INTO saga_step_log AS l (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
-    SELECT $5::uuid, saga.id, $2::int, $6::text, $7::"SagaPhase", 'running', 1,
-      CASE WHEN $7::text = 'compensate' THEN COALESCE((SELECT execution_id FROM executed), $8::text) ELSE $8::text END,
-      now(), saga.correlation_id
-    FROM saga
-    ON CONFLICT (saga_id, step_index, phase) DO UPDATE
-      -- Re-taking our own, unused pre-claim (a first delivery that came too late for the fast path)
-      -- renews the lease but keeps its attempt number: nothing ran under it (only this delivery
-      -- could use it), so counting it would record an attempt that never happened. Any other
-      -- take-over (failed, older generation, expired lease of another runner) is a new attempt,
-      -- and the new number fences the previous holder's finish.
-      SET status = 'running',
-          attempts = CASE WHEN l.status = 'running' AND l.attempts = $10::int AND l.execution_id = EXCLUDED.execution_id
-                          THEN l.attempts ELSE l.attempts + 1 END,
-          started_at = now(), finished_at = NULL, error = NULL,
-          output = NULL, execution_id = EXCLUDED.execution_id
-      WHERE l.status IN ('failed', 'skipped')
-         OR l.execution_id <> EXCLUDED.execution_id
-         OR (l.status = 'running' AND l.started_at < now() - $9::int * interval '1 millisecond')
-         OR (l.status = 'running' AND l.attempts = $10::int)
-    RETURNING l.attempts, l.execution_id
-  )
-  SELECT saga.input, saga.context, saga.version, claimed.attempts, claimed.execution_id,
-         (SELECT output FROM executed) AS executed_output
-  FROM saga, claimed`;
-
-/**
- * Finish: the guarded transition `UPDATE saga_instance … WHERE id = $1 AND version = $2`, only
- * while our lease on the step is still ours (attempt $15, running): a worker whose lease ran out
- * and was taken over cannot move the saga. The step's log row is written in the same statement.
- * $3 status, $4 current step, $5 last error (null keeps it), $6 terminal, $7 record output,
- * $8 step name, $9 output JSON, $10 abort requested, $11 log status, $12 log error, $13 step,
- * $14 phase, $15 our attempt; pre-claim of the next step (all null for none): $16 new log id,
- * $17 next step, $18 its name, $19 its phase, $20 its execution id, $21 its lease ms; $22 the
- * error fingerprint of $5 (failure groups); the attempt's history row (all null for none): $23 its
- * id, $24 started at, $25 duration ms, $26 worker, $27 generation.
- */
-const APPLY_SQL = `
-  WITH s AS (
-    UPDATE saga_instance SET
-      status = $3::"SagaStatus",
-      current_step = $4::int,
-      version = version + 1,
-      updated_at = now(),
-      last_error = COALESCE($5::text, last_error),
-      failure_fingerprint = CASE WHEN $5::text IS NULL THEN failure_fingerprint ELSE $22::text END,
-      finished_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,
-      context = (
-        CASE WHEN $7::boolean
-          THEN jsonb_set(jsonb_set(context, '{outputs}', COALESCE(context->'outputs', '{}'::jsonb)), ARRAY['outputs', $8::text], $9::jsonb)
-          ELSE context END
-      ) - 'abortRequested' || CASE WHEN $10::boolean THEN '{"abortRequested": true}'::jsonb ELSE '{}'::jsonb END
-    WHERE id = $1::uuid AND version = $2::int
-      AND EXISTS (
-        SELECT 1 FROM saga_step_log
-        WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase" AND attempts = $15::int AND status = 'running'
-      )
-    RETURNING version, input, context, correlation_id
-  ), l AS (
-    UPDATE saga_step_log SET
-      status = $11::"SagaStepStatus",
-      output = CASE WHEN $7::boolean THEN $9::jsonb ELSE NULL END,
-      error = $12::text,
-      finished_at = now()
-    WHERE saga_id = $1::uuid AND step_index = $13::int AND phase = $14::"SagaPhase"
-      AND EXISTS (SELECT 1 FROM s)
-  ), att AS (
-    -- The attempt's history row, with its outcome (only if the transition applied: otherwise the
-    -- decision is taken again under a lock, which records it).
-    INSERT INTO saga_step_attempt (id, saga_id, step_index, step_name, phase, generation, attempt, outcome, started_at, duration_ms, error, worker)
-    SELECT $23::uuid, $1::uuid, $13::int, $8::text, $14::"SagaPhase", $27::int, $15::int,
-      CASE WHEN $11::text = 'failed' THEN 'failed'::"AttemptOutcome" ELSE 'succeeded'::"AttemptOutcome" END,
-      $24::timestamptz, $25::int, $12::text, $26::text
-    FROM s WHERE $23::uuid IS NOT NULL
-  ), nxt AS (
-    -- Pre-claim: take the next step's lease now, for the job about to be queued (same claim rules).
-    INSERT INTO saga_step_log AS n (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
-    SELECT $16::uuid, $1::uuid, $17::int, $18::text, $19::"SagaPhase", 'running', 1,
-      CASE WHEN $19::text = 'compensate'
-        THEN COALESCE((SELECT execution_id FROM saga_step_log WHERE saga_id = $1::uuid AND step_index = $17::int AND phase = 'execute'), $20::text)
-        ELSE $20::text END,
-      now(), s.correlation_id
-    FROM s WHERE $16::uuid IS NOT NULL
-    ON CONFLICT (saga_id, step_index, phase) DO UPDATE
-      SET status = 'running', attempts = n.attempts + 1, started_at = now(), finished_at = NULL, error = NULL,
-          output = NULL, execution_id = EXCLUDED.execution_id
-      WHERE n.status IN ('failed', 'skipped')
-         OR n.execution_id <> EXCLUDED.execution_id
-         OR (n.status = 'running' AND n.started_at < now() - $21::int * interval '1 millisecond')
-    RETURNING n.attempts, n.execution_id
-  )
-  SELECT s.version, s.input, s.context,
-         (SELECT attempts FROM nxt) AS next_attempts,
-         (SELECT execution_id FROM nxt) AS next_execution_id,
-         CASE WHEN $19::text = 'compensate'
-           THEN (SELECT output FROM saga_step_log WHERE saga_id = $1::uuid AND step_index = $17::int AND phase = 'execute')
-         END AS next_executed_output
-  FROM s`;
-
-/**
- * Start: the saga row and the lease on its first step in one statement (one commit), so the first
- * step's job runs at once without a claim of its own: with the finish + next pre-claim of APPLY_SQL,
- * a saga of n steps costs n + 1 commits (start included), not n + 2.
- * $1 id, $2 type, $3 input, $4 context, $5 correlation id, $6 log id, $7 step 0's name, $8 its execution id,
- * $9 the starting request's traceparent.
- */
-const START_SQL = `
-  WITH s AS (
-    INSERT INTO saga_instance (id, type, status, current_step, input, context, correlation_id, traceparent, version, created_at, updated_at)
-    VALUES ($1::uuid, $2::text, 'running', 0, $3::jsonb, $4::jsonb, $5::text, $9::text, 0, now(), now())
-    RETURNING id, status, created_at, version
-  ), l AS (
-    INSERT INTO saga_step_log (id, saga_id, step_index, step_name, phase, status, attempts, execution_id, started_at, correlation_id)
-    SELECT $6::uuid, s.id, 0, $7::text, 'execute', 'running', 1, $8::text, clock_timestamp(), $5::text FROM s
-  )
-  SELECT id, status, created_at AS "createdAt", version FROM s`;
-
-export function errorText(error: unknown): string {
-  const text = error instanceof Error ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}` : String(error);
-  return text.slice(0, 2000);
-}
-
-export function dispatchOptionsFor(def: SagaDefinition<unknown>, stepIndex: number): DispatchOptions {
-  const { retry } = stepPolicy(def, stepIndex);
-  return { attempts: retry.attempts, backoffMs: retry.backoffMs };
-}
-
-export function leaseMsFor(def: SagaDefinition<unknown>, stepIndex: number): number {
-  return stepPolicy(def, stepIndex).timeoutMs + LEASE_GRACE_MS;
-}
-
-function phaseStatus(phase: SagaPhase): SagaStatus {
-  return phase === "execute" ? "running" : "compensating";
-}
-
-/** Run fn under a timeout; the signal tells a cooperative step to stop. */
-async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: number, stepName: string): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new StepTimeoutError(stepName, ms);
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The correlation fields a step job passes on to the next one. */
-function traceFieldsOf(job: { correlationId?: string | null; traceparent?: string | null }): Pick<StepJob, "correlationId" | "traceparent"> {
-  return { ...(job.correlationId ? { correlationId: job.correlationId } : {}), ...(job.traceparent ? { traceparent: job.traceparent } : {}) };
-}
-
-/** What happens to the saga once this phase of this step has ended (success or final failure). */
-function decide(def: SagaDefinition<unknown>, current: StepJob, saga: SagaSnapshot, result: StepResult): Transition {
-  const last = def.steps.length - 1;
-  // Next jobs are built from the identity fields only (never carry this job's pre-claim along).
-  const job: StepJob = {
-    sagaId: current.sagaId,
-    sagaType: current.sagaType,
-    phase: current.phase,
-    stepIndex: current.stepIndex,
-    generation: current.generation,
-    ...traceFieldsOf(current),
-  };
-  const abort = saga.context.abortRequested === true;
-  // A fork never compensates the steps before its start: their effects are the original saga's.
-  const floor = saga.context.startStep ?? 0;
-  const compensateFrom = (index: number, lastError: string | null): Transition =>
-    index < floor
-      ? { status: abort ? "aborted" : "compensated", currentStep: 0, terminal: true, lastError, abortRequested: abort, next: null }
-      : {
-          status: "compensating",
-          currentStep: index,
-          terminal: false,
-          lastError,
-          abortRequested: abort,
-          next: { ...job, phase: "compensate", stepIndex: index },
-        };
-
-  if (job.phase === "execute") {
-    if (!result.ok) {
-      const step = def.steps[job.stepIndex]!;
-      // The failed step is not compensated: only completed steps are, in reverse.
-      return compensateFrom(job.stepIndex - 1, result.abortedBeforeRun ? null : `Step ${job.stepIndex} (${step.name}) failed: ${result.error}`);
-    }
-    // An operator asked to abort while this step ran: it completed, so it is undone too.
-    if (abort) return compensateFrom(job.stepIndex, null);
-    if (job.stepIndex === last) {
-      return { status: "completed", currentStep: job.stepIndex, terminal: true, lastError: null, abortRequested: false, next: null };
-    }
-    return {
-      status: "running",
-      currentStep: job.stepIndex + 1,
-      terminal: false,
-      lastError: null,
-      abortRequested: false,
-      next: { ...job, stepIndex: job.stepIndex + 1 },
-    };
-  }
-  if (!result.ok) {
-    const step = def.steps[job.stepIndex]!;
-    return {
-      status: "failed",
-      currentStep: job.stepIndex,
-      terminal: false,
-      lastError: `Compensation of step ${job.stepIndex} (${step.name}) failed: ${result.error}`,
-      abortRequested: abort,
-      next: null,
-    };
-  }
-  return compensateFrom(job.stepIndex - 1, null);
 }
 
 export function createSagaEngine(deps: SagaEngineDeps) {
@@ -386,30 +92,55 @@ export function createSagaEngine(deps: SagaEngineDeps) {
    * prepared statements, planned once per connection: that doubled step throughput in the bench
    * over Prisma's raw queries, which are re-planned each time. In a transaction, Prisma's.
    */
-  async function hot<T>(client: Db | Tx, name: string, text: string, values: unknown[]): Promise<T[]> {
-    if (deps.sql && client === db) return (await deps.sql.query<T>({ name, text, values })).rows;
-    return client.$queryRawUnsafe<T[]>(text, ...values);
+  async function hot<T>(client: Db | Tx, statement: Statement): Promise<T[]> {
+    if (deps.sql && client === db) return (await deps.sql.query<T>(statement)).rows;
+    return client.$queryRawUnsafe<T[]>(statement.text, ...statement.values);
   }
 
   async function sagaAtVersion(sagaId: string, version: number): Promise<boolean> {
-    const rows = await hot<{ one: number }>(db, "saga_at_version", "SELECT 1 AS one FROM saga_instance WHERE id = $1::uuid AND version = $2::int", [sagaId, version]);
+    const rows = await hot<{ one: number }>(db, {
+      name: "saga_at_version",
+      text: "SELECT 1 AS one FROM saga_instance WHERE id = $1::uuid AND version = $2::int",
+      values: [sagaId, version],
+    });
     return rows.length === 1;
+  }
+
+  /**
+   * May this job use its pre-claim, i.e. has no operator aborted the saga since? The abort marks
+   * the saga beside the step jobs (Redis) before it writes, so with a dispatcher that keeps marks
+   * the answer costs one Redis read and no PostgreSQL statement: a step is one commit, its finish.
+   * If the mark cannot be read (Redis slow or down), or the dispatcher keeps none, PostgreSQL
+   * answers: the saga is still at the pre-claim's version.
+   */
+  async function noAbortSince(job: StepJob, pre: PreClaim): Promise<boolean> {
+    if (dispatcher.abortMarked) {
+      try {
+        return !(await dispatcher.abortMarked(job));
+      } catch (error) {
+        deps.logger?.warn({ err: errorText(error), sagaId: job.sagaId }, "could not read the saga's abort mark; asking PostgreSQL");
+      }
+    }
+    return sagaAtVersion(job.sagaId, pre.version);
   }
 
   /** Take the step's lease if the saga is still at it. Returns null if someone else has it or the saga moved. */
   async function claim(job: StepJob, def: SagaDefinition<unknown>, ownPreclaim: number | null = null): Promise<ClaimRow | null> {
-    const rows = await hot<ClaimRow>(db, "saga_claim", CLAIM_SQL, [
-      job.sagaId,
-      job.stepIndex,
-      phaseStatus(job.phase),
-      job.generation,
-      uuidv7(),
-      def.steps[job.stepIndex]!.name,
-      job.phase,
-      executionIdFor(job.sagaId, job.stepIndex, job.generation),
-      leaseMsFor(def, job.stepIndex),
-      ownPreclaim,
-    ]);
+    const rows = await hot<ClaimRow>(
+      db,
+      claimStatement({
+        sagaId: job.sagaId,
+        stepIndex: job.stepIndex,
+        sagaStatus: phaseStatus(job.phase),
+        generation: job.generation,
+        logId: uuidv7(),
+        stepName: def.steps[job.stepIndex]!.name,
+        phase: job.phase,
+        executionId: executionIdFor(job.sagaId, job.stepIndex, job.generation),
+        leaseMs: leaseMsFor(def, job.stepIndex),
+        ownPreclaimAttempt: ownPreclaim,
+      }),
+    );
     return rows[0] ?? null;
   }
 
@@ -458,35 +189,40 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     const stepName = def.steps[job.stepIndex]!.name;
     const next = preclaimNext ? t.next : null;
     const ran = recordAttempt ? result.ran : undefined;
-    const rows = await hot<ApplyRow>(client, "saga_apply", APPLY_SQL, [
-      job.sagaId,
-      seenVersion,
-      t.status,
-      t.currentStep,
-      t.lastError,
-      t.terminal,
-      setOutput,
-      stepName,
-      JSON.stringify(result.output ?? null),
-      t.abortRequested,
-      result.skipped ? "skipped" : result.ok ? "succeeded" : "failed",
-      result.error ?? null,
-      job.stepIndex,
-      job.phase,
-      myAttempt,
-      next ? uuidv7() : null,
-      next?.stepIndex ?? null,
-      next ? def.steps[next.stepIndex]!.name : null,
-      next?.phase ?? null,
-      next ? executionIdFor(next.sagaId, next.stepIndex, next.generation) : null,
-      next ? leaseMsFor(def, next.stepIndex) : null,
-      t.lastError ? errorFingerprint({ message: t.lastError }) : null,
-      ran ? uuidv7() : null,
-      ran ? new Date(ran.startedAt).toISOString() : null,
-      ran ? ran.durationMs : null,
-      ran ? workerIdentity : null,
-      job.generation,
-    ]);
+    const rows = await hot<ApplyRow>(
+      client,
+      applyStatement({
+        sagaId: job.sagaId,
+        seenVersion,
+        status: t.status,
+        currentStep: t.currentStep,
+        lastError: t.lastError,
+        lastErrorFingerprint: t.lastError ? errorFingerprint({ message: t.lastError }) : null,
+        terminal: t.terminal,
+        recordOutput: setOutput,
+        stepName,
+        outputJson: JSON.stringify(result.output ?? null),
+        abortRequested: t.abortRequested,
+        logStatus: result.skipped ? "skipped" : result.ok ? "succeeded" : "failed",
+        logError: result.error ?? null,
+        stepIndex: job.stepIndex,
+        phase: job.phase,
+        myAttempt,
+        preclaim: next
+          ? {
+              logId: uuidv7(),
+              stepIndex: next.stepIndex,
+              stepName: def.steps[next.stepIndex]!.name,
+              phase: next.phase,
+              executionId: executionIdFor(next.sagaId, next.stepIndex, next.generation),
+              leaseMs: leaseMsFor(def, next.stepIndex),
+            }
+          : null,
+        attempt: ran
+          ? { id: uuidv7(), startedAt: new Date(ran.startedAt).toISOString(), durationMs: ran.durationMs, worker: workerIdentity, generation: job.generation }
+          : null,
+      }),
+    );
     return rows[0] ?? null;
   }
 
@@ -590,17 +326,20 @@ export function createSagaEngine(deps: SagaEngineDeps) {
         // Lease taken no later than this: the job may use it for half the lease (see runStep).
         const at = Date.now();
         const executionId = executionIdFor(id, 0, 0);
-        const [row] = await hot<{ id: string; status: SagaStatus; createdAt: Date; version: number }>(tx ?? db, "saga_start", START_SQL, [
-          id,
-          type,
-          JSON.stringify(parsed.data ?? null),
-          JSON.stringify(context),
-          options.correlationId ?? null,
-          uuidv7(),
-          def.steps[0]!.name,
-          executionId,
-          options.traceparent ?? null,
-        ]);
+        const [row] = await hot<StartRow>(
+          tx ?? db,
+          startStatement({
+            sagaId: id,
+            type,
+            inputJson: JSON.stringify(parsed.data ?? null),
+            contextJson: JSON.stringify(context),
+            correlationId: options.correlationId ?? null,
+            logId: uuidv7(),
+            firstStepName: def.steps[0]!.name,
+            firstExecutionId: executionId,
+            traceparent: options.traceparent ?? null,
+          }),
+        );
         saga = { id: row!.id, status: row!.status, createdAt: row!.createdAt };
         preclaim = { attempt: 1, version: row!.version, executionId, at, input: parsed.data ?? null, context, executedOutput: null };
       } else {
@@ -632,10 +371,9 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       // that can run (one job per id; a redelivery goes through a real claim), so it runs at once.
       // An operator's abort after the pre-claim sees that lease as a step in flight and lets it
       // "finish"; the state this job carries predates the abort. So the fast path holds only while
-      // the saga is still at the version of the pre-claim (one primary-key read, no lock, no
-      // write); otherwise the real claim reads the saga afresh and finds the abort.
-      const usePreclaim =
-        pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2 && (await sagaAtVersion(job.sagaId, pre.version));
+      // no abort came since (see noAbortSince); otherwise the real claim reads the saga afresh,
+      // under its row lock, and finds the abort.
+      const usePreclaim = pre && firstDelivery && Date.now() - pre.at < leaseMsFor(def, job.stepIndex) / 2 && (await noAbortSince(job, pre));
       const claimed: ClaimRow | null =
         pre && usePreclaim
           ? { input: pre.input, context: pre.context, version: pre.version, attempts: pre.attempt, execution_id: pre.executionId, executed_output: pre.executedOutput }

@@ -5,7 +5,8 @@ import { afterCommit, inTransaction } from "../../platform/db/transaction";
 import { recordOperatorAction, type AuditContext, type TransactionOnly } from "../audit";
 import { DomainError, notFound } from "../../platform/errors";
 import type { SagaRegistry } from "./definition";
-import { dispatchOptionsFor, errorText, type SagaEngineDeps } from "./engine";
+import type { SagaEngineDeps } from "./engine";
+import { dispatchOptionsFor, errorText } from "./policy";
 import { readContext, type SagaContext, type SagaDispatcher, type StepJob } from "./types";
 
 /**

@@ -3,7 +3,8 @@ import { afterCommit, inTransaction, type Tx } from "../../platform/db/transacti
 import { DomainError, notFound } from "../../platform/errors";
 import { recordAfterEffect, recordOperatorAction, type AuditContext } from "../audit";
 import type { SagaRegistry } from "./definition";
-import { dispatchOptionsFor, errorText, leaseMsFor, type SagaEngineDeps } from "./engine";
+import type { SagaEngineDeps } from "./engine";
+import { dispatchOptionsFor, errorText, leaseMsFor } from "./policy";
 import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, type StepJob } from "./types";
 
 /**
@@ -83,6 +84,30 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
     return recordOperatorAction(tx, { ...audit, action, targetKind: "saga", targetIds: [id], affectedCount: 1 });
   }
 
+  /**
+   * Mark the abort where the step runners look before using a pre-claim (see
+   * SagaDispatcher.markAbort). If it cannot be marked, the abort is not written: a pre-claimed step
+   * could otherwise start after it. The operator sees why and tries again.
+   */
+  async function markAbort(saga: Loaded) {
+    if (!dispatcher.markAbort) return;
+    const def = registry.get(saga.type);
+    // A job uses its pre-claim for at most half a lease after it was taken: twice the longest lease
+    // (plus a minute of clock skew) outlives every pre-claim taken before this abort.
+    const ttlMs = def ? 2 * Math.max(...def.steps.map((_, i) => leaseMsFor(def, i))) + 60_000 : 3_600_000;
+    try {
+      await dispatcher.markAbort({ sagaId: saga.id, generation: saga.context.generation }, ttlMs);
+    } catch (error) {
+      deps.logger?.warn({ err: errorText(error), sagaId: saga.id }, "could not mark the saga's abort in Redis; abort refused");
+      throw new DomainError(
+        "precondition_failed",
+        `Saga ${saga.id} was not aborted: the step queue (Redis) did not answer, so a step about to start could not be stopped. Try again once Redis is reachable.`,
+        undefined,
+        { transient: true },
+      );
+    }
+  }
+
   async function retrying<T>(id: string, attempt: (saga: Loaded) => Promise<T | null>): Promise<T> {
     for (let i = 0; i < MAX_RACES; i += 1) {
       const result = await attempt(await load(id));
@@ -99,38 +124,44 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
      * starts at once from the last completed step. The saga ends `aborted`.
      */
     abort(id: string, reason: string, audit: AuditContext) {
-      return retrying(id, (loaded) => inTransaction(db, async (tx) => {
-        // The saga row lock orders this decision with step claims (which take it too): a step is
-        // either claimed before (we see it in flight) or its claim finds the saga compensating.
-        const locked = await tx.$queryRaw<Array<{ version: number }>>`SELECT version FROM saga_instance WHERE id = ${id}::uuid FOR UPDATE`;
-        if (locked[0]?.version !== loaded.version) return null; // moved since we read it: read again
-        const saga = loaded;
-        if (saga.status !== "running") throw conflict(`Saga ${id} is ${saga.status}; only a running saga can be aborted`);
-        if (saga.context.abortRequested) {
+      return retrying(id, async (loaded) => {
+        // Mark the abort beside the step jobs before writing it: a job whose step the previous
+        // finish pre-claimed checks the mark instead of PostgreSQL before it starts (engine.ts,
+        // noAbortSince), so the mark must exist before the abort can be seen as done.
+        if (loaded.status === "running" && !loaded.context.abortRequested) await markAbort(loaded);
+        return inTransaction(db, async (tx) => {
+          // The saga row lock orders this decision with step claims (which take it too): a step is
+          // either claimed before (we see it in flight) or its claim finds the saga compensating.
+          const locked = await tx.$queryRaw<Array<{ version: number }>>`SELECT version FROM saga_instance WHERE id = ${id}::uuid FOR UPDATE`;
+          if (locked[0]?.version !== loaded.version) return null; // moved since we read it: read again
+          const saga = loaded;
+          if (saga.status !== "running") throw conflict(`Saga ${id} is ${saga.status}; only a running saga can be aborted`);
+          if (saga.context.abortRequested) {
+            await audited(tx, audit, "saga.abort", id);
+            return { status: saga.status, abortRequested: true, compensateFrom: null as number | null };
+          }
+          const def = definitionOf(saga);
+          const lastError = `Aborted by an operator: ${reason}`;
+          const log = await tx.sagaStepLog.findUnique({
+            where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: saga.currentStep, phase: "execute" } },
+            select: { status: true, startedAt: true },
+          });
+          const inFlight = log?.status === "running" && Date.now() - log.startedAt.getTime() < leaseMsFor(def, saga.currentStep);
+          const context = { ...saga.context, abortRequested: true };
+          if (inFlight) {
+            if (!(await write(saga, { status: "running", currentStep: saga.currentStep, context, lastError, finished: false }, tx))) return null;
+            await audited(tx, audit, "saga.abort", id);
+            return { status: "running" as SagaStatus, abortRequested: true, compensateFrom: null as number | null };
+          }
+          const from = saga.currentStep - 1;
+          // Nothing before a fork's first step is this saga's to undo.
+          const nothingToUndo = from < (saga.context.startStep ?? 0);
+          const status: SagaStatus = nothingToUndo ? "aborted" : "compensating";
+          if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: nothingToUndo }, tx))) return null;
           await audited(tx, audit, "saga.abort", id);
-          return { status: saga.status, abortRequested: true, compensateFrom: null as number | null };
-        }
-        const def = definitionOf(saga);
-        const lastError = `Aborted by an operator: ${reason}`;
-        const log = await tx.sagaStepLog.findUnique({
-          where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: saga.currentStep, phase: "execute" } },
-          select: { status: true, startedAt: true },
+          return { status, abortRequested: true, compensateFrom: nothingToUndo ? null : from };
         });
-        const inFlight = log?.status === "running" && Date.now() - log.startedAt.getTime() < leaseMsFor(def, saga.currentStep);
-        const context = { ...saga.context, abortRequested: true };
-        if (inFlight) {
-          if (!(await write(saga, { status: "running", currentStep: saga.currentStep, context, lastError, finished: false }, tx))) return null;
-          await audited(tx, audit, "saga.abort", id);
-          return { status: "running" as SagaStatus, abortRequested: true, compensateFrom: null as number | null };
-        }
-        const from = saga.currentStep - 1;
-        // Nothing before a fork's first step is this saga's to undo.
-        const nothingToUndo = from < (saga.context.startStep ?? 0);
-        const status: SagaStatus = nothingToUndo ? "aborted" : "compensating";
-        if (!(await write(saga, { status, currentStep: Math.max(from, 0), context, lastError, finished: nothingToUndo }, tx))) return null;
-        await audited(tx, audit, "saga.abort", id);
-        return { status, abortRequested: true, compensateFrom: nothingToUndo ? null : from };
-      })).then(async ({ compensateFrom, ...result }) => {
+      }).then(async ({ compensateFrom, ...result }) => {
         // Queued after the commit, so the compensation job never finds the saga still running. When
         // the abort joined a caller's transaction (a keyed mutation), that is after the caller's commit.
         if (compensateFrom !== null) {

@@ -1,4 +1,6 @@
-import type { Db, Prisma } from "../../platform/db/client";
+import type { Db } from "../../platform/db/client";
+import { Prisma } from "../../db/generated/client";
+import { cappedCount } from "../../platform/db/capped-count";
 import { notFound } from "../../platform/errors";
 import type { SagaRegistry } from "./definition";
 import { readContext, type SagaStatus } from "./types";
@@ -40,7 +42,14 @@ export interface SagaMetrics {
   /** Execute steps run per finished saga. */
   avgSteps: number | null;
   durationMs: { p50: number | null; p95: number | null };
+  /** Statuses whose count is the planner's estimate (past EXACT_COUNT_CAP: see platform/db/capped-count.ts); the total and rates then are too. */
+  estimated: SagaStatus[];
+  /** How many finished sagas (the latest) the durations and steps were taken from: at most DURATION_SAMPLE. */
+  durationSample: number;
 }
+
+/** Durations and steps per saga are taken from at most this many of the latest finished sagas. */
+export const DURATION_SAMPLE = 10_000;
 
 /** How many step attempts a timeline shows (newest first). */
 export const ATTEMPTS_SHOWN = 200;
@@ -108,36 +117,48 @@ export function createSagaQueries(deps: { db: Db; registry: SagaRegistry }) {
       };
     },
 
+    /**
+     * Counts by status, rates and durations, at a cost that does not grow with the history: each
+     * status is counted exactly up to EXACT_COUNT_CAP and estimated past it (`estimated`), and
+     * durations and steps come from the latest DURATION_SAMPLE finished sagas (`durationSample`).
+     */
     async metrics(filter: { type?: string; since?: Date } = {}): Promise<SagaMetrics> {
-      const type = filter.type ?? null;
-      const since = filter.since ?? new Date(0);
-      const byStatusRows = await db.$queryRaw<Array<{ status: SagaStatus; n: number }>>`
-        SELECT status, count(*)::int AS n FROM saga_instance
-        WHERE (${type}::text IS NULL OR type = ${type}::text) AND created_at >= ${since}
-        GROUP BY status`;
-      const [stats] = await db.$queryRaw<Array<{ p50: number | null; p95: number | null; avg_steps: number | null }>>`
+      const type = filter.type ? Prisma.sql` AND type = ${filter.type}` : Prisma.empty;
+      const since = filter.since ? Prisma.sql` AND created_at >= ${filter.since}` : Prisma.empty;
+      const byStatus: Record<SagaStatus, number> = { running: 0, compensating: 0, completed: 0, compensated: 0, failed: 0, aborted: 0 };
+      const estimated: SagaStatus[] = [];
+      for (const status of Object.keys(byStatus) as SagaStatus[]) {
+        // The status as a literal (from the fixed list above): the planner's per-value statistics
+        // then give the estimate for this status.
+        const counted = await cappedCount(db, Prisma.sql`saga_instance WHERE status = ${Prisma.raw(`'${status}'`)}${type}${since}`, Prisma.sql`status, updated_at`);
+        byStatus[status] = counted.count;
+        if (counted.approximate) estimated.push(status);
+      }
+      const [stats] = await db.$queryRaw<Array<{ p50: number | null; p95: number | null; avg_steps: number | null; n: number }>>`
         WITH done AS (
           SELECT id, EXTRACT(EPOCH FROM (finished_at - created_at)) * 1000 AS ms FROM saga_instance
-          WHERE finished_at IS NOT NULL AND (${type}::text IS NULL OR type = ${type}::text) AND created_at >= ${since}
+          WHERE finished_at IS NOT NULL${type}${since}
+          ORDER BY id DESC LIMIT ${DURATION_SAMPLE}
         )
         SELECT
           percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::float8 AS p50,
           percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::float8 AS p95,
+          count(*)::int AS n,
           (SELECT avg(n)::float8 FROM (
              SELECT count(l.id) AS n FROM done LEFT JOIN saga_step_log l ON l.saga_id = done.id AND l.phase = 'execute'
              GROUP BY done.id) per_saga) AS avg_steps
         FROM done`;
-      const byStatus: Record<SagaStatus, number> = { running: 0, compensating: 0, completed: 0, compensated: 0, failed: 0, aborted: 0 };
-      for (const row of byStatusRows) byStatus[row.status] = row.n;
       const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
       const finished = byStatus.completed + byStatus.compensated + byStatus.aborted + byStatus.failed;
       return {
         total,
         byStatus,
+        estimated,
         successRate: finished ? byStatus.completed / finished : null,
         compensationRate: finished ? (byStatus.compensated + byStatus.aborted) / finished : null,
         avgSteps: stats?.avg_steps ?? null,
         durationMs: { p50: stats?.p50 ?? null, p95: stats?.p95 ?? null },
+        durationSample: stats?.n ?? 0,
       };
     },
   };

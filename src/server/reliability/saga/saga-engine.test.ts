@@ -8,52 +8,47 @@ import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { asTestOperator } from "~test/support/audit";
 import { startSagaRunner } from "~test/support/worker";
+import { startSagaTestBed } from "~test/support/saga";
 import { DomainError } from "../../platform/errors";
 import { errorFingerprint } from "../failures/fingerprint";
-import { createSagaEngine } from "./engine";
-import { createSagaService, type SagaService } from "./saga-service";
+import { createSagaEngine, type StepOutcome } from "./engine";
+import type { SagaService } from "./saga-service";
 import { inTransaction } from "../../platform/db/transaction";
-import { createBullSagaDispatcher, createStepQueue, stepJobId } from "./step-queue";
+import { type createStepQueue, stepJobId } from "./step-queue";
 import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import type { SagaStatus, StepJob } from "./types";
 
 let app: TestApp;
-let runner: Awaited<ReturnType<typeof startSagaRunner>>;
+let bed: Awaited<ReturnType<typeof startSagaTestBed>>;
 let sagas: SagaService;
 let queue: ReturnType<typeof createStepQueue>;
 
-const TIMEOUT_MS = 1_500;
+/**
+ * Steps of test.five get a timeout no step body here comes near, even on a loaded machine; the
+ * timeout test runs test.hang, whose step hangs until its (short) timeout. Waits are on
+ * conditions; their deadlines only bound a failure, so they are generous.
+ */
+const TIMEOUT_MS = 5_000;
+const HANG_TIMEOUT_MS = 300;
+/** A step's lease (timeout + the engine's 2 s grace): recovery tests wait one out. */
+const LEASE_MS = TIMEOUT_MS + 2_000;
 
 beforeAll(async () => {
   app = await createTestApp();
   for (const sql of TEST_TABLES_SQL) await app.services.db.$executeRawUnsafe(sql);
-  const registry = testSagaRegistry(app.services.db, { timeoutMs: TIMEOUT_MS, attempts: 3 });
-  runner = await startSagaRunner({
-    connection: app.bullConnection,
-    prefix: app.queuePrefix,
-    db: app.services.db,
-    databaseUrl: app.databaseUrl,
-    registry,
-    logger: pino({ level: process.env.SAGA_TEST_LOG ?? "silent" }),
-    concurrency: 8,
-    lockDurationMs: 2_000,
-    stalledIntervalMs: 1_000,
-    sweepEveryMs: 300,
-    stuckAfterMs: 1_500,
-  });
-  queue = createStepQueue({ connection: app.bullConnection, prefix: app.queuePrefix });
-  sagas = createSagaService({ db: app.services.db, registry, dispatcher: createBullSagaDispatcher(queue) });
+  const registry = testSagaRegistry(app.services.db, { timeoutMs: TIMEOUT_MS, hangTimeoutMs: HANG_TIMEOUT_MS, attempts: 3 });
+  bed = await startSagaTestBed(app, registry, { concurrency: 8, lockDurationMs: 2_000, stalledIntervalMs: 1_000, sweepEveryMs: 300, stuckAfterMs: 1_500 });
+  ({ queue, sagas } = bed);
 });
 
 afterAll(async () => {
-  await runner?.close();
-  await queue?.close();
+  await bed?.close();
   await app?.close();
 });
 
 const TERMINAL: SagaStatus[] = ["completed", "compensated", "failed", "aborted"];
 
-async function waitForStatus(ids: string[], statuses: SagaStatus[] = TERMINAL, timeoutMs = 20_000) {
+async function waitForStatus(ids: string[], statuses: SagaStatus[] = TERMINAL, timeoutMs = 30_000 + LEASE_MS) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await app.services.db.sagaInstance.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, lastError: true, currentStep: true } });
@@ -63,10 +58,26 @@ async function waitForStatus(ids: string[], statuses: SagaStatus[] = TERMINAL, t
   }
 }
 
-async function calls(sagaId: string, phase: "execute" | "compensate") {
+async function calls(sagaId: string, phase: "execute" | "compensate" | "execute-abandoned") {
   const rows = await app.services.db.$queryRaw<Array<{ step: number }>>`
     SELECT step FROM saga_test_call WHERE saga_id = ${sagaId}::uuid AND phase = ${phase} ORDER BY id`;
   return rows.map((r) => r.step);
+}
+
+/** Let a step held by holdAt go on. */
+async function release(sagaId: string) {
+  await app.services.db.$executeRaw`INSERT INTO saga_test_released (saga_id) VALUES (${sagaId}::uuid) ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * Two copies of one step at once, the step held (holdAt): the copy that cannot run answers while
+ * the other holds the step, and only then is the step released. Without the hold, a loaded machine
+ * could finish the step before the second copy looks, and the test would see another race.
+ */
+async function releasedAfterFirst(sagaId: string, a: Promise<StepOutcome>, b: Promise<StepOutcome>): Promise<[StepOutcome, StepOutcome]> {
+  await Promise.race([a, b]);
+  await release(sagaId);
+  return Promise.all([a, b]);
 }
 
 async function effects(sagaId: string) {
@@ -176,12 +187,19 @@ describe("failures and compensation", () => {
   });
 
   it("enforces the step timeout: a step that runs too long is abandoned (its signal aborted), retried, then compensated", async () => {
-    const { id } = await sagas.startSaga("test.five", { sleepMs: TIMEOUT_MS + 700 });
-    const done = await waitForStatus([id], TERMINAL, 15_000);
+    // Step 0 never ends by itself: only its timeout can end it, however loaded the machine is.
+    const { id } = await sagas.startSaga("test.hang", { hangAt: 0 });
+    const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("compensated");
-    expect(done.get(id)!.lastError).toMatch(new RegExp(`StepTimeoutError: Step step-0 timed out after ${TIMEOUT_MS} ms`));
+    expect(done.get(id)!.lastError).toMatch(new RegExp(`StepTimeoutError: Step step-0 timed out after ${HANG_TIMEOUT_MS} ms`));
     expect(await calls(id, "execute")).toEqual([0, 0, 0]);
-    await new Promise((r) => setTimeout(r, 800)); // the aborted bodies must not write late
+    // Each abandoned body saw its signal abort (it records that as it gives up) and wrote no effect.
+    const deadline = Date.now() + 10_000;
+    while ((await calls(id, "execute-abandoned")).length < 3) {
+      if (Date.now() > deadline) throw new Error(`the step bodies did not all see their signal abort: ${JSON.stringify(await calls(id, "execute-abandoned"))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await calls(id, "execute-abandoned")).toEqual([0, 0, 0]);
     expect(await effects(id)).toEqual([]);
   });
 
@@ -218,9 +236,9 @@ describe("failures and compensation", () => {
 
 describe("operator operations", () => {
   it("abort (compensate now) lets the step in flight finish, then undoes it and every completed step; the saga ends `aborted`", async () => {
-    const { id } = await sagas.startSaga("test.five", { sleepMs: 300 });
-    // Wait until step 2 is in flight.
-    const deadline = Date.now() + 10_000;
+    // Step 2 holds until released: it is in flight for as long as the test needs, on any machine.
+    const { id } = await sagas.startSaga("test.five", { holdAt: 2 });
+    const deadline = Date.now() + 20_000;
     while ((await calls(id, "execute")).length < 3) {
       if (Date.now() > deadline) throw new Error("step 2 never started");
       await new Promise((r) => setTimeout(r, 20));
@@ -228,6 +246,7 @@ describe("operator operations", () => {
     expect(await sagas.abort(id, "customer cancelled", asTestOperator)).toEqual({ status: "running", abortRequested: true });
     // Asking twice is harmless.
     expect(await sagas.abort(id, "again", asTestOperator)).toEqual({ status: "running", abortRequested: true });
+    await release(id);
     const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("aborted");
     expect(done.get(id)!.lastError).toBe("Aborted by an operator: customer cancelled");
@@ -279,9 +298,15 @@ describe("operator operations", () => {
     const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
     const lost = await engine.startSaga("test.five", {});
     expect(await sagas.resume(lost.id, asTestOperator)).toEqual({ status: "running", stepIndex: 0, redispatched: true });
-    const live = await sagas.startSaga("test.five", { sleepMs: 200 });
-    await new Promise((r) => setTimeout(r, 50));
+    // Held in step 0: its job is active for as long as the test needs.
+    const live = await sagas.startSaga("test.five", { holdAt: 0 });
+    const deadline = Date.now() + 20_000;
+    while ((await calls(live.id, "execute")).length < 1) {
+      if (Date.now() > deadline) throw new Error("step 0 never started");
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(await sagas.resume(live.id, asTestOperator)).toMatchObject({ status: "running", redispatched: false });
+    await release(live.id);
     const done = await waitForStatus([lost.id, live.id]);
     expect([done.get(lost.id)!.status, done.get(live.id)!.status]).toEqual(["completed", "completed"]);
     expect(await calls(live.id, "execute")).toEqual([0, 1, 2, 3, 4]);
@@ -294,7 +319,7 @@ describe("operator operations", () => {
     const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
     const { id } = await engine.startSaga("test.five", {});
     await app.services.db.$executeRaw`UPDATE saga_instance SET current_step = 2, updated_at = now() - interval '10 seconds' WHERE id = ${id}::uuid`;
-    const done = await waitForStatus([id], TERMINAL, 10_000);
+    const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("completed");
     expect(await calls(id, "execute")).toEqual([2, 3, 4]);
   });
@@ -314,7 +339,7 @@ describe("Redis down at start", () => {
     });
     const { id, status } = await down.startSaga("test.five", {});
     expect(status).toBe("running");
-    const done = await waitForStatus([id], TERMINAL, 15_000);
+    const done = await waitForStatus([id]);
     expect(done.get(id)!.status).toBe("completed");
     expect(await calls(id, "execute")).toEqual([0, 1, 2, 3, 4]);
   });
@@ -325,12 +350,12 @@ describe("concurrency", () => {
     const queued: StepJob[] = [];
     const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async (j) => void queued.push(j), ensure: async () => false } });
     const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
-    const { id } = await engineA.startSaga("test.five", { sleepMs: 100 });
+    const { id } = await engineA.startSaga("test.five", { holdAt: 0 });
     const real = queued.find((j) => j.sagaId === id)!;
     expect(real.preclaim?.attempt).toBe(1);
     const { preclaim: _p, ...copy } = real;
     const attempt = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
-    const [a, b] = await Promise.all([engineA.runStep(real, attempt), engineB.runStep(copy, attempt)]);
+    const [a, b] = await releasedAfterFirst(id, engineA.runStep(real, attempt), engineB.runStep(copy, attempt));
     expect([a.kind, b.kind]).toEqual(["advanced", "wait"]);
     expect(await calls(id, "execute")).toEqual([0]);
     const log = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 0, phase: "execute" } } });
@@ -341,13 +366,13 @@ describe("concurrency", () => {
   it("two copies of one step job (two workers) run the step once; the other waits then is dropped", async () => {
     const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
     const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
-    const { id } = await engineA.startSaga("test.five", { sleepMs: 100 });
+    const { id } = await engineA.startSaga("test.five", { holdAt: 0 });
     // The start pre-claimed step 0 for the job it queued (not used here): as if that job were lost,
     // its lease has run out, so both copies below go through the claim.
     await app.services.db.$executeRaw`UPDATE saga_step_log SET started_at = now() - interval '1 hour' WHERE saga_id = ${id}::uuid`;
     const job: StepJob = { sagaId: id, sagaType: "test.five", phase: "execute", stepIndex: 0, generation: 0 };
     const attempt = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
-    const [a, b] = await Promise.all([engineA.runStep(job, attempt), engineB.runStep(job, attempt)]);
+    const [a, b] = await releasedAfterFirst(id, engineA.runStep(job, attempt), engineB.runStep(job, attempt));
     const kinds = [a.kind, b.kind].sort();
     expect(kinds).toEqual(["advanced", "wait"]);
     expect(await calls(id, "execute")).toEqual([0]);
@@ -363,7 +388,7 @@ describe("concurrency", () => {
     const queued: StepJob[] = [];
     const capture = { dispatch: async (job: StepJob) => void queued.push(job), ensure: async () => false };
     const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: capture });
-    const { id } = await engine.startSaga("test.five", { sleepMs: 150 });
+    const { id } = await engine.startSaga("test.five", { holdAt: 1 });
     const first = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
     expect((await engine.runStep(queued.shift()!, first)).kind).toBe("advanced");
     const next = queued.shift()!;
@@ -372,7 +397,7 @@ describe("concurrency", () => {
     const lease = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 1, phase: "execute" } } });
     expect(lease).toMatchObject({ status: "running", attempts: 1 });
     // First delivery and a redelivery (a stalled copy) at once: only the first runs the step.
-    const [a, b] = await Promise.all([engine.runStep(next, first), engine.runStep(next, { ...first, redelivered: true })]);
+    const [a, b] = await releasedAfterFirst(id, engine.runStep(next, first), engine.runStep(next, { ...first, redelivered: true }));
     expect([a.kind, b.kind]).toEqual(["advanced", "wait"]);
     expect(await calls(id, "execute")).toEqual([0, 1]);
     const done = await app.services.db.sagaStepLog.findUniqueOrThrow({ where: { sagaId_stepIndex_phase: { sagaId: id, stepIndex: 1, phase: "execute" } } });
@@ -427,7 +452,7 @@ describe("concurrency", () => {
     try {
       const started = await Promise.all(Array.from({ length: 30 }, () => sagas.startSaga("test.five", { jitterMs: 40 })));
       const ids = started.map((s) => s.id);
-      const done = await waitForStatus(ids, TERMINAL, 30_000);
+      const done = await waitForStatus(ids, TERMINAL, 60_000);
       expect([...done.values()].every((s) => s.status === "completed")).toBe(true);
       // Every run of a step body was a claimed attempt (no run without the lease), and no step ran in
       // two places at once. (On a loaded machine a step can time out and be retried: that is a

@@ -3,50 +3,36 @@
  * test-only saga `test.five` (steps write real rows: testing/test-sagas.ts).
  */
 import os from "node:os";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { asTestOperator } from "~test/support/audit";
-import { startSagaRunner } from "~test/support/worker";
+import { startSagaTestBed } from "~test/support/saga";
 import { DomainError } from "../../platform/errors";
 import { deleteExpiredSagaAttempts } from "./retention";
-import { createSagaService, type SagaService } from "./saga-service";
-import { createBullSagaDispatcher, createStepQueue } from "./step-queue";
+import type { SagaService } from "./saga-service";
 import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import type { SagaStatus } from "./types";
 
 let app: TestApp;
-let runner: Awaited<ReturnType<typeof startSagaRunner>>;
+let bed: Awaited<ReturnType<typeof startSagaTestBed>>;
 let sagas: SagaService;
-let queue: ReturnType<typeof createStepQueue>;
 
 beforeAll(async () => {
   app = await createTestApp();
   for (const sql of TEST_TABLES_SQL) await app.services.db.$executeRawUnsafe(sql);
-  const registry = testSagaRegistry(app.services.db, { timeoutMs: 1_500, attempts: 3 });
-  runner = await startSagaRunner({
-    connection: app.bullConnection,
-    prefix: app.prefix,
-    db: app.services.db,
-    databaseUrl: app.databaseUrl,
-    registry,
-    logger: pino({ level: "silent" }),
-    concurrency: 4,
-    sweepEveryMs: 300,
-    stuckAfterMs: 1_500,
-  });
-  queue = createStepQueue({ connection: app.bullConnection, prefix: app.prefix });
-  sagas = createSagaService({ db: app.services.db, registry, dispatcher: createBullSagaDispatcher(queue) });
+  // A timeout no step here comes near on a loaded machine (waits are on conditions).
+  const registry = testSagaRegistry(app.services.db, { timeoutMs: 5_000, attempts: 3 });
+  bed = await startSagaTestBed(app, registry, { concurrency: 4, sweepEveryMs: 300, stuckAfterMs: 1_500 });
+  ({ sagas } = bed);
 });
 
 afterAll(async () => {
-  await runner?.close();
-  await queue?.close();
+  await bed?.close();
   await app?.close();
 });
 
 async function waitForStatus(id: string, statuses: SagaStatus[] = ["completed", "compensated", "failed", "aborted"]) {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 40_000;
   for (;;) {
     const row = await app.services.db.sagaInstance.findUniqueOrThrow({ where: { id } });
     if (statuses.includes(row.status)) return row;

@@ -18,7 +18,10 @@ let app: TestApp;
 let redis: PrivateRedis;
 let queue: ReturnType<typeof createStepQueue>;
 let sagas: SagaService;
-const registry = () => testSagaRegistry(app.services.db, { timeoutMs: 1_500, attempts: 3 });
+// A timeout no step here comes near on a loaded machine; recovery waits out one lease (timeout +
+// 2 s), so the deadline below leaves room for that and then some (it only bounds a failure).
+const STEP_TIMEOUT_MS = 5_000;
+const registry = () => testSagaRegistry(app.services.db, { timeoutMs: STEP_TIMEOUT_MS, attempts: 3 });
 
 beforeAll(async () => {
   app = await createTestApp({ cacheRedisUrl: null });
@@ -49,7 +52,7 @@ function startRunner() {
   });
 }
 
-async function waitForCompleted(ids: string[], timeoutMs = 20_000) {
+async function waitForCompleted(ids: string[], timeoutMs = 30_000 + 2 * STEP_TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await app.services.db.sagaInstance.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });

@@ -1,6 +1,6 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { jobSchemas, QueueName } from "../../contracts/queues";
-import type { DispatchOptions, SagaDispatcher, StepJob } from "./types";
+import { jobSchemas, queueKeyPrefix, QueueName } from "../../contracts/queues";
+import type { AbortMarkKey, DispatchOptions, SagaDispatcher, StepJob } from "./types";
 
 /**
  * The saga step queue on BullMQ. One job per (saga, phase, step, generation), with that as the job
@@ -13,11 +13,19 @@ export function stepJobId(job: StepJob): string {
   return `${job.sagaId}_${job.phase === "execute" ? "e" : "c"}${job.stepIndex}_g${job.generation}`;
 }
 
+/** The abort mark of one saga generation (see SagaDispatcher.markAbort), in the queue's key space. */
+export function abortMarkKey(queue: Queue, saga: AbortMarkKey): string {
+  return queue.toKey(`abort:${saga.sagaId}_g${saga.generation}`);
+}
+
 const LIVE_STATES = new Set(["waiting", "delayed", "active", "prioritized", "waiting-children"]);
 
 export function createStepQueue(opts: { connection: ConnectionOptions; prefix: string }) {
-  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: opts.prefix });
+  return new Queue(QueueName.sagaStep, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.sagaStep) });
 }
+
+/** How long a runner waits for the abort mark before asking PostgreSQL instead. */
+const ABORT_MARK_READ_MS = 1_000;
 
 /** Redis did not take a step job within the dispatcher's deadline (the job may still land later). */
 export class DispatchTimeoutError extends Error {
@@ -73,6 +81,13 @@ export function createBullSagaDispatcher(queue: Queue, opts: { timeoutMs?: numbe
   return {
     dispatch: (job, options) => withDeadline(add(job, options), opts.timeoutMs),
     ensure: (job, options) => withDeadline(ensure(job, options), opts.timeoutMs),
+    markAbort: (saga, ttlMs) =>
+      withDeadline(
+        queue.getBackend().client.then((redis) => redis.set(abortMarkKey(queue, saga), "1", { PX: Math.ceil(ttlMs) })).then(() => undefined),
+        opts.timeoutMs,
+      ),
+    // Bounded even in the worker (whose connection waits out outages): past it the engine asks PostgreSQL.
+    abortMarked: (saga) => withDeadline(queue.getBackend().client.then(async (redis) => (await redis.get(abortMarkKey(queue, saga))) !== null), opts.timeoutMs ?? ABORT_MARK_READ_MS),
   };
 }
 

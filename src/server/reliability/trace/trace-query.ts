@@ -2,6 +2,8 @@
  * One user action's whole chain, read from PostgreSQL only (the source of truth; no tracing
  * backend needed): the request (from its idempotency record), the record itself, the saga and its
  * steps, the outbox events it wrote and every consumer run on them, joined by the correlation id.
+ * A consumer run is a row of the outbox's delivery-attempt history (outbox_delivery_attempt): the
+ * one record of consumer runs, written with each run's outcome.
  *
  * The request row is DERIVED from the idempotency record rather than logged per request: a keyed
  * mutation already writes that row (procedure and caller in its scope, key, HTTP status, claim →
@@ -108,11 +110,16 @@ interface RunRow {
   event_id: string;
   consumer: string;
   attempt: number;
+  /** succeeded | duplicate | failed (DeliveryOutcome) */
   outcome: string;
   started_at: Date;
-  finished_at: Date;
+  duration_ms: number;
   error: string | null;
+  worker: string;
 }
+
+/** The trace page's word for a run whose effect committed ("handled", as the consumer dispatcher says it). */
+const runStatus = (outcome: string) => (outcome === "succeeded" ? "handled" : outcome);
 
 export function createTraceQuery(db: Db) {
   /** The correlation id an anchor belongs to; `undefined` when the anchor does not exist. */
@@ -186,8 +193,8 @@ export function createTraceQuery(db: Db) {
       eventIds.length === 0
         ? []
         : db.$queryRaw<RunRow[]>`
-            SELECT id, event_id, consumer, attempt, outcome, started_at, finished_at, error
-            FROM outbox_consumer_run WHERE event_id = ANY(${eventIds}::uuid[]) ORDER BY started_at LIMIT ${LIMIT * 4}`,
+            SELECT id, event_id, consumer, attempt, outcome::text AS outcome, started_at, duration_ms, error, worker
+            FROM outbox_delivery_attempt WHERE event_id = ANY(${eventIds}::uuid[]) ORDER BY started_at LIMIT ${LIMIT * 4}`,
     ]);
 
     const entries: TraceEntry[] = [];
@@ -283,11 +290,14 @@ export function createTraceQuery(db: Db) {
         id: run.id,
         parentId: run.event_id,
         label: `consumer ${run.consumer}`,
-        status: run.outcome,
+        status: runStatus(run.outcome),
         startedAt: run.started_at,
-        finishedAt: run.finished_at,
-        durationMs: ms(run.started_at, run.finished_at),
-        facts: [["attempt", String(run.attempt)]],
+        finishedAt: new Date(run.started_at.getTime() + run.duration_ms),
+        durationMs: run.duration_ms,
+        facts: [
+          ["attempt", String(run.attempt)],
+          ["worker", run.worker],
+        ],
         error: run.error,
         href: null,
       });

@@ -62,8 +62,12 @@ describe("delivery attempt history", () => {
         [2, "failed", "downstream refused delivery 2"],
         [3, "succeeded", null],
       ]);
-      // The steady consumer ran once (its inbox row made the retries skip it): one attempt.
-      expect(byConsumer("steady").map((a) => [a.attempt, a.outcome])).toEqual([[1, "succeeded"]]);
+      // The steady consumer's effect ran once; the retries found its inbox row and are kept as duplicates.
+      expect(byConsumer("steady").map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, "succeeded"],
+        [2, "duplicate"],
+        [3, "duplicate"],
+      ]);
       for (const a of event.deliveryAttempts) {
         expect(a.worker).toBe(`${os.hostname()}:${process.pid}`);
         expect(a.durationMs).toBeGreaterThanOrEqual(0);

@@ -4,39 +4,32 @@
  * the compensation's file.deleted behind it. Real relay, consumers, PostgreSQL and Redis.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SessionUser } from "~/server/auth/session";
+import { describe, expect, it } from "vitest";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { appendEvent } from "~/server/reliability/outbox/append-event";
 import { fileChangeToEvent } from "~/server/features/files/files-outbox";
-import { createTestApp, type TestApp } from "~test/support/app";
+import { setUpAppWithOwner } from "~test/support/app-with-owner";
 import { startConsumers, startRelay, waitFor } from "~test/fixtures/outbox.test-support";
 import { defaultConsumers } from "~test/support/worker";
 
-let app: TestApp;
-let owner: SessionUser;
-beforeAll(async () => {
-  app = await createTestApp();
-  owner = await app.createUser();
-});
-afterAll(() => app.close());
+const fixture = setUpAppWithOwner();
 
 describe("file-inspector and files that are not live", () => {
   it("a `failed` file's file.uploaded is consumed without inspecting, and its file.deleted is not blocked", async () => {
-    const db = app.services.db;
+    const db = fixture.app.services.db;
     const id = randomUUID();
-    const storageKey = `files/${owner.id}/${id}`; // never written: the compensation removed it
-    const file = { id, ownerId: owner.id, name: "gone.txt", mimeType: "text/plain", sizeBytes: 4, storageKey, tags: [] };
+    const storageKey = `files/${fixture.owner.id}/${id}`; // never written: the compensation removed it
+    const file = { id, ownerId: fixture.owner.id, name: "gone.txt", mimeType: "text/plain", sizeBytes: 4, storageKey, tags: [] };
     // What the upload saga leaves: the record (create-record), then marked failed with a
     // file.deleted event (its compensation); derive never ran, so no checksum.
     await inTransaction(db, async (tx) => {
       await tx.file.create({ data: { ...file, sizeBytes: 4n, detectedType: "text/plain", status: "failed" } });
       await appendEvent(tx, fileChangeToEvent({ type: "file.uploaded", file }));
-      await appendEvent(tx, fileChangeToEvent({ type: "file.deleted", file: { id, ownerId: owner.id, storageKey, sizeBytes: 4 } }));
+      await appendEvent(tx, fileChangeToEvent({ type: "file.deleted", file: { id, ownerId: fixture.owner.id, storageKey, sizeBytes: 4 } }));
     });
 
-    const consumers = await startConsumers(app, [...defaultConsumers]);
-    const relay = await startRelay(app, { pollIntervalMs: 50 });
+    const consumers = await startConsumers(fixture.app, [...defaultConsumers]);
+    const relay = await startRelay(fixture.app, { pollIntervalMs: 50 });
     try {
       const settled = await waitFor("both events consumed or dead", async () => {
         const rows = await db.outboxEvent.findMany({ where: { aggregateId: id }, orderBy: { aggregateSeq: "asc" }, select: { eventType: true, status: true, consumedAt: true, lastError: true } });

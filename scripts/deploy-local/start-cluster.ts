@@ -1,6 +1,6 @@
 /**
  * Many web instances and many workers behind HAProxy, each under a supervisor (restarted when it
- * exits by itself, killable on demand). Used by `npm run cluster` and the scale suite, so both run
+ * exits by itself, killable on demand). Used by `npm run deploy:local` and the scale suite, so both run
  * the same processes the same way. PostgreSQL and Redis are the caller's (already migrated).
  */
 import path from "node:path";

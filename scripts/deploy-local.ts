@@ -1,5 +1,5 @@
 /**
- * `npm run cluster`: MetaStore as several processes on one machine, the way it scales out.
+ * `npm run deploy:local`: MetaStore as several processes on one machine, the way it scales out.
  *   1. .env read and validated like `npm start` (production: the checklist must hold)
  *   2. PostgreSQL and Redis reachable (the same fallbacks as `npm run dev`), database migrated and seeded
  *   3. the production build, made only if the sources changed (scripts/next-build-if-stale.mjs)
@@ -12,10 +12,11 @@
  * on CLUSTER_PORT + 20 onwards, worker /metrics on CLUSTER_PORT + 30 onwards. Logs and the rendered haproxy.cfg in ./.data/cluster/.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { startCluster } from "./cluster/start-cluster";
+import { startCluster } from "./deploy-local/start-cluster";
 import { ensureInfra } from "./infra";
+import { loadDotEnv, parseStartableEnv } from "./load-env";
 
 const log = (line: string) => console.log(`[cluster] ${line}`);
 const count = (name: string, fallback: number, max: number) => {
@@ -27,11 +28,7 @@ const count = (name: string, fallback: number, max: number) => {
   return n;
 };
 
-if (!existsSync(".env") && existsSync(".env.example")) {
-  copyFileSync(".env.example", ".env");
-  log("created .env from .env.example");
-}
-if (existsSync(".env")) process.loadEnvFile(".env");
+loadDotEnv("cluster");
 const webs = count("CLUSTER_WEB", 3, 19);
 const workers = count("CLUSTER_WORKERS", 2, 10);
 const proxyPort = count("CLUSTER_PORT", 3520, 65_000);
@@ -39,15 +36,7 @@ const origin = `http://127.0.0.1:${proxyPort}`;
 // Production, like `npm start`; the public origin is HAProxy's unless APP_ORIGIN says otherwise.
 Object.assign(process.env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TRUST_PROXY: process.env.TRUST_PROXY ?? "1" });
 process.env.APP_ORIGIN ??= origin;
-const { parseServerEnv } = await import("../src/env.js");
-const { assertProductionReady } = await import("../src/production-checks.js");
-const env = parseServerEnv(process.env);
-try {
-  assertProductionReady(env);
-} catch (error) {
-  console.error(`[cluster] ${(error as Error).message}`);
-  process.exit(1);
-}
+const env = await parseStartableEnv("cluster");
 const infra = await ensureInfra(env);
 const childEnv = { ...process.env, DATABASE_URL: infra.databaseUrl, REDIS_URL: infra.redisUrl };
 const step = (command: string, args: string[]) => {

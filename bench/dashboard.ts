@@ -1,0 +1,142 @@
+/**
+ * npm run bench:dashboard — does the operator dashboard's cost grow with the tables?
+ *
+ * Seeds two databases (INSERT … SELECT generate_series, see bench/support/dashboard-seed.ts for
+ * the model): one with 10,000 rows per table, one at the full size (1,000,000 outbox events,
+ * 100,000 sagas, 1,000,000 idempotency records, 100,000 audit rows) whose newest 10,000 rows are
+ * the small one's rows. Every dashboard query (bench/support/dashboard-queries.ts: the functions
+ * the admin routers call) is timed on both, in alternation, so the shared machine's load weighs
+ * on both sizes alike.
+ * Prints per query: p95 at 10k, p95 at full size, the ratio, the goal (p95 at full ≤ 2× p95 at
+ * 10k; under a 2 ms floor a query is met whatever its ratio: at that size the machine's noise is
+ * the measurement) and the plan's node types at full size, flagging any Seq Scan on a big table.
+ *
+ * Env: BENCH_QUICK=1 (100k events / 10k sagas / 100k records), BENCH_REPS (timed calls per query,
+ * default 25), BENCH_KEEP_DB=1 (keep the database for a look with psql).
+ */
+import pg from "pg";
+import { createDb } from "../src/server/platform/db/client";
+import { goal } from "./counts";
+import { benchDatabase } from "./support";
+import { auditInsertSql, idempotencyInsertSql, outboxInsertSql, sagaInsertSql, seedTable } from "./support/dashboard-seed";
+import { dashboardQueries, readSamples } from "./support/dashboard-queries";
+import { captureStatements, explainAll, fmtMs, shortPlan, timeInterleaved, type PlanSummary } from "./support/query-plans";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const SMALL = 10_000;
+const FULL = {
+  outbox_event: QUICK ? 100_000 : 1_000_000,
+  saga_instance: QUICK ? 10_000 : 100_000,
+  idempotency_key: QUICK ? 100_000 : 1_000_000,
+  operator_audit: QUICK ? 10_000 : 100_000,
+};
+const REPS = Number(process.env.BENCH_REPS ?? 25);
+const BIG_TABLES = Object.keys(FULL);
+/** Under this p95 (ms) a query counts as met whatever its ratio. */
+const NOISE_FLOOR_MS = 2;
+
+const SEEDERS = {
+  outbox_event: outboxInsertSql,
+  saga_instance: sagaInsertSql,
+  idempotency_key: idempotencyInsertSql,
+  operator_audit: auditInsertSql,
+} as const;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Measured {
+  small: number;
+  full: number;
+  plan: PlanSummary;
+}
+
+type Database = { db: ReturnType<typeof createDb>; client: pg.Client };
+
+/** Every query on both databases, timed in alternation (see timeInterleaved); the plan at full size. */
+async function measureAll(small: Database, full: Database, anchor: Date): Promise<Map<string, Measured>> {
+  const qs = dashboardQueries(small.db, await readSamples(small.db, anchor));
+  const qf = dashboardQueries(full.db, await readSamples(full.db, anchor));
+  for (const q of [...qs, ...qf]) await q.run(); // one untimed pass: caches and the process warmed alike
+  const out = new Map<string, Measured>();
+  for (const [i, q] of qs.entries()) {
+    const f = qf[i]!;
+    const plan = await explainAll(full.client, await captureStatements(f.run), BIG_TABLES);
+    const t = await timeInterleaved(q.run, f.run, REPS);
+    out.set(q.name, { small: t.a.p95, full: t.b.p95, plan });
+    log(`  ${q.name}: p95 ${fmtMs(t.a.p95)} → ${fmtMs(t.b.p95)} ms`);
+  }
+  return out;
+}
+
+async function open(url: string): Promise<Database> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return { client, db: createDb(url, { max: 4 }) };
+}
+
+async function main() {
+  const names = QUICK ? ["metastore_bench_dash_quick_10k", "metastore_bench_dash_quick"] : ["metastore_bench_dash_10k", "metastore_bench_dash"];
+  const smallDb = benchDatabase(names[0]!);
+  const fullDb = benchDatabase(names[1]!);
+  log(`databases ${smallDb.name} (10k rows per table) and ${fullDb.name} (full size): migrating`);
+  await smallDb.recreate();
+  await fullDb.recreate();
+  const small = await open(smallDb.url);
+  const full = await open(fullDb.url);
+  // One anchor for both: the newest 10k rows of the full database are the rows of the small one.
+  const anchorMs = Date.now();
+  const anchor = new Date(anchorMs);
+  try {
+    const seedSeconds: string[] = [];
+    for (const [table, sql] of Object.entries(SEEDERS)) {
+      const size = FULL[table as keyof typeof FULL];
+      log(`seeding ${table}: ${SMALL.toLocaleString("en")} and ${size.toLocaleString("en")} rows`);
+      await seedTable(small.client, table, (a, b) => sql(a, b, anchorMs), { from: 0, to: SMALL });
+      const secs = await seedTable(full.client, table, (a, b) => sql(a, b, anchorMs), { from: 0, to: size }, { rebuildIndexes: size > 100_000, log });
+      seedSeconds.push(`${table} ${size.toLocaleString("en")} rows in ${secs.toFixed(0)} s`);
+    }
+    log("timing (10k and full size in alternation)");
+    const measured = await measureAll(small, full, anchor);
+
+    const sizes = await full.client.query<{ t: string; rows: string; size: string }>(
+      `SELECT relname AS t, to_char(reltuples, 'FM999,999,999') AS rows, pg_size_pretty(pg_total_relation_size(oid)) AS size
+       FROM pg_class WHERE relname = ANY($1) ORDER BY relname`,
+      [BIG_TABLES],
+    );
+    const lines: string[] = [];
+    lines.push(`Tables at full size: ${sizes.rows.map((r) => `${r.t} ${r.rows} rows (${r.size} with indexes)`).join("; ")}.`);
+    lines.push(`Seeding: ${seedSeconds.join("; ")}. Per query ${REPS} calls on each database in alternation (10k, full, full, 10k …) after warm-ups; p95 in ms.`);
+    lines.push("");
+    lines.push("| query | p95 @10k | p95 @full | ratio | goal ≤ 2× | plan at full size (node types) |");
+    lines.push("|---|---:|---:|---:|---|---|");
+    let met = 0;
+    let seqScans = 0;
+    for (const [name, m] of measured) {
+      const ratio = m.full / m.small;
+      const ok = ratio <= 2 || m.full <= NOISE_FLOOR_MS;
+      if (ok) met++;
+      seqScans += m.plan.seqScansOnBig.length;
+      const seq = m.plan.seqScansOnBig.length ? ` **Seq Scan on ${m.plan.seqScansOnBig.join(", ")}**` : "";
+      lines.push(`| ${name} | ${fmtMs(m.small)} | ${fmtMs(m.full)} | ${ratio.toFixed(2)} | ${ok ? "met" : "**NOT met**"} | ${shortPlan(m.plan)}${seq} |`);
+    }
+    lines.push("");
+    lines.push(`${met} of ${measured.size} queries met the goal (p95 at full size ≤ 2× p95 at 10k, or ≤ ${NOISE_FLOOR_MS} ms); ${seqScans} sequential scans of a big table in the plans at full size.`);
+    console.log(lines.join("\n"));
+    goal("dashboard queries: p95 at full size ≤ 2× p95 at 10k", `${met} of ${measured.size}`, `${measured.size} of ${measured.size}`, met === measured.size);
+    goal("dashboard plans: Seq Scans on a big table at full size", String(seqScans), "0", seqScans === 0);
+  } finally {
+    for (const d of [small, full]) {
+      await d.db.$disconnect();
+      await d.client.end();
+    }
+    if (process.env.BENCH_KEEP_DB !== "1") {
+      await smallDb.drop();
+      await fullDb.drop();
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
