@@ -50,9 +50,12 @@ export async function waitForPing(port: number, timeoutMs = 5000): Promise<void>
   throw new Error(`redis-server on port ${port} did not start within ${timeoutMs} ms`);
 }
 
-/** `args`: more redis-server options (e.g. `["--maxmemory-policy", "allkeys-lru"]`). */
-export async function startPrivateRedis(opts: { args?: string[] } = {}): Promise<PrivateRedis> {
-  const port = await freePort();
+/**
+ * `args`: more redis-server options (e.g. `["--maxmemory-policy", "allkeys-lru"]`); `port`: a fixed
+ * port (a helper's own range) instead of a free one the OS picks.
+ */
+export async function startPrivateRedis(opts: { args?: string[]; port?: number } = {}): Promise<PrivateRedis> {
+  const port = opts.port ?? (await freePort());
   let child: ChildProcess | null = null;
   const clients: Redis[] = [];
 
