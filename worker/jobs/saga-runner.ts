@@ -2,7 +2,7 @@ import { DelayedError, Worker, type ConnectionOptions } from "bullmq";
 import pg from "pg";
 import type { Db } from "~/server/platform/db/client";
 import type { SagaRegistry } from "~/server/reliability/saga/definition";
-import { createSagaEngine } from "~/server/reliability/saga/engine";
+import { createSagaEngine, type SweepCursor } from "~/server/reliability/saga/engine";
 import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, queueKeyPrefix, QueueName } from "~/server/contracts/queues";
@@ -130,12 +130,17 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
   const sweepEveryMs = opts.sweepEveryMs ?? 10_000;
   const stuckAfterMs = opts.stuckAfterMs ?? 30_000;
   let sweeping: Promise<void> | null = null;
+  // Each pass goes on where the last one stopped, so sagas that can never be re-queued (and stay the
+  // oldest) cannot keep the sweeper from the others (see engine.sweep).
+  let cursor: SweepCursor | null = null;
   const timer = setInterval(() => {
     if (sweeping) return; // one sweep at a time per process
     sweeping = engine
-      .sweep({ stuckAfterMs })
-      .then((r) => {
+      .sweep({ stuckAfterMs, after: cursor })
+      .then(({ next, failures, ...r }) => {
+        cursor = next;
         if (r.redispatched) opts.logger.warn(r, "saga sweeper re-queued steps of stuck sagas");
+        if (r.failed) opts.logger.error({ ...r, failures }, "saga sweeper could not re-queue the steps of some stuck sagas");
       })
       .catch((err) => opts.logger.error({ err }, "saga sweep failed"))
       .finally(() => {

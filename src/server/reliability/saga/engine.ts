@@ -58,6 +58,23 @@ export interface StepAttempt {
   queuedAt: number;
 }
 
+/** Where a saga sweep goes on: after this (updated_at, id). */
+export interface SweepCursor {
+  updatedAt: Date;
+  id: string;
+}
+
+export interface SweepResult {
+  checked: number;
+  redispatched: number;
+  /** Sagas whose step could not be queued (skipped; the next pass over them tries again). */
+  failed: number;
+  /** The first few of those, for the log. */
+  failures: Array<{ sagaId: string; error: string }>;
+  /** Pass this as `after` to the next sweep; null when this one reached the last stuck saga. */
+  next: SweepCursor | null;
+}
+
 /** A pg Pool (or anything with its query shape) for the hot statements; see `hot` below. */
 export interface SqlPool {
   query<T>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
@@ -435,16 +452,28 @@ export function createSagaEngine(deps: SagaEngineDeps) {
     /**
      * Find sagas that should be moving but have not for `stuckAfterMs` and make sure their current
      * step has a job: a crash between commit and dispatch, or a job BullMQ gave up on, leaves none.
+     * Only types this process can drive are read (another process owns the rest). One pass reads
+     * `limit` sagas in (updated_at, id) order after `after`, and returns where the next pass goes on
+     * (null: it reached the end, start again): sagas that can never be re-queued (a step their
+     * definition no longer has, a job Redis refuses) stay stuck and oldest, and without the cursor
+     * the first `limit` of them would be all any pass ever saw. One such saga is skipped and counted,
+     * never the end of the pass.
      */
-    async sweep(options: { stuckAfterMs: number; limit?: number }): Promise<{ checked: number; redispatched: number }> {
-      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown; correlation_id: string | null; traceparent: string | null }>>`
-        SELECT id, type, status, current_step, context, correlation_id, traceparent FROM saga_instance
+    async sweep(options: { stuckAfterMs: number; limit?: number; after?: SweepCursor | null }): Promise<SweepResult> {
+      const limit = options.limit ?? 200;
+      const types = registry.types();
+      const after = options.after ?? null;
+      const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown; correlation_id: string | null; traceparent: string | null; updated_at: Date }>>`
+        SELECT id, type, status, current_step, context, correlation_id, traceparent, updated_at FROM saga_instance
         WHERE status IN ('running', 'compensating') AND updated_at < now() - ${options.stuckAfterMs} * interval '1 millisecond'
-        ORDER BY updated_at LIMIT ${options.limit ?? 200}`;
+          AND type = ANY(${types}::text[])
+          AND (${after === null}::boolean OR (updated_at, id) > (${after?.updatedAt ?? new Date(0)}::timestamptz, ${after?.id ?? "00000000-0000-0000-0000-000000000000"}::uuid))
+        ORDER BY updated_at, id LIMIT ${limit}`;
       let redispatched = 0;
+      const failures: Array<{ sagaId: string; error: string }> = [];
       for (const row of rows) {
         const def = registry.get(row.type);
-        if (!def) continue; // another process (with that definition) owns it
+        if (!def) continue; // unregistered between the read and now: another process owns it
         const job: StepJob = {
           sagaId: row.id,
           sagaType: row.type,
@@ -453,9 +482,15 @@ export function createSagaEngine(deps: SagaEngineDeps) {
           generation: readContext(row.context).generation,
           ...traceFieldsOf({ correlationId: row.correlation_id, traceparent: row.traceparent }),
         };
-        if (await dispatcher.ensure(job, dispatchOptionsFor(def, job.stepIndex))) redispatched += 1;
+        try {
+          if (await dispatcher.ensure(job, dispatchOptionsFor(def, job.stepIndex))) redispatched += 1;
+        } catch (error) {
+          failures.push({ sagaId: row.id, error: errorText(error) });
+        }
       }
-      return { checked: rows.length, redispatched };
+      const last = rows.at(-1);
+      const next = rows.length === limit && last ? { updatedAt: last.updated_at, id: last.id } : null;
+      return { checked: rows.length, redispatched, failed: failures.length, failures: failures.slice(0, 5), next };
     },
   };
 }
