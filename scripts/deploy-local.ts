@@ -6,19 +6,77 @@
  *   4. CLUSTER_WEB web instances (`next start`), CLUSTER_WORKERS workers, and HAProxy in front
  *      (deploy/haproxy.cfg, round robin, health checks on /api/health; Debian's haproxy, installed
  *      with apt-get when missing), each supervised: restarted if it exits by itself
- * Ctrl-C (SIGTERM) stops HAProxy, then the instances and workers, then the services it started.
+ * Ctrl-C (SIGINT) or SIGTERM, at any phase: stops the running phase's child (migrate, seed, build), or
+ * HAProxy, then the instances and workers, then the services it started; exits 130 / 143.
  *
  * Ports: HAProxy on CLUSTER_PORT (default 3520), web instances on the ports after it, worker health
  * on CLUSTER_PORT + 20 onwards, worker /metrics on CLUSTER_PORT + 30 onwards. Logs and the rendered haproxy.cfg in ./.data/cluster/.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { startCluster } from "./deploy-local/start-cluster";
-import { ensureInfra } from "./infra";
+import { startCluster, type Cluster } from "./deploy-local/start-cluster";
+import { ensureInfra, type Infra } from "./infra";
 import { loadDotEnv, parseStartableEnv } from "./load-env";
 
 const log = (line: string) => console.log(`[cluster] ${line}`);
+
+/**
+ * SIGINT/SIGTERM stop the deployment at any phase, and the exit code says it was stopped (128 +
+ * the signal's number, as a shell reports it). The handlers are installed before anything starts:
+ * a phase's child (migrate, seed, build) runs in a process group of its own, which is sent SIGTERM
+ * (SIGKILL after CHILD_STOP_GRACE_MS), then the cluster and the services this run started stop.
+ */
+const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+const CHILD_STOP_GRACE_MS = 5_000;
+let phaseChild: ChildProcess | null = null;
+let infraStarting: Promise<Infra> | null = null;
+let cluster: Cluster | null = null;
+let stopped: Promise<never> | null = null;
+
+/** Ends the current phase's child and its whole process group; resolves once the child has exited. */
+async function stopPhaseChild(): Promise<void> {
+  const child = phaseChild;
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const group = -child.pid;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(group, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  signalGroup("SIGTERM");
+  const timer = setTimeout(() => signalGroup("SIGKILL"), CHILD_STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+  signalGroup("SIGKILL"); // whatever of its group outlived it (a grandchild ignoring SIGTERM)
+}
+
+/** Stop everything this run started, once, then exit with `code`. */
+function stop(code: number): Promise<never> {
+  stopped ??= (async () => {
+    log("stopping");
+    await stopPhaseChild();
+    if (cluster) {
+      log("stopping HAProxy, web instances and workers");
+      await cluster.stop();
+    }
+    const infra = await infraStarting?.catch(() => null);
+    await infra?.stop();
+    process.exit(code);
+  })();
+  return stopped;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (!stopped) log(`${signal}: stopping`);
+    void stop(SIGNAL_EXIT_CODES[signal]!);
+  });
+}
+
 const count = (name: string, fallback: number, max: number) => {
   const n = Number(process.env[name] ?? fallback);
   if (!Number.isInteger(n) || n < 1 || n > max) {
@@ -37,25 +95,39 @@ const origin = `http://127.0.0.1:${proxyPort}`;
 Object.assign(process.env, { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", TRUST_PROXY: process.env.TRUST_PROXY ?? "1" });
 process.env.APP_ORIGIN ??= origin;
 const env = await parseStartableEnv("cluster");
-const infra = await ensureInfra(env);
+infraStarting = ensureInfra(env);
+const infra = await infraStarting;
 const childEnv = { ...process.env, DATABASE_URL: infra.databaseUrl, REDIS_URL: infra.redisUrl };
-const step = (command: string, args: string[]) => {
-  const r = spawnSync(command, args, { stdio: "inherit", env: childEnv });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} exited with ${r.status}`);
-};
-try {
-  step("npm", ["run", "--silent", "db:migrate"]);
-  step("npm", ["run", "--silent", "db:seed"]);
-  step(process.execPath, ["scripts/next-build-if-stale.mjs"]);
-} catch (error) {
-  console.error(`[cluster] ${(error as Error).message}`);
-  await infra.stop();
-  process.exit(1);
+
+/** One phase: a child in its own process group (so a stop reaches all it started), awaited. */
+function step(command: string, args: string[]): Promise<void> {
+  if (stopped) return stopped;
+  return new Promise((resolve, reject) => {
+    // No stdin: a process group in the background of a terminal must not read it.
+    const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], env: childEnv, detached: true });
+    phaseChild = child;
+    child.once("error", reject);
+    child.once("exit", (status, signal) => {
+      phaseChild = null;
+      if (status === 0) resolve();
+      else reject(new Error(`${command} ${args.join(" ")} exited with ${signal ?? status}`));
+    });
+  });
 }
+try {
+  await step("npm", ["run", "--silent", "db:migrate"]);
+  await step("npm", ["run", "--silent", "db:seed"]);
+  await step(process.execPath, ["scripts/next-build-if-stale.mjs"]);
+} catch (error) {
+  // A phase ended by a signal: the signal's stop is under way and exits with its code.
+  if (!stopped) console.error(`[cluster] ${(error as Error).message}`);
+  await stop(1);
+}
+if (stopped) await stopped;
 
 const dir = path.resolve(".data", "cluster");
 mkdirSync(dir, { recursive: true });
-const cluster = startCluster({
+cluster = startCluster({
   dir,
   env: childEnv,
   webPorts: Array.from({ length: webs }, (_, i) => proxyPort + 1 + i),
@@ -64,18 +136,6 @@ const cluster = startCluster({
   proxyPort,
   log,
 });
-
-let stopping = false;
-async function stop(code: number) {
-  if (stopping) return;
-  stopping = true;
-  log("stopping HAProxy, web instances and workers");
-  await cluster.stop();
-  await infra.stop();
-  process.exit(code);
-}
-process.on("SIGINT", () => void stop(0));
-process.on("SIGTERM", () => void stop(0));
 
 try {
   await cluster.ready(120_000);
