@@ -18,6 +18,7 @@ import { tagsForFileChange } from "~/server/features/files/cache-tags";
 import { appSagaRegistry } from "~/server/app-sagas";
 import { checkEvictionPolicy } from "~/server/platform/redis-eviction";
 import { bullmqConnection, queuePrefix } from "~/server/platform/redis";
+import { moveLegacyQueueJobs } from "./legacy-queue-keys";
 import { createCacheInvalidator, defaultConsumers } from "./jobs/consumer-registry";
 import { startHeartbeat } from "./jobs/scheduled/heartbeat";
 import { startIdempotencyCleanup } from "./jobs/scheduled/idempotency-cleanup";
@@ -56,6 +57,12 @@ async function main() {
   // cache itself. composed.close() closes it after every component that uses it (it flushes its counters).
   // BullMQ's prefix (hash-tagged on a cluster); the cache keeps the plain app prefix, like the web app.
   const common = { db, connection, prefix: queuePrefix(env.QUEUE_PREFIX, settings.redisTarget), logger };
+  // A cluster deployment upgraded from one hash tag for every queue: jobs the old version queued
+  // move to their queue's own keys before anything consumes (worker/legacy-queue-keys.ts). If that
+  // fails, the start goes on: the reconciler and the sweepers re-send what PostgreSQL says is due.
+  await moveLegacyQueueJobs({ connection, prefix: common.prefix, logger }).catch((err: unknown) =>
+    logger.error({ err }, "could not move jobs queued under the old shared hash tag; PostgreSQL-driven re-sends will cover them"),
+  );
   // LISTEN and named prepared statements need a session: never through a transaction pooler.
   const sessionUrl = sessionDatabaseUrl(env);
   // Observed where the work happens (relay, consumers, saga steps, heartbeat), served at /metrics.
