@@ -66,16 +66,19 @@ export function createCacheQueries(options: CacheQueriesOptions) {
 
   async function countKeysPerPrefix(): Promise<{ keysPerPrefix: Map<string, number>; limitReached: boolean }> {
     const keysPerPrefix = new Map<string, number>();
-    let counted = 0;
+    // SCAN may return a key more than once (its hash table shrinking or rehashing while other
+    // clients write and delete: a busy shared Redis): each key counts once. Bounded like the walk.
+    const seen = new Set<string>();
     let calls = 0;
     for await (const keys of scanKeys(adminRedis, entryPattern(ks), 1000)) {
       calls += 1;
-      counted += keys.length;
       for (const key of keys) {
+        if (seen.has(key)) continue;
+        seen.add(key);
         const prefix = prefixOfEntryKey(ks, key);
         if (prefix) keysPerPrefix.set(prefix, (keysPerPrefix.get(prefix) ?? 0) + 1);
       }
-      if (counted >= MAX_KEYS_COUNTED || calls >= MAX_SCAN_CALLS) return { keysPerPrefix, limitReached: true };
+      if (seen.size >= MAX_KEYS_COUNTED || calls >= MAX_SCAN_CALLS) return { keysPerPrefix, limitReached: true };
     }
     return { keysPerPrefix, limitReached: false };
   }
