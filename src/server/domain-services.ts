@@ -31,6 +31,7 @@ import { countRecordsByState, listIdempotencyRecords } from "./reliability/idemp
 import { discardEvent, retryEvent, retryMatching } from "./reliability/outbox/operations";
 import { blockedAggregates, getEvent, listEvents, outboxStats, type OutboxFilter } from "./reliability/outbox/queries";
 import { replayEventWithPayload } from "./reliability/outbox/replay";
+import { createLiveFeeds } from "./reliability/live/live-feeds";
 import { createTraceQuery } from "./reliability/trace/trace-query";
 import { webSagaService } from "./app-sagas";
 
@@ -42,7 +43,7 @@ export interface DomainInfrastructure {
   sessions: SessionManager;
   logger: Logger;
   cache?: QueryCache;
-  config: { queuePrefix: string; outboxStalledAfterMs?: number };
+  config: { queuePrefix: string; outboxStalledAfterMs?: number; livePollIntervalMs?: number };
 }
 
 /** Files: the owner's reads, and writes that commit their outbox event with the change. */
@@ -206,6 +207,16 @@ export function createDomainServices(infra: DomainInfrastructure) {
     },
     audit: { search: (query: AuditSearch) => searchAudit(db, query) },
     trace: createTraceQuery(db),
+    /** admin.live: the console's live feeds, `ctx.live.<topic>` (reliability/live/live-feeds.ts). */
+    live: createLiveFeeds({
+      db,
+      redis: infra.redis,
+      logger: infra.logger,
+      queuePrefix: infra.config.queuePrefix,
+      outboxStalledAfterMs: infra.config.outboxStalledAfterMs,
+      sagaMetrics: () => sagas.metrics({}),
+      intervalMs: infra.config.livePollIntervalMs,
+    }),
   };
 }
 
