@@ -14,6 +14,7 @@ import type { SessionManager } from "./auth/session";
 import type { Db } from "./platform/db/client";
 import { inTransaction } from "./platform/db/transaction";
 import type { Logger } from "./platform/logger";
+import { requestScopedLog, type ServiceLog } from "./platform/request-logger";
 import { queuePrefix, type RedisClient } from "./platform/redis";
 import type { BlobStorage } from "./platform/storage/blob-storage";
 import { recordAfterEffect, recordOperatorAction, searchAudit, type AuditContext, type AuditSearch, type TransactionOnly } from "./reliability/audit";
@@ -30,6 +31,7 @@ import { countRecordsByState, listIdempotencyRecords } from "./reliability/idemp
 import { discardEvent, retryEvent, retryMatching } from "./reliability/outbox/operations";
 import { blockedAggregates, getEvent, listEvents, outboxStats, type OutboxFilter } from "./reliability/outbox/queries";
 import { replayEventWithPayload } from "./reliability/outbox/replay";
+import { createLiveFeeds } from "./reliability/live/live-feeds";
 import { createTraceQuery } from "./reliability/trace/trace-query";
 import { webSagaService } from "./app-sagas";
 
@@ -41,7 +43,7 @@ export interface DomainInfrastructure {
   sessions: SessionManager;
   logger: Logger;
   cache?: QueryCache;
-  config: { queuePrefix: string; outboxStalledAfterMs?: number };
+  config: { queuePrefix: string; outboxStalledAfterMs?: number; livePollIntervalMs?: number };
 }
 
 /** Files: the owner's reads, and writes that commit their outbox event with the change. */
@@ -124,7 +126,7 @@ function cacheOperations({ db, cache }: DomainInfrastructure) {
 const APPLY_PAUSE_DEADLINE_MS = 1000;
 
 /** admin.fleet: worker processes (PostgreSQL), BullMQ's counts (Redis), pausing a queue. */
-function fleetOperations({ db, redis, config, logger }: DomainInfrastructure) {
+function fleetOperations({ db, redis, config }: DomainInfrastructure, log: ServiceLog) {
   // BullMQ's prefix: hash-tagged on a cluster, as the worker names its queues.
   const queues = () => fleetQueuesFor(redis, queuePrefix(config.queuePrefix, redis));
   return {
@@ -153,7 +155,7 @@ function fleetOperations({ db, redis, config, logger }: DomainInfrastructure) {
       const appliedNow = await withDeadline(applyPause(queues(), queue, paused), APPLY_PAUSE_DEADLINE_MS).then(
         () => true,
         (err: unknown) => {
-          logger.warn({ err, queue, paused }, "queue pause recorded, but Redis did not take it now; the workers will apply it");
+          log.warn({ err, queue, paused }, "queue pause recorded, but Redis did not take it now; the workers will apply it");
           return false;
         },
       );
@@ -163,11 +165,11 @@ function fleetOperations({ db, redis, config, logger }: DomainInfrastructure) {
 }
 
 /** admin.bulk: retry or discard every outbox event matching a filter, in the worker, in batches. */
-function bulkOperations({ db, redis, config, logger }: DomainInfrastructure) {
+function bulkOperations({ db, redis, config }: DomainInfrastructure, log: ServiceLog) {
   const queue = () => bulkQueueFor(redis, queuePrefix(config.queuePrefix, redis));
   return {
     dryRun: (action: BulkAction, filter: BulkFilter) => dryRunBulk(db, action, filter),
-    start: (input: Parameters<typeof startBulk>[1], audit: AuditContext) => startBulk({ db, queue: queue(), logger }, input, audit),
+    start: (input: Parameters<typeof startBulk>[1], audit: AuditContext) => startBulk({ db, queue: queue(), logger: log }, input, audit),
     get: (id: string) => getBulk(db, id),
     list: (page: { cursor?: string; limit: number }) => listBulk(db, page),
     cancel: (id: string, audit: AuditContext) => cancelBulk(db, id, audit),
@@ -176,7 +178,10 @@ function bulkOperations({ db, redis, config, logger }: DomainInfrastructure) {
 
 export function createDomainServices(infra: DomainInfrastructure) {
   const { db, storage, sessions } = infra;
-  const sagas = webSagaService(infra);
+  // Warnings of a request's work (a step or bulk job Redis did not take, a pause it did not apply)
+  // name the request's correlation id: see platform/request-logger.ts.
+  const log = requestScopedLog(infra.logger);
+  const sagas = webSagaService({ ...infra, logger: log });
   return {
     files: filesService(infra),
     uploads: createUploadService({ db, storage, startSaga: (...args) => sagas.startSaga(...args) }),
@@ -193,8 +198,8 @@ export function createDomainServices(infra: DomainInfrastructure) {
     outboxAdmin: outboxOperations(infra),
     idempotencyAdmin: idempotencyOperations(infra),
     cacheAdmin: cacheOperations(infra),
-    fleet: fleetOperations(infra),
-    bulk: bulkOperations(infra),
+    fleet: fleetOperations(infra, log),
+    bulk: bulkOperations(infra, log),
     failures: {
       groups: (opts: { source?: FailureSource; limit: number }) => listFailureGroups(db, opts),
       retryGroup: (group: { source: FailureSource; fingerprint: string }, audit: AuditContext) => retryFailureGroup({ db, sagas: () => sagas }, group, audit),
@@ -202,6 +207,16 @@ export function createDomainServices(infra: DomainInfrastructure) {
     },
     audit: { search: (query: AuditSearch) => searchAudit(db, query) },
     trace: createTraceQuery(db),
+    /** admin.live: the console's live feeds, `ctx.live.<topic>` (reliability/live/live-feeds.ts). */
+    live: createLiveFeeds({
+      db,
+      redis: infra.redis,
+      logger: infra.logger,
+      queuePrefix: infra.config.queuePrefix,
+      outboxStalledAfterMs: infra.config.outboxStalledAfterMs,
+      sagaMetrics: () => sagas.metrics({}),
+      intervalMs: infra.config.livePollIntervalMs,
+    }),
   };
 }
 

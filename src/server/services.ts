@@ -41,6 +41,8 @@ export interface AppInfrastructure {
     queuePrefix: string;
     /** OUTBOX_STALLED_AFTER_MS: when an unconsumed published event shows as stalled (default 60 s). */
     outboxStalledAfterMs?: number;
+    /** How often a watched live topic is read from PostgreSQL, once per deployment (default 2 s: reliability/live). */
+    livePollIntervalMs?: number;
     /** Idempotency-Key TTL, lease and transaction limits; defaults in reliability/idempotency/options.ts. */
     idempotency?: Partial<IdempotencyOptions>;
   };

@@ -6,6 +6,7 @@
  * masters while a job still goes through every one of them.
  */
 import { Queue, Worker } from "bullmq";
+import { randomUUID } from "node:crypto";
 import calculateSlot from "cluster-key-slot";
 import type { Cluster } from "ioredis";
 import { pino } from "pino";
@@ -19,7 +20,8 @@ import { bullmqConnection, createRedisClient, dataNodes, isCluster, queuePrefix,
 import { waitFor } from "~test/fixtures/outbox.test-support";
 import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
 
-const appPrefix = `test-slots-${Date.now().toString(36)}`;
+// This file's own keyspace: no other file of the suite (which run side by side) writes under it.
+const appPrefix = `test-slots-${randomUUID().slice(0, 8)}`;
 let admin: RedisClient;
 let cache: QueryCache;
 let cacheRedis: RedisClient;

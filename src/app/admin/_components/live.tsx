@@ -6,7 +6,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { useCallback, useEffect, useRef } from "react";
 import { useTRPC } from "~/trpc/react";
 import { formatAgo, REFRESH_MS, useHydrated, useLiveState, useNow, usePause, type LiveMode } from "./refresh";
-import type { LiveSnapshots } from "~/server/api/live/admin-feeds";
+import type { LiveSnapshots } from "~/server/reliability/live/live-feeds";
 import { overviewInputs, type AdminInputs } from "./types";
 
 export type LiveTopic = AdminInputs["live"]["watch"]["topics"][number];

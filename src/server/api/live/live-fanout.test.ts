@@ -21,7 +21,7 @@ import type { AppServices } from "~/server/services";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { sseReader } from "~test/support/sse";
-import { liveProcess, type LiveSnapshots } from "./admin-feeds";
+import type { LiveSnapshots } from "~/server/reliability/live/live-feeds";
 
 const INTERVAL_MS = 250;
 let app: TestApp;
@@ -40,12 +40,12 @@ function instance(redisTarget: RedisTarget = app.redisTarget) {
     queuePrefix: app.prefix,
     sessions: { secret: "test-secret-test-secret-test-secret-0123", ttlSeconds: 3600, secureCookie: false, cacheTtlMs: 60_000 },
     cache: null,
-    config: { maxUploadBytes: 1024 },
+    config: { maxUploadBytes: 1024, livePollIntervalMs: INTERVAL_MS },
   });
   const { services } = composed;
   services.redis.on("error", () => {});
   closers.push(() => composed.close());
-  const live = liveProcess(services, INTERVAL_MS);
+  const live = services.live;
   const handler = createTrpcHttpHandler(services);
   return {
     services,

@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import type { Role } from "../../auth/session";
 import type { Db } from "../../platform/db/client";
-import type { LiveHub } from "./live-hub";
+import type { LiveHub } from "../../reliability/live/live-hub";
 
 /** Without a Redis message (Redis down, session cache off), a stream's session is read again this often. */
 export const LIVE_SESSION_RECHECK_MS = 15_000;

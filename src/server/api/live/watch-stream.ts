@@ -2,7 +2,7 @@ import { tracked, TRPCError } from "@trpc/server";
 import type { Role } from "../../auth/session";
 import { isDatabaseUnreachable } from "../../platform/db/unreachable";
 import { DATABASE_UNAVAILABLE_MESSAGE, type InnerContext } from "../trpc";
-import { liveProcess, type LiveSnapshots, type LiveTopic } from "./admin-feeds";
+import type { LiveSnapshots, LiveTopic } from "../../reliability/live/live-feeds";
 import { watchSession } from "./session-watch";
 
 /**
@@ -33,9 +33,10 @@ export async function* watchLive(
   signal: AbortSignal | undefined,
   access: { roles: readonly Role[]; label: string },
 ) {
-  const { feeds, hub } = liveProcess(ctx);
+  // The process's feeds (ctx.live, built once by the composition root): one per topic.
+  const feeds = ctx.live;
   const seen = parseEventId(input.lastEventId);
-  const session = await watchSession({ db: ctx.db, hub, prefix: ctx.config.queuePrefix, userId: ctx.user.id, roles: access.roles, rolesLabel: access.label }).catch(
+  const session = await watchSession({ db: ctx.db, hub: ctx.live.hub, prefix: ctx.config.queuePrefix, userId: ctx.user.id, roles: access.roles, rolesLabel: access.label }).catch(
     (error: unknown) => {
       throw unavailableOr(error);
     },

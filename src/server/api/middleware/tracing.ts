@@ -6,6 +6,7 @@
  * platform/telemetry/tracing.ts).
  */
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { withRequestLogger } from "../../platform/request-logger";
 import { markSpanError, SpanKind, tracingEnabled, withSpan } from "../../platform/telemetry/tracing";
 import type { InnerContext } from "../context";
 import { t, type MiddlewareResult } from "../init";
@@ -17,7 +18,13 @@ interface TracingMiddlewareOptions {
   next: () => Promise<MiddlewareResult>;
 }
 
-export async function tracingMiddleware(opts: TracingMiddlewareOptions): Promise<MiddlewareResult> {
+export function tracingMiddleware(opts: TracingMiddlewareOptions): Promise<MiddlewareResult> {
+  // The services are built once per process: what they log during this call is logged as this
+  // request (its correlation id), through the request's logger put in scope here.
+  return withRequestLogger(opts.ctx.logger, () => tracedAndLogged(opts));
+}
+
+async function tracedAndLogged(opts: TracingMiddlewareOptions): Promise<MiddlewareResult> {
   // One access line per call at debug level (off at the default info: pino checks the level first).
   // Path, type, status and duration only: never input, cookies or file contents.
   if (!opts.ctx.logger.isLevelEnabled("debug")) return traced(opts);

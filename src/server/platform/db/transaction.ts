@@ -87,3 +87,21 @@ export async function afterCommit(hook: AfterCommit): Promise<void> {
   if (current) current.hooks.add(hook);
   else await hook();
 }
+
+/**
+ * Run reads in one REPEATABLE READ READ ONLY transaction: every query sees the snapshot its first
+ * query took, so figures read by several queries (a dashboard's tiles) agree with each other even
+ * while writers commit in between. Plain `db.…` calls inside join it (it is ambient); inside an
+ * ambient transaction already, the reads join that one.
+ */
+export async function inReadSnapshot<T>(db: Db, fn: () => Promise<T>, options?: { timeout?: number }): Promise<T> {
+  if (openAmbient()) return fn();
+  return db.$transaction(
+    async (tx) => {
+      // The first statement of the transaction: it fixes the isolation before any snapshot is taken.
+      await tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`;
+      return runAmbient(tx, new AfterCommitHooks(), fn);
+    },
+    { timeout: options?.timeout ?? 15_000 },
+  );
+}

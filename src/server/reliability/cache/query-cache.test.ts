@@ -4,7 +4,7 @@ import { deleteKeysUnder, testRedisTarget } from "~test/support/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPrivateRedis, type PrivateRedis } from "~test/support/redis-server";
 import { waitFor } from "~test/support/wait-for";
-import { createRedisClient, redisConnectionOptions, type RedisClient } from "../../platform/redis";
+import { createRedisClient, isCluster, redisConnectionOptions, type RedisClient } from "../../platform/redis";
 import { encodeEntry } from "./entry";
 import { entryKey, keyspace, prefixTag, tagKey } from "./keys";
 import { createQueryCache, type CacheReadSpec, type QueryCache } from "./query-cache";
@@ -201,6 +201,34 @@ describe("stats", () => {
     expect(row.hitRate).toBeCloseTo(6 / 7);
     expect(row.savedMs).toBeGreaterThanOrEqual(6 * 15);
     expect(row.loadMs).toBeGreaterThanOrEqual(15);
+  });
+
+  it("counts a key once when SCAN returns it again (as Redis may while other clients resize its table)", async () => {
+    const specs = Array.from({ length: 30 }, (_, i) => spec({ prefix: "rescanned", input: { i } }));
+    for (const s of specs) await cache.wrap(s, async () => s.input);
+    // The admin client's SCAN answers every batch's keys twice: the duplicates SCAN is allowed to send.
+    const admin = createRedisClient(REDIS, { maxRetriesPerRequest: 1 });
+    const doubled = (node: Redis) =>
+      new Proxy(node, {
+        get(target, prop, receiver) {
+          if (prop !== "scan") return Reflect.get(target, prop, receiver) as unknown;
+          return async (...args: Parameters<Redis["scan"]>) => {
+            const [cursor, keys] = await target.scan(...args);
+            return [cursor, [...keys, ...keys]];
+          };
+        },
+      });
+    const rescanning = isCluster(admin)
+      ? new Proxy(admin, { get: (target, prop, receiver) => (prop === "nodes" ? (role: "master") => target.nodes(role).map(doubled) : Reflect.get(target, prop, receiver) as unknown) })
+      : doubled(admin);
+    const c = createQueryCache({ redis: client, commandTimeoutMs: 2000, adminRedis: rescanning, appPrefix, logger: silent, statsFlushMs: 0 });
+    try {
+      const report = await c.stats();
+      expect(report.prefixes.find((p) => p.prefix === "rescanned")?.keys).toBe(30);
+    } finally {
+      await c.close();
+      await admin.quit();
+    }
   });
 });
 

@@ -2,14 +2,15 @@ import { isCluster, type RedisClient } from "~/server/platform/redis";
 import type { PreSerialized } from "../../platform/transformer";
 import type { CacheLogger } from "./error-gate";
 import { createInvalidation } from "./invalidation";
-import { assertCachePrefix, keyspace, prefixTag } from "./keys";
-import { createCacheOperator } from "./operator";
+import { keyspace } from "./keys";
+import { createCacheOperations } from "./operations";
+import { createCacheQueries } from "./queries";
 import { createReadPath, type CacheReadSpec } from "./read-path";
 import { createRedisGuard } from "./redis-guard";
 import { createStatsFlusher } from "./stats-flusher";
 
 export type { CacheReadSpec } from "./read-path";
-export type { CacheStatsReport } from "./operator";
+export type { CacheStatsReport } from "./queries";
 
 /**
  * Cache-aside for query results, with versioned tags.
@@ -33,8 +34,8 @@ export type { CacheStatsReport } from "./operator";
  *
  * This module only composes the parts, each with one job: redis-guard.ts (is Redis usable, command
  * deadline, failure reporting), read-path.ts (hit, miss, lock, refresh, bypass), invalidation.ts
- * (tag tokens, retries of refused invalidations), stats-flusher.ts (counters) and operator.ts
- * (SCAN-based stats and prefix flush).
+ * (tag tokens, retries of refused invalidations), stats-flusher.ts (counters), and what operators
+ * see (queries.ts: counters and SCAN-based key counts) and do (operations.ts: prefix and tag flushes).
  */
 export interface QueryCacheOptions {
   /** The dedicated fail-fast client (createCacheRedis): every hot-path command goes through it. */
@@ -81,7 +82,9 @@ export function createQueryCache(options: QueryCacheOptions) {
   });
   const stats = createStatsFlusher({ guard, ks, flushMs: options.statsFlushMs ?? 2000 });
   const read = createReadPath({ guard, invalidation, stats, ks, logger, lockTtlMs: options.lockTtlMs ?? 3000, tagTtlSeconds });
-  const operator = createCacheOperator({ adminRedis: options.adminRedis ?? redis, guard, invalidation, stats, ks });
+  const adminRedis = options.adminRedis ?? redis;
+  const queries = createCacheQueries({ adminRedis, guard, invalidation, stats, ks });
+  const operations = createCacheOperations({ adminRedis, invalidation, ks });
 
   return {
     /**
@@ -109,22 +112,14 @@ export function createQueryCache(options: QueryCacheOptions) {
      */
     invalidate: (tags: ReadonlyArray<string>): Promise<{ ok: boolean }> => invalidation.invalidate(tags),
 
-    /**
-     * Drop every entry of a prefix: first its tag (instant, and race-free against loads in flight),
-     * then the keys themselves with SCAN + UNLINK in batches (never KEYS, which blocks Redis).
-     */
-    async flushPrefix(prefix: string, batch = 1000): Promise<{ deleted: number }> {
-      assertCachePrefix(prefix);
-      const { ok } = await invalidation.invalidate([prefixTag(prefix)]);
-      if (!ok) throw new Error("Redis is unreachable: the prefix could not be flushed (its entries expire with their TTL)");
-      return { deleted: await operator.deleteEntries(prefix, batch) };
-    },
+    /** Drop every entry of a prefix (operations.ts). */
+    flushPrefix: operations.flushPrefix,
 
     /** Invalidate one tag on operator request. */
-    flushTag: (tag: string): Promise<{ ok: boolean }> => invalidation.invalidate([tag]),
+    flushTag: operations.flushTag,
 
     /** Counters of every process (flushed to Redis) plus this process's unflushed ones, and keys per prefix. */
-    stats: () => operator.report(),
+    stats: queries.report,
 
     /**
      * Resolves true once the cache's client is connected (false after timeoutMs): for start-up and

@@ -75,6 +75,15 @@ export function createReadPath(options: ReadPathOptions) {
   /** Parses of hot entries, reused by hits that answer an HTTP response (see parsed-entries.ts). */
   const parsedForResponses = new ParsedEntries();
 
+  /**
+   * Count how a load-backed read was answered, with the loader time it cost (its own load: a miss,
+   * or a bypass while Redis is unusable) or saved (another caller's load it joined or waited for).
+   */
+  function countAnswer(prefix: string, answer: "coalesced" | "waited" | "misses" | "bypassed", loadMs: number) {
+    count(prefix, answer);
+    count(prefix, answer === "misses" || answer === "bypassed" ? "loadMs" : "savedMs", loadMs);
+  }
+
   async function ensureTags(keys: string[], current: Array<string | null>): Promise<string[]> {
     if (current.every((v) => v !== null)) return current as string[];
     return (await timely(redis.eval(ENSURE_TAGS, keys.length, ...keys, newToken(), tagTtlSeconds))) as string[];
@@ -185,13 +194,7 @@ export function createReadPath(options: ReadPathOptions) {
   async function bypass<T>(key: string, spec: CacheReadSpec, loader: () => Promise<T>): Promise<T> {
     const flight = loads.run(`${key}|bypass|${invalidation.epoch}`, async () => ({ ...(await timed(loader)), source: "loaded" as const }));
     const outcome = (await flight.promise) as LoadOutcome<T>;
-    if (flight.joined) {
-      count(spec.prefix, "coalesced");
-      count(spec.prefix, "savedMs", outcome.loadMs);
-    } else {
-      count(spec.prefix, "bypassed");
-      count(spec.prefix, "loadMs", outcome.loadMs);
-    }
+    countAnswer(spec.prefix, flight.joined ? "coalesced" : "bypassed", outcome.loadMs);
     return outcome.value;
   }
 
@@ -229,16 +232,7 @@ export function createReadPath(options: ReadPathOptions) {
     // (a write happened in between) starts its own, so it can never get the pre-write answer.
     const flight = loads.run(`${key}|${versions.join(",")}|${invalidation.epoch}`, () => loadMissing(key, tagKeys, spec, versions, loader));
     const outcome = (await flight.promise) as LoadOutcome<T>;
-    if (flight.joined) {
-      count(spec.prefix, "coalesced");
-      count(spec.prefix, "savedMs", outcome.loadMs);
-    } else if (outcome.source === "waited") {
-      count(spec.prefix, "waited");
-      count(spec.prefix, "savedMs", outcome.loadMs);
-    } else {
-      count(spec.prefix, "misses");
-      count(spec.prefix, "loadMs", outcome.loadMs);
-    }
+    countAnswer(spec.prefix, flight.joined ? "coalesced" : outcome.source === "waited" ? "waited" : "misses", outcome.loadMs);
     return outcome.value;
   };
 }

@@ -9,7 +9,8 @@ import { sseReader } from "~test/support/sse";
 import { createCaller } from "~/server/api/root";
 import { createInnerContext } from "~/server/api/trpc";
 import { createDb } from "~/server/platform/db/client";
-import { adminFeeds, type LiveSnapshots } from "../../live/admin-feeds";
+import { withDomainServices } from "~/server/composition";
+import type { LiveSnapshots } from "~/server/reliability/live/live-feeds";
 
 let app: TestApp;
 let operator: SessionUser;
@@ -79,7 +80,7 @@ describe("admin.live.watch over SSE", () => {
   });
 
   it("stops polling PostgreSQL when every watcher has left", async () => {
-    const feeds = adminFeeds(app.services);
+    const feeds = app.services.live;
     const ac = new AbortController();
     const stream = sseReader(await app.http(watchUrl({ topics: ["idempotency"] }), { user: operator, signal: ac.signal }));
     const first = await stream.nextMeaningful();
@@ -124,10 +125,11 @@ describe("admin.live.watch over SSE", () => {
   });
 
   it("ends a stream with a retryable 503 when PostgreSQL cannot be reached, while streams on a reachable database go on", async () => {
-    // A real pool pointed at a port where no PostgreSQL listens (the fault), beside the test's own database.
+    // A real pool pointed at a port where no PostgreSQL listens (the fault), beside the test's own
+    // database: a process composed over it (its own live feeds read from it).
     const unreachable = createDb("postgresql://postgres@127.0.0.1:9/metastore_nowhere", { max: 1 });
     try {
-      const broken = createCaller(createInnerContext({ ...app.services, db: unreachable }, operator));
+      const broken = createCaller(createInnerContext(withDomainServices({ ...app.services, db: unreachable }), operator));
       const stream = await broken.admin.live.watch({ topics: ["outbox"] });
       const failure = await (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]().next().then(
         () => null,

@@ -1,12 +1,13 @@
 import { z } from "zod";
-import { LIVE_TOPICS } from "../../live/admin-feeds";
+import { LIVE_TOPICS } from "../../../reliability/live/live-feeds";
 import { LIVE_EVENT_ID, watchLive } from "../../live/watch-stream";
 import { createTRPCRouter, viewerProcedure } from "../../trpc";
 
 /**
- * admin.live: the console's live updates over Server-Sent Events (httpSubscriptionLink). Each
- * watched topic is read from PostgreSQL once per interval for the whole deployment and fanned out
- * through Redis (src/server/api/live); a stream ends within seconds of its session being revoked.
+ * admin.live: the console's live updates over Server-Sent Events (httpSubscriptionLink). The
+ * stream (api/live/watch-stream.ts) waits on the process's feeds, `ctx.live.<topic>`
+ * (reliability/live: each topic read from PostgreSQL once per interval for the whole deployment and
+ * fanned out through Redis); it ends within seconds of its session being revoked.
  * Same access as the dashboard's reads: viewers and operators.
  */
 export const liveAdminRouter = createTRPCRouter({

@@ -1,4 +1,4 @@
-import { scanKeys, unlinkKeys, type RedisClient } from "~/server/platform/redis";
+import { scanKeys, type RedisClient } from "~/server/platform/redis";
 import { entryPattern, prefixOfEntryKey, statsKey, type Keyspace } from "./keys";
 import type { RedisGuard } from "./redis-guard";
 import type { Invalidation } from "./invalidation";
@@ -18,7 +18,7 @@ export interface CacheStatsReport {
 const MAX_KEYS_COUNTED = 1_000_000;
 const MAX_SCAN_CALLS = 5_000;
 
-export interface CacheOperatorOptions {
+export interface CacheQueriesOptions {
   /** A patient client: SCAN walks may take far longer than a hot-path command's deadline. */
   adminRedis: RedisClient;
   guard: RedisGuard;
@@ -28,20 +28,14 @@ export interface CacheOperatorOptions {
 }
 
 /**
- * What operators read and do on the cache (the dashboard's counters and key counts, a prefix
- * flush): the SCAN-based walks, never KEYS (which blocks Redis), on the admin client.
+ * What an operator sees of the cache (the dashboard's counters and key counts): the key count is a
+ * SCAN walk, never KEYS (which blocks Redis), on the admin client. What an operator does is in
+ * operations.ts.
  */
-export function createCacheOperator(options: CacheOperatorOptions) {
+export function createCacheQueries(options: CacheQueriesOptions) {
   const { adminRedis, guard, invalidation, stats, ks } = options;
 
   return {
-    /** UNLINK the entry keys of a prefix (or every prefix) in batches; returns how many went. */
-    async deleteEntries(prefix: string, batch: number): Promise<number> {
-      let deleted = 0;
-      for await (const keys of scanKeys(adminRedis, entryPattern(ks, prefix), batch)) deleted += await unlinkKeys(adminRedis, keys);
-      return deleted;
-    },
-
     /** Counters of every process (flushed to Redis) plus this process's unflushed ones, and keys per prefix. */
     async report(): Promise<CacheStatsReport> {
       await stats.flush();
@@ -72,16 +66,19 @@ export function createCacheOperator(options: CacheOperatorOptions) {
 
   async function countKeysPerPrefix(): Promise<{ keysPerPrefix: Map<string, number>; limitReached: boolean }> {
     const keysPerPrefix = new Map<string, number>();
-    let counted = 0;
+    // SCAN may return a key more than once (its hash table shrinking or rehashing while other
+    // clients write and delete: a busy shared Redis): each key counts once. Bounded like the walk.
+    const seen = new Set<string>();
     let calls = 0;
     for await (const keys of scanKeys(adminRedis, entryPattern(ks), 1000)) {
       calls += 1;
-      counted += keys.length;
       for (const key of keys) {
+        if (seen.has(key)) continue;
+        seen.add(key);
         const prefix = prefixOfEntryKey(ks, key);
         if (prefix) keysPerPrefix.set(prefix, (keysPerPrefix.get(prefix) ?? 0) + 1);
       }
-      if (counted >= MAX_KEYS_COUNTED || calls >= MAX_SCAN_CALLS) return { keysPerPrefix, limitReached: true };
+      if (seen.size >= MAX_KEYS_COUNTED || calls >= MAX_SCAN_CALLS) return { keysPerPrefix, limitReached: true };
     }
     return { keysPerPrefix, limitReached: false };
   }
@@ -91,4 +88,4 @@ function roundMs(c: PrefixCounters): PrefixCounters {
   return { ...c, loadMs: Math.round(c.loadMs), savedMs: Math.round(c.savedMs) };
 }
 
-export type CacheOperator = ReturnType<typeof createCacheOperator>;
+export type CacheQueries = ReturnType<typeof createCacheQueries>;
