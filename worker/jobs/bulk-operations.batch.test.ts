@@ -59,7 +59,7 @@ describe("a bulk batch on sagas", () => {
     expect(await runBulkBatch(db(), op.id, { sagas: real })).toEqual({ done: true, status: "completed" });
     const done = await db().bulkOperation.findUniqueOrThrow({ where: { id: op.id } });
     expect(done).toMatchObject({ status: "completed", examined: 6, affected: 5, batches: 1 });
-    expect(await generations()).toEqual([0, 1, 1, 1, 1, 1]); // the unknown type (seeded earliest) was skipped;
+    expect(await generations()).toEqual([0, 1, 1, 1, 1, 1]); // the unknown type (seeded earliest) was skipped
     const audit = await db().operatorAudit.findMany({ where: { correlationId: op.id }, orderBy: { id: "asc" } });
     expect(audit.map((r) => r.action)).toEqual(["bulk.start", ...Array(5).fill("saga.redrive"), "bulk.batch", "bulk.complete"]);
     expect(audit.find((r) => r.action === "bulk.batch")).toMatchObject({ targetKind: "saga", affectedCount: 5 });
@@ -72,6 +72,6 @@ describe("a bulk batch on sagas", () => {
     expect(await runBulkBatch(db(), op.id, { sagas: app.services.sagas })).toEqual({ done: false, examined: 1, affected: 0 });
     expect(await runBulkBatch(db(), op.id, { sagas: app.services.sagas })).toEqual({ done: true, status: "completed" });
     expect(await runBulkBatch(db(), op.id, { sagas: app.services.sagas })).toEqual({ done: true, status: "completed" });
-    expect(await generations()).toEqual([0, 1, 1, 1, 1, 1]); // the unknown type (seeded earliest) was skipped;
+    expect(await generations()).toEqual([0, 1, 1, 1, 1, 1]); // the unknown type (seeded earliest) was skipped
   });
 });
