@@ -8,6 +8,8 @@ import { bulkJobOptions } from "~/server/reliability/bulk/queue";
 import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 
+const SAGA_DISPATCH_TIMEOUT_MS = 5_000;
+
 export interface BulkWorkerOptions {
   concurrency?: number;
   /** How often to look for operations nothing is moving (their job lost, their worker killed). */
@@ -37,10 +39,12 @@ export async function startBulkOperations(opts: {
   const { db, logger } = opts;
   const o = { concurrency: 2, sweepEveryMs: 10_000, staleAfterMs: 30_000, lockDurationMs: 30_000, ...opts.options };
   let closing = false;
-  // Saga steps a bulk redrive, abort or resume queues go to the saga runner's own step queue.
+  // Saga steps a bulk redrive, abort or resume queues go to the saga runner's own step queue. Its
+  // Redis calls (an abort's mark, a resume's check) run inside a batch's transaction: bounded, so
+  // a Redis outage fails the batch (rolled back, retried) instead of holding its connection.
   const stepQueue = opts.sagaRegistry ? createStepQueue({ connection: opts.connection, prefix: opts.prefix }) : undefined;
   stepQueue?.on("error", (err) => logger.warn({ err: err.message }, "bulk saga step queue error"));
-  const actors: BulkActors = stepQueue && opts.sagaRegistry ? { sagas: createSagaOperations({ db, registry: opts.sagaRegistry, dispatcher: createBullSagaDispatcher(stepQueue), logger }) } : {};
+  const actors: BulkActors = stepQueue && opts.sagaRegistry ? { sagas: createSagaOperations({ db, registry: opts.sagaRegistry, dispatcher: createBullSagaDispatcher(stepQueue, { timeoutMs: SAGA_DISPATCH_TIMEOUT_MS }), logger }) } : {};
   const queue = new Queue(QueueName.bulkOperations, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.bulkOperations) });
   queue.on("error", (err) => logger.warn({ err: err.message }, "bulk queue error"));
   const worker = new Worker(
