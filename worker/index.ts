@@ -121,15 +121,16 @@ async function main() {
     options: { retentionMs: env.OUTBOX_RETENTION_HOURS * 3_600_000, everyMs: 10 * 60_000, batchSize: 5000 },
   });
   components.push({ name: "outbox-retention", close: outboxRetention.close });
+  const sagaRegistry = appSagaRegistry({
+    db,
+    storage,
+    outbox: { maxPayloadBytes: env.OUTBOX_MAX_PAYLOAD_BYTES },
+    onFileChanged: cache ? async (file) => void (await cache.invalidate(tagsForFileChange(file))) : undefined,
+  });
   const sagaRunner = await startSagaRunner({
     ...common,
     databaseUrl: sessionUrl,
-    registry: appSagaRegistry({
-      db,
-      storage,
-      outbox: { maxPayloadBytes: env.OUTBOX_MAX_PAYLOAD_BYTES },
-      onFileChanged: cache ? async (file) => void (await cache.invalidate(tagsForFileChange(file))) : undefined,
-    }),
+    registry: sagaRegistry,
     concurrency: env.SAGA_CONCURRENCY,
     sweepEveryMs: env.SAGA_SWEEP_EVERY_MS,
     stuckAfterMs: env.SAGA_STUCK_AFTER_MS,
@@ -138,7 +139,7 @@ async function main() {
   inFlight.track(sagaRunner.worker);
   components.push({ name: "saga-runner", close: sagaRunner.close });
   // Bulk operator actions by filter, batch by batch; progress and resumption live in PostgreSQL.
-  const bulkOperations = await startBulkOperations(common);
+  const bulkOperations = await startBulkOperations({ ...common, sagaRegistry });
   components.push({ name: "bulk-operations", close: bulkOperations.close });
 
   const health = createServer(async (req, res) => {

@@ -18,8 +18,8 @@ import { requestScopedLog, type ServiceLog } from "./platform/request-logger";
 import { queuePrefix, type RedisClient } from "./platform/redis";
 import type { BlobStorage } from "./platform/storage/blob-storage";
 import { recordAfterEffect, recordOperatorAction, searchAudit, type AuditContext, type AuditSearch, type TransactionOnly } from "./reliability/audit";
-import type { BulkAction, BulkFilter } from "./reliability/bulk/filter";
-import { cancelBulk, dryRunBulk, getBulk, listBulk, startBulk } from "./reliability/bulk/operations";
+import type { BulkRequest } from "./reliability/bulk/contract";
+import { cancelBulk, dryRunBulkRequest, getBulk, listBulk, startBulk } from "./reliability/bulk/operations";
 import { bulkQueueFor } from "./reliability/bulk/queue";
 import type { QueryCache } from "./reliability/cache/query-cache";
 import { withDeadline } from "./reliability/cache/deadline";
@@ -164,11 +164,11 @@ function fleetOperations({ db, redis, config }: DomainInfrastructure, log: Servi
   };
 }
 
-/** admin.bulk: retry or discard every outbox event matching a filter, in the worker, in batches. */
+/** admin.bulk: act on every outbox event or saga matching a filter, in the worker, in batches. */
 function bulkOperations({ db, redis, config }: DomainInfrastructure, log: ServiceLog) {
   const queue = () => bulkQueueFor(redis, queuePrefix(config.queuePrefix, redis));
   return {
-    dryRun: (action: BulkAction, filter: BulkFilter) => dryRunBulk(db, action, filter),
+    dryRun: (request: BulkRequest) => dryRunBulkRequest(db, request),
     start: (input: Parameters<typeof startBulk>[1], audit: AuditContext) => startBulk({ db, queue: queue(), logger: log }, input, audit),
     get: (id: string) => getBulk(db, id),
     list: (page: { cursor?: string; limit: number }) => listBulk(db, page),

@@ -27,3 +27,32 @@ export async function seedOutboxEvents(
     opts.count,
   );
 }
+
+/**
+ * Seed sagas straight in SQL, UUIDv7-shaped ids in the past (like seedOutboxEvents), with no step
+ * log: a redrive runs them again from their first step. Type defaults to the app's file.upload saga
+ * (the registry must know it for an operator to drive it); updated_at is `idleMinutes` ago.
+ */
+export async function seedSagas(
+  db: Db,
+  opts: { count: number; status: "running" | "compensating" | "completed" | "compensated" | "failed" | "aborted"; type?: string; currentStep?: number; error?: string | null; fingerprint?: string | null; idleMinutes?: number; offset?: number },
+) {
+  const base = Date.now() - 10 * 60_000 - (opts.offset ?? 0) * 1_000;
+  await db.$executeRawUnsafe(
+    `INSERT INTO saga_instance (id, type, status, current_step, input, context, last_error, failure_fingerprint, version, created_at, updated_at, finished_at)
+     SELECT (substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || substr(r, 1, 3) || '-8' || substr(r, 4, 3) || '-' || substr(r, 7, 12))::uuid,
+            $1::text, $2::"SagaStatus", $3::int, jsonb_build_object('n', g), '{"generation": 0, "outputs": {}}'::jsonb, $4::text, $5::text, 0,
+            to_timestamp(($6::bigint + g) / 1000.0), now() - $7::int * interval '1 minute',
+            CASE WHEN $2::text IN ('completed', 'compensated', 'failed', 'aborted') THEN now() END
+     FROM generate_series(1, $8::int) g,
+          LATERAL (SELECT lpad(to_hex($6::bigint + g), 12, '0') AS h, md5(random()::text || g::text) AS r) x`,
+    opts.type ?? "file.upload",
+    opts.status,
+    opts.currentStep ?? 0,
+    opts.error ?? (["failed", "compensated"].includes(opts.status) ? "step store-blob: storage unavailable" : null),
+    opts.fingerprint ?? null,
+    base,
+    opts.idleMinutes ?? 0,
+    opts.count,
+  );
+}

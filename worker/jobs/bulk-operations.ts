@@ -1,9 +1,14 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { Db } from "~/server/platform/db/client";
-import { failBulk, runBulkOperation, staleBulkOperations } from "~/server/reliability/bulk/operations";
+import { failBulk, runBulkOperation, staleBulkOperations, type BulkActors } from "~/server/reliability/bulk/operations";
+import type { SagaRegistry } from "~/server/reliability/saga/definition";
+import { createSagaOperations } from "~/server/reliability/saga/operations";
+import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
 import { bulkJobOptions } from "~/server/reliability/bulk/queue";
 import type { Logger } from "~/server/platform/logger";
 import { jobSchemas, queueKeyPrefix, QueueName } from "~/server/contracts/queues";
+
+const SAGA_DISPATCH_TIMEOUT_MS = 5_000;
 
 export interface BulkWorkerOptions {
   concurrency?: number;
@@ -16,23 +21,37 @@ export interface BulkWorkerOptions {
 }
 
 /**
- * Runs bulk operator actions (src/server/reliability/bulk). A job runs its operation batch by batch
+ * Runs bulk operator actions (src/server/reliability/bulk) on outbox events and sagas. A job runs its operation batch by batch
  * until it ends; PostgreSQL holds all progress, so a job that dies (SIGKILL, Redis wiped) is
  * simply run again — by BullMQ's stalled-job recovery, or by the sweeper here, which queues any
  * pending or running operation that has not moved for `staleAfterMs`. Two runs of one operation
  * at once are harmless: each batch locks the operation's row and continues from its cursor.
  */
-export async function startBulkOperations(opts: { db: Db; connection: ConnectionOptions; prefix: string; logger: Logger; options?: BulkWorkerOptions }) {
+export async function startBulkOperations(opts: {
+  db: Db;
+  connection: ConnectionOptions;
+  prefix: string;
+  logger: Logger;
+  /** The sagas this worker knows: given, it runs bulk actions on sagas with the one-saga operations. */
+  sagaRegistry?: SagaRegistry;
+  options?: BulkWorkerOptions;
+}) {
   const { db, logger } = opts;
   const o = { concurrency: 2, sweepEveryMs: 10_000, staleAfterMs: 30_000, lockDurationMs: 30_000, ...opts.options };
   let closing = false;
+  // Saga steps a bulk redrive, abort or resume queues go to the saga runner's own step queue. Its
+  // Redis calls (an abort's mark, a resume's check) run inside a batch's transaction: bounded, so
+  // a Redis outage fails the batch (rolled back, retried) instead of holding its connection.
+  const stepQueue = opts.sagaRegistry ? createStepQueue({ connection: opts.connection, prefix: opts.prefix }) : undefined;
+  stepQueue?.on("error", (err) => logger.warn({ err: err.message }, "bulk saga step queue error"));
+  const actors: BulkActors = stepQueue && opts.sagaRegistry ? { sagas: createSagaOperations({ db, registry: opts.sagaRegistry, dispatcher: createBullSagaDispatcher(stepQueue, { timeoutMs: SAGA_DISPATCH_TIMEOUT_MS }), logger }) } : {};
   const queue = new Queue(QueueName.bulkOperations, { connection: opts.connection, prefix: queueKeyPrefix(opts.prefix, QueueName.bulkOperations) });
   queue.on("error", (err) => logger.warn({ err: err.message }, "bulk queue error"));
   const worker = new Worker(
     QueueName.bulkOperations,
     async (job) => {
       const { operationId } = jobSchemas[QueueName.bulkOperations].parse(job.data);
-      const outcome = await runBulkOperation(db, operationId, { shouldStop: () => closing });
+      const outcome = await runBulkOperation(db, operationId, { shouldStop: () => closing, actors });
       if (outcome.done) logger.info({ operationId, status: outcome.status }, "bulk operation ended");
       return outcome;
     },
@@ -77,6 +96,7 @@ export async function startBulkOperations(opts: { db: Db; connection: Connection
       await sweeping;
       await worker.close();
       await queue.close();
+      await stepQueue?.close();
     },
   };
 }

@@ -1,27 +1,28 @@
 "use client";
 
+import { SegmentedControl } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { AUDIT_REASON } from "../_components/audit-reason";
+import type { AdminOutputs } from "../_components/types";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
-import type { AdminInputs, AdminOutputs } from "../_components/types";
 import { ConfirmButton, formatCount, formatPercent, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
+import { actionMeta, OUTBOX_ACTIONS, type BulkTarget, type Operation, type OutboxActionStatus, type OutboxPlanned, type Planned, type SagaBulkFilter } from "./actions";
+import { SagaFilterForm } from "./saga-filter-form";
 
-type BulkAction = AdminInputs["bulk"]["dryRun"]["action"];
-type BulkFilter = NonNullable<AdminInputs["bulk"]["dryRun"]["filter"]>;
-type Operation = AdminOutputs["bulk"]["get"];
+type BulkAction = OutboxPlanned["action"];
+type BulkFilter = NonNullable<OutboxPlanned["filter"]>;
 
-const ACTIONS: Array<{ value: BulkAction; label: string; verb: string; statuses: Array<"pending" | "failed" | "dead"> }> = [
-  { value: "outbox.retry", label: "Retry events", verb: "retried", statuses: ["failed", "dead"] },
-  { value: "outbox.discard", label: "Discard events", verb: "discarded", statuses: ["pending", "failed", "dead"] },
-];
+/** Required in the dialog of an action that undoes work (a bulk abort): recorded on each saga too. */
+const REQUIRED_REASON = { label: "Reason (required, kept in the audit log and on every saga)", minLength: 3, maxLength: 500, placeholder: "why are you doing this?" };
 
 /** Bulk actions by filter: dry run (count + sample) → confirm → a job in the worker with progress → summary. */
-export function BulkView({ canAct }: { canAct: boolean }) {
+export function BulkView({ canAct, initialTarget = "outbox", initialSagaFilter = {} }: { canAct: boolean; initialTarget?: BulkTarget; initialSagaFilter?: SagaBulkFilter }) {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
-  const [planned, setPlanned] = useState<{ action: BulkAction; filter: BulkFilter } | null>(null);
+  const [target, setTarget] = useState<BulkTarget>(initialTarget);
+  const [planned, setPlanned] = useState<Planned | null>(null);
   const [following, setFollowing] = useState<string | null>(null);
   const list = useQuery({ ...trpc.admin.bulk.list.queryOptions({}), refetchInterval });
   return (
@@ -29,14 +30,26 @@ export function BulkView({ canAct }: { canAct: boolean }) {
       <h1>Bulk actions</h1>
       <RefreshBar queries={[list]} />
       <p>
-        Retry or discard every outbox event matching a filter. The dry run shows what it would touch; the action then runs in the worker, in batches, and can be
-        cancelled. Every batch is in the audit log.
+        Retry or discard every outbox event, or redrive, abort or resume every saga, matching a filter. The dry run shows what it would touch; the action then runs
+        in the worker, in batches, and can be cancelled. Every batch is in the audit log.
       </p>
       <section aria-labelledby="bulk-filter">
         <h2 id="bulk-filter">Filter</h2>
-        <FilterForm onDryRun={setPlanned} />
+        <SegmentedControl
+          aria-label="Act on"
+          value={target}
+          onChange={(value) => {
+            setTarget(value as BulkTarget);
+            setPlanned(null);
+          }}
+          data={[
+            { label: "Outbox", value: "outbox" },
+            { label: "Sagas", value: "saga" },
+          ]}
+        />
+        {target === "outbox" ? <FilterForm onDryRun={setPlanned} /> : <SagaFilterForm initial={initialSagaFilter} onDryRun={setPlanned} />}
       </section>
-      {planned && <DryRun planned={planned} canAct={canAct} onStarted={setFollowing} />}
+      {planned && <DryRun key={JSON.stringify(planned)} planned={planned} canAct={canAct} onStarted={setFollowing} />}
       {following && <OperationProgress id={following} canAct={canAct} />}
       <section aria-labelledby="bulk-list">
         <h2 id="bulk-list">Operations</h2>
@@ -97,12 +110,12 @@ function parseValue(text: string): string | number | boolean | null {
   return text;
 }
 
-function FilterForm({ onDryRun }: { onDryRun: (p: { action: BulkAction; filter: BulkFilter }) => void }) {
+function FilterForm({ onDryRun }: { onDryRun: (p: OutboxPlanned) => void }) {
   const [action, setAction] = useState<BulkAction>("outbox.retry");
-  const [statuses, setStatuses] = useState<Array<"pending" | "failed" | "dead">>([]);
+  const [statuses, setStatuses] = useState<OutboxActionStatus[]>([]);
   const [form, setForm] = useState({ type: "", aggregateType: "", aggregateId: "", errorContains: "", fingerprint: "", path: "", value: "", from: "", to: "" });
   const field = (key: keyof typeof form) => ({ value: form[key], onChange: (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value }) });
-  const allowed = ACTIONS.find((a) => a.value === action)!.statuses;
+  const allowed = OUTBOX_ACTIONS[action].statuses;
   return (
     <form
       aria-label="Bulk action filter"
@@ -121,14 +134,14 @@ function FilterForm({ onDryRun }: { onDryRun: (p: { action: BulkAction; filter: 
           ...(form.from ? { from: new Date(form.from) } : {}),
           ...(form.to ? { to: new Date(form.to) } : {}),
         };
-        onDryRun({ action, filter });
+        onDryRun({ target: "outbox", action, filter });
       }}
     >
       <label>
         Action
         <select value={action} onChange={(e) => setAction(e.target.value as BulkAction)}>
-          {ACTIONS.map((a) => (
-            <option key={a.value} value={a.value}>
+          {Object.entries(OUTBOX_ACTIONS).map(([value, a]) => (
+            <option key={value} value={value}>
               {a.label}
             </option>
           ))}
@@ -184,13 +197,13 @@ function FilterForm({ onDryRun }: { onDryRun: (p: { action: BulkAction; filter: 
   );
 }
 
-function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction; filter: BulkFilter }; canAct: boolean; onStarted: (id: string) => void }) {
+function DryRun({ planned, canAct, onStarted }: { planned: Planned; canAct: boolean; onStarted: (id: string) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const dry = useQuery(trpc.admin.bulk.dryRun.queryOptions(planned));
   const start = useMutation(trpc.admin.bulk.start.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.bulk.pathKey() }) }));
   const [result, setResult] = useState<Result>(null);
-  const meta = ACTIONS.find((a) => a.value === planned.action)!;
+  const meta = actionMeta(planned.action);
   return (
     <section aria-labelledby="bulk-dry-run">
       <h2 id="bulk-dry-run">Dry run</h2>
@@ -202,48 +215,17 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
           <>
             <p role="status" aria-label="Dry run result">
               {dry.data.capped ? "More than " : ""}
-              {plural(dry.data.count, "event")} would be {meta.verb}.
+              {plural(dry.data.count, meta.noun)} would be {meta.verb}.
             </p>
-            {dry.data.sample.length > 0 && (
-              <table aria-label="Dry run sample">
-                <thead>
-                  <tr>
-                    <th>Event</th>
-                    <th>Type</th>
-                    <th>Aggregate</th>
-                    <th>Status</th>
-                    <th>Error</th>
-                    <th>Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {dry.data.sample.map((e) => (
-                    <tr key={e.id}>
-                      <td>
-                        <a href={`/admin/outbox/${e.id}`}>{shortId(e.id)}</a>
-                      </td>
-                      <td>{e.eventType}</td>
-                      <td>
-                        {e.aggregateType}:{shortId(e.aggregateId)}
-                      </td>
-                      <td>
-                        <StatusBadge status={e.status} />
-                      </td>
-                      <td>{e.lastError ?? "—"}</td>
-                      <td>{formatTime(e.createdAt)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <DryRunSample data={dry.data} />
             {canAct && dry.data.count > 0 && (
               <ConfirmButton
-                reason={AUDIT_REASON}
-                label={`${meta.label.replace(" events", "")} ${plural(dry.data.count, "event")}…`}
+                reason={meta.reasonRequired ? REQUIRED_REASON : AUDIT_REASON}
+                label={`${meta.label.split(" ")[0]} ${plural(dry.data.count, meta.noun)}…`}
                 title={`${meta.label} by filter`}
                 confirmLabel="Start"
                 pendingLabel="Starting…"
-                danger={planned.action === "outbox.discard"}
+                danger={meta.danger}
                 onOpen={() => {
                   setResult(null);
                 }}
@@ -254,8 +236,8 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
                 }}
               >
                 <p>
-                  {plural(dry.data.count, "event")} matched the dry run; they will be {meta.verb} by the worker in batches. Events that change state meanwhile are
-                  skipped; events created after you start are left alone.
+                  {plural(dry.data.count, meta.noun)} matched the dry run; they will be {meta.verb} by the worker in batches. {meta.noun === "saga" ? "Sagas" : "Events"} that
+                  change state meanwhile are skipped; {meta.noun}s created after you start are left alone.
                 </p>
               </ConfirmButton>
             )}
@@ -267,11 +249,80 @@ function DryRun({ planned, canAct, onStarted }: { planned: { action: BulkAction;
   );
 }
 
+/** The dry run's sample rows: events or sagas, each linked to its page. */
+function DryRunSample({ data }: { data: AdminOutputs["bulk"]["dryRun"] }) {
+  if (data.sample.length === 0) return null;
+  if (data.target === "saga") {
+    return (
+      <table aria-label="Dry run sample">
+        <thead>
+          <tr>
+            <th>Saga</th>
+            <th>Type</th>
+            <th>Status</th>
+            <th>Step</th>
+            <th>Error</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.sample.map((s) => (
+            <tr key={s.id}>
+              <td>
+                <a href={`/admin/sagas/${s.id}`}>{shortId(s.id)}</a>
+              </td>
+              <td>{s.type}</td>
+              <td>
+                <StatusBadge status={s.status} />
+              </td>
+              <td>{s.currentStep + 1}</td>
+              <td>{s.lastError ?? "—"}</td>
+              <td>{formatTime(s.createdAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    );
+  }
+  return (
+    <table aria-label="Dry run sample">
+      <thead>
+        <tr>
+          <th>Event</th>
+          <th>Type</th>
+          <th>Aggregate</th>
+          <th>Status</th>
+          <th>Error</th>
+          <th>Created</th>
+        </tr>
+      </thead>
+      <tbody>
+        {data.sample.map((e) => (
+          <tr key={e.id}>
+            <td>
+              <a href={`/admin/outbox/${e.id}`}>{shortId(e.id)}</a>
+            </td>
+            <td>{e.eventType}</td>
+            <td>
+              {e.aggregateType}:{shortId(e.aggregateId)}
+            </td>
+            <td>
+              <StatusBadge status={e.status} />
+            </td>
+            <td>{e.lastError ?? "—"}</td>
+            <td>{formatTime(e.createdAt)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function summary(op: Operation) {
-  const verb = op.action === "outbox.retry" ? "retried" : "discarded";
-  if (op.status === "completed") return `Completed: ${plural(op.affected, "event")} ${verb} (dry run: ${formatCount(op.dryRunCount)}; ${formatCount(op.examined - op.affected)} skipped) in ${plural(op.batches, "batch", "batches")}.`;
-  if (op.status === "cancelled") return `Cancelled: ${plural(op.affected, "event")} ${verb} before it stopped (dry run: ${formatCount(op.dryRunCount)}).`;
-  if (op.status === "failed") return `Failed: ${op.error ?? "unknown error"} (${plural(op.affected, "event")} ${verb} before).`;
+  const { verb, noun } = actionMeta(op.action);
+  if (op.status === "completed") return `Completed: ${plural(op.affected, noun)} ${verb} (dry run: ${formatCount(op.dryRunCount)}; ${formatCount(op.examined - op.affected)} skipped) in ${plural(op.batches, "batch", "batches")}.`;
+  if (op.status === "cancelled") return `Cancelled: ${plural(op.affected, noun)} ${verb} before it stopped (dry run: ${formatCount(op.dryRunCount)}).`;
+  if (op.status === "failed") return `Failed: ${op.error ?? "unknown error"} (${plural(op.affected, noun)} ${verb} before).`;
   return null;
 }
 

@@ -10,6 +10,7 @@ import { useLiveUpdates } from "../_components/live";
 import { PAGE_SIZE, SAGA_STATUSES, type SagaStatus } from "../_components/types";
 import { formatDuration, formatTime, QueryError, shortId, StatusBadge, TableFrame } from "../_components/ui";
 import { LoadMore } from "~/app/_components/load-more";
+import { bulkRedriveHref } from "../bulk/links";
 
 export type SagaFilter = { status?: SagaStatus[]; type?: string; correlationId?: string; error?: string };
 
@@ -38,6 +39,7 @@ export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
     <>
       <div className="row page-head">
         <h1>Sagas</h1>
+        <Link href={bulkRedriveHref(filter)}>Bulk redrive…</Link>
         <RefreshBar queries={[list]} />
       </div>
       <section className="panel">

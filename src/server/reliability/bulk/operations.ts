@@ -1,4 +1,3 @@
-import { z } from "zod";
 import type { Db } from "../../platform/db/client";
 import { Prisma } from "../../db/generated/client";
 import { afterCommit, inTransaction, type Tx } from "../../platform/db/transaction";
@@ -6,7 +5,10 @@ import { recordOperatorAction, type AuditContext } from "../audit";
 import { DomainError, notFound } from "../../platform/errors";
 import { discardEventsByIds, discardNote, retryEventsByIds } from "../outbox/operations";
 import { uuidv7Floor } from "../outbox/queries";
+import { DRY_RUN_COUNT_CAP, type BulkRequest, type BulkStart, type BulkTarget } from "./contract";
 import { bulkConditions, parseStoredFilter, statusesFor, type BulkAction, type BulkFilter } from "./filter";
+import { parseStoredSagaFilter, type SagaBulkAction } from "./saga-filter";
+import { actOnSagas, dryRunSagaBulk, refuseEmptySagaFilter, selectSagaBatch, type BulkSagaActions } from "./saga-target";
 
 /**
  * Bulk operator actions by filter: a dry run says what a filter would touch (count and sample);
@@ -15,10 +17,11 @@ import { bulkConditions, parseStoredFilter, statusesFor, type BulkAction, type B
  * and progress, and writes the batch's audit row. Everything the run needs is in PostgreSQL, so a
  * worker killed at any instruction loses at most an uncommitted batch, and the next run continues
  * from the committed cursor: every row is selected by exactly one committed batch.
+ *
+ * Two targets share all of this (bulk/contract.ts): outbox events (here) and sagas (saga-target.ts).
  */
 
-/** Counting stops here: beyond it the dry run says "more than". */
-export const DRY_RUN_COUNT_CAP = 100_000;
+export { DRY_RUN_COUNT_CAP };
 const SAMPLE_SIZE = 10;
 /** New rows (ids above the bound) are left alone: a run acts on what existed when it was started. */
 const upperBound = () => uuidv7Floor(new Date(Date.now() + 1));
@@ -42,6 +45,7 @@ export async function dryRunBulk(db: Db, action: BulkAction, filter: BulkFilter)
     FROM outbox_event WHERE ${where} AND id < ${upper}::uuid ORDER BY id DESC LIMIT ${SAMPLE_SIZE}`;
   const n = counted?.n ?? 0;
   return {
+    target: "outbox" as const,
     action,
     count: Math.min(n, DRY_RUN_COUNT_CAP),
     /** True when more rows match than were counted (the count is a lower bound). */
@@ -50,28 +54,36 @@ export async function dryRunBulk(db: Db, action: BulkAction, filter: BulkFilter)
   };
 }
 
+/** The dry run of any target's request. */
+export type BulkDryRun = Awaited<ReturnType<typeof dryRunBulk>> | Awaited<ReturnType<typeof dryRunSagaBulk>>;
+export async function dryRunBulkRequest(db: Db, request: BulkRequest): Promise<BulkDryRun> {
+  if (request.target === "saga") return dryRunSagaBulk(db, request.action, request.filter, upperBound());
+  return dryRunBulk(db, request.action, request.filter);
+}
+
+function refuseBadRequest(request: BulkRequest, reason: string | null | undefined) {
+  if (request.target === "outbox") return refuseEmpty(request.action, request.filter);
+  refuseEmptySagaFilter(request.action, request.filter);
+  // An abort undoes work people asked for: whoever reads the sagas' timelines must learn why.
+  if (request.action === "saga.abort" && !reason?.trim()) throw new DomainError("bad_input", "A bulk abort needs a reason: it is recorded on every aborted saga and in the audit log");
+}
+
 export interface BulkQueue {
   /** Queue a run of the operation (at-least-once; a duplicate run is harmless: batches lock the row). */
   enqueue(operationId: string): Promise<void>;
 }
 
-export const bulkStartSchema = z.object({
-  action: z.enum(["outbox.retry", "outbox.discard"]),
-  /** The count the operator confirmed (from the dry run): kept on the operation and in the audit log. */
-  dryRunCount: z.number().int().min(0).max(DRY_RUN_COUNT_CAP),
-  batchSize: z.number().int().min(1).max(5_000).default(500),
-});
-
 /** Record the operation and its audit row in one transaction; queue its job once that commits. */
 export async function startBulk(
   deps: { db: Db; queue: BulkQueue; logger?: { warn(obj: object, msg: string): void } },
-  input: { action: BulkAction; filter: BulkFilter; dryRunCount: number; batchSize: number },
+  input: BulkStart,
   audit: AuditContext,
 ) {
-  refuseEmpty(input.action, input.filter);
+  refuseBadRequest(input, audit.reason);
   return inTransaction(deps.db, async (tx) => {
     const op = await tx.bulkOperation.create({
       data: {
+        target: input.target,
         action: input.action,
         filter: JSON.parse(JSON.stringify(input.filter)) as Prisma.InputJsonValue,
         dryRunCount: input.dryRunCount,
@@ -88,7 +100,7 @@ export async function startBulk(
       action: "bulk.start",
       targetKind: "bulk_operation",
       targetIds: [op.id],
-      filter: { action: input.action, ...input.filter },
+      filter: { target: input.target, action: input.action, ...input.filter },
       dryRunCount: input.dryRunCount,
     });
     // If Redis does not take it, the operation waits in PostgreSQL and the worker's sweeper queues it.
@@ -109,6 +121,7 @@ function view(op: OperationRow) {
   const finished = op.status === "completed" || op.status === "cancelled" || op.status === "failed";
   return {
     ...op,
+    target: op.target as BulkTarget,
     filter: op.filter as Record<string, unknown>,
     finished,
     /** Share of the dry-run count examined so far (1 once finished). */
@@ -137,7 +150,7 @@ async function finish(tx: Tx, op: OperationRow, status: "completed" | "cancelled
     action: status === "completed" ? "bulk.complete" : "bulk.cancelled",
     targetKind: "bulk_operation",
     targetIds: [op.id],
-    filter: { action: op.action, ...(op.filter as object) },
+    filter: { target: op.target, action: op.action, ...(op.filter as object) },
     dryRunCount: op.dryRunCount,
     affectedCount: op.affected,
     outcome: status === "completed" ? "succeeded" : "cancelled",
@@ -165,12 +178,37 @@ export async function cancelBulk(db: Db, id: string, audit: AuditContext) {
 
 export type BatchOutcome = { done: true; status: string } | { done: false; examined: number; affected: number };
 
+/** What a runner acts with, beyond PostgreSQL: the saga operations (a runner without them refuses saga runs). */
+export interface BulkActors {
+  sagas?: BulkSagaActions;
+}
+
+/** Select the next batch after the cursor and act on it; the ids, how many changed, and the audit target kind. */
+async function actOnNextBatch(tx: Tx, op: OperationRow, actors: BulkActors) {
+  const audit = { ...actorOf(op), correlationId: op.id };
+  const page = { cursor: op.cursor, upperId: op.upperId, batchSize: op.batchSize };
+  if (op.target === "saga") {
+    if (!actors.sagas) throw new Error("this bulk runner was started without the saga operations, so it cannot run a bulk action on sagas");
+    const action = op.action as SagaBulkAction;
+    const ids = await selectSagaBatch(tx, action, parseStoredSagaFilter(op.filter), page);
+    return { ids, kind: "saga", affected: ids.length ? await actOnSagas(actors.sagas, action, ids, audit) : 0, notify: false };
+  }
+  const action = op.action as BulkAction;
+  const after = op.cursor ? Prisma.sql`AND id > ${op.cursor}::uuid` : Prisma.empty;
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT id::text FROM outbox_event WHERE ${bulkConditions(action, parseStoredFilter(op.filter))} ${after} AND id < ${op.upperId}::uuid ORDER BY id LIMIT ${op.batchSize}`;
+  const ids = rows.map((r) => r.id);
+  if (ids.length === 0) return { ids, kind: "outbox_event", affected: 0, notify: false };
+  const affected = action === "outbox.retry" ? await retryEventsByIds(tx, ids) : await discardEventsByIds(tx, ids, discardNote(actorOf(op)));
+  return { ids, kind: "outbox_event", affected, notify: action === "outbox.retry" && affected > 0 };
+}
+
 /**
  * Run ONE batch of an operation, in one transaction: lock the operation row (so two runners of the
  * same operation take turns and each reads the other's committed cursor), select the next ids
  * after the cursor, act on them, move the cursor, count, and write the batch's audit row.
  */
-export async function runBulkBatch(db: Db, id: string): Promise<BatchOutcome> {
+export async function runBulkBatch(db: Db, id: string, actors: BulkActors = {}): Promise<BatchOutcome> {
   const outcome = await inTransaction(db, async (tx): Promise<BatchOutcome & { wake?: boolean }> => {
     const [locked] = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM bulk_operation WHERE id = ${id}::uuid FOR UPDATE`;
     if (!locked) return { done: true, status: "missing" };
@@ -180,17 +218,11 @@ export async function runBulkBatch(db: Db, id: string): Promise<BatchOutcome> {
       await finish(tx, op, "cancelled", actorOf(op));
       return { done: true, status: "cancelled" };
     }
-    const action = op.action as BulkAction;
-    const where = bulkConditions(action, parseStoredFilter(op.filter));
-    const after = op.cursor ? Prisma.sql`AND id > ${op.cursor}::uuid` : Prisma.empty;
-    const rows = await tx.$queryRaw<Array<{ id: string }>>`
-      SELECT id::text FROM outbox_event WHERE ${where} ${after} AND id < ${op.upperId}::uuid ORDER BY id LIMIT ${op.batchSize}`;
-    if (rows.length === 0) {
+    const { ids, kind, affected, notify } = await actOnNextBatch(tx, op, actors);
+    if (ids.length === 0) {
       await finish(tx, op, "completed", actorOf(op));
       return { done: true, status: "completed" };
     }
-    const ids = rows.map((r) => r.id);
-    const affected = action === "outbox.retry" ? await retryEventsByIds(tx, ids) : await discardEventsByIds(tx, ids, discardNote(actorOf(op)));
     await tx.bulkOperation.update({
       where: { id },
       data: {
@@ -202,18 +234,18 @@ export async function runBulkBatch(db: Db, id: string): Promise<BatchOutcome> {
         batches: { increment: 1 },
       },
     });
-    await recordOperatorAction(tx, { ...actorOf(op), correlationId: id, action: "bulk.batch", targetKind: "outbox_event", targetIds: ids, affectedCount: affected });
-    if (action === "outbox.retry" && affected > 0) await tx.$executeRaw`SELECT pg_notify('outbox_event', 'bulk')`; // delivered at commit
+    await recordOperatorAction(tx, { ...actorOf(op), correlationId: id, action: "bulk.batch", targetKind: kind, targetIds: ids, affectedCount: affected });
+    if (notify) await tx.$executeRaw`SELECT pg_notify('outbox_event', 'bulk')`; // delivered at commit
     return { done: false, examined: ids.length, affected };
   });
   return outcome;
 }
 
 /** Run an operation to its end (or until `shouldStop`), batch after batch. */
-export async function runBulkOperation(db: Db, id: string, opts: { shouldStop?: () => boolean } = {}) {
+export async function runBulkOperation(db: Db, id: string, opts: { shouldStop?: () => boolean; actors?: BulkActors } = {}) {
   for (;;) {
     if (opts.shouldStop?.()) return { done: false as const };
-    const outcome = await runBulkBatch(db, id);
+    const outcome = await runBulkBatch(db, id, opts.actors);
     if (outcome.done) return outcome;
   }
 }

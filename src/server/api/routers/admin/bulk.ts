@@ -1,25 +1,26 @@
 import { z } from "zod";
-import { bulkActions, bulkFilterSchema } from "../../../reliability/bulk/filter";
-import { bulkStartSchema } from "../../../reliability/bulk/operations";
+import { bulkRequestSchema, bulkStartSchemaWith } from "../../../reliability/bulk/contract";
 import { auditContextOf, operatorReason } from "../../audit-context";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../../trpc";
 
 const operationId = z.uuid({ message: "must be a bulk operation id (a UUID)" });
 
 /**
- * admin.bulk: retry or discard every outbox event matching a filter. Dry run first (count and
- * sample), then start (a bulk_operation row + a worker job, in batches), follow with get, cancel.
- * Typed procedures, so scripts use them as the console does.
+ * admin.bulk: act on every outbox event (retry, discard) or saga (redrive, abort, resume) matching
+ * a filter. The input names its target ("outbox", the default, or "saga"), which decides the
+ * actions and the filter it takes. Dry run first (count and sample), then start (a bulk_operation
+ * row + a worker job, in batches), follow with get, cancel. Typed procedures, so scripts use them
+ * as the console does.
  */
 export const bulkAdminRouter = createTRPCRouter({
   dryRun: viewerProcedure
     .meta({ description: "What a bulk action with this filter would touch: count and a sample" })
-    .input(z.object({ action: z.enum(bulkActions), filter: bulkFilterSchema.default({}) }))
-    .query(({ ctx, input }) => ctx.bulk.dryRun(input.action, input.filter)),
+    .input(bulkRequestSchema)
+    .query(({ ctx, input }) => ctx.bulk.dryRun(input)),
 
   start: operatorProcedure
     .meta({ description: "Start a bulk action by filter (runs in the worker, in batches)" })
-    .input(bulkStartSchema.extend({ filter: bulkFilterSchema.default({}), reason: operatorReason }))
+    .input(bulkStartSchemaWith(operatorReason))
     .mutation(({ ctx, input }) => ctx.bulk.start(input, auditContextOf(ctx, input.reason))),
 
   get: viewerProcedure
