@@ -39,6 +39,7 @@ import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-stor
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis } from "./support";
+import { clearPrefix } from "./support/redis-prefix";
 
 const pgCounter = installPgCounter();
 const redisCounter = installRedisCounter();
@@ -430,12 +431,7 @@ async function main() {
         // already gone
       }
     }
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
+    await clearPrefix(redis, PREFIX);
     await redis.quit();
     await new Promise((r) => setTimeout(r, 1000));
     await database.drop();

@@ -14,13 +14,9 @@
  * Env: BENCH_QUICK=1 (100k events / 10k sagas / 100k records), BENCH_REPS (timed calls per query,
  * default 25), BENCH_KEEP_DB=1 (keep the database for a look with psql).
  */
-import pg from "pg";
-import { createDb } from "../src/server/platform/db/client";
 import { goal } from "./counts";
-import { benchDatabase } from "./support";
 import { auditInsertSql, idempotencyInsertSql, outboxInsertSql, sagaInsertSql, seedTable } from "./support/dashboard-seed";
-import { dashboardQueries, readSamples } from "./support/dashboard-queries";
-import { captureStatements, explainAll, fmtMs, shortPlan, timeInterleaved, type PlanSummary } from "./support/query-plans";
+import { comparedRows, measureDashboard, NOISE_FLOOR_MS, openComparedDatabases } from "./support/compared-databases";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const SMALL = 10_000;
@@ -32,8 +28,6 @@ const FULL = {
 };
 const REPS = Number(process.env.BENCH_REPS ?? 25);
 const BIG_TABLES = Object.keys(FULL);
-/** Under this p95 (ms) a query counts as met whatever its ratio. */
-const NOISE_FLOOR_MS = 2;
 
 const SEEDERS = {
   outbox_event: outboxInsertSql,
@@ -44,45 +38,13 @@ const SEEDERS = {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-interface Measured {
-  small: number;
-  full: number;
-  plan: PlanSummary;
-}
-
-type Database = { db: ReturnType<typeof createDb>; client: pg.Client };
-
-/** Every query on both databases, timed in alternation (see timeInterleaved); the plan at full size. */
-async function measureAll(small: Database, full: Database, anchor: Date): Promise<Map<string, Measured>> {
-  const qs = dashboardQueries(small.db, await readSamples(small.db, anchor));
-  const qf = dashboardQueries(full.db, await readSamples(full.db, anchor));
-  for (const q of [...qs, ...qf]) await q.run(); // one untimed pass: caches and the process warmed alike
-  const out = new Map<string, Measured>();
-  for (const [i, q] of qs.entries()) {
-    const f = qf[i]!;
-    const plan = await explainAll(full.client, await captureStatements(f.run), BIG_TABLES);
-    const t = await timeInterleaved(q.run, f.run, REPS);
-    out.set(q.name, { small: t.a.p95, full: t.b.p95, plan });
-    log(`  ${q.name}: p95 ${fmtMs(t.a.p95)} → ${fmtMs(t.b.p95)} ms`);
-  }
-  return out;
-}
-
-async function open(url: string): Promise<Database> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return { client, db: createDb(url, { max: 4 }) };
-}
-
 async function main() {
-  const names = QUICK ? ["metastore_bench_dash_quick_10k", "metastore_bench_dash_quick"] : ["metastore_bench_dash_10k", "metastore_bench_dash"];
-  const smallDb = benchDatabase(names[0]!);
-  const fullDb = benchDatabase(names[1]!);
-  log(`databases ${smallDb.name} (10k rows per table) and ${fullDb.name} (full size): migrating`);
-  await smallDb.recreate();
-  await fullDb.recreate();
-  const small = await open(smallDb.url);
-  const full = await open(fullDb.url);
+  const names = QUICK
+    ? { small: "metastore_bench_dash_quick_10k", full: "metastore_bench_dash_quick" }
+    : { small: "metastore_bench_dash_10k", full: "metastore_bench_dash" };
+  log(`databases ${names.small} (10k rows per table) and ${names.full} (full size): migrating`);
+  const databases = await openComparedDatabases(names);
+  const { small, full } = databases;
   // One anchor for both: the newest 10k rows of the full database are the rows of the small one.
   const anchorMs = Date.now();
   const anchor = new Date(anchorMs);
@@ -96,7 +58,7 @@ async function main() {
       seedSeconds.push(`${table} ${size.toLocaleString("en")} rows in ${secs.toFixed(0)} s`);
     }
     log("timing (10k and full size in alternation)");
-    const measured = await measureAll(small, full, anchor);
+    const measured = await measureDashboard(small, full, { anchor, reps: REPS, bigTables: BIG_TABLES, log });
 
     const sizes = await full.client.query<{ t: string; rows: string; size: string }>(
       `SELECT relname AS t, to_char(reltuples, 'FM999,999,999') AS rows, pg_size_pretty(pg_total_relation_size(oid)) AS size
@@ -109,30 +71,15 @@ async function main() {
     lines.push("");
     lines.push("| query | p95 @10k | p95 @full | ratio | goal ≤ 2× | plan at full size (node types) |");
     lines.push("|---|---:|---:|---:|---|---|");
-    let met = 0;
-    let seqScans = 0;
-    for (const [name, m] of measured) {
-      const ratio = m.full / m.small;
-      const ok = ratio <= 2 || m.full <= NOISE_FLOOR_MS;
-      if (ok) met++;
-      seqScans += m.plan.seqScansOnBig.length;
-      const seq = m.plan.seqScansOnBig.length ? ` **Seq Scan on ${m.plan.seqScansOnBig.join(", ")}**` : "";
-      lines.push(`| ${name} | ${fmtMs(m.small)} | ${fmtMs(m.full)} | ${ratio.toFixed(2)} | ${ok ? "met" : "**NOT met**"} | ${shortPlan(m.plan)}${seq} |`);
-    }
+    const { rows, met, seqScans } = comparedRows(measured);
+    lines.push(...rows);
     lines.push("");
     lines.push(`${met} of ${measured.size} queries met the goal (p95 at full size ≤ 2× p95 at 10k, or ≤ ${NOISE_FLOOR_MS} ms); ${seqScans} sequential scans of a big table in the plans at full size.`);
     console.log(lines.join("\n"));
     goal("dashboard queries: p95 at full size ≤ 2× p95 at 10k", `${met} of ${measured.size}`, `${measured.size} of ${measured.size}`, met === measured.size);
     goal("dashboard plans: Seq Scans on a big table at full size", String(seqScans), "0", seqScans === 0);
   } finally {
-    for (const d of [small, full]) {
-      await d.db.$disconnect();
-      await d.client.end();
-    }
-    if (process.env.BENCH_KEEP_DB !== "1") {
-      await smallDb.drop();
-      await fullDb.drop();
-    }
+    await databases.close();
   }
 }
 

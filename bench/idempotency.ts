@@ -34,6 +34,7 @@ import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-stor
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, percentile } from "./support";
+import { clearPrefix } from "./support/redis-prefix";
 
 const pgCounter = installPgCounter();
 const redisCounter = installRedisCounter();
@@ -245,12 +246,7 @@ async function main() {
   } finally {
     await sessionCache.close();
     await db.$disconnect();
-    let cursor = "0";
-    do {
-      const [nextCursor, keys] = await redis.scan(cursor, "MATCH", `${PREFIX}:*`, "COUNT", 1000);
-      cursor = nextCursor;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
+    await clearPrefix(redis, PREFIX);
     await redis.quit();
     await rm(storageDir, { recursive: true, force: true });
     await redisServer.close();

@@ -17,22 +17,20 @@
  * Env: BENCH_EVENTS (default 10,000,000), BENCH_RETENTION_ROWS (default 1,000,000),
  * BENCH_REPS (default 25), BENCH_KEEP_DB=1.
  */
-import pg from "pg";
-import { createDb, type Db } from "../src/server/platform/db/client";
+import type pg from "pg";
+import type { Db } from "../src/server/platform/db/client";
 import { claimDueEvents, releaseClaims } from "../src/server/reliability/outbox/relay-store";
 import { deleteExpiredOutboxRows } from "../src/server/reliability/outbox/retention";
 import { goal } from "./counts";
-import { benchDatabase } from "./support";
 import { EVENT_SPACING_MS, outboxInsertSql, seedTable } from "./support/dashboard-seed";
-import { dashboardQueries, readSamples } from "./support/dashboard-queries";
-import { captureStatements, explainAll, fmtMs, shortPlan, timeInterleaved, type PlanSummary } from "./support/query-plans";
+import { fmtMs } from "./support/query-plans";
+import { comparedRows, measureDashboard, NOISE_FLOOR_MS, openComparedDatabases } from "./support/compared-databases";
 import { percentile } from "./support";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const SMALL = 10_000;
 const RETENTION_ROWS = Number(process.env.BENCH_RETENTION_ROWS ?? 1_000_000);
 const REPS = Number(process.env.BENCH_REPS ?? 25);
-const NOISE_FLOOR_MS = 2;
 const RELAY = "bench-10m-relay";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -75,29 +73,6 @@ async function timeInterleavedSamples(a: () => Promise<number>, b: () => Promise
   return { a: stats(ta), b: stats(tb) };
 }
 
-type Database = { db: Db; client: pg.Client };
-
-async function measureQueries(small: Database, full: Database, anchor: Date) {
-  const qs = dashboardQueries(small.db, await readSamples(small.db, anchor), ["outbox", "bulk", "failures"]);
-  const qf = dashboardQueries(full.db, await readSamples(full.db, anchor), ["outbox", "bulk", "failures"]);
-  for (const q of [...qs, ...qf]) await q.run(); // one untimed pass: caches and the process warmed alike
-  const out = new Map<string, { small: number; full: number; plan: PlanSummary }>();
-  for (const [i, q] of qs.entries()) {
-    const f = qf[i]!;
-    const plan = await explainAll(full.client, await captureStatements(f.run), ["outbox_event"]);
-    const t = await timeInterleaved(q.run, f.run, REPS);
-    out.set(q.name, { small: t.a.p95, full: t.b.p95, plan });
-    log(`  ${q.name}: p95 ${fmtMs(t.a.p95)} → ${fmtMs(t.b.p95)} ms`);
-  }
-  return out;
-}
-
-async function open(url: string): Promise<Database> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return { client, db: createDb(url, { max: 4 }) };
-}
-
 async function sizes(client: pg.Client) {
   const { rows } = await client.query<{ heap: string; indexes: string; heap_b: string; idx_b: string }>(
     `SELECT pg_size_pretty(pg_relation_size('outbox_event')) AS heap, pg_size_pretty(pg_indexes_size('outbox_event')) AS indexes,
@@ -119,13 +94,10 @@ async function bloat(client: pg.Client) {
 }
 
 async function main() {
-  const smallDb = benchDatabase("metastore_bench_dash_10m_small");
-  const fullDb = benchDatabase("metastore_bench_dash_10m");
-  log(`databases ${smallDb.name} (10k events) and ${fullDb.name} (${EVENTS.toLocaleString("en")}): migrating`);
-  await smallDb.recreate();
-  await fullDb.recreate();
-  const small = await open(smallDb.url);
-  const full = await open(fullDb.url);
+  const names = { small: "metastore_bench_dash_10m_small", full: "metastore_bench_dash_10m" };
+  log(`databases ${names.small} (10k events) and ${names.full} (${EVENTS.toLocaleString("en")}): migrating`);
+  const databases = await openComparedDatabases(names);
+  const { small, full } = databases;
   const client = full.client;
   await client.query("CREATE EXTENSION IF NOT EXISTS pgstattuple");
   const db = full.db;
@@ -140,7 +112,7 @@ async function main() {
     const before = await sizes(client);
     log("measuring (10k and 10M in alternation)");
     const claim = await claimLatency(small.db, db);
-    const measured = await measureQueries(small, full, anchor);
+    const measured = await measureDashboard(small, full, { anchor, reps: REPS, bigTables: ["outbox_event"], areas: ["outbox", "bulk", "failures"], log });
 
     // Retention: the oldest RETENTION_ROWS events (a day's worth at 1M a day).
     const cutoff = new Date(anchorMs - (EVENTS - RETENTION_ROWS) * EVENT_SPACING_MS);
@@ -168,15 +140,10 @@ async function main() {
     const claimRatio = claim.full.p95 / claim.small.p95;
     const claimOk = claimRatio <= 2 || claim.full.p95 <= NOISE_FLOOR_MS;
     lines.push(`| relay claim (claimDueEvents, batch 100), p95 | ${fmtMs(claim.small.p95)} | ${fmtMs(claim.full.p95)} | ${claimRatio.toFixed(2)} | ${claimOk ? "met" : "**NOT met**"} | (p50 ${fmtMs(claim.small.p50)} → ${fmtMs(claim.full.p50)}; at 10M after retention + VACUUM: p95 ${fmtMs(claimAfter.p95)}) |`);
-    let met = claimOk ? 1 : 0;
-    let seq = 0;
-    for (const [name, m] of measured) {
-      const ratio = m.full / m.small;
-      const ok = ratio <= 2 || m.full <= NOISE_FLOOR_MS;
-      if (ok) met++;
-      seq += m.plan.seqScansOnBig.length;
-      lines.push(`| ${name} | ${fmtMs(m.small)} | ${fmtMs(m.full)} | ${ratio.toFixed(2)} | ${ok ? "met" : "**NOT met**"} | ${shortPlan(m.plan)}${m.plan.seqScansOnBig.length ? " **Seq Scan on outbox_event**" : ""} |`);
-    }
+    const table = comparedRows(measured);
+    lines.push(...table.rows);
+    const met = table.met + (claimOk ? 1 : 0);
+    const seq = table.seqScans;
     lines.push("");
     lines.push(`${met} of ${measured.size + 1} met (p95 at 10M ≤ 2× p95 at 10k, or ≤ ${NOISE_FLOOR_MS} ms); ${seq} sequential scans of outbox_event.`);
     lines.push("");
@@ -197,14 +164,7 @@ async function main() {
     goal("outbox 10M: dashboard + claim within 2×", `${met} of ${measured.size + 1}`, `${measured.size + 1} of ${measured.size + 1}`, met === measured.size + 1);
     goal("outbox 10M: retention delete rate ÷ write rate (1M/day)", `${(rowsPerSec / writeRate).toFixed(0)}×`, "≥ 10×", rowsPerSec / writeRate >= 10);
   } finally {
-    for (const d of [small, full]) {
-      await d.db.$disconnect();
-      await d.client.end();
-    }
-    if (process.env.BENCH_KEEP_DB !== "1") {
-      await smallDb.drop();
-      await fullDb.drop();
-    }
+    await databases.close();
   }
 }
 

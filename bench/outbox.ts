@@ -23,12 +23,11 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Redis } from "ioredis";
-import pg from "pg";
 import { createDb, type Db } from "../src/server/platform/db/client";
 import { QueueName } from "../src/server/contracts/queues";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, measureXacts, type PgCounts, type RedisCounts, type UnitCounts } from "./counts";
-import { benchRedis } from "./support";
+import { adminQuery, benchRedis } from "./support";
 import { startBenchChild, stopBenchChild } from "./support/child-process";
 import { offerEvents, waitUntil } from "./support/outbox-load";
 import { clearPrefix } from "./support/redis-prefix";
@@ -54,15 +53,6 @@ const RATE = 1000;
 const log = (msg: string) => process.stderr.write(`[bench:outbox] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 function migrate() {
   const hasScript = spawnSync("npm", ["pkg", "get", "scripts.db:migrate"], { cwd: ROOT, encoding: "utf8" }).stdout.trim() !== "{}";
@@ -243,8 +233,8 @@ async function main() {
   const redisServer = await benchRedis();
   REDIS_URL = redisServer.url;
   log(`database ${DB_NAME}, private Redis ${REDIS_URL}`);
-  await admin(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${DB_NAME}`);
+  await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await adminQuery(`CREATE DATABASE ${DB_NAME}`);
   migrate();
   const db = createDb(DATABASE_URL, { max: 30 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 3 }));
@@ -292,7 +282,7 @@ async function main() {
     await db.$disconnect();
     await redis.quit();
     await redisServer.close();
-    await admin(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+    await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
   }
 }
 

@@ -4,18 +4,21 @@ import { migrateDatabase } from "../scripts/db-migrate";
 
 const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
+/** One statement on the server's admin database (CREATE / DROP DATABASE …), on a connection of its own. */
+export async function adminQuery(sql: string) {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A database only this benchmark uses: dropped and re-created from the migrations on each run. */
 export function benchDatabase(name: string) {
   const url = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = adminQuery;
   return {
     name,
     url,

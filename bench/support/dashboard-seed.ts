@@ -40,14 +40,26 @@ export const PROCEDURES = ["files.create", "files.rename", "files.delete", "file
 export const userIdOf = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 const userIdSql = (n: string) => `('00000000-0000-4000-8000-' || lpad(to_hex(${n}), 12, '0'))`;
 
+/** A SQL array literal of strings (the seed's fixed vocabularies). */
+const sqlArray = (values: readonly string[]) => `(ARRAY[${values.map((v) => `'${v}'`).join(",")}])`;
+
+/**
+ * The rows k in [from, to), oldest first, each with its time `ts` (the newest at `anchorMs`, one
+ * every `spacingMs`) and a stable hash `h` of `seed` (an SQL expression of k): every table's INSERT
+ * selects from this.
+ */
+const seriesSql = (from: number, to: number, anchorMs: number, spacingMs: number, seed: string) =>
+  `(SELECT k, ts, abs(hashtext(${seed})) AS h FROM (
+      SELECT k, to_timestamp(${anchorMs} / 1000.0) - (k * ${spacingMs}) * interval '1 millisecond' AS ts
+      FROM generate_series(${to - 1}, ${from}, -1) AS k) t) base`;
+
 /** The recent backlog (rows k < BACKLOG_WINDOW): pending, publishing, stalled, failed, dead, discarded. */
 export const BACKLOG_WINDOW = 10_000;
 
 /** Outbox events k in [from, to): the newest at `anchorMs`. */
 export function outboxInsertSql(from: number, to: number, anchorMs: number): string {
-  const ts = `(to_timestamp(${anchorMs} / 1000.0) - (k * ${EVENT_SPACING_MS}) * interval '1 millisecond')`;
-  const types = `(ARRAY[${EVENT_TYPES.map((t) => `'${t}'`).join(",")}])`;
-  const errors = `(ARRAY[${ERROR_TEMPLATES.map((t) => `'${t}'`).join(",")}])`;
+  const types = sqlArray(EVENT_TYPES);
+  const errors = sqlArray(ERROR_TEMPLATES);
   // status by k: the newest 200 pending, 10 publishing, 10 stalled (published, not consumed, old
   // enough); within the newest 10k one in 20 failed, dead or discarded; older rows published and
   // consumed, one in 100 of them after a transient failure (its error kept).
@@ -83,16 +95,15 @@ export function outboxInsertSql(from: number, to: number, anchorMs: number): str
                ELSE 'published' END AS st,
           (k BETWEEN 2000 AND 2009) AS stalled,
           (k >= ${BACKLOG_WINDOW} AND k % 100 = 50) AS transient
-        FROM (SELECT k, ${ts} AS ts, abs(hashtext(k::text)) AS h FROM generate_series(${to - 1}, ${from}, -1) AS k) base
+        FROM ${seriesSql(from, to, anchorMs, EVENT_SPACING_MS, "k::text")}
       ) typed
     ) rows`;
 }
 
 /** Sagas k in [from, to). */
 export function sagaInsertSql(from: number, to: number, anchorMs: number): string {
-  const ts = `(to_timestamp(${anchorMs} / 1000.0) - (k * ${SAGA_SPACING_MS}) * interval '1 millisecond')`;
-  const types = `(ARRAY[${SAGA_TYPES.map((t) => `'${t}'`).join(",")}])`;
-  const errors = `(ARRAY[${ERROR_TEMPLATES.map((t) => `'${t}'`).join(",")}])`;
+  const types = sqlArray(SAGA_TYPES);
+  const errors = sqlArray(ERROR_TEMPLATES);
   // The newest 50 running and 10 compensating; within the newest 10k one in 40 failed (compensation
   // failed: an operator must act); throughout history 2 % compensated and 0.5 % aborted; the rest completed.
   return `
@@ -113,15 +124,14 @@ export function sagaInsertSql(from: number, to: number, anchorMs: number): strin
                WHEN k < ${BACKLOG_WINDOW} AND k % 40 = 1 THEN 'failed'
                WHEN k % 50 = 2 THEN 'compensated' WHEN k % 200 = 3 THEN 'aborted'
                ELSE 'completed' END AS st
-        FROM (SELECT k, ${ts} AS ts, abs(hashtext('s' || k)) AS h FROM generate_series(${to - 1}, ${from}, -1) AS k) base
+        FROM ${seriesSql(from, to, anchorMs, SAGA_SPACING_MS, "'s' || k")}
       ) s
     ) rows`;
 }
 
 /** Idempotency records k in [from, to): 2,000 users × 6 procedures; records live 25 hours. */
 export function idempotencyInsertSql(from: number, to: number, anchorMs: number): string {
-  const ts = `(to_timestamp(${anchorMs} / 1000.0) - (k * ${EVENT_SPACING_MS}) * interval '1 millisecond')`;
-  const procs = `(ARRAY[${PROCEDURES.map((t) => `'${t}'`).join(",")}])`;
+  const procs = sqlArray(PROCEDURES);
   return `
     INSERT INTO idempotency_key (id, scope, key, fingerprint, state, result, response_status, lease_until, claim_token,
       created_at, completed_at, expires_at, correlation_id)
@@ -133,21 +143,20 @@ export function idempotencyInsertSql(from: number, to: number, anchorMs: number)
       CASE WHEN k < 20 THEN gen_random_uuid() END,
       ts, CASE WHEN k >= 20 THEN ts + interval '40 milliseconds' END, ts + interval '25 hours',
       'req-' || substr(md5('i' || k), 1, 16)
-    FROM (SELECT k, ${ts} AS ts, abs(hashtext('i' || k)) AS h FROM generate_series(${to - 1}, ${from}, -1) AS k) base`;
+    FROM ${seriesSql(from, to, anchorMs, EVENT_SPACING_MS, "'i' || k")}`;
 }
 
 export const AUDIT_ACTIONS = ["outbox.retry", "outbox.discard", "saga.redrive", "saga.abort", "failures.retryGroup", "bulk.start", "idempotency.deleteExpired"];
 
 /** Operator audit rows k in [from, to): 20 operators. */
 export function auditInsertSql(from: number, to: number, anchorMs: number): string {
-  const ts = `(to_timestamp(${anchorMs} / 1000.0) - (k * ${SAGA_SPACING_MS}) * interval '1 millisecond')`;
-  const actions = `(ARRAY[${AUDIT_ACTIONS.map((t) => `'${t}'`).join(",")}])`;
+  const actions = sqlArray(AUDIT_ACTIONS);
   return `
     INSERT INTO operator_audit (id, at, actor_id, actor_email, action, target_kind, target_ids, affected_count, reason, correlation_id, outcome)
     SELECT ${uuidv7("ts", "'a' || k")}, ts, ${userIdSql("h % 20")}::uuid, 'operator' || (h % 20) || '@example.com',
       ${actions}[1 + h % ${AUDIT_ACTIONS.length}], 'outbox_event', jsonb_build_array(${uuidv7("ts", "'t' || k")}::text), 1,
       'ticket OPS-' || (h % 9000) || ': consumer outage', 'req-' || substr(md5('a' || k), 1, 16), 'succeeded'
-    FROM (SELECT k, ${ts} AS ts, abs(hashtext('a' || k)) AS h FROM generate_series(${to - 1}, ${from}, -1) AS k) base`;
+    FROM ${seriesSql(from, to, anchorMs, SAGA_SPACING_MS, "'a' || k")}`;
 }
 
 /**

@@ -9,9 +9,10 @@ import { errorSignature, UNFINGERPRINTED } from "./fingerprint";
 
 /**
  * Failure groups: failed/dead outbox events and failed/compensated sagas grouped by the error
- * fingerprint stored with their latest failure. The GROUP BY reads only the partial indexes of
- * failing rows (outbox_event_failure_group_idx, saga_instance_failure_group_idx), so its cost
- * follows the number of failures, never the size of the tables.
+ * fingerprint stored with their latest failure. The counts come from failure_group_count, which
+ * statement triggers on outbox_event and saga_instance keep in every writer's transaction (see the
+ * migration 20261201100000_dashboard_scale_counters): the page reads one row per (group, type,
+ * status), so its cost follows the number of groups, never the number of failures or the tables.
  */
 export const failureSources = ["outbox", "saga"] as const;
 export type FailureSource = (typeof failureSources)[number];
@@ -22,6 +23,7 @@ export interface FailureGroup {
   source: FailureSource;
   fingerprint: string;
   count: number;
+  /** The earliest and latest failure time (outbox: last_failed_at; sagas: updated_at) of the group's members since its count was last zero. */
   firstSeen: Date | null;
   lastSeen: Date | null;
   /** Event types (outbox) or saga types affected. */
@@ -34,58 +36,72 @@ export interface FailureGroup {
   sample: { id: string; error: string | null };
 }
 
-type GroupRow = { fingerprint: string | null; n: number; first_seen: Date | null; last_seen: Date | null; types: string[]; statuses: Record<string, number>; sample_id: string };
-
-export async function listFailureGroups(db: Db, opts: { source?: FailureSource; limit: number }): Promise<FailureGroup[]> {
-  const groups: FailureGroup[] = [];
-  if (opts.source !== "saga") {
-    const rows = await db.$queryRaw<GroupRow[]>`
-      SELECT g.fingerprint, g.n, g.first_seen, g.last_seen, g.types, g.sample_id,
-             (SELECT jsonb_object_agg(status, c) FROM (SELECT status::text, count(*)::int AS c FROM outbox_event o
-               WHERE o.failure_fingerprint IS NOT DISTINCT FROM g.fingerprint AND o.status IN ('failed', 'dead') GROUP BY 1) s) AS statuses
-      FROM (
-        SELECT failure_fingerprint AS fingerprint, count(*)::int AS n, min(last_failed_at) AS first_seen, max(last_failed_at) AS last_seen,
-               array_agg(DISTINCT event_type) AS types, max(id::text)::uuid::text AS sample_id
-        FROM outbox_event WHERE status IN ('failed', 'dead')
-        GROUP BY failure_fingerprint ORDER BY count(*) DESC LIMIT ${opts.limit}
-      ) g`;
-    const samples = await db.outboxEvent.findMany({ where: { id: { in: rows.map((r) => r.sample_id) } }, select: { id: true, lastError: true, lastErrorStack: true } });
-    const byId = new Map(samples.map((s) => [s.id, s]));
-    for (const r of rows) {
-      const sample = byId.get(r.sample_id);
-      groups.push(toGroup("outbox", r, sample?.lastError ?? null, sample?.lastErrorStack ?? null));
-    }
-  }
-  if (opts.source !== "outbox") {
-    const rows = await db.$queryRaw<GroupRow[]>`
-      SELECT g.fingerprint, g.n, g.first_seen, g.last_seen, g.types, g.sample_id,
-             (SELECT jsonb_object_agg(status, c) FROM (SELECT status::text, count(*)::int AS c FROM saga_instance s
-               WHERE s.failure_fingerprint IS NOT DISTINCT FROM g.fingerprint AND s.status IN ('failed', 'compensated') GROUP BY 1) x) AS statuses
-      FROM (
-        SELECT failure_fingerprint AS fingerprint, count(*)::int AS n, min(updated_at) AS first_seen, max(updated_at) AS last_seen,
-               array_agg(DISTINCT type) AS types, max(id::text)::uuid::text AS sample_id
-        FROM saga_instance WHERE status IN ('failed', 'compensated')
-        GROUP BY failure_fingerprint ORDER BY count(*) DESC LIMIT ${opts.limit}
-      ) g`;
-    const samples = await db.sagaInstance.findMany({ where: { id: { in: rows.map((r) => r.sample_id) } }, select: { id: true, lastError: true } });
-    const byId = new Map(samples.map((s) => [s.id, s]));
-    for (const r of rows) groups.push(toGroup("saga", r, byId.get(r.sample_id)?.lastError ?? null, null));
-  }
-  return groups.sort((a, b) => b.count - a.count).slice(0, opts.limit);
+/** A group's counter rows folded together (one row per type and status). */
+interface GroupTotals {
+  source: FailureSource;
+  /** '' for rows without a fingerprint (as the counter table keys them). */
+  fingerprint: string;
+  count: number;
+  firstSeen: Date | null;
+  lastSeen: Date | null;
+  types: Set<string>;
+  byStatus: Record<string, number>;
+  sampleId: string | null;
 }
 
-function toGroup(source: FailureSource, r: GroupRow, error: string | null, stack: string | null): FailureGroup {
+const earlier = (a: Date | null, b: Date | null) => (a === null ? b : b === null || a <= b ? a : b);
+const later = (a: Date | null, b: Date | null) => (a === null ? b : b === null || a >= b ? a : b);
+const newer = (a: string | null, b: string | null) => (a === null ? b : b === null || a >= b ? a : b);
+
+/** The counter rows of the sources asked for, folded per group, biggest first. */
+async function groupTotals(db: Db, source: FailureSource | undefined): Promise<GroupTotals[]> {
+  const rows = await db.failureGroupCount.findMany({ where: source ? { source } : {} });
+  const groups = new Map<string, GroupTotals>();
+  for (const r of rows) {
+    const id = `${r.source}\u0000${r.fingerprint}`;
+    const g = groups.get(id) ?? { source: r.source as FailureSource, fingerprint: r.fingerprint, count: 0, firstSeen: null, lastSeen: null, types: new Set<string>(), byStatus: {}, sampleId: null };
+    g.count += r.count;
+    g.firstSeen = earlier(g.firstSeen, r.firstSeen);
+    g.lastSeen = later(g.lastSeen, r.lastSeen);
+    g.types.add(r.type);
+    g.byStatus[r.status] = (g.byStatus[r.status] ?? 0) + r.count;
+    g.sampleId = newer(g.sampleId, r.sampleId);
+    groups.set(id, g);
+  }
+  return [...groups.values()].filter((g) => g.count > 0).sort((a, b) => b.count - a.count || (a.fingerprint < b.fingerprint ? -1 : 1));
+}
+
+export async function listFailureGroups(db: Db, opts: { source?: FailureSource; limit: number }): Promise<FailureGroup[]> {
+  const top = (await groupTotals(db, opts.source)).slice(0, opts.limit);
+  const sampleIds = (source: FailureSource) => top.filter((g) => g.source === source && g.sampleId !== null).map((g) => g.sampleId!);
+  const outboxIds = sampleIds("outbox");
+  const sagaIds = sampleIds("saga");
+  const outboxSamples = outboxIds.length
+    ? await db.outboxEvent.findMany({ where: { id: { in: outboxIds } }, select: { id: true, lastError: true, lastErrorStack: true } })
+    : [];
+  const sagaSamples = sagaIds.length ? await db.sagaInstance.findMany({ where: { id: { in: sagaIds } }, select: { id: true, lastError: true } }) : [];
+  const errors = new Map<string, { error: string | null; stack: string | null }>([
+    ...outboxSamples.map((s) => [s.id, { error: s.lastError, stack: s.lastErrorStack }] as const),
+    ...sagaSamples.map((s) => [s.id, { error: s.lastError, stack: null }] as const),
+  ]);
+  return top.map((g) => {
+    const sample = g.sampleId ? errors.get(g.sampleId) : undefined;
+    return toGroup(g, sample?.error ?? null, sample?.stack ?? null);
+  });
+}
+
+function toGroup(g: GroupTotals, error: string | null, stack: string | null): FailureGroup {
   const signature = errorSignature({ message: error ?? "", stack });
   return {
-    source,
-    fingerprint: r.fingerprint ?? UNFINGERPRINTED,
-    count: r.n,
-    firstSeen: r.first_seen,
-    lastSeen: r.last_seen,
-    types: [...r.types].sort(),
-    byStatus: r.statuses ?? {},
+    source: g.source,
+    fingerprint: g.fingerprint === "" ? UNFINGERPRINTED : g.fingerprint,
+    count: g.count,
+    firstSeen: g.firstSeen,
+    lastSeen: g.lastSeen,
+    types: [...g.types].sort(),
+    byStatus: g.byStatus,
     ...signature,
-    sample: { id: r.sample_id, error },
+    sample: { id: g.sampleId ?? "", error },
   };
 }
 

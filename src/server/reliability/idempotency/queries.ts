@@ -80,10 +80,13 @@ export async function listIdempotencyRecords(db: Db, query: RecordQuery): Promis
     // small partial index of in-progress records (it cannot match the state parameter against one).
     ...(query.state ? { state: query.state, ...(query.state === "in_progress" ? { completedAt: null } : {}) } : {}),
     ...(query.cursor ? { id: { lt: query.cursor } } : {}),
+    // A user's records page on (user_id, id): user_id is the scope's user part, set by a trigger on
+    // every write (a trigram lookup of a UUID prefix matched nearly every row). User and procedure
+    // together are one scope: the (scope, key) unique index.
     ...(query.userId && query.procedure
       ? { scope: `${query.userId}:${query.procedure}` }
       : query.userId
-        ? { scope: { startsWith: `${query.userId}:` } }
+        ? { userId: query.userId }
         : query.procedure
           ? { scope: { endsWith: `:${query.procedure}` } }
           : {}),

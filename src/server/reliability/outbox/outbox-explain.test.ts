@@ -50,7 +50,8 @@ describe("query plans at 200k rows", () => {
     const heads = await plan(`SELECT DISTINCT ON (aggregate_type, aggregate_id) id FROM outbox_event WHERE consumed_at IS NULL AND status <> 'discarded' ORDER BY aggregate_type, aggregate_id, aggregate_seq`);
     expect(heads).toMatch(/outbox_event_unconsumed_idx/);
     const errorSearch = await plan(`SELECT id FROM outbox_event WHERE last_failed_at IS NOT NULL AND last_error ILIKE '%boo%' ORDER BY id DESC LIMIT 51`);
-    expect(errorSearch).toMatch(/outbox_event_failed_idx/);
+    // The rows that ever failed, through their index or the trigram index of their error text.
+    expect(errorSearch).toMatch(/outbox_event_(failed|error_trgm)_idx/);
     const oldestPending = await plan(`SELECT created_at FROM outbox_event WHERE status = 'pending' ORDER BY status, id LIMIT 1`);
     // Either index answers it without a scan of the table; which one the planner picks depends on
     // ANALYZE's sample of how few rows are pending (both were seen).
