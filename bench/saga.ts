@@ -11,7 +11,9 @@
  * then mostly backlog), and a light load of BENCH_LIGHT_IN_FLIGHT in flight (closed loop,
  * BENCH_LIGHT_COUNT in all) where dispatch latency is the machinery's own.
  * Step dispatch latency = from queuing a step's job to its body starting (for sagas this includes
- * the claim statement). Prints a markdown table and the targets of issue 6.
+ * the claim statement). Prints a markdown table and the targets of issue 6, the counts per unit
+ * (bench/counts.ts) and the CPU each unit cost in this process, the private redis-server and the
+ * PostgreSQL backends (less swayed by other work on the machine than the wall clock).
  *
  * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200),
  * BENCH_LIGHT_IN_FLIGHT (default 4), BENCH_LIGHT_COUNT (default 300); BENCH_QUICK=1 for 400/50/80;
