@@ -11,13 +11,16 @@
  * then mostly backlog), and a light load of BENCH_LIGHT_IN_FLIGHT in flight (closed loop,
  * BENCH_LIGHT_COUNT in all) where dispatch latency is the machinery's own.
  * Step dispatch latency = from queuing a step's job to its body starting (for sagas this includes
- * the claim statement). Prints a markdown table and the targets of issue 6.
+ * the claim statement). Prints a markdown table and the targets of issue 6, the counts per unit
+ * (bench/counts.ts) and the CPU each unit cost in this process, the private redis-server and the
+ * PostgreSQL backends (less swayed by other work on the machine than the wall clock).
  *
  * Env: BENCH_SAGAS (default 2000), BENCH_CONCURRENCY (default 16), BENCH_WARMUP (default 200),
  * BENCH_LIGHT_IN_FLIGHT (default 4), BENCH_LIGHT_COUNT (default 300); BENCH_QUICK=1 for 400/50/80;
  * BENCH_SAGA_DB names the database (default metastore_bench_saga).
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -54,6 +57,44 @@ const redisCounter = installRedisCounter();
 /** The counts of the last measured scenario (filled by counted()). */
 const counts: UnitCounts[] = [];
 
+/**
+ * CPU time a scenario cost, per process kind: on a shared 2-core machine the wall clock swings 2–3×
+ * with other work, the CPU each unit burns much less. This process (runner + starter), the private
+ * redis-server (INFO cpu), and the PostgreSQL backends serving the scenario's pools (/proc of the
+ * pids pg_stat_activity lists for the bench's database, read just before the pools close).
+ */
+interface CpuMs {
+  node: number;
+  redis: number;
+  pg: number;
+}
+const cpuRows: Array<{ unit: string; units: number; cpu: CpuMs }> = [];
+/** Filled by sagaRun just before its pools close (their backends exit with them). */
+let lastPgBackendCpuMs = 0;
+
+async function redisCpuMs(admin: Redis): Promise<number> {
+  const info = await admin.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return (field("used_cpu_user") + field("used_cpu_sys")) * 1000;
+}
+
+/** utime + stime of one process, in ms (0 if it is gone). */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms the backends of this bench's database have used (other than `exceptPid`, the prober's). */
+async function pgBackendCpuMs(probe: pg.Client, exceptPid: number): Promise<number> {
+  const { rows } = await probe.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", [DB_NAME, exceptPid]);
+  return rows.reduce((sum, r) => sum + procCpuMs(r.pid), 0);
+}
+
 /** Run one scenario and record what it cost per unit (pg statements/commits, Redis round trips and commands). */
 async function counted<T extends Result>(unit: string, units: (r: T) => number, run: () => Promise<T>): Promise<T> {
   const admin = new Redis(REDIS_URL);
@@ -61,10 +102,15 @@ async function counted<T extends Result>(unit: string, units: (r: T) => number, 
   const subBefore = { ...pgSubtract };
   const rBefore = redisCounter.snapshot();
   const sBefore = await commandStats(admin);
+  const redisCpuBefore = await redisCpuMs(admin);
+  const nodeCpuBefore = process.cpuUsage();
+  lastPgBackendCpuMs = 0;
   let result!: T;
   const xacts = await measureXacts(PG_ADMIN, DB_NAME, async () => {
     result = await run();
   });
+  const nodeCpu = process.cpuUsage(nodeCpuBefore);
+  const redisCpu = (await redisCpuMs(admin)) - redisCpuBefore;
   const sAfter = await commandStats(admin);
   const rAfter = redisCounter.snapshot();
   await admin.quit();
@@ -73,6 +119,11 @@ async function counted<T extends Result>(unit: string, units: (r: T) => number, 
   pgc.statements -= probes.statements;
   pgc.commits -= probes.commits;
   xacts.commits -= probes.commits;
+  cpuRows.push({
+    unit: `${unit} (${result.name})`,
+    units: units(result),
+    cpu: { node: (nodeCpu.user + nodeCpu.system) / 1000, redis: redisCpu, pg: lastPgBackendCpuMs },
+  });
   counts.push({
     unit: `${unit} (${result.name})`,
     units: units(result),
@@ -202,6 +253,9 @@ async function sagaRun(count: number, prefix: string, inFlight?: number): Promis
   };
   while ((completed = await countCompleted()) < count) await new Promise((r) => setTimeout(r, 2));
   const seconds = (performance.now() - t0) / 1000;
+  // Includes the pools' connecting and the warm statements' planning: the same for every scenario.
+  lastPgBackendCpuMs = await pgBackendCpuMs(probe, (await probe.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
+  probes += 2;
   await probe.query("TRUNCATE saga_instance CASCADE");
   await probe.end();
   uncount(probes + 1);
@@ -264,6 +318,15 @@ async function main() {
       "What each unit cost (PG: statements, commits and write commits counted in this process's pg clients; xact_commit from pg_stat_database of the bench's database; Redis: client round trips from this process, and commands on the bench's private redis-server, including those BullMQ's Lua scripts run):",
       "",
       countsTable(counts),
+      "",
+      "CPU per unit (µs; this process = the runner and the starter, or the bare worker; the private redis-server; the PostgreSQL backends serving the scenario):",
+      "",
+      "| per unit | this process | redis-server | PostgreSQL backends | total |",
+      "|---|---:|---:|---:|---:|",
+      ...cpuRows.map(({ unit, units, cpu }) => {
+        const us = (ms: number) => ((ms * 1000) / units).toFixed(0);
+        return `| ${unit} | ${us(cpu.node)} | ${us(cpu.redis)} | ${us(cpu.pg)} | ${us(cpu.node + cpu.redis + cpu.pg)} |`;
+      }),
     ];
     console.log(lines.join("\n"));
     const ratio = s.rate / b.rate;

@@ -46,7 +46,8 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
     if (Date.now() - lastQueueError > 10_000) opts.logger.warn({ err: err.message }, "saga step queue connection error");
     lastQueueError = Date.now();
   });
-  const dispatcher = createBullSagaDispatcher(queue);
+  // The engine queues only jobs it built from a parsed job or a saga row: no second parse (see there).
+  const dispatcher = createBullSagaDispatcher(queue, { validated: true });
   const concurrency = opts.concurrency ?? 8;
   // One connection per concurrent step (claim and finish of a step never overlap) plus the sweeper.
   const sql = opts.databaseUrl ? new pg.Pool({ connectionString: opts.databaseUrl, max: concurrency + 1 }) : undefined;
@@ -59,7 +60,12 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
       const data = jobSchemas["saga-step"].parse(job.data);
       const stepName = opts.registry.get(data.sagaType)?.steps[data.stepIndex]?.name ?? String(data.stepIndex);
       // Jobs queued before steps carried a correlation id (or trace context) run without them.
-      const log = opts.logger.child({ sagaId: data.sagaId, sagaType: data.sagaType, step: stepName, phase: data.phase, ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
+      // Made only when a line is written at this logger's level: a child logger per step is CPU
+      // every step pays (most outcomes log at debug, below the usual level).
+      const log = (level: "warn" | "debug") =>
+        level === "debug" && !opts.logger.isLevelEnabled("debug")
+          ? null
+          : opts.logger.child({ sagaId: data.sagaId, sagaType: data.sagaType, step: stepName, phase: data.phase, ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
       return withSpan(
         `saga.step ${data.sagaType}.${stepName} ${data.phase}`,
         {
@@ -94,16 +100,16 @@ export async function startSagaRunner(opts: SagaRunnerOptions) {
           }
           switch (outcome.kind) {
             case "retry":
-              log.warn({ err: outcome.error.message }, "saga step failed; retrying");
+              log("warn")?.warn({ err: outcome.error.message }, "saga step failed; retrying");
               throw outcome.error;
             case "wait":
               await job.moveToDelayed(outcome.untilMs, token);
               throw new DelayedError();
             case "stale":
-              log.debug({ reason: outcome.reason }, "stale saga step job dropped");
+              log("debug")?.debug({ reason: outcome.reason }, "stale saga step job dropped");
               return { stale: outcome.reason };
             case "advanced":
-              log.debug({ status: outcome.status }, "saga step done");
+              log("debug")?.debug({ status: outcome.status }, "saga step done");
               return { status: outcome.status };
           }
         },
