@@ -3,9 +3,9 @@ import { isCorrelationId } from "../../platform/correlation";
 /**
  * What the console's search box was given, classified once so each lookup runs only where an index
  * answers it: a UUID goes to primary keys and indexed id columns (exact), any token that could be a
- * correlation id, idempotency key or aggregate id to their indexed columns (exact), and text of 3+
- * characters to the trigram indexes on file names and e-mails (substring, with a LIMIT). Shorter
- * text gets exact lookups only: pg_trgm cannot use its index for fewer than 3 characters.
+ * correlation id, idempotency key or aggregate id to their indexed columns (exact), and any other
+ * text to file names and e-mails: by prefix (btree), then, for 3+ characters, by substring (trigram
+ * index; pg_trgm cannot use its index for fewer than 3 characters), each with a LIMIT.
  */
 export interface ClassifiedQuery {
   text: string;
@@ -30,7 +30,14 @@ export function classifyQuery(q: string): ClassifiedQuery {
   };
 }
 
+const literal = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 /** `text` as a LIKE pattern that matches it anywhere, its own % _ and \ taken literally. */
 export function containsPattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${literal(text)}%`;
+}
+
+/** `text` as a LIKE pattern that matches what starts with it (served by a text_pattern_ops btree). */
+export function startsWithPattern(text: string): string {
+  return `${literal(text)}%`;
 }

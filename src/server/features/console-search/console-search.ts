@@ -22,7 +22,10 @@ export function createConsoleSearch(db: Db) {
       // Ids stored as text (aggregate ids, keys, correlation ids) may be UUIDs or anything else.
       lookups.push(lookup.aggregatesById(db, c.text, limit), lookup.idempotencyByKey(db, c.text, limit));
       if (c.correlationId) lookups.push(lookup.byCorrelationId(db, c.correlationId));
-      if (c.substring && !c.uuid) lookups.push(lookup.filesByName(db, c.substring, limit + 1), lookup.usersByEmail(db, c.substring, limit + 1));
+      if (!c.uuid) {
+        const names = { substring: c.substring !== null };
+        lookups.push(lookup.filesByName(db, c.text, limit + 1, names), lookup.usersByEmail(db, c.text, limit + 1, names));
+      }
       const found = (await Promise.all(lookups)).flat();
       // Exact id hits come first (the lookups' order), then names; one hit per kind and id.
       const seen = new Set<string>();

@@ -1,5 +1,5 @@
 import type { Db } from "../../platform/db/client";
-import { containsPattern } from "./classify";
+import { containsPattern, startsWithPattern } from "./classify";
 import { hrefs, type SearchHit } from "./hits";
 
 /**
@@ -44,17 +44,27 @@ export async function fileById(db: Db, id: string): Promise<SearchHit[]> {
 }
 
 /**
- * Files whose name contains the text (trigram index). No ORDER BY: sorting every match would read
- * them all for a common word; the first `limit` the index yields are enough for a search box, and
- * the exact and prefix matches among them are put first (rankByName).
+ * Files by name: those whose name starts with the text first (a btree range scan that stops at the
+ * LIMIT, so a common word costs what a rare one does), then, when they do not fill the page and
+ * the text is long enough, those whose name contains it anywhere, in any case (trigram index). No
+ * ORDER BY: sorting every match would read them all; the exact match is put first (rankByName).
  */
-export async function filesByName(db: Db, text: string, limit: number): Promise<SearchHit[]> {
-  const rows = await db.$queryRaw<FileRow[]>`
+export async function filesByName(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
+  const prefixed = await db.$queryRaw<FileRow[]>`
     SELECT f.id::text, f.name, f.status::text, u.email
       FROM file f JOIN app_user u ON u.id = f.owner_id
-     WHERE f.name ILIKE ${containsPattern(text)}
+     WHERE f.name LIKE ${startsWithPattern(text)}
      LIMIT ${limit}`;
-  return rankByName(rows, text, (r) => r.name).map(fileHit);
+  let rows = prefixed;
+  if (opts.substring && prefixed.length < limit) {
+    const contained = await db.$queryRaw<FileRow[]>`
+      SELECT f.id::text, f.name, f.status::text, u.email
+        FROM file f JOIN app_user u ON u.id = f.owner_id
+       WHERE f.name ILIKE ${containsPattern(text)}
+       LIMIT ${limit}`;
+    rows = unionById(prefixed, contained);
+  }
+  return rankByName(rows, text, (r) => r.name).slice(0, limit).map(fileHit);
 }
 
 type IdempotencyRow = { id: string; key: string; scope: string; state: string };
@@ -108,11 +118,24 @@ export async function userById(db: Db, id: string): Promise<SearchHit[]> {
   return rows.map(userHit);
 }
 
-/** Users whose e-mail contains the text (trigram index); e-mails are stored lower-case. */
-export async function usersByEmail(db: Db, text: string, limit: number): Promise<SearchHit[]> {
-  const rows = await db.$queryRaw<UserRow[]>`
-    SELECT id::text, email, role::text FROM app_user WHERE email ILIKE ${containsPattern(text)} LIMIT ${limit}`;
-  return rankByName(rows, text, (r) => r.email).map(userHit);
+/** Users by e-mail (stored lower-case): its start first, then, as for files, any part of it. */
+export async function usersByEmail(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
+  const lower = text.toLowerCase();
+  const prefixed = await db.$queryRaw<UserRow[]>`
+    SELECT id::text, email, role::text FROM app_user WHERE email LIKE ${startsWithPattern(lower)} LIMIT ${limit}`;
+  let rows = prefixed;
+  if (opts.substring && prefixed.length < limit) {
+    const contained = await db.$queryRaw<UserRow[]>`
+      SELECT id::text, email, role::text FROM app_user WHERE email ILIKE ${containsPattern(lower)} LIMIT ${limit}`;
+    rows = unionById(prefixed, contained);
+  }
+  return rankByName(rows, text, (r) => r.email).slice(0, limit).map(userHit);
+}
+
+/** `a`, then the rows of `b` that are not in it. */
+function unionById<T extends { id: string }>(a: T[], b: T[]): T[] {
+  const seen = new Set(a.map((r) => r.id));
+  return [...a, ...b.filter((r) => !seen.has(r.id))];
 }
 
 /** Exact matches first, then prefix matches, then the rest, each group in the order found. */

@@ -106,9 +106,11 @@ describe("admin.search.find: what it finds", () => {
     ]);
   });
 
-  it("part of a file name: the files whose name contains it, the exact and prefix matches first", async () => {
-    const { hits } = await find(`REPORT-${tag}`);
+  it("part of a file name: the files whose name starts with it first, then those that contain it in any case", async () => {
+    const { hits } = await find(`quarterly-report-${tag}`);
     expect(kinds(hits)).toEqual([`file:${ids.file}`, `file:${ids.otherFile}`]);
+    const anyCase = await find(`REPORT-${tag}`);
+    expect(kinds(anyCase.hits).sort()).toEqual([`file:${ids.file}`, `file:${ids.otherFile}`].sort());
     const exact = await find(`draft ${fileName}`);
     expect(kinds(exact.hits)).toEqual([`file:${ids.otherFile}`]);
   });
@@ -120,15 +122,17 @@ describe("admin.search.find: what it finds", () => {
     expect(kinds(part.hits)).toEqual([`user:${owner.id}`]);
   });
 
-  it("LIKE wildcards are taken literally, and text under 3 characters runs only the exact lookups", async () => {
+  it("LIKE wildcards are taken literally, and text under 3 characters matches the start of a name only", async () => {
     expect((await find("%%%")).hits).toEqual([]);
     expect((await find("___")).hits).toEqual([]);
-    expect((await find("qu")).hits).toEqual([]);
+    expect((await find("%")).hits).toEqual([]);
+    expect(kinds((await find("qu")).hits)).toEqual([`file:${ids.file}`]);
+    expect((await find("rt")).hits).toEqual([]);
   });
 
   it("an unknown id finds nothing, and the limit caps the hits and says so", async () => {
     expect(await find(randomUUID())).toMatchObject({ hits: [], truncated: false });
-    const capped = await find(`report-${tag}`, 1);
+    const capped = await find(`quarterly-report-${tag}`, 1);
     expect(capped).toMatchObject({ hits: [{ kind: "file", id: ids.file }], truncated: true });
   });
 });
