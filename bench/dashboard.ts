@@ -80,7 +80,9 @@ async function open(url: string): Promise<Database> {
 }
 
 async function main() {
-  const names = QUICK ? ["metastore_bench_dash_quick_10k", "metastore_bench_dash_quick"] : ["metastore_bench_dash_10k", "metastore_bench_dash"];
+  // BENCH_NAME: a run of its own (other checkouts may run this bench on the same PostgreSQL at once).
+  const own = process.env.BENCH_NAME ? `_${process.env.BENCH_NAME.replace(/\W/g, "_")}` : "";
+  const names = (QUICK ? ["metastore_bench_dash_quick_10k", "metastore_bench_dash_quick"] : ["metastore_bench_dash_10k", "metastore_bench_dash"]).map((n) => n + own);
   const smallDb = benchDatabase(names[0]!);
   const fullDb = benchDatabase(names[1]!);
   log(`databases ${smallDb.name} (10k rows per table) and ${fullDb.name} (full size): migrating`);
