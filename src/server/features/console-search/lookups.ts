@@ -46,14 +46,17 @@ export async function fileById(db: Db, id: string): Promise<SearchHit[]> {
 /**
  * Files by name: those whose name starts with the text first (a btree range scan that stops at the
  * LIMIT, so a common word costs what a rare one does), then, when they do not fill the page and
- * the text is long enough, those whose name contains it anywhere, in any case (trigram index). No
- * ORDER BY: sorting every match would read them all; the exact match is put first (rankByName).
+ * the text is long enough, those whose name contains it anywhere, in any case (trigram index; no
+ * ORDER BY there: sorting every match would read them all). The exact match is put first (rankByName).
  */
 export async function filesByName(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
   const prefixed = await db.$queryRaw<FileRow[]>`
     SELECT f.id::text, f.name, f.status::text, u.email
       FROM file f JOIN app_user u ON u.id = f.owner_id
      WHERE f.name LIKE ${startsWithPattern(text)}
+     -- The index's own order (text_pattern_ops): a range scan that stops at the LIMIT. Without it the
+     -- planner may read the table for a common prefix, expecting to meet matches early.
+     ORDER BY f.name USING ~<~
      LIMIT ${limit}`;
   let rows = prefixed;
   if (opts.substring && prefixed.length < limit) {
@@ -122,7 +125,7 @@ export async function userById(db: Db, id: string): Promise<SearchHit[]> {
 export async function usersByEmail(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
   const lower = text.toLowerCase();
   const prefixed = await db.$queryRaw<UserRow[]>`
-    SELECT id::text, email, role::text FROM app_user WHERE email LIKE ${startsWithPattern(lower)} LIMIT ${limit}`;
+    SELECT id::text, email, role::text FROM app_user WHERE email LIKE ${startsWithPattern(lower)} ORDER BY email USING ~<~ LIMIT ${limit}`;
   let rows = prefixed;
   if (opts.substring && prefixed.length < limit) {
     const contained = await db.$queryRaw<UserRow[]>`
