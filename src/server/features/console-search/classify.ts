@@ -37,7 +37,17 @@ export function containsPattern(text: string): string {
   return `%${literal(text)}%`;
 }
 
-/** `text` as a LIKE pattern that matches what starts with it (served by a text_pattern_ops btree). */
+/** `text` as a LIKE pattern that matches what starts with it. */
 export function startsWithPattern(text: string): string {
   return `${literal(text)}%`;
+}
+
+/**
+ * An upper bound of the strings that start with `text`, for a btree range (`>= text AND < bound`):
+ * a plain btree serves LIKE 'x%' only in the C collation, a range in any. The LIKE beside it keeps
+ * the answer exact; in a code-point order (C, C.UTF-8) the range holds every match. A linguistic
+ * collation may order a few matches outside it: the substring lookup that follows still finds them.
+ */
+export function upperBoundOf(text: string): string {
+  return `${text}\u{10FFFF}`;
 }

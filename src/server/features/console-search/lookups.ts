@@ -1,5 +1,5 @@
 import type { Db } from "../../platform/db/client";
-import { containsPattern, startsWithPattern } from "./classify";
+import { containsPattern, startsWithPattern, upperBoundOf } from "./classify";
 import { hrefs, type SearchHit } from "./hits";
 
 /**
@@ -53,10 +53,10 @@ export async function filesByName(db: Db, text: string, limit: number, opts: { s
   const prefixed = await db.$queryRaw<FileRow[]>`
     SELECT f.id::text, f.name, f.status::text, u.email
       FROM file f JOIN app_user u ON u.id = f.owner_id
-     WHERE f.name LIKE ${startsWithPattern(text)}
-     -- The index's own order (text_pattern_ops): a range scan that stops at the LIMIT. Without it the
-     -- planner may read the table for a common prefix, expecting to meet matches early.
-     ORDER BY f.name USING ~<~
+     WHERE f.name >= ${text} AND f.name < ${upperBoundOf(text)} AND f.name LIKE ${startsWithPattern(text)}
+     -- In index order, so the range scan stops at the LIMIT; without it the planner may read the
+     -- table for a common prefix, expecting to meet matches early.
+     ORDER BY f.name
      LIMIT ${limit}`;
   let rows = prefixed;
   if (opts.substring && prefixed.length < limit) {
@@ -125,7 +125,9 @@ export async function userById(db: Db, id: string): Promise<SearchHit[]> {
 export async function usersByEmail(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
   const lower = text.toLowerCase();
   const prefixed = await db.$queryRaw<UserRow[]>`
-    SELECT id::text, email, role::text FROM app_user WHERE email LIKE ${startsWithPattern(lower)} ORDER BY email USING ~<~ LIMIT ${limit}`;
+    SELECT id::text, email, role::text FROM app_user
+     WHERE email >= ${lower} AND email < ${upperBoundOf(lower)} AND email LIKE ${startsWithPattern(lower)}
+     ORDER BY email LIMIT ${limit}`;
   let rows = prefixed;
   if (opts.substring && prefixed.length < limit) {
     const contained = await db.$queryRaw<UserRow[]>`
