@@ -15,7 +15,7 @@
  * default 25), BENCH_KEEP_DB=1 (keep the database for a look with psql).
  */
 import { goal } from "./counts";
-import { auditInsertSql, idempotencyInsertSql, outboxInsertSql, sagaInsertSql, seedTable } from "./support/dashboard-seed";
+import { aggregateInsertSql, auditInsertSql, fileInsertSql, idempotencyInsertSql, outboxInsertSql, sagaInsertSql, seedTable, userInsertSql } from "./support/dashboard-seed";
 import { comparedRows, measureDashboard, NOISE_FLOOR_MS, openComparedDatabases } from "./support/compared-databases";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -25,6 +25,9 @@ const FULL = {
   saga_instance: QUICK ? 10_000 : 100_000,
   idempotency_key: QUICK ? 100_000 : 1_000_000,
   operator_audit: QUICK ? 10_000 : 100_000,
+  // The console search's names: users before files (a file's owner must exist).
+  app_user: QUICK ? 10_000 : 100_000,
+  file: QUICK ? 100_000 : 1_000_000,
 };
 const REPS = Number(process.env.BENCH_REPS ?? 25);
 const BIG_TABLES = Object.keys(FULL);
@@ -34,14 +37,18 @@ const SEEDERS = {
   saga_instance: sagaInsertSql,
   idempotency_key: idempotencyInsertSql,
   operator_audit: auditInsertSql,
+  app_user: userInsertSql,
+  file: fileInsertSql,
 } as const;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main() {
+  // BENCH_NAME: a run of its own (other checkouts may run this bench on the same PostgreSQL at once).
+  const own = process.env.BENCH_NAME ? `_${process.env.BENCH_NAME.replace(/\W/g, "_")}` : "";
   const names = QUICK
-    ? { small: "metastore_bench_dash_quick_10k", full: "metastore_bench_dash_quick" }
-    : { small: "metastore_bench_dash_10k", full: "metastore_bench_dash" };
+    ? { small: `metastore_bench_dash_quick_10k${own}`, full: `metastore_bench_dash_quick${own}` }
+    : { small: `metastore_bench_dash_10k${own}`, full: `metastore_bench_dash${own}` };
   log(`databases ${names.small} (10k rows per table) and ${names.full} (full size): migrating`);
   const databases = await openComparedDatabases(names);
   const { small, full } = databases;
@@ -57,6 +64,8 @@ async function main() {
       const secs = await seedTable(full.client, table, (a, b) => sql(a, b, anchorMs), { from: 0, to: size }, { rebuildIndexes: size > 100_000, log });
       seedSeconds.push(`${table} ${size.toLocaleString("en")} rows in ${secs.toFixed(0)} s`);
     }
+    // The aggregates of the seeded events (the console search finds an aggregate by its id there).
+    for (const c of [small, full]) await seedTable(c.client, "outbox_aggregate", () => aggregateInsertSql(), { from: 0, to: 1 });
     log("timing (10k and full size in alternation)");
     const measured = await measureDashboard(small, full, { anchor, reps: REPS, bigTables: BIG_TABLES, log });
 

@@ -14,10 +14,11 @@ import { createSagaRegistry } from "../../src/server/reliability/saga/definition
 import { countRecordsByState, listIdempotencyRecords } from "../../src/server/reliability/idempotency/queries";
 import { searchAudit } from "../../src/server/reliability/audit/search";
 import { createTraceQuery } from "../../src/server/reliability/trace/trace-query";
+import { createConsoleSearch } from "../../src/server/features/console-search/console-search";
 import { ERROR_TEMPLATES, PROCEDURES, userIdOf } from "./dashboard-seed";
 
 export interface DashboardQuery {
-  area: "outbox" | "bulk" | "failures" | "sagas" | "idempotency" | "audit" | "trace";
+  area: "outbox" | "bulk" | "failures" | "sagas" | "idempotency" | "audit" | "trace" | "search";
   name: string;
   run: () => Promise<unknown>;
 }
@@ -31,6 +32,10 @@ export interface Samples {
   correlationId: string;
   sagaId: string;
   idempotencyKey: string;
+  fileId: string;
+  /** A word and number that start a file's name ("contract-4242"). */
+  fileNamePart: string;
+  userEmail: string;
 }
 
 export async function readSamples(db: Db, anchor: Date): Promise<Samples> {
@@ -38,6 +43,8 @@ export async function readSamples(db: Db, anchor: Date): Promise<Samples> {
     SELECT id::text, aggregate_type, aggregate_id, correlation_id FROM outbox_event WHERE status = 'failed' ORDER BY id DESC LIMIT 1`;
   const [s] = await db.$queryRaw<Array<{ id: string }>>`SELECT id::text FROM saga_instance WHERE status = 'failed' ORDER BY id DESC LIMIT 1`;
   const [i] = await db.$queryRaw<Array<{ key: string }>>`SELECT key FROM idempotency_key ORDER BY id DESC OFFSET 100 LIMIT 1`;
+  const [f] = await db.$queryRaw<Array<{ id: string; name: string }>>`SELECT id::text, name FROM file ORDER BY id DESC OFFSET 100 LIMIT 1`;
+  const [u] = await db.$queryRaw<Array<{ email: string }>>`SELECT email FROM app_user WHERE id = ${userIdOf(5)}::uuid`;
   return {
     anchor,
     eventId: e!.id,
@@ -47,6 +54,9 @@ export async function readSamples(db: Db, anchor: Date): Promise<Samples> {
     // The 10M bench seeds only the outbox: its queries do not use these.
     sagaId: s?.id ?? "00000000-0000-7000-8000-000000000000",
     idempotencyKey: i?.key ?? "none",
+    fileId: f?.id ?? "00000000-0000-7000-8000-000000000000",
+    fileNamePart: f ? f.name.split("-").slice(0, 2).join("-") : "none",
+    userEmail: u?.email ?? "none@example.com",
   };
 }
 
@@ -55,6 +65,8 @@ const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 /** Every dashboard query; `only` keeps the areas asked for (the 10M bench runs the outbox ones). */
 export function dashboardQueries(db: Db, s: Samples, only?: Array<DashboardQuery["area"]>): DashboardQuery[] {
   const page = { limit: 50 };
+  const search = createConsoleSearch(db);
+  const hits = { limit: 20 };
   // A five-minute window inside the newest 10k rows (they span 14 minutes of events).
   const from = new Date(s.anchor.getTime() - 10 * 60_000);
   const to = new Date(s.anchor.getTime() - 5 * 60_000);
@@ -104,6 +116,16 @@ export function dashboardQueries(db: Db, s: Samples, only?: Array<DashboardQuery
     { area: "audit", name: "audit.search text", run: () => searchAudit(db, { limit: 50, text: "OPS-4242" }) },
     { area: "audit", name: "audit.search time range", run: () => searchAudit(db, { limit: 50, from, to }) },
     { area: "trace", name: "trace.get correlation", run: () => createTraceQuery(db).get({ kind: "correlation", id: s.correlationId }) },
+    { area: "search", name: "search.find event id", run: () => search.find(s.eventId, hits) },
+    { area: "search", name: "search.find saga id", run: () => search.find(s.sagaId, hits) },
+    { area: "search", name: "search.find file id", run: () => search.find(s.fileId, hits) },
+    { area: "search", name: "search.find unknown uuid", run: () => search.find("00000000-0000-7000-8000-00000000beef", hits) },
+    { area: "search", name: "search.find aggregate id", run: () => search.find(s.aggregateId, hits) },
+    { area: "search", name: "search.find idempotency key", run: () => search.find(s.idempotencyKey, hits) },
+    { area: "search", name: "search.find correlation id", run: () => search.find(s.correlationId, hits) },
+    { area: "search", name: "search.find file name part", run: () => search.find(s.fileNamePart, hits) },
+    { area: "search", name: "search.find common word", run: () => search.find("contract", hits) },
+    { area: "search", name: "search.find e-mail", run: () => search.find(s.userEmail, hits) },
   ];
   return only ? all.filter((q) => only.includes(q.area)) : all;
 }

@@ -201,3 +201,32 @@ export async function seedTable(
   await client.query(`VACUUM (ANALYZE) ${table}`);
   return (performance.now() - started) / 1000;
 }
+
+/** Users k in [from, to): the console search's e-mails (ids as userIdOf(k); the 20 operators of the audit rows are k < 20). */
+export function userInsertSql(from: number, to: number): string {
+  return `
+    INSERT INTO app_user (id, email, name, password_hash, role, created_at, updated_at)
+    SELECT ${userIdSql("k")}::uuid, (ARRAY['ana','bo','chen','dara','eli','fay','gus','hana'])[1 + k % 8] || '.' || k || '@example.com',
+      'User ' || k, 'bench-not-a-hash', CASE WHEN k < 20 THEN 'operator' ELSE 'user' END::"Role", now(), now()
+    FROM generate_series(${to - 1}, ${from}, -1) AS k`;
+}
+
+/** Files k in [from, to), one every 86.4 ms, owned by the first 10k users (present at both sizes). */
+export const FILE_WORDS = ["invoice", "report", "photo", "contract", "backup", "notes", "slides", "scan"];
+export function fileInsertSql(from: number, to: number, anchorMs: number): string {
+  const ts = `(to_timestamp(${anchorMs} / 1000.0) - (k * ${EVENT_SPACING_MS}) * interval '1 millisecond')`;
+  const words = `(ARRAY[${FILE_WORDS.map((w) => `'${w}'`).join(",")}])`;
+  return `
+    INSERT INTO file (id, owner_id, name, mime_type, size_bytes, storage_key, status, created_at, updated_at)
+    SELECT ${uuidv7("ts", "'f' || k")}, ${userIdSql(`(h % ${BACKLOG_WINDOW})`)}::uuid,
+      ${words}[1 + h % ${FILE_WORDS.length}] || '-' || (h % 100000) || '-' || k || '.pdf', 'application/pdf', h % 1000000,
+      'bench/' || k, CASE WHEN k % 50 = 7 THEN 'deleted' ELSE 'active' END::"FileStatus", ts, ts
+    FROM (SELECT k, ${ts} AS ts, abs(hashtext('f' || k)) AS h FROM generate_series(${to - 1}, ${from}, -1) AS k) base`;
+}
+
+/** One outbox_aggregate row per aggregate of the seeded events (what appending them would have left). */
+export function aggregateInsertSql(): string {
+  return `
+    INSERT INTO outbox_aggregate (aggregate_type, aggregate_id, last_seq)
+    SELECT aggregate_type, aggregate_id, max(aggregate_seq) FROM outbox_event GROUP BY aggregate_type, aggregate_id`;
+}

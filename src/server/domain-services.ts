@@ -8,6 +8,7 @@
 import { createFilesServiceWithOutbox } from "./features/files/files-outbox";
 import { createUploadService } from "./features/files/upload-service";
 import { createUserAdmin } from "./features/users/user-admin";
+import { createConsoleSearch } from "./features/console-search/console-search";
 import type { EventHeaders } from "./contracts/events";
 import type { UploadRequest } from "./features/files/upload-request";
 import type { SessionManager } from "./auth/session";
@@ -182,18 +183,15 @@ export function createDomainServices(infra: DomainInfrastructure) {
   // name the request's correlation id: see platform/request-logger.ts.
   const log = requestScopedLog(infra.logger);
   const sagas = webSagaService({ ...infra, logger: log });
+  const users = createUserAdmin({ db, userChanged: (id) => sessions.userChanged(id) });
   return {
     files: filesService(infra),
     uploads: createUploadService({ db, storage, startSaga: (...args) => sagas.startSaga(...args) }),
     sagas,
     users: {
-      ...createUserAdmin({ db, userChanged: (id) => sessions.userChanged(id) }),
-      /** A user revoking every session of their own, on every device (e.g. after a lost laptop). */
-      async signOutEverywhere(userId: string) {
-        await db.user.update({ where: { id: userId }, data: { sessionVersion: { increment: 1 } } });
-        // Committed: now every instance must stop honouring the cached session.
-        await sessions.userChanged(userId);
-      },
+      ...users,
+      /** A user revoking every session of their own, on every device (e.g. after a lost laptop): audited like an operator's revocation. */
+      signOutEverywhere: (userId: string, audit: AuditContext) => users.revokeSessions(userId, audit, "signOutEverywhere"),
     },
     outboxAdmin: outboxOperations(infra),
     idempotencyAdmin: idempotencyOperations(infra),
@@ -217,6 +215,7 @@ export function createDomainServices(infra: DomainInfrastructure) {
       sagaMetrics: () => sagas.metrics({}),
       intervalMs: infra.config.livePollIntervalMs,
     }),
+    search: createConsoleSearch(db),
   };
 }
 

@@ -70,6 +70,7 @@ const ACCESS: Record<string, Access> = {
   "admin.sagas.metrics": "viewer",
   "admin.users.list": "viewer",
   "admin.audit.search": "viewer",
+  "admin.search.find": "viewer",
   "admin.failures.groups": "viewer",
   "admin.bulk.dryRun": "viewer",
   "admin.bulk.get": "viewer",

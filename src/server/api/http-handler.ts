@@ -5,6 +5,7 @@ import { TRPC_MAX_BATCH_SIZE } from "./limits";
 import type { AppServices } from "../services";
 import { bodyLimitFor, limitRequestBody } from "./http/body-limit";
 import { assignErrorId } from "./http/error-id";
+import { hasServiceUnavailable, withRetryAfter } from "./http/retry-after";
 import { appRouter } from "./root";
 import { createHttpContext } from "./trpc";
 import { correlationIdFromHeaders, REQUEST_ID_HEADER } from "../platform/correlation";
@@ -24,6 +25,8 @@ export function createTrpcHttpHandler(services: AppServices) {
     // Every body is counted as it streams in, whatever Content-Length says (or does not say).
     const { limitBytes, message } = bodyLimitFor(incoming, limits);
     const req = limitRequestBody(incoming, limitBytes, () => new TRPCError({ code: "PAYLOAD_TOO_LARGE", message }));
+    // Set by responseMeta, which sees every call's error (a batch answers 207 with a 503 inside).
+    let unavailable = false;
     const response = await fetchRequestHandler({
       endpoint: "/api/trpc",
       req,
@@ -31,6 +34,10 @@ export function createTrpcHttpHandler(services: AppServices) {
       // Refused with 400 before any context or input is read (the app's batch link splits at it).
       maxBatchSize: TRPC_MAX_BATCH_SIZE,
       createContext: (opts) => createHttpContext(services, opts, readSessionCookie, correlationId),
+      responseMeta({ errors }) {
+        unavailable ||= hasServiceUnavailable(errors);
+        return {};
+      },
       onError({ error, path, type }) {
         // Expected client errors are answered, not logged as failures; 5xx are logged with the cause
         // and an error id, which is all the client is told (see errorFormatter in trpc.ts).
@@ -41,7 +48,8 @@ export function createTrpcHttpHandler(services: AppServices) {
       },
     });
     response.headers.set(REQUEST_ID_HEADER, correlationId);
-    return response;
+    // Every 503 tells the client when to come back (the app's links and proxies honour it).
+    return withRetryAfter(response, unavailable);
   });
   return services.requestMetrics ? services.requestMetrics.timeHttp("/api/trpc", handle) : handle;
 }

@@ -32,6 +32,7 @@ const DOMAIN_TO_TRPC: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   too_large: "PAYLOAD_TOO_LARGE",
   unsupported: "UNSUPPORTED_MEDIA_TYPE",
   precondition_failed: "PRECONDITION_FAILED",
+  unavailable: "SERVICE_UNAVAILABLE",
 };
 
 /** Turn the domain's deliberate errors into the matching tRPC codes; anything else stays a 500. */

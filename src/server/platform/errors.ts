@@ -9,7 +9,9 @@ export type DomainErrorKind =
   | "conflict"
   | "too_large"
   | "unsupported"
-  | "precondition_failed";
+  | "precondition_failed"
+  /** A dependency (Redis) did not answer in time: nothing changed, the caller may retry shortly (503). */
+  | "unavailable";
 
 export class DomainError extends Error {
   /**
@@ -22,9 +24,9 @@ export class DomainError extends Error {
     readonly kind: DomainErrorKind,
     message: string,
     readonly details?: Record<string, unknown>,
-    options: { transient?: boolean } = {},
+    options: { transient?: boolean; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DomainError";
     this.transient = options.transient ?? false;
   }

@@ -3,6 +3,7 @@
 import { Badge, Button, Group } from "@mantine/core";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+import { GlobalSearch } from "./global-search";
 
 const sections = [
   { href: "/admin", label: "Overview" },
@@ -37,6 +38,7 @@ export function AdminNav({ role }: { role: string }) {
           </Button>
         ))}
       </Group>
+      <GlobalSearch />
       {role !== "operator" && (
         <Badge variant="outline" color="gray" tt="none" className="readonly-note">
           Read-only: actions need the operator role

@@ -35,12 +35,13 @@ const WINDOWS = [
   { label: "Last 7 days", hours: 168 },
 ];
 
-export function IdempotencyView({ canAct }: { canAct: boolean }) {
+/** `initialKey`: the records of one key (/admin/idempotency?key=…, the console search's link). */
+export function IdempotencyView({ canAct, initialKey }: { canAct: boolean; initialKey?: string }) {
   const trpc = useTRPC();
   useLiveUpdates(["idempotency"]);
   const refetchInterval = useRefetchInterval();
   const [hours, setHours] = useState<number | undefined>(undefined);
-  const [search, setSearch] = useState<RecordSearch>({});
+  const [search, setSearch] = useState<RecordSearch>(initialKey ? { key: initialKey } : {});
   const stats = useQuery({ ...trpc.admin.idempotency.stats.queryOptions(hours === undefined ? {} : { hours }), refetchInterval });
   const records = useInfiniteQuery({
     ...trpc.admin.idempotency.records.infiniteQueryOptions({ ...search, limit: RECORDS_PAGE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
@@ -75,7 +76,7 @@ export function IdempotencyView({ canAct }: { canAct: boolean }) {
 
       <section className="panel" aria-labelledby="idem-records">
         <h2 id="idem-records">Records</h2>
-        <SearchForm onSearch={setSearch} />
+        <SearchForm onSearch={setSearch} initialKey={initialKey} />
         {records.isError && <QueryError what="idempotency records" error={records.error} onRetry={records.refetch} />}
         {records.isPending ? (
           <p className="muted">Loading records…</p>
@@ -183,8 +184,8 @@ function StatsBlock({ stats }: { stats: AdminOutputs["idempotency"]["stats"] }) 
   );
 }
 
-function SearchForm({ onSearch }: { onSearch: (s: RecordSearch) => void }) {
-  const [key, setKey] = useState("");
+function SearchForm({ onSearch, initialKey }: { onSearch: (s: RecordSearch) => void; initialKey?: string }) {
+  const [key, setKey] = useState(initialKey ?? "");
   const [procedure, setProcedure] = useState("");
   const [state, setState] = useState<"" | "in_progress" | "completed">("");
   return (

@@ -12,10 +12,10 @@ type Role = User["role"];
 const ROLES: Role[] = ["user", "viewer", "operator"];
 
 /** Users and roles: viewers read the list; operators change roles, sign users out, create accounts. */
-export function UsersView({ canAct, selfId }: { canAct: boolean; selfId: string }) {
+export function UsersView({ canAct, selfId, initialQuery = "" }: { canAct: boolean; selfId: string; initialQuery?: string }) {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
-  const [query, setQuery] = useState("");
+  const [query, setQuery] = useState(initialQuery);
   const [result, setResult] = useState<Result>(null);
   const input = query.trim() ? { query: query.trim() } : {};
   const users = useQuery({ ...trpc.admin.users.list.queryOptions(input), refetchInterval });

@@ -78,7 +78,7 @@ export const authRouter = createTRPCRouter({
 
   /** Revoke every session of this user, on every device (e.g. after a lost laptop). */
   signOutEverywhere: authedProcedure.meta({ idempotency: false }).mutation(async ({ ctx }) => {
-    await ctx.users.signOutEverywhere(ctx.user.id);
+    await ctx.users.signOutEverywhere(ctx.user.id, auditContextOf(ctx));
     ctx.request?.resHeaders.append("Set-Cookie", ctx.sessions.clearCookieHeader());
     return { ok: true as const };
   }),

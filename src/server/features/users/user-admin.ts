@@ -94,13 +94,24 @@ export function createUserAdmin(deps: UserAdminDeps) {
       });
     },
 
-    /** Sign the user out everywhere: every cookie issued before carries the old session version. */
-    async revokeSessions(userId: string, audit: AuditContext) {
+    /**
+     * Sign the user out everywhere: every cookie issued before carries the old session version. An
+     * operator revoking someone's sessions and a user signing out everywhere (`cause`
+     * "signOutEverywhere", the user as actor) are the same change, audited in its transaction.
+     */
+    async revokeSessions(userId: string, audit: AuditContext, cause?: "signOutEverywhere") {
       return inTransaction(db, async (tx) => {
         const updated = await tx.$queryRaw<Array<{ session_version: number }>>`
           UPDATE app_user SET session_version = session_version + 1, updated_at = now() WHERE id = ${userId}::uuid RETURNING session_version`;
         if (updated.length === 0) throw notFound(`User ${userId} was not found`);
-        await recordOperatorAction(tx as TransactionOnly, { ...audit, action: "user.revokeSessions", targetKind: "user", targetIds: [userId], affectedCount: 1 });
+        await recordOperatorAction(tx as TransactionOnly, {
+          ...audit,
+          action: "user.revokeSessions",
+          targetKind: "user",
+          targetIds: [userId],
+          filter: cause ? { cause } : undefined,
+          affectedCount: 1,
+        });
         await afterCommit(() => deps.userChanged(userId));
         return { id: userId, sessionVersion: updated[0]!.session_version };
       });

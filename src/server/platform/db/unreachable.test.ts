@@ -194,6 +194,7 @@ describe("through the tRPC handler", () => {
       const res = await pending;
       const text = await res.text();
       expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5"); // every 503 says when to come back
       expect(text).not.toMatch(/prisma|57P01|terminat|invocation/i);
       const body = JSON.parse(text) as { error: { json: { message: string; data: { code: string } } } };
       expect(body.error.json.data.code).toBe("SERVICE_UNAVAILABLE");

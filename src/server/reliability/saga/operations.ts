@@ -202,7 +202,15 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
         stepIndex: saga.currentStep,
         generation: saga.context.generation,
       };
-      const redispatched = await dispatcher.ensure(job, dispatchOptionsFor(def, saga.currentStep));
+      const redispatched = await dispatcher.ensure(job, dispatchOptionsFor(def, saga.currentStep)).catch((err: unknown) => {
+        // Redis slow or gone: the saga is unchanged in PostgreSQL, so this is "try again", not a bug (503).
+        throw new DomainError(
+          "unavailable",
+          `Redis did not take the step job of saga ${id} in time; nothing changed. Try again in a few seconds (the sweeper also re-queues a stuck step once Redis answers)`,
+          undefined,
+          { transient: true, cause: err },
+        );
+      });
       // Its effect is in Redis: recorded once it happened (a failed dispatch throws first, no row).
       await recordAfterEffect(db, { ...audit, action: "saga.resume", targetKind: "saga", targetIds: [id], affectedCount: redispatched ? 1 : 0 });
       return { status: saga.status, stepIndex: saga.currentStep, redispatched };

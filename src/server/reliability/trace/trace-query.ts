@@ -167,7 +167,10 @@ export function createTraceQuery(db: Db) {
         SELECT k.id, k.scope, k.key, k.state::text AS state, k.response_status, k.created_at, k.completed_at, k.expires_at,
                k.correlation_id, u.email AS user_email
         FROM idempotency_key k
-        LEFT JOIN app_user u ON u.id::text = split_part(k.scope, ':', 1)
+        -- The scope starts with the user's id ("anon" when signed out): compared as a uuid, so the
+        -- primary key answers it (u.id::text = … would read every user).
+        LEFT JOIN app_user u ON u.id = CASE WHEN split_part(k.scope, ':', 1) ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                            THEN split_part(k.scope, ':', 1)::uuid END
         WHERE (k.correlation_id = ${c} AND ${c} <> '') OR k.id = ${anchorId("idempotency")}::uuid
         ORDER BY k.created_at LIMIT ${LIMIT}`,
       db.$queryRaw<SagaRow[]>`

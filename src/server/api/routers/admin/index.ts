@@ -8,6 +8,7 @@ import { idempotencyAdminRouter } from "./idempotency";
 import { liveAdminRouter } from "./live";
 import { outboxAdminRouter } from "./outbox";
 import { sagasRouter } from "./sagas";
+import { searchAdminRouter } from "./search";
 import { traceAdminRouter } from "./trace";
 import { usersAdminRouter } from "./users";
 
@@ -23,6 +24,7 @@ export const adminRouter = createTRPCRouter({
   cache: cacheAdminRouter,
   outbox: outboxAdminRouter,
   sagas: sagasRouter,
+  search: searchAdminRouter,
   live: liveAdminRouter,
   trace: traceAdminRouter,
   users: usersAdminRouter,
