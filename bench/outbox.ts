@@ -23,17 +23,23 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { createDb, type Db } from "../src/server/platform/db/client";
 import { QueueName } from "../src/server/contracts/queues";
 import { redisConnectionOptions } from "../src/server/platform/redis";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, measureXacts, type PgCounts, type RedisCounts, type UnitCounts } from "./counts";
 import { adminQuery, benchRedis } from "./support";
 import { startBenchChild, stopBenchChild } from "./support/child-process";
+import { cpuTable, ownCpuMs, pgBackendCpu, pgCpuBetween, procCpuMs, redisCpuMs, type CpuMs } from "./support/cpu-per-unit";
 import { offerEvents, waitUntil } from "./support/outbox-load";
 import { clearPrefix } from "./support/redis-prefix";
 
 const parentPg = installPgCounter();
 const counts: UnitCounts[] = [];
+/** CPU per unit by process kind (bench/support/cpu-per-unit.ts): stable where the wall clock swings. */
+const cpuRows: Array<{ unit: string; units: number; cpu: CpuMs }> = [];
+/** This process's own connections (writer, progress probes): left out of the PostgreSQL CPU. */
+const PARENT_APP = "bench-outbox-parent";
 type ChildCounts = { pg: PgCounts; redis: RedisCounts };
 const addCounts = (a: ChildCounts, b: ChildCounts): ChildCounts => ({
   pg: { statements: a.pg.statements + b.pg.statements, commits: a.pg.commits + b.pg.commits, writeCommits: a.pg.writeCommits + b.pg.writeCommits, rollbacks: a.pg.rollbacks + b.pg.rollbacks },
@@ -65,6 +71,8 @@ function migrate() {
 async function startRole(role: string, prefix: string) {
   const { child, output } = await startBenchChild("bench/outbox-runner.ts", { ...process.env, ROLE: role, DATABASE_URL, REDIS_URL, PREFIX: prefix }, role);
   return {
+    /** CPU ms the process has used so far. */
+    cpuMs: () => procCpuMs(child.pid!),
     /** Stops the role; resolves to what it cost (its own pg and Redis counters). */
     async stop(): Promise<ChildCounts> {
       await stopBenchChild(child);
@@ -143,16 +151,23 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   const parentBefore = parentPg.snapshot();
   let children!: ChildCounts;
   // The server's count covers relay + consumer + this process's writer and probes (taken back out).
+  let cpu!: CpuMs;
   const xacts = await measureXacts(PG_ADMIN_URL, DB_NAME, async () => {
     const consumer = await startRole("consumer", prefix);
     relay = await startRole(role, prefix);
     await sleep(300);
+    const relay0 = relay.cpuMs();
+    const meter = await cpuMeter(admin, () => relay.cpuMs() + consumer.cpuMs());
     t0 = await commitBacklog(db, sizes.e2e);
     await waitUntil("the backlog to be consumed", async () => (await db.inboxEntry.count()) === sizes.e2e, 180_000);
+    cpu = await meter.stop();
+    const relayUs = ((relay.cpuMs() - relay0) * 1000) / sizes.e2e;
+    log(`${label}: node CPU per event ${((cpu.node * 1000) / sizes.e2e).toFixed(0)} µs (relay ${relayUs.toFixed(0)}, consumer ${((cpu.node * 1000) / sizes.e2e - relayUs).toFixed(0)})`);
     const [row] = await db.$queryRawUnsafe<Array<{ last: Date }>>("SELECT max(processed_at) AS last FROM inbox_entry");
     e2ePerSec = (sizes.e2e / Math.max(1, row!.last.getTime() - t0)) * 1000;
     children = addCounts(await relay.stop(), await consumer.stop());
   });
+  cpuRows.push({ unit: `event end to end, ${label.slice(0, 3)} relay + consumer`, units: sizes.e2e, cpu });
   const parentCommits = parentPg.snapshot().commits - parentBefore.commits;
   const server = commandDelta(before, await commandStats(admin));
   await admin.quit();
@@ -205,6 +220,25 @@ async function runVariant(db: Db, redis: Redis, label: string, role: string, siz
   return result;
 }
 
+/**
+ * CPU from now until stop(): the node processes `nodeMs` reads, the private redis-server, and the
+ * bench database's backends other than this process's own (PARENT_APP: the writer and the probes).
+ */
+async function cpuMeter(admin: Redis, nodeMs: () => number) {
+  const probe = new pg.Client({ connectionString: DATABASE_URL, application_name: PARENT_APP });
+  await probe.connect();
+  const node0 = nodeMs();
+  const redis0 = await redisCpuMs(admin);
+  const pg0 = await pgBackendCpu(probe, DB_NAME, [PARENT_APP]);
+  return {
+    async stop(): Promise<CpuMs> {
+      const cpu = { node: nodeMs() - node0, redis: (await redisCpuMs(admin)) - redis0, pg: pgCpuBetween(pg0, await pgBackendCpu(probe, DB_NAME, [PARENT_APP])) };
+      await probe.end();
+      return cpu;
+    },
+  };
+}
+
 /** Reference: addBulk + a no-op BullMQ worker, no database: the queue's own ceiling here. */
 async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
   const { Queue } = await import("bullmq");
@@ -214,12 +248,16 @@ async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
   const worker = await startRole("noop", prefix);
   const admin = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 3 }));
   const before = await commandStats(admin);
+  // The producer is this process (its progress polling included, a few ms); the worker a child.
+  const ownBefore = ownCpuMs();
+  const meter = await cpuMeter(admin, () => worker.cpuMs() + ownCpuMs() - ownBefore);
   const t0 = Date.now();
   for (let i = 0; i < n; i += 500) {
     await queue.addBulk(Array.from({ length: Math.min(500, n - i) }, (_, k) => ({ name: "file.tagged", data: { i: i + k }, opts: { jobId: randomUUID(), removeOnComplete: { age: 3600, count: 50_000 } } })));
   }
   await waitUntil("the no-op worker to finish", async () => (await queue.getCompletedCount()) >= n, 120_000);
   const rate = (n / (Date.now() - t0)) * 1000;
+  cpuRows.push({ unit: "job, BullMQ alone (addBulk producer + no-op worker)", units: n, cpu: await meter.stop() });
   const child = await worker.stop();
   counts.push({ unit: "job, BullMQ alone (no-op worker; producer not counted)", units: n, redisClient: child.redis, redisServer: commandDelta(before, await commandStats(admin)) });
   await admin.quit();
@@ -236,7 +274,7 @@ async function main() {
   await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
   await adminQuery(`CREATE DATABASE ${DB_NAME}`);
   migrate();
-  const db = createDb(DATABASE_URL, { max: 30 });
+  const db = createDb(`${DATABASE_URL}?application_name=${PARENT_APP}`, { max: 30 });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 3 }));
   try {
     const only = process.env.BENCH_ONLY ?? (QUICK ? "bcq" : "abc");
@@ -267,6 +305,10 @@ async function main() {
       "What one event cost end to end (relay + consumer processes' own pg clients and ioredis round trips; xact_commit from pg_stat_database less this process's writer/probes; Redis server commands on the bench's private redis-server, BullMQ's script-internal commands included):",
       "",
       countsTable(counts),
+      "",
+      "CPU per event (µs; node = the relay and consumer processes, or for BullMQ alone the addBulk producer and the no-op worker; the private redis-server; the PostgreSQL backends of the bench database, less this process's writer and probes):",
+      "",
+      cpuTable(cpuRows),
     );
     console.log(lines.join("\n"));
     if (relay && Number.isFinite(ceiling)) {

@@ -20,7 +20,6 @@
  * BENCH_SAGA_DB names the database (default metastore_bench_saga).
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -35,6 +34,7 @@ import { bullmqConnection } from "../src/server/platform/redis";
 import { startSagaRunner } from "../worker/jobs/saga-runner";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, measureXacts, pgDelta, type UnitCounts } from "./counts";
 import { benchDatabase, benchRedis, PG_ADMIN, percentile } from "./support";
+import { cpuTable, pgBackendCpuMs, redisCpuMs, type CpuMs } from "./support/cpu-per-unit";
 
 const DB_NAME = process.env.BENCH_SAGA_DB ?? "metastore_bench_saga";
 const database = benchDatabase(DB_NAME);
@@ -63,37 +63,9 @@ const counts: UnitCounts[] = [];
  * redis-server (INFO cpu), and the PostgreSQL backends serving the scenario's pools (/proc of the
  * pids pg_stat_activity lists for the bench's database, read just before the pools close).
  */
-interface CpuMs {
-  node: number;
-  redis: number;
-  pg: number;
-}
 const cpuRows: Array<{ unit: string; units: number; cpu: CpuMs }> = [];
 /** Filled by sagaRun just before its pools close (their backends exit with them). */
 let lastPgBackendCpuMs = 0;
-
-async function redisCpuMs(admin: Redis): Promise<number> {
-  const info = await admin.info("cpu");
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
-  return (field("used_cpu_user") + field("used_cpu_sys")) * 1000;
-}
-
-/** utime + stime of one process, in ms (0 if it is gone). */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU ms the backends of this bench's database have used (other than `exceptPid`, the prober's). */
-async function pgBackendCpuMs(probe: pg.Client, exceptPid: number): Promise<number> {
-  const { rows } = await probe.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", [DB_NAME, exceptPid]);
-  return rows.reduce((sum, r) => sum + procCpuMs(r.pid), 0);
-}
 
 /** Run one scenario and record what it cost per unit (pg statements/commits, Redis round trips and commands). */
 async function counted<T extends Result>(unit: string, units: (r: T) => number, run: () => Promise<T>): Promise<T> {
@@ -254,8 +226,8 @@ async function sagaRun(count: number, prefix: string, inFlight?: number): Promis
   while ((completed = await countCompleted()) < count) await new Promise((r) => setTimeout(r, 2));
   const seconds = (performance.now() - t0) / 1000;
   // Includes the pools' connecting and the warm statements' planning: the same for every scenario.
-  lastPgBackendCpuMs = await pgBackendCpuMs(probe, (await probe.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
-  probes += 2;
+  lastPgBackendCpuMs = await pgBackendCpuMs(probe, DB_NAME);
+  probes += 1;
   await probe.query("TRUNCATE saga_instance CASCADE");
   await probe.end();
   uncount(probes + 1);
@@ -321,12 +293,7 @@ async function main() {
       "",
       "CPU per unit (µs; this process = the runner and the starter, or the bare worker; the private redis-server; the PostgreSQL backends serving the scenario):",
       "",
-      "| per unit | this process | redis-server | PostgreSQL backends | total |",
-      "|---|---:|---:|---:|---:|",
-      ...cpuRows.map(({ unit, units, cpu }) => {
-        const us = (ms: number) => ((ms * 1000) / units).toFixed(0);
-        return `| ${unit} | ${us(cpu.node)} | ${us(cpu.redis)} | ${us(cpu.pg)} | ${us(cpu.node + cpu.redis + cpu.pg)} |`;
-      }),
+      cpuTable(cpuRows, "this process"),
     ];
     console.log(lines.join("\n"));
     const ratio = s.rate / b.rate;
