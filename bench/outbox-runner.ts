@@ -86,7 +86,10 @@ else if (role === "relay") {
   };
 } else {
   const db = createDb(databaseUrl, { max: 20 });
-  const consumers = await startBenchConsumers({ db, connection, prefix, logger, concurrency: Number(process.env.CONCURRENCY ?? 256) });
+  // INBOX_MAX_BATCH / INBOX_DELAY_MS: the inbox micro-batch's size and linger (defaults: the worker's).
+  const inboxMaxBatch = process.env.INBOX_MAX_BATCH ? Number(process.env.INBOX_MAX_BATCH) : undefined;
+  const inboxMaxDelayMs = process.env.INBOX_DELAY_MS ? Number(process.env.INBOX_DELAY_MS) : undefined;
+  const consumers = await startBenchConsumers({ db, connection, prefix, logger, concurrency: Number(process.env.CONCURRENCY ?? 256), inboxMaxBatch, inboxMaxDelayMs });
   stop = async () => {
     await consumers.close();
     await db.$disconnect();

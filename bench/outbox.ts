@@ -250,6 +250,7 @@ async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
   const before = await commandStats(admin);
   // The producer is this process (its progress polling included, a few ms); the worker a child.
   const ownBefore = ownCpuMs();
+  const worker0 = worker.cpuMs();
   const meter = await cpuMeter(admin, () => worker.cpuMs() + ownCpuMs() - ownBefore);
   const t0 = Date.now();
   for (let i = 0; i < n; i += 500) {
@@ -257,7 +258,11 @@ async function bullmqCeiling(redis: Redis, n: number): Promise<number> {
   }
   await waitUntil("the no-op worker to finish", async () => (await queue.getCompletedCount()) >= n, 120_000);
   const rate = (n / (Date.now() - t0)) * 1000;
-  cpuRows.push({ unit: "job, BullMQ alone (addBulk producer + no-op worker)", units: n, cpu: await meter.stop() });
+  const workerMs = worker.cpuMs();
+  const floorCpu = await meter.stop();
+  cpuRows.push({ unit: "job, BullMQ alone (addBulk producer + no-op worker)", units: n, cpu: floorCpu });
+  const workerUs = ((workerMs - worker0) * 1000) / n;
+  log(`BullMQ alone: node CPU per job ${((floorCpu.node * 1000) / n).toFixed(0)} µs (producer ${((floorCpu.node * 1000) / n - workerUs).toFixed(0)}, worker ${workerUs.toFixed(0)})`);
   const child = await worker.stop();
   counts.push({ unit: "job, BullMQ alone (no-op worker; producer not counted)", units: n, redisClient: child.redis, redisServer: commandDelta(before, await commandStats(admin)) });
   await admin.quit();

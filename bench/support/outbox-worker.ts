@@ -9,7 +9,7 @@ import type { Db } from "~/server/platform/db/client";
 import { LocalDiskStorage } from "~/server/platform/storage/local-disk-storage";
 import { startOutboxConsumers } from "../../worker/jobs/outbox-consumers";
 
-export function startBenchConsumers(opts: { db: Db; connection: ConnectionOptions; prefix: string; logger: Logger; concurrency: number; onEvent?: (id: string) => void }) {
+export function startBenchConsumers(opts: { db: Db; connection: ConnectionOptions; prefix: string; logger: Logger; concurrency: number; inboxMaxBatch?: number; inboxMaxDelayMs?: number; onEvent?: (id: string) => void }) {
   const { onEvent } = opts;
   return startOutboxConsumers({
     db: opts.db,
@@ -18,6 +18,6 @@ export function startBenchConsumers(opts: { db: Db; connection: ConnectionOption
     logger: opts.logger,
     storage: new LocalDiskStorage("/tmp/metastore-bench-storage"),
     consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, handle: async (event) => void onEvent?.(event.id) }],
-    options: { concurrency: opts.concurrency },
+    options: { concurrency: opts.concurrency, inboxMaxBatch: opts.inboxMaxBatch, inboxMaxDelayMs: opts.inboxMaxDelayMs },
   });
 }

@@ -190,6 +190,9 @@ export interface StartConsumersDeps {
     lockDurationMs?: number;
     stalledIntervalMs?: number;
     maxStalledCount?: number;
+    /** The inbox micro-batch: at most this many items, written this long after the first came in. */
+    inboxMaxBatch?: number;
+    inboxMaxDelayMs?: number;
   };
 }
 
@@ -197,7 +200,7 @@ export interface StartConsumersDeps {
 export async function startOutboxConsumers(deps: StartConsumersDeps) {
   const logger = deps.logger.child({ component: "outbox-consumers" });
   const marker = createConsumedMarker(deps.db);
-  const inbox = createInboxBatcher(deps.db);
+  const inbox = createInboxBatcher(deps.db, { maxBatch: deps.options?.inboxMaxBatch, maxDelayMs: deps.options?.inboxMaxDelayMs });
   const consumerDeps: ConsumerDeps = {
     db: deps.db,
     storage: deps.storage,
