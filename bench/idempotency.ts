@@ -38,7 +38,8 @@ import { benchDatabase, benchRedis, percentile } from "./support";
 const pgCounter = installPgCounter();
 const redisCounter = installRedisCounter();
 
-const DB_NAME = "metastore_bench_idempotency";
+/** BENCH_DB_NAME: another database name, so that two runs on one machine do not drop each other's. */
+const DB_NAME = process.env.BENCH_DB_NAME ?? "metastore_bench_idempotency";
 const database = benchDatabase(DB_NAME);
 const DATABASE_URL = database.url;
 let REDIS_URL = "";
