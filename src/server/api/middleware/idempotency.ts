@@ -26,6 +26,7 @@ import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from "../../reliability/i
 import { createIdempotencyMetrics, type IdempotencyCounter } from "../../reliability/idempotency/metrics";
 import { resolveIdempotencyOptions } from "../../reliability/idempotency/options";
 import type { StoredCause, StoredOutcome } from "../../reliability/idempotency/outcome";
+import { RecentKeys } from "../../reliability/idempotency/recent-keys";
 import { idempotencyScope } from "../../reliability/idempotency/scope";
 import { sideStatements } from "../../platform/db/side-pool";
 import { claimIdempotencyKey, completeClaim, releaseClaim, type Claim, type ClaimResult } from "../../reliability/idempotency/store";
@@ -87,6 +88,9 @@ export async function idempotencyMiddleware(opts: IdempotencyMiddlewareOptions):
 
 type Count = (counter: IdempotencyCounter) => void;
 
+/** Keys this process has seen lately (a hint: see recent-keys.ts). */
+const recentKeys = new RecentKeys();
+
 async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, count: Count): Promise<Result> {
   const { ctx, path, next } = opts;
   const parsed = parseIdempotencyKey(header);
@@ -106,13 +110,17 @@ async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, c
   const fingerprint = await fingerprintInput(await opts.getRawInput());
   count("requests");
   const sql = sideStatements(ctx.db);
-  const claiming = claimIdempotencyKey(sql, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint, correlationId: ctx.correlationId }, options);
-  // The mutation's transaction is opened while the claim travels (on the side pool: a claim never
+  const scope = idempotencyScope(ctx.user.id, path);
+  // A key this process answered lately is most likely a retry, which the transaction would only roll back.
+  const likelyRetry = recentKeys.has(scope, parsed.key);
+  recentKeys.add(scope, parsed.key);
+  const claiming = claimIdempotencyKey(sql, { scope, key: parsed.key, fingerprint, correlationId: ctx.correlationId }, options);
+  // A fresh key's transaction is opened while the claim travels (on the side pool: a claim never
   // waits for a main-pool connection that a transaction waiting for its claim holds), so BEGIN's
   // round trip hides behind the claim's. The mutation itself starts only once the key is ours.
-  // A client without a side pool (ownPool false) claims first and opens the transaction after.
+  // A likely retry, or a client without a side pool, claims first and opens the transaction after.
   let transaction: Promise<TransactionOutcome> | undefined;
-  if (sql.ownPool) transaction = runTransaction({ ctx, next, claiming, options });
+  if (sql.ownPool && !likelyRetry) transaction = runTransaction({ ctx, next, claiming, options });
   let claimed: ClaimResult;
   try {
     claimed = await claiming;
