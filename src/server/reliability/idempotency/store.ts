@@ -79,7 +79,12 @@ const MAX_CLAIM_ATTEMPTS = 5;
  * claim's row), and so flushes the WAL up to and including it; a crash before that loses claim and
  * mutation together, and a lost claim is just a key never seen.
  *
- * $1 id, $2 scope, $3 key, $4 fingerprint, $5 lease ms, $6 token, $7 ttl ms, $8 correlation id.
+ * created_at is when the request reached the claim, by this process's clock ($9, taken before the
+ * claim and the mutation's BEGIN are sent), never later than the claim's own now(): the mutation's
+ * rows carry its transaction's start, which may come before the claim's statement, and a trace
+ * orders a request before what it did by these times.
+ *
+ * $1 id, $2 scope, $3 key, $4 fingerprint, $5 lease ms, $6 token, $7 ttl ms, $8 correlation id, $9 request time.
  */
 const CLAIM_SQL = `
   WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
@@ -87,7 +92,7 @@ const CLAIM_SQL = `
     INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at, correlation_id)
     SELECT $1::uuid, $2::text, $3::text, $4::text, 'in_progress',
            now() + $5::float8 * interval '1 millisecond', $6::uuid,
-           now(), now() + $7::float8 * interval '1 millisecond', $8::text
+           LEAST(now(), $9::timestamptz), now() + $7::float8 * interval '1 millisecond', $8::text
     FROM no_flush
     ON CONFLICT (scope, key) DO NOTHING
     RETURNING id)
@@ -107,9 +112,10 @@ const CLAIM_SQL = `
 export async function claimIdempotencyKey(sql: SideStatements, request: ClaimRequest, options: IdempotencyOptions): Promise<ClaimResult> {
   const { scope, key, fingerprint } = request;
   const correlationId = request.correlationId ?? null;
+  const requestedAt = new Date();
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const token = randomUUID();
-    const [row] = await sql.rows<ClaimRow>(CLAIM_SQL, [uuidv7(), scope, key, fingerprint, options.leaseMs, token, options.ttlMs, correlationId]);
+    const [row] = await sql.rows<ClaimRow>(CLAIM_SQL, [uuidv7(), scope, key, fingerprint, options.leaseMs, token, options.ttlMs, correlationId, requestedAt]);
     if (row?.claimed) return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
     // No row: the conflicting record committed after this statement's snapshot was taken, or it was
     // released (or cleaned up) in between: claim again.
@@ -117,7 +123,7 @@ export async function claimIdempotencyKey(sql: SideStatements, request: ClaimReq
 
     if (row.expired) {
       // An expired record is as good as absent (the clean-up job just has not reached it yet).
-      if (await reclaimExpired(sql, row.id, fingerprint, token, options, correlationId)) {
+      if (await reclaimExpired(sql, row.id, fingerprint, token, options, correlationId, requestedAt)) {
         return { kind: "claimed", claim: { id: row.id, token, recovered: false } };
       }
       continue;
@@ -153,16 +159,24 @@ async function takeOverAbandoned(sql: SideStatements, id: string, token: string,
 }
 
 /** Reuse the row of an expired record as a fresh claim (any input: the old binding has lapsed). */
-async function reclaimExpired(sql: SideStatements, id: string, fingerprint: string, token: string, options: IdempotencyOptions, correlationId: string | null): Promise<boolean> {
+async function reclaimExpired(
+  sql: SideStatements,
+  id: string,
+  fingerprint: string,
+  token: string,
+  options: IdempotencyOptions,
+  correlationId: string | null,
+  requestedAt: Date,
+): Promise<boolean> {
   const count = await sql.count(
     `UPDATE idempotency_key
      SET fingerprint = $2::text, correlation_id = $3::text, state = 'in_progress', result = NULL, response_status = NULL, completed_at = NULL,
          claim_token = $4::uuid, lease_until = now() + $5::float8 * interval '1 millisecond',
-         created_at = now(), expires_at = now() + $6::float8 * interval '1 millisecond'
+         created_at = LEAST(now(), $7::timestamptz), expires_at = now() + $6::float8 * interval '1 millisecond'
      WHERE id = (
        SELECT id FROM idempotency_key WHERE id = $1::uuid AND expires_at <= now()
        FOR UPDATE SKIP LOCKED)`,
-    [id, fingerprint, correlationId, token, options.leaseMs, options.ttlMs],
+    [id, fingerprint, correlationId, token, options.leaseMs, options.ttlMs, requestedAt],
   );
   return count === 1;
 }
