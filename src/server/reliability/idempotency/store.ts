@@ -82,7 +82,7 @@ const MAX_CLAIM_ATTEMPTS = 5;
  * created_at is when the request reached the claim, by this process's clock ($9, taken before the
  * claim and the mutation's BEGIN are sent), never later than the claim's own now(): the mutation's
  * rows carry its transaction's start, which may come before the claim's statement, and a trace
- * orders a request before what it did by these times.
+ * orders a request before what it did by these times. The record's TTL counts from it.
  *
  * $1 id, $2 scope, $3 key, $4 fingerprint, $5 lease ms, $6 token, $7 ttl ms, $8 correlation id, $9 request time.
  */
@@ -92,7 +92,7 @@ const CLAIM_SQL = `
     INSERT INTO idempotency_key (id, scope, key, fingerprint, state, lease_until, claim_token, created_at, expires_at, correlation_id)
     SELECT $1::uuid, $2::text, $3::text, $4::text, 'in_progress',
            now() + $5::float8 * interval '1 millisecond', $6::uuid,
-           LEAST(now(), $9::timestamptz), now() + $7::float8 * interval '1 millisecond', $8::text
+           LEAST(now(), $9::timestamptz), LEAST(now(), $9::timestamptz) + $7::float8 * interval '1 millisecond', $8::text
     FROM no_flush
     ON CONFLICT (scope, key) DO NOTHING
     RETURNING id)
@@ -172,7 +172,7 @@ async function reclaimExpired(
     `UPDATE idempotency_key
      SET fingerprint = $2::text, correlation_id = $3::text, state = 'in_progress', result = NULL, response_status = NULL, completed_at = NULL,
          claim_token = $4::uuid, lease_until = now() + $5::float8 * interval '1 millisecond',
-         created_at = LEAST(now(), $7::timestamptz), expires_at = now() + $6::float8 * interval '1 millisecond'
+         created_at = LEAST(now(), $7::timestamptz), expires_at = LEAST(now(), $7::timestamptz) + $6::float8 * interval '1 millisecond'
      WHERE id = (
        SELECT id FROM idempotency_key WHERE id = $1::uuid AND expires_at <= now()
        FOR UPDATE SKIP LOCKED)`,
