@@ -64,3 +64,9 @@ export const STATUS_COLORS: Record<StatusName, MantineColor> = {
 };
 
 export const isStatusName = (value: string): value is StatusName => Object.hasOwn(STATUS_COLORS, value);
+
+/** Statuses that share a hue with another in a chart (dead beside failed, discarded beside pending) get a darker shade. */
+const DARKER = new Set<StatusName>(["dead", "discarded"]);
+
+/** A status's colour in a chart (the badge's hue, a bar-strength shade). */
+export const chartColor = (status: StatusName) => `${STATUS_COLORS[status]}.${DARKER.has(status) ? 8 : 6}`;

@@ -71,9 +71,9 @@ export function errorText(error: unknown) {
 export function StatusBadge({ status }: { status: StatusName | (string & {}) }) {
   // Plain strings come from raw SQL (the trace page's ::text casts) of the same enums; an unknown one is gray.
   const color = isStatusName(status) ? STATUS_COLORS[status] : "gray";
-  // The light variant's default text shade is too pale on its tint for small text (WCAG AA): the darkest shade reads.
+  // Dark text on the status's tint: even the darkest shade of a hue reads below WCAG AA (4.5:1) on its own tint at badge size.
   return (
-    <Badge color={color} c={`${color}.9`} variant="light" radius="sm" tt="none" className={`badge badge-${status}`}>
+    <Badge color={color} c="dark.7" variant="light" radius="sm" tt="none" className={`badge badge-${status}`}>
       {status.replace("_", " ")}
     </Badge>
   );
@@ -347,7 +347,8 @@ export function ConfirmButton({
 
 // ───────────────────────────── numbers and tables ─────────────────────────────
 
-const TONE_COLOR = { ok: "green.8", warn: "orange.9", bad: "red.8" } as const;
+/** Tones dark enough for WCAG AA (4.5:1) on white: Mantine's green and orange shades are not. */
+const TONE_COLOR = { ok: "#1e6b30", warn: "#a84300", bad: "red.9" } as const;
 
 /** A labelled number on the overview (inside a <dl>). */
 export function Stat({ label, value, hint, tone }: { label: string; value: ReactNode; hint?: ReactNode; tone?: "ok" | "warn" | "bad" }) {

@@ -11,7 +11,7 @@ import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
 import { useUrlFilter } from "../_components/use-url-filter";
 import { ConfirmButton, formatCount, formatTime, plural, ResultMessage, shortId, type Result } from "../_components/ui";
-import { FAILURE_SOURCES, failuresUrlFilter } from "./filter-params";
+import { FAILURE_SOURCES, failuresUrlFilter, groupsInput } from "./filter-params";
 
 type FailureGroup = AdminOutputs["failures"]["groups"][number];
 
@@ -69,7 +69,7 @@ export function FailuresView({ canAct }: { canAct: boolean }) {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
   const { filter, setFilter } = useUrlFilter(failuresUrlFilter);
-  const groups = useQuery({ ...trpc.admin.failures.groups.queryOptions(filter), refetchInterval });
+  const groups = useQuery({ ...trpc.admin.failures.groups.queryOptions(groupsInput(filter)), refetchInterval });
   const [result, setResult] = useState<Result>(null);
   return (
     <>
@@ -86,12 +86,17 @@ export function FailuresView({ canAct }: { canAct: boolean }) {
         onChange={(v) => setFilter(v ? { source: v as NonNullable<typeof filter.source> } : {})}
         mb="sm"
       />
+      {filter.fingerprint && (
+        <Text size="sm" mb="sm">
+          Showing one failure group. <Link href={filter.source ? `/admin/failures?source=${filter.source}` : "/admin/failures"}>Show every group</Link>
+        </Text>
+      )}
       <ResultMessage result={result} />
       <DataTable
         label="Failure groups"
         what="failure groups"
         query={groups}
-        rows={groups.data}
+        rows={groups.data?.filter((g) => !filter.fingerprint || g.fingerprint === filter.fingerprint)}
         columns={columns(canAct, setResult)}
         rowKey={(g) => `${g.source}:${g.fingerprint}`}
         rowProps={(g) => ({ "aria-label": `Failure group ${g.errorClass}: ${g.message}` })}
