@@ -1,6 +1,6 @@
 "use client";
 
-import { Autocomplete, Group, Text, TextInput } from "@mantine/core";
+import { Group, Text, TextInput } from "@mantine/core";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
@@ -117,7 +117,13 @@ function OutboxFilterForm({ initial, onApply }: { initial: OutboxFilter; onApply
     >
       <StatusChecks statuses={OUTBOX_STATUSES} value={draft.status} onChange={(v) => set("status", v)} />
       <Group gap="sm" align="flex-end">
-        <Autocomplete label="Event type" data={KNOWN_EVENT_TYPES} placeholder="e.g. file.uploaded" value={draft.type ?? ""} onChange={(v) => set("type", v)} maxLength={100} />
+        {/* A native suggestion list: Mantine's Autocomplete labels its listbox too, so the label would name two elements. */}
+        <TextInput label="Event type" list="outbox-event-types" placeholder="e.g. file.uploaded" maxLength={100} {...text("type")} />
+        <datalist id="outbox-event-types">
+          {KNOWN_EVENT_TYPES.map((t) => (
+            <option key={t} value={t} />
+          ))}
+        </datalist>
         <TextInput label="Aggregate type" placeholder="e.g. file" maxLength={100} {...text("aggregateType")} />
         <TextInput label="Aggregate id" placeholder="exact id" maxLength={200} {...text("aggregateId")} />
         <TextInput label="Error contains" placeholder="text in the last error" maxLength={200} {...text("errorContains")} />

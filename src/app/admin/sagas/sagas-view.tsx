@@ -1,6 +1,6 @@
 "use client";
 
-import { Autocomplete, Group, TextInput } from "@mantine/core";
+import { Group, TextInput } from "@mantine/core";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
@@ -72,7 +72,10 @@ function SagaFilterForm({ initial, onApply }: { initial: SagaFilter; onApply: (f
     >
       <StatusChecks statuses={SAGA_STATUSES} value={draft.status} onChange={(v) => set("status", v)} />
       <Group gap="sm" align="flex-end">
-        <Autocomplete label="Saga type" data={["file.upload"]} placeholder="e.g. file.upload" value={draft.type ?? ""} onChange={(v) => set("type", v)} maxLength={100} />
+        <TextInput label="Saga type" list="saga-types" placeholder="e.g. file.upload" maxLength={100} {...text("type")} />
+        <datalist id="saga-types">
+          <option value="file.upload" />
+        </datalist>
         <TextInput label="Correlation id" maxLength={200} {...text("correlationId")} />
         <TextInput label="Error contains" maxLength={200} {...text("error")} />
       </Group>
