@@ -5,9 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { expect, test } from "@playwright/test";
-import { consolePages, seedDeadEvents, settled, signIn, sql, uploadAsDemoUser } from "./support";
+import { consolePages, screenshot, seedDeadEvents, settled, signIn, sql, uploadAsDemoUser } from "./support";
 
-test("overview → failure group → retry and confirm: a dead event's group is one click away, its retry the third", async ({ page }) => {
+test("overview → failure group → retry and confirm: a dead event's group is one click away, its retry the third", async ({ page }, testInfo) => {
   // Letters only: the fingerprint keeps words and drops numbers and ids, so the marker names the group.
   const marker = randomUUID().replace(/[^a-f]/g, "").slice(0, 8);
   const error = `consumer file-indexer: index ${marker} refused the tags`;
@@ -23,6 +23,7 @@ test("overview → failure group → retry and confirm: a dead event's group is 
   await expect(groups.locator("tbody tr")).toHaveCount(1);
   await expect(groups).toContainText(marker);
   await expect(groups).toContainText("60 dead");
+  await screenshot(page, testInfo, "failure-group");
 
   // Click 2: retry the group; click 3: confirm.
   await groups.getByRole("button", { name: "Retry group…" }).click();
@@ -46,11 +47,21 @@ test("a fork of a failed saga from step 3 runs steps 3..n, and its timeline show
   );
   await signIn(page, "operator");
   await page.goto(`/admin/sagas/${saga!.id}`);
-  await page.getByLabel("Start at step").selectOption({ label: "3. store-blob" });
-  await page.getByRole("button", { name: "Fork from step 3" }).click();
+  // The form is the server's render until React hydrates it: pick the step again until the button follows.
+  const forkButton = page.getByRole("button", { name: "Fork from step 3" });
+  await expect(async () => {
+    await page.getByLabel("Start at step").selectOption({ label: "3. store-blob" });
+    await expect(forkButton).toBeVisible({ timeout: 1_000 });
+  }).toPass();
+  await forkButton.click();
   const forked = page.getByRole("status").filter({ hasText: "Forked as" });
   await expect(forked).toContainText("starting at step 3");
+  const forkHref = (await forked.getByRole("link").getAttribute("href"))!;
+  const forkId = forkHref.split("/").pop()!;
   await forked.getByRole("link").click();
+  // Both timelines have the same heading: wait for the fork's page itself.
+  await expect(page).toHaveURL(new RegExp(`${forkHref}$`));
+  await expect(page.getByText("Forked from", { exact: true })).toBeVisible();
 
   await expect(page.getByRole("heading", { name: "Saga file.upload" })).toBeVisible();
   const timeline = page.getByRole("table", { name: "Saga timeline" });
@@ -58,7 +69,6 @@ test("a fork of a failed saga from step 3 runs steps 3..n, and its timeline show
     await expect(timeline.locator("tr", { hasText: step })).toContainText("succeeded", { timeout: 30_000 });
   }
   // The fork ran steps 3..6 itself (execution ids of its own); steps 1 and 2 are the original's, copied with their outputs, never run again.
-  const forkId = page.url().split("/").pop()!;
   const steps = await sql<{ step_index: number; own: boolean }>(
     `SELECT step_index, execution_id LIKE $1::text || '.%' AS own FROM saga_step_log WHERE saga_id = $1::uuid AND phase = 'execute' ORDER BY step_index`,
     [forkId],

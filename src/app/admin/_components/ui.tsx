@@ -73,7 +73,7 @@ export function StatusBadge({ status }: { status: StatusName | (string & {}) }) 
   const color = isStatusName(status) ? STATUS_COLORS[status] : "gray";
   // Dark text on the status's tint: even the darkest shade of a hue reads below WCAG AA (4.5:1) on its own tint at badge size.
   return (
-    <Badge color={color} c="dark.7" variant="light" radius="sm" tt="none" className={`badge badge-${status}`}>
+    <Badge color={color} c="dark.7" variant="light" radius="sm" tt="none" miw="max-content" className={`badge badge-${status}`}>
       {status.replace("_", " ")}
     </Badge>
   );
