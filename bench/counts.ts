@@ -27,11 +27,19 @@ export interface PgCounts {
   /** Of those, the ones that wrote (INSERT/UPDATE/DELETE/MERGE or SELECT … FOR UPDATE/NOTIFY). */
   writeCommits: number;
   rollbacks: number;
+  /**
+   * Of the statements, those sent while another statement of this process was still waiting for
+   * its answer: measured one unit at a time, statements − overlapped is the round trips the unit
+   * waited on one after the other (its critical path).
+   */
+  overlapped?: number;
 }
 
 const WRITE = /^\s*(insert|update|delete|merge|notify)\b|\b(insert\s+into|update\s+\S+\s+set|delete\s+from)\b|for\s+(no\s+key\s+)?update|select\s+pg_notify/i;
 
-const pgTotals: PgCounts = { statements: 0, commits: 0, writeCommits: 0, rollbacks: 0 };
+const pgTotals: PgCounts = { statements: 0, commits: 0, writeCommits: 0, rollbacks: 0, overlapped: 0 };
+/** Statements sent and not answered yet, across every pg client of this process. */
+let pgInFlight = 0;
 let pgInstalled = false;
 
 /** Count every statement any pg client of this process sends (idempotent). */
@@ -66,7 +74,27 @@ export function installPgCounter(): { snapshot(): PgCounts } {
           if (writes) pgTotals.writeCommits += 1;
         }
       }
-      return original.apply(this, args);
+      if (pgInFlight > 0) pgTotals.overlapped = (pgTotals.overlapped ?? 0) + 1;
+      pgInFlight += 1;
+      let answered = false;
+      const done = () => {
+        if (!answered) pgInFlight -= 1;
+        answered = true;
+      };
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === "function") {
+        // pg.Pool#query passes a callback
+        args[last] = function (this: unknown, ...results: unknown[]) {
+          done();
+          return (callback as (...a: unknown[]) => unknown).apply(this, results);
+        };
+        return original.apply(this, args);
+      }
+      const returned = original.apply(this, args) as { then?: (ok: () => void, fail: () => void) => unknown } | undefined;
+      if (typeof returned?.then === "function") returned.then(done, done);
+      else done(); // a submittable (cursor): not tracked
+      return returned;
     };
   }
   return { snapshot: () => ({ ...pgTotals }) };
@@ -78,6 +106,7 @@ export function pgDelta(before: PgCounts, after: PgCounts): PgCounts {
     commits: after.commits - before.commits,
     writeCommits: after.writeCommits - before.writeCommits,
     rollbacks: after.rollbacks - before.rollbacks,
+    overlapped: (after.overlapped ?? 0) - (before.overlapped ?? 0),
   };
 }
 

@@ -1,45 +1,5 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import pg from "pg";
-import { e2eEnv } from "./env";
-
-const VIEWER_EMAIL = "viewer-e2e@metastore.local";
-
-/** A viewer account (the seed has none): same password as the demo user, role viewer. */
-async function ensureViewer() {
-  const db = new pg.Client({ connectionString: e2eEnv.DATABASE_URL });
-  await db.connect();
-  try {
-    await db.query(
-      `INSERT INTO app_user (id, email, name, password_hash, role, created_at, updated_at)
-       SELECT gen_random_uuid(), $1, 'E2E viewer', password_hash, 'viewer', now(), now() FROM app_user WHERE email = $2
-       ON CONFLICT (email) DO NOTHING`,
-      [VIEWER_EMAIL, e2eEnv.DEMO_USER_EMAIL],
-    );
-  } finally {
-    await db.end();
-  }
-}
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
-
-const signInOperator = (page: Page) => signIn(page, e2eEnv.DEMO_OPERATOR_EMAIL!, e2eEnv.DEMO_OPERATOR_PASSWORD!);
-
-/** The demo user uploads a file through the files page and waits for its saga to finish. */
-async function uploadAsDemoUser(browser: Browser, name: string) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await signIn(page, e2eEnv.DEMO_USER_EMAIL!, e2eEnv.DEMO_USER_PASSWORD!);
-  await page.getByLabel("File to upload").setInputFiles({ name, mimeType: "text/plain", buffer: Buffer.from(`admin e2e ${name}\n`) });
-  await page.getByRole("button", { name: "Upload", exact: true }).click();
-  await expect(page.getByRole("status")).toHaveText(`Uploaded ${name}.`, { timeout: 30_000 });
-  await context.close();
-}
+import { expect, test, type Page } from "@playwright/test";
+import { signIn, uploadAsDemoUser } from "./support";
 
 /** The number shown in one tile of an overview group (e.g. group "Outbox events by status", tile "published"). */
 function statValue(page: Page, group: string, label: string) {
@@ -57,7 +17,7 @@ test("a signed-out visitor is sent to sign-in and back to the dashboard page", a
 });
 
 test("a plain user sees the not-allowed message on /admin", async ({ page }) => {
-  await signIn(page, e2eEnv.DEMO_USER_EMAIL!, e2eEnv.DEMO_USER_PASSWORD!);
+  await signIn(page, "user");
   await expect(page.getByRole("link", { name: "Dashboard" })).toHaveCount(0); // the top bar does not offer it
   await page.goto("/admin");
   await expect(page.getByRole("heading", { name: "403 · Not allowed" })).toBeVisible();
@@ -72,7 +32,7 @@ test("the operator sees real numbers, a completed upload saga's timeline and the
   const name = `admin-e2e-${Date.now()}.txt`;
   await uploadAsDemoUser(browser, name);
 
-  await signInOperator(page);
+  await signIn(page, "operator");
   await page.getByRole("link", { name: "Dashboard" }).click();
   await expect(page).toHaveURL(/\/admin$/);
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
@@ -148,9 +108,8 @@ test("the operator sees real numbers, a completed upload saga's timeline and the
 });
 
 test("a viewer reads the dashboard but is offered no action", async ({ page, browser }) => {
-  await ensureViewer();
   await uploadAsDemoUser(browser, `viewer-e2e-${Date.now()}.txt`);
-  await signIn(page, VIEWER_EMAIL, e2eEnv.DEMO_USER_PASSWORD!);
+  await signIn(page, "viewer");
   await page.getByRole("link", { name: "Dashboard" }).click();
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   await expect(page.getByRole("navigation", { name: "Dashboard sections" })).toContainText("Read-only");

@@ -1,27 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { expect, test, type Page } from "@playwright/test";
-import pg from "pg";
-import { e2eEnv } from "./env";
-
-async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
-  const db = new pg.Client({ connectionString: e2eEnv.DATABASE_URL });
-  await db.connect();
-  try {
-    return (await db.query<T>(text, values)).rows;
-  } finally {
-    await db.end();
-  }
-}
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
-
-const signInOperator = (page: Page) => signIn(page, e2eEnv.DEMO_OPERATOR_EMAIL!, e2eEnv.DEMO_OPERATOR_PASSWORD!);
+import { expect, test } from "@playwright/test";
+import { e2eEnv, signIn, sql } from "./support";
 
 test("an edited replay is refused when it breaks the event's contract, then accepted and linked to the original", async ({ page }) => {
   // A dead file.tagged event of its own aggregate (what a consumer bug leaves behind).
@@ -33,7 +12,7 @@ test("an edited replay is refused when it breaks the event's contract, then acce
      VALUES ($1, 'file', $2, 1, 'file.tagged', $3, 'dead', 5, 'consumer x: tags were wrong', now())`,
     [eventId, fileId, JSON.stringify({ fileId, ownerId: fileId, tags: ["wrong"] })],
   );
-  await signInOperator(page);
+  await signIn(page, "operator");
   await page.goto(`/admin/outbox/${eventId}`);
   const editor = page.getByLabel("Payload (JSON)");
   await expect(editor).toHaveValue(/"wrong"/);
@@ -76,12 +55,12 @@ test("the users page changes a role, and it applies to that user's next request"
   // The viewer is signed in and sees the dashboard.
   const viewerContext = await browser.newContext();
   const viewer = await viewerContext.newPage();
-  await signIn(viewer, email, e2eEnv.DEMO_USER_PASSWORD!);
+  await signIn(viewer, { email, password: e2eEnv.DEMO_USER_PASSWORD! });
   await viewer.goto("/admin/users");
   await expect(viewer.getByRole("heading", { name: "Users" })).toBeVisible();
   await expect(viewer.getByRole("button", { name: "Change role" })).toHaveCount(0); // a viewer sees no action
 
-  await signInOperator(page);
+  await signIn(page, "operator");
   await page.goto(`/admin/users`);
   await page.getByLabel("Find by email or name").fill(email);
   const row = page.getByRole("row").filter({ hasText: email });

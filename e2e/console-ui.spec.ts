@@ -4,31 +4,12 @@
  * through a confirm dialog and ends with a toast, and a tablet-width screen never scrolls sideways.
  * Screenshots of every page at desktop and tablet width are attached to the test results.
  */
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
-import pg from "pg";
-import { e2eEnv } from "./env";
+import { expect, test, type Page } from "@playwright/test";
+import { screenshot, signIn, sql } from "./support";
 
 const DESKTOP = { width: 1280, height: 900 };
 const TABLET = { width: 820, height: 1180 };
 const PAGES = ["/admin", "/admin/outbox", "/admin/sagas", "/admin/idempotency", "/admin/cache", "/files"];
-
-async function signInOperator(page: Page) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await page.getByLabel("Password").fill(e2eEnv.DEMO_OPERATOR_PASSWORD!);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
-
-async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
-  const db = new pg.Client({ connectionString: e2eEnv.DATABASE_URL });
-  await db.connect();
-  try {
-    return (await db.query<T>(text, values)).rows;
-  } finally {
-    await db.end();
-  }
-}
 
 /** Every CSP refusal the page reports (a <style> or script without the nonce would be one). */
 function collectCspViolations(page: Page) {
@@ -39,18 +20,12 @@ function collectCspViolations(page: Page) {
   return violations;
 }
 
-async function screenshot(page: Page, testInfo: TestInfo, name: string) {
-  const path = testInfo.outputPath(`${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  await testInfo.attach(name, { path, contentType: "image/png" });
-}
-
 const liveIndicator = (page: Page) => page.getByTestId("live-indicator");
 
 test("the overview renders with the library, its charts, and turns live; a change arrives without polling", async ({ page }, testInfo) => {
   const violations = collectCspViolations(page);
   await page.setViewportSize(DESKTOP);
-  await signInOperator(page);
+  await signIn(page, "operator");
   // An event to look at: the demo user's files page upload is not needed, the file list page's own
   // data is enough; but the outbox must hold one event at least.
   // Not one already dead: earlier specs (bulk, replay) share this database and may have left one, and
@@ -87,7 +62,7 @@ test("the overview renders with the library, its charts, and turns live; a chang
 
 test("retry an event through the confirm dialog, and the toast says so", async ({ page }, testInfo) => {
   await page.setViewportSize(DESKTOP);
-  await signInOperator(page);
+  await signIn(page, "operator");
   const [event] = await sql<{ id: string }>(
     `UPDATE outbox_event SET status = 'dead', last_error = 'e2e: retry me', attempts = 5, last_failed_at = now()
      WHERE id = (SELECT id FROM outbox_event ORDER BY id DESC LIMIT 1) RETURNING id::text`,
@@ -110,7 +85,7 @@ test("retry an event through the confirm dialog, and the toast says so", async (
 
 test("when the live stream is refused, the page says polling and keeps refreshing", async ({ page }) => {
   await page.setViewportSize(DESKTOP);
-  await signInOperator(page);
+  await signIn(page, "operator");
   await page.route("**/api/trpc/admin.live.watch**", (route) => route.abort("connectionrefused"));
   let polls = 0;
   page.on("request", (req) => {
@@ -124,7 +99,7 @@ test("when the live stream is refused, the page says polling and keeps refreshin
 });
 
 test("every console page and the files page fit a tablet without sideways scrolling", async ({ page }, testInfo) => {
-  await signInOperator(page);
+  await signIn(page, "operator");
   for (const [label, size] of [
     ["1280", DESKTOP],
     ["tablet-820", TABLET],

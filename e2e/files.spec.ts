@@ -1,13 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { expect, test, type Page } from "@playwright/test";
-import { e2eEnv } from "./env";
-
-async function signIn(page: Page, email = e2eEnv.DEMO_USER_EMAIL!, password = e2eEnv.DEMO_USER_PASSWORD!) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+import { expect, test } from "@playwright/test";
+import { e2eEnv, signIn, submitSignIn } from "./support";
 
 test("a signed-out visitor is sent to the sign-in page", async ({ page }) => {
   await page.goto("/files");
@@ -16,14 +9,13 @@ test("a signed-out visitor is sent to the sign-in page", async ({ page }) => {
 });
 
 test("a wrong password is refused with a clear message", async ({ page }) => {
-  await signIn(page, e2eEnv.DEMO_USER_EMAIL, "not-the-password");
+  await submitSignIn(page, { email: e2eEnv.DEMO_USER_EMAIL!, password: "not-the-password" });
   await expect(page.locator("form").getByRole("alert")).toHaveText("Email or password is wrong");
   await expect(page).toHaveURL(/\/signin/);
 });
 
 test("sign in, upload, list, rename, download and delete a file", async ({ page }) => {
-  await signIn(page);
-  await expect(page).toHaveURL(/\/files$/);
+  await signIn(page, "user");
   await expect(page.getByRole("table", { name: "Files" })).toContainText("welcome.txt"); // seeded demo data
 
   const name = `e2e-${Date.now()}.txt`;

@@ -1,16 +1,8 @@
-import { expect, test, type Page } from "@playwright/test";
-import { e2eEnv } from "./env";
-
-async function signInOperator(page: Page) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await page.getByLabel("Password").fill(e2eEnv.DEMO_OPERATOR_PASSWORD!);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
+import { expect, test } from "@playwright/test";
+import { signIn } from "./support";
 
 test("the fleet page shows the running worker and BullMQ's queues, and an operator pauses and resumes a queue", async ({ page }) => {
-  await signInOperator(page);
+  await signIn(page, "operator");
   await page.goto("/admin");
   await page.getByRole("link", { name: "Fleet" }).click();
   await expect(page).toHaveURL(/\/admin\/fleet$/);

@@ -1,22 +1,14 @@
-import { expect, test, type Page } from "@playwright/test";
-import { e2eEnv } from "./env";
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).not.toHaveURL(/\/signin/);
-}
+import { expect, test } from "@playwright/test";
+import { signIn } from "./support";
 
 test("/api/metrics: 401 signed out, 403 for a user, Prometheus text for an operator", async ({ page, request }) => {
   expect((await request.get("/api/metrics")).status()).toBe(401);
 
-  await signIn(page, e2eEnv.DEMO_USER_EMAIL!, e2eEnv.DEMO_USER_PASSWORD!);
+  await signIn(page, "user");
   expect((await page.request.get("/api/metrics")).status()).toBe(403);
   await page.context().clearCookies();
 
-  await signIn(page, e2eEnv.DEMO_OPERATOR_EMAIL!, e2eEnv.DEMO_OPERATOR_PASSWORD!);
+  await signIn(page, "operator");
   const res = await page.request.get("/api/metrics");
   expect(res.status()).toBe(200);
   expect(res.headers()["content-type"]).toMatch(/^text\/plain/);

@@ -1,16 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { expect, test } from "@playwright/test";
-import { e2eEnv } from "./env";
+import { signIn } from "./support";
 
 test("a user created with a one-time password must set their own before anything else, then reaches their files", async ({ page }) => {
   const email = `otp-${randomUUID().slice(0, 8)}@e2e.local`;
 
   // The operator creates the account and reads the one-time password once.
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await page.getByLabel("Password").fill(e2eEnv.DEMO_OPERATOR_PASSWORD!);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
+  await signIn(page, "operator");
   await page.goto("/admin/users");
   const create = page.getByRole("region", { name: "Create a user" });
   await create.getByLabel("Email").fill(email);

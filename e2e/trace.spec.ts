@@ -1,40 +1,19 @@
-import { expect, test, type Page } from "@playwright/test";
-import pg from "pg";
-import { e2eEnv } from "./env";
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
+import { expect, test } from "@playwright/test";
+import { signIn, sql, uploadAsDemoUser } from "./support";
 
 async function sagaOfUpload(name: string): Promise<string> {
-  const db = new pg.Client({ connectionString: e2eEnv.DATABASE_URL });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{ id: string }>(`SELECT id FROM saga_instance WHERE input->>'name' = $1 ORDER BY created_at DESC LIMIT 1`, [name]);
-    return rows[0]!.id;
-  } finally {
-    await db.end();
-  }
+  const [saga] = await sql<{ id: string }>(`SELECT id FROM saga_instance WHERE input->>'name' = $1 ORDER BY created_at DESC LIMIT 1`, [name]);
+  return saga!.id;
 }
 
 test("the trace page of an upload shows its request, saga steps, event and consumer runs in time order", async ({ browser }) => {
   const name = `traced-${Date.now()}.txt`;
-  const userContext = await browser.newContext();
-  const user = await userContext.newPage();
-  await signIn(user, e2eEnv.DEMO_USER_EMAIL!, e2eEnv.DEMO_USER_PASSWORD!);
-  await user.getByLabel("File to upload").setInputFiles({ name, mimeType: "text/plain", buffer: Buffer.from("trace e2e\n") });
-  await user.getByRole("button", { name: "Upload", exact: true }).click();
-  await expect(user.getByRole("status")).toHaveText(`Uploaded ${name}.`, { timeout: 30_000 });
-  await userContext.close();
+  await uploadAsDemoUser(browser, name, "trace e2e\n");
 
   const sagaId = await sagaOfUpload(name);
   const operatorContext = await browser.newContext();
   const page = await operatorContext.newPage();
-  await signIn(page, e2eEnv.DEMO_OPERATOR_EMAIL!, e2eEnv.DEMO_OPERATOR_PASSWORD!);
+  await signIn(page, "operator");
   await page.goto(`/admin/sagas/${sagaId}`);
   await page.getByRole("link", { name: "Trace: request → consumers" }).click();
   await expect(page).toHaveURL(new RegExp(`/admin/trace/${sagaId}\\?kind=saga$`));

@@ -47,6 +47,8 @@ export function webSagaService(services: {
   const dispatcher: SagaDispatcher = {
     dispatch: (job, options) => bullDispatcher().dispatch(job, options),
     ensure: (job, options) => bullDispatcher().ensure(job, options),
+    // Without the mark, a worker already holding the saga's next step job would run its body after the abort.
+    markAbort: (saga, ttlMs) => bullDispatcher().markAbort!(saga, ttlMs),
   };
   return createSagaService({ db: services.db, registry: appSagaRegistry(services), dispatcher, logger: services.logger });
 }

@@ -4,7 +4,7 @@ import { MantineProvider } from "@mantine/core";
 import { ModalsProvider } from "@mantine/modals";
 import { Notifications } from "@mantine/notifications";
 import type { ReactNode } from "react";
-import { theme } from "./theme";
+import { cssVariablesResolver, theme } from "./theme";
 
 /**
  * The component library's providers. `nonce` is this request's CSP nonce (src/proxy.ts): Mantine
@@ -13,7 +13,7 @@ import { theme } from "./theme";
  */
 export function UiProviders({ nonce, children }: { nonce: string | undefined; children: ReactNode }) {
   return (
-    <MantineProvider theme={theme} forceColorScheme="light" getStyleNonce={() => nonce ?? ""}>
+    <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver} forceColorScheme="light" getStyleNonce={() => nonce ?? ""}>
       <ModalsProvider>
         <Notifications position="top-right" limit={4} />
         {children}

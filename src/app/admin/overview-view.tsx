@@ -8,26 +8,9 @@ import { useTRPC } from "~/trpc/react";
 import { useLiveUpdates } from "./_components/live";
 import { RefreshBar, useRefetchInterval } from "./_components/refresh";
 import { overviewInputs, OUTBOX_STATUSES, SAGA_STATUSES, type AdminOutputs } from "./_components/types";
+import { chartColor } from "./_components/status-colors";
+import { failureGroupHref } from "./failures/filter-params";
 import { EmptyState, formatCount, formatEstimate, formatDuration, formatPercent, formatTime, LoadingState, QueryError, shortId, Stat, StatusBadge, TableFrame } from "./_components/ui";
-
-/** Chart colours by status (the badges' colours). */
-const OUTBOX_COLORS: Record<string, string> = {
-  pending: "gray.5",
-  publishing: "blue.6",
-  published: "green.6",
-  stalled: "orange.6",
-  failed: "red.5",
-  dead: "red.8",
-  discarded: "gray.7",
-};
-const SAGA_COLORS: Record<string, string> = {
-  running: "blue.6",
-  compensating: "orange.6",
-  completed: "green.6",
-  compensated: "yellow.6",
-  failed: "red.7",
-  aborted: "gray.6",
-};
 
 export function OverviewView() {
   const trpc = useTRPC();
@@ -41,12 +24,13 @@ export function OverviewView() {
   const idempotency = useQuery({ ...trpc.admin.idempotency.stats.queryOptions(overviewInputs.idempotencyStats), ...live });
   // Cache counters live in Redis, not PostgreSQL: no live topic, they are polled.
   const cache = useQuery({ ...trpc.admin.cache.stats.queryOptions(), refetchInterval: refetchInterval === false ? 5_000 : refetchInterval });
+  const failures = useQuery({ ...trpc.admin.failures.groups.queryOptions(overviewInputs.failureGroups), ...live });
 
   return (
     <>
       <div className="row page-head">
         <h1>Overview</h1>
-        <RefreshBar queries={[outbox, blocked, sagas, idempotency, cache]} />
+        <RefreshBar queries={[outbox, blocked, sagas, idempotency, cache, failures]} />
       </div>
 
       <section className="panel" aria-labelledby="ov-outbox">
@@ -56,6 +40,15 @@ export function OverviewView() {
         </div>
         {outbox.isError && <QueryError what="outbox stats" error={outbox.error} onRetry={outbox.refetch} />}
         {outbox.isPending ? <LoadingState what="outbox stats" /> : outbox.data && <OutboxStats stats={outbox.data} readAt={outbox.dataUpdatedAt} />}
+      </section>
+
+      <section className="panel" aria-labelledby="ov-failures">
+        <div className="row panel-head">
+          <h2 id="ov-failures">Top failure groups</h2>
+          <Link href="/admin/failures">All failure groups →</Link>
+        </div>
+        {failures.isError && <QueryError what="failure groups" error={failures.error} onRetry={failures.refetch} />}
+        {failures.isPending ? <LoadingState what="failure groups" /> : failures.data && <FailureGroupLinks groups={failures.data} />}
       </section>
 
       <section className="panel" aria-labelledby="ov-blocked">
@@ -144,7 +137,7 @@ function OutboxStats({ stats, readAt }: { stats: AdminOutputs["outbox"]["stats"]
 /** The outbox's events by status as bars, published left out (it dwarfs the backlog; its count is above). */
 function BacklogChart({ counts }: { counts: AdminOutputs["outbox"]["stats"]["counts"] }) {
   const statuses = OUTBOX_STATUSES.filter((s) => s !== "published");
-  const data = statuses.map((status) => ({ status, events: counts[status], color: OUTBOX_COLORS[status] }));
+  const data = statuses.map((status) => ({ status, events: counts[status], color: chartColor(status) }));
   const summary = data.map((d) => `${d.status} ${d.events}`).join(", ");
   return (
     <div role="img" aria-labelledby="chart-backlog" aria-describedby="chart-backlog-summary">
@@ -202,7 +195,7 @@ function RateChart({ rates, windowMinutes, readAt }: { rates: AdminOutputs["outb
 
 /** Sagas by status as bars. */
 function SagaChart({ byStatus }: { byStatus: AdminOutputs["sagas"]["metrics"]["byStatus"] }) {
-  const data = SAGA_STATUSES.map((status) => ({ status, sagas: byStatus[status], color: SAGA_COLORS[status] }));
+  const data = SAGA_STATUSES.map((status) => ({ status, sagas: byStatus[status], color: chartColor(status) }));
   return (
     <div role="img" aria-label={`Sagas by status: ${data.map((d) => `${d.status} ${d.sagas}`).join(", ")}`}>
       <BarChart
@@ -317,5 +310,24 @@ function CacheStats({ stats }: { stats: AdminOutputs["cache"]["stats"] }) {
         tone={stats.redis.breakerOpen || stats.redis.status !== "ready" ? "bad" : "ok"}
       />
     </dl>
+  );
+}
+
+/** The biggest failure groups, each one click from its page (where the group retry is). */
+function FailureGroupLinks({ groups }: { groups: AdminOutputs["failures"]["groups"] }) {
+  if (groups.length === 0) return <EmptyState>No failures: no failed or dead event and no failed saga.</EmptyState>;
+  return (
+    <ul className="failure-groups" aria-label="Top failure groups">
+      {groups.map((g) => (
+        <li key={`${g.source}:${g.fingerprint}`}>
+          <Link href={failureGroupHref(g)} aria-label={`Failure group ${g.errorClass}: ${g.message} (${formatCount(g.count)} ${g.source === "outbox" ? "events" : "sagas"})`}>
+            <strong>{g.errorClass}</strong>: {g.message || "(no message)"}
+          </Link>{" "}
+          <span className="muted">
+            {formatCount(g.count)} {g.source === "outbox" ? "events" : "sagas"}, last {formatTime(g.lastSeen)}
+          </span>
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -14,6 +14,7 @@ export default async function AdminOverviewPage() {
     trpc.admin.sagas.metrics.queryOptions(overviewInputs.sagaMetrics),
     trpc.admin.idempotency.stats.queryOptions(overviewInputs.idempotencyStats),
     trpc.admin.cache.stats.queryOptions(),
+    trpc.admin.failures.groups.queryOptions(overviewInputs.failureGroups),
   );
   return (
     <HydrateClient>

@@ -40,7 +40,7 @@ export function AdminNav({ role }: { role: string }) {
       </Group>
       <GlobalSearch />
       {role !== "operator" && (
-        <Badge variant="outline" color="gray" tt="none" className="readonly-note">
+        <Badge variant="outline" color="dark" tt="none" className="readonly-note">
           Read-only: actions need the operator role
         </Badge>
       )}

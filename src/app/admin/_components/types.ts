@@ -30,6 +30,7 @@ export const overviewInputs = {
   blocked: { limit: 10 },
   sagaMetrics: {},
   idempotencyStats: {},
+  failureGroups: { limit: 5 },
 } as const;
 
 export const PAGE_SIZE = 50;

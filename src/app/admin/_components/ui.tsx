@@ -22,10 +22,10 @@ import {
   Text,
   Textarea,
   type ButtonProps,
-  type MantineColor,
 } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useId, useState, type ReactNode } from "react";
+import { isStatusName, STATUS_COLORS, type StatusName } from "./status-colors";
 
 // ───────────────────────────── formatting ─────────────────────────────
 
@@ -67,32 +67,13 @@ export function errorText(error: unknown) {
 
 // ───────────────────────────── status ─────────────────────────────
 
-/** Colours of the statuses of every mechanism (outbox, sagas, idempotency, bulk jobs). */
-const STATUS_COLORS: Record<string, MantineColor> = {
-  pending: "gray",
-  publishing: "blue",
-  published: "green",
-  consumed: "green",
-  stalled: "orange",
-  failed: "red",
-  dead: "red",
-  discarded: "gray",
-  running: "blue",
-  compensating: "orange",
-  completed: "green",
-  compensated: "yellow",
-  aborted: "gray",
-  succeeded: "green",
-  skipped: "gray",
-  in_progress: "blue",
-  cancelled: "gray",
-  queued: "gray",
-};
-
-/** A status as a coloured label; the text carries the meaning, the colour only helps scanning. */
-export function StatusBadge({ status }: { status: string }) {
+/** A status or outcome as a coloured label (colours: status-colors.ts); the text carries the meaning, the colour only helps scanning. */
+export function StatusBadge({ status }: { status: StatusName | (string & {}) }) {
+  // Plain strings come from raw SQL (the trace page's ::text casts) of the same enums; an unknown one is gray.
+  const color = isStatusName(status) ? STATUS_COLORS[status] : "gray";
+  // Dark text on the status's tint: even the darkest shade of a hue reads below WCAG AA (4.5:1) on its own tint at badge size.
   return (
-    <Badge color={STATUS_COLORS[status] ?? "gray"} variant="light" radius="sm" tt="none" className={`badge badge-${status}`}>
+    <Badge color={color} c="dark.7" variant="light" radius="sm" tt="none" miw="max-content" className={`badge badge-${status}`}>
       {status.replace("_", " ")}
     </Badge>
   );
@@ -366,7 +347,8 @@ export function ConfirmButton({
 
 // ───────────────────────────── numbers and tables ─────────────────────────────
 
-const TONE_COLOR = { ok: "green.8", warn: "orange.9", bad: "red.8" } as const;
+/** Tones dark enough for WCAG AA (4.5:1) on white: Mantine's green and orange shades are not. */
+const TONE_COLOR = { ok: "#1e6b30", warn: "#a84300", bad: "red.9" } as const;
 
 /** A labelled number on the overview (inside a <dl>). */
 export function Stat({ label, value, hint, tone }: { label: string; value: ReactNode; hint?: ReactNode; tone?: "ok" | "warn" | "bad" }) {
@@ -399,62 +381,6 @@ export function TableFrame({ label, minWidth = 720, children }: { label: string;
         {children}
       </Table>
     </Table.ScrollContainer>
-  );
-}
-
-export interface Column<Row> {
-  /** Column heading. */
-  header: ReactNode;
-  /** The cell of one row. */
-  cell: (row: Row) => ReactNode;
-  /** Keep the cell on one line (ids, times). */
-  nowrap?: boolean;
-  width?: number | string;
-}
-
-/**
- * A list as a table: columns declared once, the empty state when there are no rows. Rows scroll
- * sideways on narrow screens (see TableFrame).
- */
-export function DataTable<Row>({
-  label,
-  rows,
-  columns,
-  rowKey,
-  empty,
-  minWidth,
-}: {
-  label: string;
-  rows: readonly Row[];
-  columns: ReadonlyArray<Column<Row>>;
-  rowKey: (row: Row) => string;
-  empty: ReactNode;
-  minWidth?: number;
-}) {
-  if (rows.length === 0) return <EmptyState>{empty}</EmptyState>;
-  return (
-    <TableFrame label={label} minWidth={minWidth}>
-      <Table.Thead>
-        <Table.Tr>
-          {columns.map((c, i) => (
-            <Table.Th key={i} w={c.width}>
-              {c.header}
-            </Table.Th>
-          ))}
-        </Table.Tr>
-      </Table.Thead>
-      <Table.Tbody>
-        {rows.map((row) => (
-          <Table.Tr key={rowKey(row)}>
-            {columns.map((c, i) => (
-              <Table.Td key={i} style={c.nowrap ? { whiteSpace: "nowrap" } : undefined}>
-                {c.cell(row)}
-              </Table.Td>
-            ))}
-          </Table.Tr>
-        ))}
-      </Table.Tbody>
-    </TableFrame>
   );
 }
 

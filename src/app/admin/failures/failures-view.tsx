@@ -1,21 +1,75 @@
 "use client";
 
+import { Group, SegmentedControl, Text } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { AUDIT_REASON } from "../_components/audit-reason";
+import { DataTable, type Column } from "../_components/data-table";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
-import { ConfirmButton, formatCount, formatTime, plural, QueryError, ResultMessage, shortId, type Result } from "../_components/ui";
+import { useUrlFilter } from "../_components/use-url-filter";
+import { ConfirmButton, formatCount, formatTime, plural, ResultMessage, shortId, type Result } from "../_components/ui";
+import { FAILURE_SOURCES, failuresUrlFilter, groupsInput } from "./filter-params";
 
-type Group = AdminOutputs["failures"]["groups"][number];
+type FailureGroup = AdminOutputs["failures"]["groups"][number];
+
+function columns(canAct: boolean, onResult: (r: Result) => void): Array<Column<FailureGroup>> {
+  return [
+    { header: "Where", cell: (g) => (g.source === "outbox" ? "outbox" : "sagas") },
+    {
+      header: "Error",
+      cell: (g) => (
+        <>
+          <strong>{g.errorClass}</strong>: {g.message || "(no message)"}
+          {g.frame && (
+            <div>
+              at <code>{g.frame}</code>
+            </div>
+          )}
+        </>
+      ),
+    },
+    {
+      header: "Count",
+      cell: (g) => (
+        <>
+          {formatCount(g.count)}
+          <Text size="xs" c="dimmed">
+            {Object.entries(g.byStatus)
+              .map(([status, n]) => `${formatCount(n)} ${status}`)
+              .join(", ")}
+          </Text>
+        </>
+      ),
+    },
+    { header: "First seen", cell: (g) => formatTime(g.firstSeen), nowrap: true },
+    { header: "Last seen", cell: (g) => formatTime(g.lastSeen), nowrap: true },
+    { header: "Types", cell: (g) => g.types.join(", ") },
+    {
+      header: "Sample",
+      cell: (g) =>
+        g.source === "outbox" ? (
+          <>
+            <Link href={`/admin/outbox/${g.sample.id}`}>event {shortId(g.sample.id)}</Link>
+            {" · "}
+            <Link href={`/admin/outbox?fingerprint=${g.fingerprint}`}>all {formatCount(g.count)}</Link>
+          </>
+        ) : (
+          <Link href={`/admin/sagas/${g.sample.id}`}>saga {shortId(g.sample.id)}</Link>
+        ),
+    },
+    { header: "Actions", show: canAct, cell: (g) => <GroupActions group={g} onResult={onResult} /> },
+  ];
+}
 
 /** Failures grouped by cause (error fingerprint): one row per cause, with a retry or discard for all of it. */
 export function FailuresView({ canAct }: { canAct: boolean }) {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
-  const groups = useQuery({ ...trpc.admin.failures.groups.queryOptions({}), refetchInterval });
+  const { filter, setFilter } = useUrlFilter(failuresUrlFilter);
+  const groups = useQuery({ ...trpc.admin.failures.groups.queryOptions(groupsInput(filter)), refetchInterval });
   const [result, setResult] = useState<Result>(null);
   return (
     <>
@@ -25,75 +79,35 @@ export function FailuresView({ canAct }: { canAct: boolean }) {
         Failed and dead events and failed sagas, grouped by their error: the class, the message with ids and numbers taken out, and the first frame of our
         own code. Fix the cause, then retry the whole group.
       </p>
-      <ResultMessage result={result} />
-      {groups.isError && <QueryError what="failure groups" error={groups.error} onRetry={groups.refetch} />}
-      {groups.isPending ? (
-        <p>Loading failure groups…</p>
-      ) : groups.data && groups.data.length === 0 ? (
-        <p>No failures: no failed or dead event and no failed saga.</p>
-      ) : (
-        <table aria-label="Failure groups">
-          <thead>
-            <tr>
-              <th>Where</th>
-              <th>Error</th>
-              <th>Count</th>
-              <th>First seen</th>
-              <th>Last seen</th>
-              <th>Types</th>
-              <th>Sample</th>
-              {canAct && <th>Actions</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {groups.data?.map((g) => (
-              <tr key={`${g.source}:${g.fingerprint}`} aria-label={`Failure group ${g.errorClass}: ${g.message}`}>
-                <td>{g.source === "outbox" ? "outbox" : "sagas"}</td>
-                <td>
-                  <strong>{g.errorClass}</strong>: {g.message || "(no message)"}
-                  {g.frame && (
-                    <div>
-                      at <code>{g.frame}</code>
-                    </div>
-                  )}
-                </td>
-                <td>
-                  {formatCount(g.count)}
-                  <div>
-                    {Object.entries(g.byStatus)
-                      .map(([status, n]) => `${formatCount(n)} ${status}`)
-                      .join(", ")}
-                  </div>
-                </td>
-                <td>{formatTime(g.firstSeen)}</td>
-                <td>{formatTime(g.lastSeen)}</td>
-                <td>{g.types.join(", ")}</td>
-                <td>
-                  {g.source === "outbox" ? (
-                    <>
-                      <Link href={`/admin/outbox/${g.sample.id}`}>event {shortId(g.sample.id)}</Link>
-                      {" · "}
-                      <Link href={`/admin/outbox?fingerprint=${g.fingerprint}`}>all {formatCount(g.count)}</Link>
-                    </>
-                  ) : (
-                    <Link href={`/admin/sagas/${g.sample.id}`}>saga {shortId(g.sample.id)}</Link>
-                  )}
-                </td>
-                {canAct && (
-                  <td>
-                    <GroupActions group={g} onResult={setResult} />
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      <SegmentedControl
+        aria-label="Show failures of"
+        data={[{ value: "", label: "All" }, ...FAILURE_SOURCES]}
+        value={filter.source ?? ""}
+        onChange={(v) => setFilter(v ? { source: v as NonNullable<typeof filter.source> } : {})}
+        mb="sm"
+      />
+      {filter.fingerprint && (
+        <Text size="sm" mb="sm">
+          Showing one failure group. <Link href={filter.source ? `/admin/failures?source=${filter.source}` : "/admin/failures"}>Show every group</Link>
+        </Text>
       )}
+      <ResultMessage result={result} />
+      <DataTable
+        label="Failure groups"
+        what="failure groups"
+        query={groups}
+        rows={groups.data?.filter((g) => !filter.fingerprint || g.fingerprint === filter.fingerprint)}
+        columns={columns(canAct, setResult)}
+        rowKey={(g) => `${g.source}:${g.fingerprint}`}
+        rowProps={(g) => ({ "aria-label": `Failure group ${g.errorClass}: ${g.message}` })}
+        empty={filter.source ? `No ${filter.source === "outbox" ? "failed or dead event" : "failed saga"}.` : "No failures: no failed or dead event and no failed saga."}
+        minWidth={960}
+      />
     </>
   );
 }
 
-function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result) => void }) {
+function GroupActions({ group, onResult }: { group: FailureGroup; onResult: (r: Result) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.admin.pathKey() });
@@ -102,7 +116,7 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
   const what = `${group.errorClass}: ${group.message}`;
   const input = { source: group.source, fingerprint: group.fingerprint };
   return (
-    <div>
+    <Group gap={6} wrap="nowrap">
       <ConfirmButton
         reason={AUDIT_REASON}
         label="Retry group…"
@@ -125,7 +139,7 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
         <p>
           <code>{what}</code>
         </p>
-      </ConfirmButton>{" "}
+      </ConfirmButton>
       {group.source === "outbox" && (
         <ConfirmButton
           reason={AUDIT_REASON}
@@ -151,6 +165,6 @@ function GroupActions({ group, onResult }: { group: Group; onResult: (r: Result)
           </p>
         </ConfirmButton>
       )}
-    </div>
+    </Group>
   );
 }

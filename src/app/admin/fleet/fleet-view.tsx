@@ -5,7 +5,8 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminInputs, AdminOutputs } from "../_components/types";
-import { ConfirmButton, formatCount, formatDuration, formatTime, plural, QueryError, ResultMessage, Stat, StatusBadge, type Result } from "../_components/ui";
+import { DataTable, type Column } from "../_components/data-table";
+import { ConfirmButton, formatCount, formatDuration, formatTime, plural, LoadingState, QueryError, ResultMessage, Stat, StatusBadge, type Result } from "../_components/ui";
 
 type Fleet = AdminOutputs["fleet"]["list"];
 /** Only pausable queues get a button (`q.pausable`), so their names are of this type. */
@@ -26,7 +27,7 @@ export function FleetView({ canAct }: { canAct: boolean }) {
       </div>
       <ResultMessage result={result} />
       {fleet.isError && <QueryError what="the fleet" error={fleet.error} onRetry={fleet.refetch} />}
-      {fleet.isPending && <p className="muted">Loading the fleet…</p>}
+      {fleet.isPending && <LoadingState what="the fleet" />}
       {fleet.data && (
         <>
           <Summary fleet={fleet.data} />
@@ -59,135 +60,98 @@ function Summary({ fleet }: { fleet: Fleet }) {
   );
 }
 
+type Queue = Fleet["queues"][number];
+type Worker = Fleet["workers"][number];
+
+const count = (n: number | undefined) => (n === undefined ? "—" : formatCount(n));
+const COUNT_COLUMNS = (["waiting", "prioritized", "active", "delayed", "failed", "completed"] as const).map(
+  (k): Column<Queue> => ({ header: k[0]!.toUpperCase() + k.slice(1), cell: (q) => count(q.counts?.[k]) }),
+);
+
 function QueueTable({ fleet, canAct, onResult }: { fleet: Fleet; canAct: boolean; onResult: (r: Result) => void }) {
+  const columns: Array<Column<Queue>> = [
+    { header: "Queue", cell: (q) => <code>{q.name}</code> },
+    {
+      header: "State",
+      cell: (q) => (
+        <>
+          <StatusBadge status={q.desiredPaused ? "paused" : "running"} />
+          {q.paused !== null && q.paused !== q.desiredPaused && <small className="warn"> Redis says {q.paused ? "paused" : "running"}: the workers re-apply it on their next beat</small>}
+          {q.changedAt && <small className="muted"> since {formatTime(q.changedAt)}</small>}
+        </>
+      ),
+    },
+    ...COUNT_COLUMNS,
+    { header: "", label: "Actions", show: canAct, cell: (q) => <QueueAction queue={q} onResult={onResult} /> },
+  ];
+  return <DataTable label="Queues" what="queues" rows={fleet.queues} columns={columns} rowKey={(q) => q.name} empty="No queue is known." />;
+}
+
+/** Pause or resume one queue, behind a confirm. */
+function QueueAction({ queue: q, onResult }: { queue: Queue; onResult: (r: Result) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const onSettled = () => queryClient.invalidateQueries({ queryKey: trpc.admin.fleet.pathKey() });
   const pause = useMutation(trpc.admin.fleet.pauseQueue.mutationOptions({ onSettled }));
   const resume = useMutation(trpc.admin.fleet.resumeQueue.mutationOptions({ onSettled }));
-  const count = (n: number | undefined) => (n === undefined ? "—" : formatCount(n));
+  if (!q.pausable) return <small className="muted">not pausable</small>;
+  const resuming = q.desiredPaused;
+  const verb = resuming ? "Resume" : "Pause";
   return (
-    <div className="table-wrap">
-      <table aria-label="Queues">
-        <thead>
-          <tr>
-            <th>Queue</th>
-            <th>State</th>
-            <th>Waiting</th>
-            <th>Prioritized</th>
-            <th>Active</th>
-            <th>Delayed</th>
-            <th>Failed</th>
-            <th>Completed</th>
-            {canAct && <th aria-label="Actions" />}
-          </tr>
-        </thead>
-        <tbody>
-          {fleet.queues.map((q) => (
-            <tr key={q.name}>
-              <td>
-                <code>{q.name}</code>
-              </td>
-              <td>
-                <StatusBadge status={q.desiredPaused ? "paused" : "running"} />
-                {q.paused !== null && q.paused !== q.desiredPaused && <small className="warn"> Redis says {q.paused ? "paused" : "running"}: the workers re-apply it on their next beat</small>}
-                {q.changedAt && <small className="muted"> since {formatTime(q.changedAt)}</small>}
-              </td>
-              <td>{count(q.counts?.waiting)}</td>
-              <td>{count(q.counts?.prioritized)}</td>
-              <td>{count(q.counts?.active)}</td>
-              <td>{count(q.counts?.delayed)}</td>
-              <td>{count(q.counts?.failed)}</td>
-              <td>{count(q.counts?.completed)}</td>
-              {canAct && (
-                <td>
-                  {!q.pausable ? (
-                    <small className="muted">not pausable</small>
-                  ) : q.desiredPaused ? (
-                    <ConfirmButton
-                      label="Resume"
-                      title={`Resume queue ${q.name}`}
-                      confirmLabel={`Resume ${q.name}`}
-                      pendingLabel="Resuming…"
-                      onOpen={() => onResult(null)}
-                      onConfirm={async () => {
-                        const r = await resume.mutateAsync({ queue: q.name as PausableQueue });
-                        onResult({ kind: "ok", text: `Queue ${r.queue} resumed${r.appliedNow ? "" : " (Redis did not answer: the workers resume it when it is back)"}.` });
-                      }}
-                    >
-                      <p>
-                        Let workers take jobs from <code>{q.name}</code> again?
-                      </p>
-                    </ConfirmButton>
-                  ) : (
-                    <ConfirmButton
-                      label="Pause"
-                      title={`Pause queue ${q.name}`}
-                      confirmLabel={`Pause ${q.name}`}
-                      pendingLabel="Pausing…"
-                      danger
-                      onOpen={() => onResult(null)}
-                      onConfirm={async () => {
-                        const r = await pause.mutateAsync({ queue: q.name as PausableQueue });
-                        onResult({ kind: "ok", text: `Queue ${r.queue} paused${r.appliedNow ? "" : " (Redis did not answer: the workers pause it when it is back)"}.` });
-                      }}
-                    >
-                      <p>
-                        Stop workers from starting jobs of <code>{q.name}</code> ({plural(q.counts?.waiting ?? 0, "job")} waiting)? Running jobs finish; new ones wait
-                        until it is resumed. The pause is kept in PostgreSQL, so it holds even if Redis restarts empty.
-                      </p>
-                    </ConfirmButton>
-                  )}
-                </td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <ConfirmButton
+      label={verb}
+      title={`${verb} queue ${q.name}`}
+      confirmLabel={`${verb} ${q.name}`}
+      pendingLabel={resuming ? "Resuming…" : "Pausing…"}
+      danger={!resuming}
+      onOpen={() => onResult(null)}
+      onConfirm={async () => {
+        const r = await (resuming ? resume : pause).mutateAsync({ queue: q.name as PausableQueue });
+        const later = resuming ? "resume" : "pause";
+        onResult({ kind: "ok", text: `Queue ${r.queue} ${resuming ? "resumed" : "paused"}${r.appliedNow ? "" : ` (Redis did not answer: the workers ${later} it when it is back)`}.` });
+      }}
+    >
+      {resuming ? (
+        <p>
+          Let workers take jobs from <code>{q.name}</code> again?
+        </p>
+      ) : (
+        <p>
+          Stop workers from starting jobs of <code>{q.name}</code> ({plural(q.counts?.waiting ?? 0, "job")} waiting)? Running jobs finish; new ones wait until it
+          is resumed. The pause is kept in PostgreSQL, so it holds even if Redis restarts empty.
+        </p>
+      )}
+    </ConfirmButton>
   );
 }
 
+const WORKER_COLUMNS: Array<Column<Worker>> = [
+  { header: "Status", cell: (w) => <StatusBadge status={w.status} /> },
+  { header: "Host", cell: (w) => w.host, nowrap: true },
+  { header: "PID", cell: (w) => w.pid },
+  { header: "Version", cell: (w) => w.version },
+  { header: "Started", cell: (w) => formatTime(w.startedAt), nowrap: true },
+  { header: "Last beat", cell: (w) => `${formatDuration(w.sinceLastBeatMs)} ago`, nowrap: true },
+  { header: "Jobs in flight", cell: (w) => formatCount(w.jobsInFlight) },
+  {
+    header: "Concurrency",
+    cell: (w) =>
+      Object.entries(w.concurrency as Record<string, number>)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", "),
+  },
+  { header: "Components", cell: (w) => w.components.join(", ") },
+];
+
 function WorkerTable({ fleet }: { fleet: Fleet }) {
-  if (fleet.workers.length === 0) return <p className="empty">No worker has registered yet: start one with npm run worker.</p>;
   return (
-    <div className="table-wrap">
-      <table aria-label="Worker processes">
-        <thead>
-          <tr>
-            <th>Status</th>
-            <th>Host</th>
-            <th>PID</th>
-            <th>Version</th>
-            <th>Started</th>
-            <th>Last beat</th>
-            <th>Jobs in flight</th>
-            <th>Concurrency</th>
-            <th>Components</th>
-          </tr>
-        </thead>
-        <tbody>
-          {fleet.workers.map((w) => (
-            <tr key={w.id}>
-              <td>
-                <StatusBadge status={w.status} />
-              </td>
-              <td className="nowrap">{w.host}</td>
-              <td>{w.pid}</td>
-              <td>{w.version}</td>
-              <td className="nowrap">{formatTime(w.startedAt)}</td>
-              <td className="nowrap">{formatDuration(w.sinceLastBeatMs)} ago</td>
-              <td>{formatCount(w.jobsInFlight)}</td>
-              <td className="small">
-                {Object.entries(w.concurrency as Record<string, number>)
-                  .map(([k, v]) => `${k} ${v}`)
-                  .join(", ")}
-              </td>
-              <td className="small">{w.components.join(", ")}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      label="Worker processes"
+      what="worker processes"
+      rows={fleet.workers}
+      columns={WORKER_COLUMNS}
+      rowKey={(w) => w.id}
+      empty="No worker has registered yet: start one with npm run worker."
+    />
   );
 }

@@ -1,6 +1,6 @@
 "use client";
 
-import { Table } from "@mantine/core";
+import { Group, Select, TextInput } from "@mantine/core";
 import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -8,13 +8,16 @@ import { useTRPC } from "~/trpc/react";
 import { traceHref } from "../trace/trace-links";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
-import { RECORDS_PAGE, type AdminInputs, type AdminOutputs } from "../_components/types";
+import { RECORDS_PAGE, type AdminOutputs } from "../_components/types";
 import { AUDIT_REASON } from "../_components/audit-reason";
-import { ConfirmButton, formatCount, formatEstimate, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result, TableFrame } from "../_components/ui";
-import { LoadMore } from "~/app/_components/load-more";
+import { DataTable, type Column } from "../_components/data-table";
+import { FilterForm, useDraft } from "../_components/filter-form";
+import { useUrlFilter } from "../_components/use-url-filter";
+import { ConfirmButton, formatCount, formatEstimate, formatPercent, formatTime, JsonBlock, plural, QueryError, ResultMessage, shortId, Stat, StatusBadge, type Result } from "../_components/ui";
+import { idempotencyUrlFilter, RECORD_STATES, recordsSearch, statsInput, type IdempotencyFilter } from "./filter-params";
 
-
-type RecordSearch = Omit<AdminInputs["idempotency"]["records"], "cursor" | "limit">;
+type IdempotencyRecord = AdminOutputs["idempotency"]["records"]["items"][number];
+type ProcedureStats = AdminOutputs["idempotency"]["stats"]["byProcedure"][number];
 
 const COUNTERS: Array<{ key: keyof AdminOutputs["idempotency"]["stats"]["counters"]; label: string; help: string }> = [
   { key: "requests", label: "Keyed requests", help: "mutations that carried a valid key" },
@@ -29,25 +32,70 @@ const COUNTERS: Array<{ key: keyof AdminOutputs["idempotency"]["stats"]["counter
 ];
 
 const WINDOWS = [
-  { label: "All time", hours: undefined },
-  { label: "Last hour", hours: 1 },
-  { label: "Last 24 hours", hours: 24 },
-  { label: "Last 7 days", hours: 168 },
+  { label: "All time", value: "" },
+  { label: "Last hour", value: "1" },
+  { label: "Last 24 hours", value: "24" },
+  { label: "Last 7 days", value: "168" },
 ];
 
-/** `initialKey`: the records of one key (/admin/idempotency?key=…, the console search's link). */
-export function IdempotencyView({ canAct, initialKey }: { canAct: boolean; initialKey?: string }) {
+const RECORD_COLUMNS: Array<Column<IdempotencyRecord>> = [
+  { header: "Created", cell: (r) => formatTime(r.createdAt), muted: true, nowrap: true },
+  {
+    header: "Key",
+    cell: (r) => (
+      <>
+        <code className="key">{r.key}</code> <Link href={traceHref("idempotency", r.id)}>trace</Link>
+      </>
+    ),
+  },
+  { header: "Procedure", cell: (r) => r.procedure },
+  { header: "User", muted: true, cell: (r) => <span title={r.userId}>{r.userId === "anon" ? "anonymous" : shortId(r.userId)}</span> },
+  {
+    header: "State",
+    cell: (r) => (
+      <>
+        <StatusBadge status={r.state} />
+        {r.state === "in_progress" && r.leaseUntil && <div className="muted small">lease until {formatTime(r.leaseUntil)}</div>}
+      </>
+    ),
+  },
+  { header: "Status", cell: (r) => r.responseStatus ?? "—" },
+  { header: "Expires", cell: (r) => formatTime(r.expiresAt), muted: true, nowrap: true },
+  {
+    header: "Stored result",
+    cell: (r) =>
+      r.outcome ? (
+        <details>
+          <summary>{r.outcome.type === "data" ? "data" : `error ${r.outcome.code}`}</summary>
+          <JsonBlock value={r.outcome.type === "data" ? r.outcome.data : r.outcome} label={`Stored result of ${r.key}`} />
+        </details>
+      ) : (
+        <span className="muted">none yet</span>
+      ),
+  },
+];
+
+const PROCEDURE_COLUMNS: Array<Column<ProcedureStats>> = [
+  { header: "Procedure", cell: (p) => p.procedure },
+  { header: "Requests", cell: (p) => formatCount(p.requests) },
+  { header: "Replayed", cell: (p) => formatCount(p.replayed) },
+  { header: "Hit rate", cell: (p) => formatPercent(p.hitRate) },
+  { header: "Conflicts", cell: (p) => formatCount(p.conflicts) },
+  { header: "Mismatches", cell: (p) => formatCount(p.mismatches) },
+  { header: "Released", cell: (p) => formatCount(p.released) },
+];
+
+export function IdempotencyView({ canAct }: { canAct: boolean }) {
   const trpc = useTRPC();
   useLiveUpdates(["idempotency"]);
   const refetchInterval = useRefetchInterval();
-  const [hours, setHours] = useState<number | undefined>(undefined);
-  const [search, setSearch] = useState<RecordSearch>(initialKey ? { key: initialKey } : {});
-  const stats = useQuery({ ...trpc.admin.idempotency.stats.queryOptions(hours === undefined ? {} : { hours }), refetchInterval });
+  const { filter, setFilter, key } = useUrlFilter(idempotencyUrlFilter);
+  const search = recordsSearch(filter);
+  const stats = useQuery({ ...trpc.admin.idempotency.stats.queryOptions(statsInput(filter)), refetchInterval });
   const records = useInfiniteQuery({
     ...trpc.admin.idempotency.records.infiniteQueryOptions({ ...search, limit: RECORDS_PAGE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
     refetchInterval,
   });
-  const items = records.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
     <>
@@ -58,16 +106,14 @@ export function IdempotencyView({ canAct, initialKey }: { canAct: boolean; initi
       <section className="panel" aria-labelledby="idem-stats">
         <div className="row panel-head">
           <h2 id="idem-stats">Counters</h2>
-          <label className="inline">
-            Window
-            <select value={hours ?? ""} onChange={(e) => setHours(e.target.value ? Number(e.target.value) : undefined)}>
-              {WINDOWS.map((w) => (
-                <option key={w.label} value={w.hours ?? ""}>
-                  {w.label}
-                </option>
-              ))}
-            </select>
-          </label>
+          <Select
+            label="Window"
+            data={WINDOWS}
+            value={filter.hours === undefined ? "" : String(filter.hours)}
+            onChange={(v) => setFilter({ ...filter, hours: v ? Number(v) : undefined })}
+            allowDeselect={false}
+            w={180}
+          />
         </div>
         {stats.isError && <QueryError what="idempotency stats" error={stats.error} onRetry={stats.refetch} />}
         {stats.isPending ? <p className="muted">Loading counters…</p> : stats.data && <StatsBlock stats={stats.data} />}
@@ -76,61 +122,16 @@ export function IdempotencyView({ canAct, initialKey }: { canAct: boolean; initi
 
       <section className="panel" aria-labelledby="idem-records">
         <h2 id="idem-records">Records</h2>
-        <SearchForm onSearch={setSearch} initialKey={initialKey} />
-        {records.isError && <QueryError what="idempotency records" error={records.error} onRetry={records.refetch} />}
-        {records.isPending ? (
-          <p className="muted">Loading records…</p>
-        ) : items.length === 0 ? (
-          <p className="empty">{search.key ? `No record has the key “${search.key}” (it may have expired and been cleaned up).` : "No record matches."}</p>
-        ) : (
-          <div className="table-wrap">
-<TableFrame label="Idempotency records">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Key</Table.Th>
-                <Table.Th>Procedure</Table.Th>
-                <Table.Th>User</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>Stored result</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {items.map((r) => (
-                <Table.Tr key={r.id}>
-                  <Table.Td className="muted nowrap">{formatTime(r.createdAt)}</Table.Td>
-                  <Table.Td>
-                    <code className="key">{r.key}</code> <Link href={traceHref("idempotency", r.id)}>trace</Link>
-                  </Table.Td>
-                  <Table.Td>{r.procedure}</Table.Td>
-                  <Table.Td className="muted" title={r.userId}>
-                    {r.userId === "anon" ? "anonymous" : shortId(r.userId)}
-                  </Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={r.state} />
-                    {r.state === "in_progress" && r.leaseUntil && <div className="muted small">lease until {formatTime(r.leaseUntil)}</div>}
-                  </Table.Td>
-                  <Table.Td>{r.responseStatus ?? "—"}</Table.Td>
-                  <Table.Td className="muted nowrap">{formatTime(r.expiresAt)}</Table.Td>
-                  <Table.Td>
-                    {r.outcome ? (
-                      <details>
-                        <summary>{r.outcome.type === "data" ? "data" : `error ${r.outcome.code}`}</summary>
-                        <JsonBlock value={r.outcome.type === "data" ? r.outcome.data : r.outcome} label={`Stored result of ${r.key}`} />
-                      </details>
-                    ) : (
-                      <span className="muted">none yet</span>
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </TableFrame>
-</div>
-        )}
-        <LoadMore query={records} />
+        <RecordSearchForm key={key} initial={filter} onSearch={setFilter} />
+        <DataTable
+          label="Idempotency records"
+          what="idempotency records"
+          query={records}
+          rows={records.data?.pages.flatMap((p) => p.items)}
+          columns={RECORD_COLUMNS}
+          rowKey={(r) => r.id}
+          empty={search.key ? `No record has the key “${search.key}” (it may have expired and been cleaned up).` : "No record matches."}
+        />
       </section>
     </>
   );
@@ -153,85 +154,37 @@ function StatsBlock({ stats }: { stats: AdminOutputs["idempotency"]["stats"] }) 
         <Stat label="Expired" value={formatEstimate(stats.records.expired, stats.records.estimated.includes("expired"))} hint="awaiting clean-up" />
       </dl>
       {stats.byProcedure.length > 0 && (
-        <TableFrame label="Idempotency by procedure">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Procedure</Table.Th>
-              <Table.Th>Requests</Table.Th>
-              <Table.Th>Replayed</Table.Th>
-              <Table.Th>Hit rate</Table.Th>
-              <Table.Th>Conflicts</Table.Th>
-              <Table.Th>Mismatches</Table.Th>
-              <Table.Th>Released</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {stats.byProcedure.map((p) => (
-              <Table.Tr key={p.procedure}>
-                <Table.Td>{p.procedure}</Table.Td>
-                <Table.Td>{formatCount(p.requests)}</Table.Td>
-                <Table.Td>{formatCount(p.replayed)}</Table.Td>
-                <Table.Td>{formatPercent(p.hitRate)}</Table.Td>
-                <Table.Td>{formatCount(p.conflicts)}</Table.Td>
-                <Table.Td>{formatCount(p.mismatches)}</Table.Td>
-                <Table.Td>{formatCount(p.released)}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </TableFrame>
+        <DataTable label="Idempotency by procedure" what="procedures" rows={stats.byProcedure} columns={PROCEDURE_COLUMNS} rowKey={(p) => p.procedure} empty={null} />
       )}
     </>
   );
 }
 
-function SearchForm({ onSearch, initialKey }: { onSearch: (s: RecordSearch) => void; initialKey?: string }) {
-  const [key, setKey] = useState(initialKey ?? "");
-  const [procedure, setProcedure] = useState("");
-  const [state, setState] = useState<"" | "in_progress" | "completed">("");
+/** The records search; the counters' window is kept as it is. */
+function RecordSearchForm({ initial, onSearch }: { initial: IdempotencyFilter; onSearch: (f: IdempotencyFilter) => void }) {
+  const { draft, set, text, reset } = useDraft(initial);
   return (
-    <form
-      className="row filters"
-      aria-label="Search idempotency records"
-      onSubmit={(e) => {
-        e.preventDefault();
-        onSearch({
-          ...(key.trim() ? { key: key.trim() } : {}),
-          ...(procedure.trim() ? { procedure: procedure.trim() } : {}),
-          ...(state ? { state } : {}),
-        });
+    <FilterForm
+      label="Search idempotency records"
+      applyLabel="Search"
+      onApply={() => onSearch(draft)}
+      onClear={() => {
+        reset();
+        onSearch({ hours: initial.hours });
       }}
     >
-      <label>
-        Idempotency key
-        <input value={key} onChange={(e) => setKey(e.target.value)} placeholder="exact key" maxLength={255} />
-      </label>
-      <label>
-        Procedure
-        <input value={procedure} onChange={(e) => setProcedure(e.target.value)} placeholder="e.g. files.rename" />
-      </label>
-      <label>
-        State
-        <select value={state} onChange={(e) => setState(e.target.value as typeof state)}>
-          <option value="">Any</option>
-          <option value="in_progress">In progress</option>
-          <option value="completed">Completed</option>
-        </select>
-      </label>
-      <button type="submit" className="primary">
-        Search
-      </button>
-      <button
-        type="button"
-        onClick={() => {
-          setKey("");
-          setProcedure("");
-          setState("");
-          onSearch({});
-        }}
-      >
-        Clear
-      </button>
-    </form>
+      <Group gap="sm" align="flex-end">
+        <TextInput label="Idempotency key" placeholder="exact key" maxLength={255} {...text("key")} />
+        <TextInput label="Procedure" placeholder="e.g. files.rename" maxLength={200} {...text("procedure")} />
+        <Select
+          label="State"
+          data={[{ value: "", label: "Any" }, ...RECORD_STATES.map((s) => ({ value: s, label: s === "in_progress" ? "In progress" : "Completed" }))]}
+          value={draft.state ?? ""}
+          onChange={(v) => set("state", (v || undefined) as IdempotencyFilter["state"])}
+          allowDeselect={false}
+        />
+      </Group>
+    </FilterForm>
   );
 }
 

@@ -1,53 +1,66 @@
 "use client";
 
-import { Table } from "@mantine/core";
+import { Group, Text, TextInput } from "@mantine/core";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
-import { FILE_EVENT_TYPES, OUTBOX_STATUSES, PAGE_SIZE, type OutboxFilter, type OutboxStatus } from "../_components/types";
+import { OUTBOX_STATUSES, PAGE_SIZE, type AdminOutputs, type OutboxFilter } from "../_components/types";
 import { AUDIT_REASON } from "../_components/audit-reason";
-import { ConfirmButton, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result, TableFrame } from "../_components/ui";
+import { DataTable, type Column } from "../_components/data-table";
+import { FilterForm, StatusChecks, useDraft } from "../_components/filter-form";
+import { useUrlFilter } from "../_components/use-url-filter";
+import { ConfirmButton, formatTime, plural, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
 import { EventActions } from "./event-actions";
-import { LoadMore } from "~/app/_components/load-more";
+import { describeFilter, KNOWN_EVENT_TYPES, outboxUrlFilter } from "./filter-params";
 
-const KNOWN_TYPES = FILE_EVENT_TYPES;
+type OutboxEvent = AdminOutputs["outbox"]["list"]["items"][number];
 
-export function describeFilter(f: OutboxFilter) {
-  const parts = [
-    f.status?.length ? `status ${f.status.join(" or ")}` : null,
-    f.type ? `type ${f.type}` : null,
-    f.aggregateType ? `aggregate ${f.aggregateType}${f.aggregateId ? `:${f.aggregateId}` : ""}` : null,
-    f.errorContains ? `error contains “${f.errorContains}”` : null,
-  ].filter(Boolean);
-  return parts.length ? parts.join(", ") : "no filter (all events)";
+function columns(canAct: boolean, onResult: (r: Result) => void): Array<Column<OutboxEvent>> {
+  return [
+    { header: "Created", cell: (e) => formatTime(e.createdAt), muted: true, nowrap: true },
+    { header: "Type", cell: (e) => e.eventType, href: (e) => `/admin/outbox/${e.id}`, linkLabel: (e) => `Event ${e.eventType} ${e.id}` },
+    {
+      header: "Aggregate",
+      nowrap: true,
+      cell: (e) => (
+        <>
+          {e.aggregateType}:{shortId(e.aggregateId)}{" "}
+          <Text span c="dimmed" size="sm">
+            #{e.aggregateSeq}
+          </Text>
+        </>
+      ),
+    },
+    { header: "Status", cell: (e) => <StatusBadge status={e.status} /> },
+    { header: "Attempts", cell: (e) => `${e.attempts}/${e.maxAttempts}` },
+    {
+      header: "Published / next attempt",
+      muted: true,
+      nowrap: true,
+      cell: (e) => (e.publishedAt ? formatTime(e.publishedAt) : e.status === "pending" || e.status === "failed" ? `next ${formatTime(e.nextAttemptAt)}` : "—"),
+    },
+    { header: "Last error", cell: (e) => e.lastError ?? "", clip: (e) => e.lastError ?? undefined },
+    {
+      header: "",
+      label: "Actions",
+      cell: (e) => (canAct ? <EventActions event={e} onResult={onResult} /> : <Link href={`/admin/outbox/${e.id}`}>Details</Link>),
+    },
+  ];
 }
 
-/** Keep the filter in the address bar (shareable, survives reload) without a server round trip. */
-function syncUrl(f: OutboxFilter) {
-  const params = new URLSearchParams();
-  if (f.status?.length) params.set("status", f.status.join(","));
-  if (f.type) params.set("type", f.type);
-  if (f.aggregateType) params.set("aggregateType", f.aggregateType);
-  if (f.aggregateId) params.set("aggregateId", f.aggregateId);
-  if (f.errorContains) params.set("error", f.errorContains);
-  const query = params.toString();
-  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
-}
-
-export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFilter; canAct: boolean }) {
+export function OutboxView({ canAct }: { canAct: boolean }) {
   const trpc = useTRPC();
   useLiveUpdates(["outbox"]);
   const refetchInterval = useRefetchInterval();
-  const [filter, setFilter] = useState<OutboxFilter>(initialFilter);
+  const { filter, setFilter, key } = useUrlFilter(outboxUrlFilter);
   const [result, setResult] = useState<Result>(null);
   const list = useInfiniteQuery({
     ...trpc.admin.outbox.list.infiniteQueryOptions({ filter, limit: PAGE_SIZE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
     refetchInterval,
   });
-  const events = list.data?.pages.flatMap((p) => p.items) ?? [];
   const filtered = Object.keys(filter).length > 0;
 
   return (
@@ -57,164 +70,65 @@ export function OutboxView({ initialFilter, canAct }: { initialFilter: OutboxFil
         <RefreshBar queries={[list]} />
       </div>
       <section className="panel">
-        <FilterForm
+        <OutboxFilterForm
+          key={key}
           initial={filter}
           onApply={(f) => {
-            setFilter(f);
             setResult(null);
-            syncUrl(f);
+            setFilter(f);
           }}
         />
         {canAct && <RetryMatching filter={filter} onResult={setResult} />}
         <ResultMessage result={result} />
       </section>
       <section className="panel">
-        {list.isError && <QueryError what="outbox events" error={list.error} onRetry={list.refetch} />}
-        {list.isPending ? (
-          <p className="muted">Loading events…</p>
-        ) : events.length === 0 ? (
-          <p className="empty">{filtered ? `No event matches ${describeFilter(filter)}.` : "The outbox is empty: no event has been written yet."}</p>
-        ) : (
-          <div className="table-wrap">
-<TableFrame label="Outbox events">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Type</Table.Th>
-                <Table.Th>Aggregate</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Attempts</Table.Th>
-                <Table.Th>Published / next attempt</Table.Th>
-                <Table.Th>Last error</Table.Th>
-                <Table.Th aria-label="Actions" />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {events.map((e) => (
-                <Table.Tr key={e.id} data-event-id={e.id}>
-                  <Table.Td className="muted nowrap">{formatTime(e.createdAt)}</Table.Td>
-                  <Table.Td>
-                    <Link href={`/admin/outbox/${e.id}`} aria-label={`Event ${e.eventType} ${e.id}`}>
-                      {e.eventType}
-                    </Link>
-                  </Table.Td>
-                  <Table.Td className="nowrap">
-                    {e.aggregateType}:{shortId(e.aggregateId)} <span className="muted">#{e.aggregateSeq}</span>
-                  </Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={e.status} />
-                  </Table.Td>
-                  <Table.Td>
-                    {e.attempts}/{e.maxAttempts}
-                  </Table.Td>
-                  <Table.Td className="muted nowrap">
-                    {e.publishedAt ? formatTime(e.publishedAt) : e.status === "pending" || e.status === "failed" ? `next ${formatTime(e.nextAttemptAt)}` : "—"}
-                  </Table.Td>
-                  <Table.Td className="clip" title={e.lastError ?? undefined}>
-                    {e.lastError ?? ""}
-                  </Table.Td>
-                  <Table.Td>
-                    {canAct ? <EventActions event={e} onResult={setResult} /> : <Link href={`/admin/outbox/${e.id}`}>Details</Link>}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </TableFrame>
-</div>
-        )}
-        <LoadMore query={list} />
+        <DataTable
+          label="Outbox events"
+          what="outbox events"
+          query={list}
+          rows={list.data?.pages.flatMap((p) => p.items)}
+          columns={columns(canAct, setResult)}
+          rowKey={(e) => e.id}
+          rowProps={(e) => ({ "data-event-id": e.id })}
+          empty={filtered ? `No event matches ${describeFilter(filter)}.` : "The outbox is empty: no event has been written yet."}
+        />
       </section>
     </>
   );
 }
 
-function FilterForm({ initial, onApply }: { initial: OutboxFilter; onApply: (f: OutboxFilter) => void }) {
-  const [status, setStatus] = useState<OutboxStatus[]>(initial.status ?? []);
-  const [type, setType] = useState(initial.type ?? "");
-  const [aggregateType, setAggregateType] = useState(initial.aggregateType ?? "");
-  const [aggregateId, setAggregateId] = useState(initial.aggregateId ?? "");
-  const [error, setError] = useState(initial.errorContains ?? "");
+function OutboxFilterForm({ initial, onApply }: { initial: OutboxFilter; onApply: (f: OutboxFilter) => void }) {
+  const { draft, set, text, reset } = useDraft(initial);
   const [problem, setProblem] = useState<string | null>(null);
-
-  function apply(event: React.FormEvent) {
-    event.preventDefault();
-    if (aggregateId.trim() && !aggregateType.trim()) {
-      setProblem("Give the aggregate type with the aggregate id (e.g. file).");
-      return;
-    }
-    setProblem(null);
-    onApply({
-      ...(status.length ? { status } : {}),
-      ...(type.trim() ? { type: type.trim() } : {}),
-      ...(aggregateType.trim() ? { aggregateType: aggregateType.trim() } : {}),
-      ...(aggregateId.trim() ? { aggregateId: aggregateId.trim() } : {}),
-      ...(error.trim() ? { errorContains: error.trim() } : {}),
-    });
-  }
-
   return (
-    <form className="filters" onSubmit={apply} aria-label="Filter outbox events">
-      <fieldset className="row">
-        <legend>Status</legend>
-        {OUTBOX_STATUSES.map((s) => (
-          <label key={s} className="inline">
-            <input
-              type="checkbox"
-              checked={status.includes(s)}
-              onChange={(e) => setStatus((prev) => (e.target.checked ? [...prev, s] : prev.filter((x) => x !== s)))}
-            />
-            {s}
-          </label>
-        ))}
-      </fieldset>
-      <div className="row">
-        <label>
-          Event type
-          <input value={type} onChange={(e) => setType(e.target.value)} list="outbox-event-types" placeholder="e.g. file.uploaded" />
-        </label>
+    <FilterForm
+      label="Filter outbox events"
+      problem={problem}
+      onApply={() => {
+        if (draft.aggregateId?.trim() && !draft.aggregateType?.trim()) return setProblem("Give the aggregate type with the aggregate id (e.g. file).");
+        setProblem(null);
+        onApply(draft);
+      }}
+      onClear={() => {
+        reset();
+        setProblem(null);
+        onApply({});
+      }}
+    >
+      <StatusChecks statuses={OUTBOX_STATUSES} value={draft.status} onChange={(v) => set("status", v)} />
+      <Group gap="sm" align="flex-end">
+        {/* A native suggestion list: Mantine's Autocomplete labels its listbox too, so the label would name two elements. */}
+        <TextInput label="Event type" list="outbox-event-types" placeholder="e.g. file.uploaded" maxLength={100} {...text("type")} />
         <datalist id="outbox-event-types">
-          {KNOWN_TYPES.map((t) => (
+          {KNOWN_EVENT_TYPES.map((t) => (
             <option key={t} value={t} />
           ))}
         </datalist>
-        <label>
-          Aggregate type
-          <input value={aggregateType} onChange={(e) => setAggregateType(e.target.value)} placeholder="e.g. file" />
-        </label>
-        <label>
-          Aggregate id
-          <input value={aggregateId} onChange={(e) => setAggregateId(e.target.value)} placeholder="exact id" />
-        </label>
-        <label>
-          Error contains
-          <input value={error} onChange={(e) => setError(e.target.value)} placeholder="text in the last error" />
-        </label>
-      </div>
-      <div className="row">
-        <button type="submit" className="primary">
-          Apply filters
-        </button>
-        <button
-          type="button"
-          onClick={() => {
-            setStatus([]);
-            setType("");
-            setAggregateType("");
-            setAggregateId("");
-            setError("");
-            setProblem(null);
-            onApply({});
-          }}
-        >
-          Clear
-        </button>
-        {problem && (
-          <span role="alert" className="error">
-            {problem}
-          </span>
-        )}
-      </div>
-    </form>
+        <TextInput label="Aggregate type" placeholder="e.g. file" maxLength={100} {...text("aggregateType")} />
+        <TextInput label="Aggregate id" placeholder="exact id" maxLength={200} {...text("aggregateId")} />
+        <TextInput label="Error contains" placeholder="text in the last error" maxLength={200} {...text("errorContains")} />
+      </Group>
+    </FilterForm>
   );
 }
 
@@ -225,7 +139,7 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
     trpc.admin.outbox.retryMatching.mutationOptions({ onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.admin.outbox.pathKey() }) }),
   );
   return (
-    <div className="row retry-matching">
+    <Group gap="sm" className="retry-matching" mt="sm">
       <ConfirmButton
         reason={AUDIT_REASON}
         label="Retry all matching…"
@@ -248,7 +162,9 @@ function RetryMatching({ filter, onResult }: { filter: OutboxFilter; onResult: (
           Events with another status are left alone.
         </p>
       </ConfirmButton>
-      <span className="muted">Applies to the filter above: {describeFilter(filter)}</span>
-    </div>
+      <Text span c="dimmed" size="sm">
+        Applies to the filter above: {describeFilter(filter)}
+      </Text>
+    </Group>
   );
 }

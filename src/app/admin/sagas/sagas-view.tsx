@@ -1,39 +1,40 @@
 "use client";
 
-import { Table } from "@mantine/core";
-import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { useState } from "react";
+import { Group, TextInput } from "@mantine/core";
+import { useInfiniteQuery } from "@tanstack/react-query";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { useLiveUpdates } from "../_components/live";
-import { PAGE_SIZE, SAGA_STATUSES, type SagaStatus } from "../_components/types";
-import { formatDuration, formatTime, QueryError, shortId, StatusBadge, TableFrame } from "../_components/ui";
-import { LoadMore } from "~/app/_components/load-more";
+import { PAGE_SIZE, SAGA_STATUSES, type AdminOutputs } from "../_components/types";
+import { DataTable, type Column } from "../_components/data-table";
+import { FilterForm, StatusChecks, useDraft } from "../_components/filter-form";
+import { useUrlFilter } from "../_components/use-url-filter";
+import { formatDuration, formatTime, shortId, StatusBadge } from "../_components/ui";
+import { sagaUrlFilter, type SagaFilter } from "./filter-params";
 import { bulkRedriveHref } from "../bulk/links";
 
-export type SagaFilter = { status?: SagaStatus[]; type?: string; correlationId?: string; error?: string };
+type Saga = AdminOutputs["sagas"]["list"]["items"][number];
 
-function syncUrl(f: SagaFilter) {
-  const params = new URLSearchParams();
-  if (f.status?.length) params.set("status", f.status.join(","));
-  if (f.type) params.set("type", f.type);
-  if (f.correlationId) params.set("correlationId", f.correlationId);
-  if (f.error) params.set("error", f.error);
-  const query = params.toString();
-  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
-}
+const COLUMNS: Array<Column<Saga>> = [
+  { header: "Started", cell: (s) => formatTime(s.createdAt), muted: true, nowrap: true },
+  { header: "Saga", cell: (s) => s.type, href: (s) => `/admin/sagas/${s.id}`, linkLabel: (s) => `Timeline of ${s.type} saga ${s.id}` },
+  { header: "Id", cell: (s) => shortId(s.id), muted: true, nowrap: true },
+  { header: "Status", cell: (s) => <StatusBadge status={s.status} /> },
+  { header: "Step", cell: (s) => s.currentStep + 1 },
+  { header: "Took", nowrap: true, cell: (s) => (s.finishedAt ? formatDuration(s.finishedAt.getTime() - s.createdAt.getTime()) : "—") },
+  { header: "Last error", cell: (s) => s.lastError ?? "", clip: (s) => s.lastError ?? undefined },
+];
 
-export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
+export function SagasView() {
   const trpc = useTRPC();
   useLiveUpdates(["sagas"]);
   const refetchInterval = useRefetchInterval();
-  const [filter, setFilter] = useState<SagaFilter>(initialFilter);
+  const { filter, setFilter, key } = useUrlFilter(sagaUrlFilter);
   const list = useInfiniteQuery({
     ...trpc.admin.sagas.list.infiniteQueryOptions({ ...filter, limit: PAGE_SIZE }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
     refetchInterval,
   });
-  const sagas = list.data?.pages.flatMap((p) => p.items) ?? [];
 
   return (
     <>
@@ -43,123 +44,44 @@ export function SagasView({ initialFilter }: { initialFilter: SagaFilter }) {
         <RefreshBar queries={[list]} />
       </div>
       <section className="panel">
-        <FilterForm
-          initial={filter}
-          onApply={(f) => {
-            setFilter(f);
-            syncUrl(f);
-          }}
-        />
+        <SagaFilterForm key={key} initial={filter} onApply={setFilter} />
       </section>
       <section className="panel">
-        {list.isError && <QueryError what="sagas" error={list.error} onRetry={list.refetch} />}
-        {list.isPending ? (
-          <p className="muted">Loading sagas…</p>
-        ) : sagas.length === 0 ? (
-          <p className="empty">{Object.keys(filter).length ? "No saga matches these filters." : "No saga has run yet."}</p>
-        ) : (
-          <TableFrame label="Sagas">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Started</Table.Th>
-                <Table.Th>Saga</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Step</Table.Th>
-                <Table.Th>Took</Table.Th>
-                <Table.Th>Last error</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {sagas.map((s) => (
-                <Table.Tr key={s.id} data-saga-id={s.id}>
-                  <Table.Td className="muted nowrap">{formatTime(s.createdAt)}</Table.Td>
-                  <Table.Td>
-                    <Link href={`/admin/sagas/${s.id}`} aria-label={`Timeline of ${s.type} saga ${s.id}`}>
-                      {s.type}
-                    </Link>{" "}
-                    <span className="muted">{shortId(s.id)}</span>
-                  </Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={s.status} />
-                  </Table.Td>
-                  <Table.Td>{s.currentStep + 1}</Table.Td>
-                  <Table.Td className="nowrap">{s.finishedAt ? formatDuration(s.finishedAt.getTime() - s.createdAt.getTime()) : "—"}</Table.Td>
-                  <Table.Td className="clip" title={s.lastError ?? undefined}>
-                    {s.lastError ?? ""}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </TableFrame>
-        )}
-        <LoadMore query={list} />
+        <DataTable
+          label="Sagas"
+          what="sagas"
+          query={list}
+          rows={list.data?.pages.flatMap((p) => p.items)}
+          columns={COLUMNS}
+          rowKey={(s) => s.id}
+          rowProps={(s) => ({ "data-saga-id": s.id })}
+          empty={Object.keys(filter).length ? "No saga matches these filters." : "No saga has run yet."}
+        />
       </section>
     </>
   );
 }
 
-function FilterForm({ initial, onApply }: { initial: SagaFilter; onApply: (f: SagaFilter) => void }) {
-  const [status, setStatus] = useState<SagaStatus[]>(initial.status ?? []);
-  const [type, setType] = useState(initial.type ?? "");
-  const [correlationId, setCorrelationId] = useState(initial.correlationId ?? "");
-  const [error, setError] = useState(initial.error ?? "");
+function SagaFilterForm({ initial, onApply }: { initial: SagaFilter; onApply: (f: SagaFilter) => void }) {
+  const { draft, set, text, reset } = useDraft(initial);
   return (
-    <form
-      className="filters"
-      aria-label="Filter sagas"
-      onSubmit={(e) => {
-        e.preventDefault();
-        onApply({
-          ...(status.length ? { status } : {}),
-          ...(type.trim() ? { type: type.trim() } : {}),
-          ...(correlationId.trim() ? { correlationId: correlationId.trim() } : {}),
-          ...(error.trim() ? { error: error.trim() } : {}),
-        });
+    <FilterForm
+      label="Filter sagas"
+      onApply={() => onApply(draft)}
+      onClear={() => {
+        reset();
+        onApply({});
       }}
     >
-      <fieldset className="row">
-        <legend>Status</legend>
-        {SAGA_STATUSES.map((s) => (
-          <label key={s} className="inline">
-            <input type="checkbox" checked={status.includes(s)} onChange={(e) => setStatus((prev) => (e.target.checked ? [...prev, s] : prev.filter((x) => x !== s)))} />
-            {s}
-          </label>
-        ))}
-      </fieldset>
-      <div className="row">
-        <label>
-          Saga type
-          <input value={type} onChange={(e) => setType(e.target.value)} list="saga-types" placeholder="e.g. file.upload" />
-        </label>
+      <StatusChecks statuses={SAGA_STATUSES} value={draft.status} onChange={(v) => set("status", v)} />
+      <Group gap="sm" align="flex-end">
+        <TextInput label="Saga type" list="saga-types" placeholder="e.g. file.upload" maxLength={100} {...text("type")} />
         <datalist id="saga-types">
           <option value="file.upload" />
         </datalist>
-        <label>
-          Correlation id
-          <input value={correlationId} onChange={(e) => setCorrelationId(e.target.value)} />
-        </label>
-        <label>
-          Error contains
-          <input value={error} onChange={(e) => setError(e.target.value)} />
-        </label>
-      </div>
-      <div className="row">
-        <button type="submit" className="primary">
-          Apply filters
-        </button>
-        <button
-          type="button"
-          onClick={() => {
-            setStatus([]);
-            setType("");
-            setCorrelationId("");
-            setError("");
-            onApply({});
-          }}
-        >
-          Clear
-        </button>
-      </div>
-    </form>
+        <TextInput label="Correlation id" maxLength={200} {...text("correlationId")} />
+        <TextInput label="Error contains" maxLength={200} {...text("error")} />
+      </Group>
+    </FilterForm>
   );
 }

@@ -1,15 +1,36 @@
 "use client";
 
+import { TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
-import { ConfirmButton, errorText, formatTime, QueryError, ResultMessage, StatusBadge, type Result } from "../_components/ui";
+import { DataTable, type Column } from "../_components/data-table";
+import { ConfirmButton, errorText, formatTime, ResultMessage, StatusBadge, type Result } from "../_components/ui";
 
 type User = AdminOutputs["users"]["list"]["items"][number];
 type Role = User["role"];
 const ROLES: Role[] = ["user", "viewer", "operator"];
+
+function columns(canAct: boolean, selfId: string, onResult: (r: Result) => void): Array<Column<User>> {
+  return [
+    {
+      header: "Email",
+      cell: (u) => (
+        <>
+          {u.email}
+          {u.id === selfId && <span className="muted small"> (you)</span>}
+        </>
+      ),
+    },
+    { header: "Name", cell: (u) => u.name },
+    { header: "Role", cell: (u) => (canAct ? <RoleSelect user={u} onResult={onResult} /> : <StatusBadge status={u.role} />) },
+    { header: "Created", cell: (u) => formatTime(u.createdAt), muted: true, nowrap: true },
+    { header: "Password", cell: (u) => (u.mustChangePassword ? `one-time, expires ${formatTime(u.passwordExpiresAt)}` : "set by the user") },
+    { header: "Actions", show: canAct, cell: (u) => <RevokeSessions user={u} onResult={onResult} /> },
+  ];
+}
 
 /** Users and roles: viewers read the list; operators change roles, sign users out, create accounts. */
 export function UsersView({ canAct, selfId, initialQuery = "" }: { canAct: boolean; selfId: string; initialQuery?: string }) {
@@ -30,49 +51,17 @@ export function UsersView({ canAct, selfId, initialQuery = "" }: { canAct: boole
       {canAct && <CreateUser onResult={setResult} />}
       <section className="panel" aria-labelledby="users-title">
         <h2 id="users-title">Accounts</h2>
-        <label>
-          Find by email or name
-          <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} maxLength={200} />
-        </label>
-        {users.isError && <QueryError what="the users" error={users.error} onRetry={users.refetch} />}
-        {users.isPending && <p className="muted">Loading users…</p>}
-        {users.data && users.data.items.length === 0 && <p className="empty">No user matches.</p>}
-        {users.data && users.data.items.length > 0 && (
-          <div className="table-wrap">
-            <table aria-label="Users">
-              <thead>
-                <tr>
-                  <th>Email</th>
-                  <th>Name</th>
-                  <th>Role</th>
-                  <th>Created</th>
-                  <th>Password</th>
-                  {canAct && <th>Actions</th>}
-                </tr>
-              </thead>
-              <tbody>
-                {users.data.items.map((u) => (
-                  <tr key={u.id}>
-                    <td>
-                      {u.email}
-                      {u.id === selfId && <span className="muted small"> (you)</span>}
-                    </td>
-                    <td>{u.name}</td>
-                    <td>{canAct ? <RoleSelect user={u} onResult={setResult} /> : <StatusBadge status={u.role} />}</td>
-                    <td className="muted nowrap">{formatTime(u.createdAt)}</td>
-                    <td>{u.mustChangePassword ? `one-time, expires ${formatTime(u.passwordExpiresAt)}` : "set by the user"}</td>
-                    {canAct && (
-                      <td>
-                        <RevokeSessions user={u} onResult={setResult} />
-                      </td>
-                    )}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        {users.data?.nextCursor && <p className="muted">More users match: narrow the search.</p>}
+        <TextInput type="search" label="Find by email or name" value={query} onChange={(e) => setQuery(e.currentTarget.value)} maxLength={200} maw={360} mb="sm" />
+        <DataTable
+          label="Users"
+          what="the users"
+          query={users}
+          rows={users.data?.items}
+          columns={columns(canAct, selfId, setResult)}
+          rowKey={(u) => u.id}
+          empty="No user matches."
+          footer={users.data?.nextCursor && <p className="muted">More users match: narrow the search.</p>}
+        />
       </section>
     </>
   );

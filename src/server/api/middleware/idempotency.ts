@@ -2,7 +2,8 @@
  * Idempotency-Key for tRPC mutations (IETF draft-ietf-httpapi-idempotency-key-header, Stripe's
  * idempotent requests). On for every mutation; a procedure opts out with `.meta({ idempotency: false })`.
  *
- *   first request            → claim the key, run the mutation and complete the record in ONE transaction
+ *   first request            → claim the key (while the transaction opens), run the mutation and
+ *                              complete the record in ONE transaction
  *   same key, same input     → the stored result, with `Idempotent-Replayed: true`
  *   same key, other input    → 422 UNPROCESSABLE_CONTENT
  *   same key, still running  → 409 CONFLICT with `Retry-After`
@@ -25,8 +26,10 @@ import { IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from "../../reliability/i
 import { createIdempotencyMetrics, type IdempotencyCounter } from "../../reliability/idempotency/metrics";
 import { resolveIdempotencyOptions } from "../../reliability/idempotency/options";
 import type { StoredCause, StoredOutcome } from "../../reliability/idempotency/outcome";
+import { RecentKeys } from "../../reliability/idempotency/recent-keys";
 import { idempotencyScope } from "../../reliability/idempotency/scope";
-import { claimIdempotencyKey, completeClaim, releaseClaim, type Claim } from "../../reliability/idempotency/store";
+import { sideStatements } from "../../platform/db/side-pool";
+import { claimIdempotencyKey, completeClaim, releaseClaim, type Claim, type ClaimResult } from "../../reliability/idempotency/store";
 import type { InnerContext } from "../context";
 import { t, type MiddlewareResult } from "../init";
 import type { ProcedureMeta } from "../procedure-meta";
@@ -85,6 +88,9 @@ export async function idempotencyMiddleware(opts: IdempotencyMiddlewareOptions):
 
 type Count = (counter: IdempotencyCounter) => void;
 
+/** Keys this process has seen lately (a hint: see recent-keys.ts). */
+const recentKeys = new RecentKeys();
+
 async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, count: Count): Promise<Result> {
   const { ctx, path, next } = opts;
   const parsed = parseIdempotencyKey(header);
@@ -103,32 +109,57 @@ async function handleKeyed(opts: IdempotencyMiddlewareOptions, header: string, c
   const options = resolveIdempotencyOptions(ctx.config.idempotency);
   const fingerprint = await fingerprintInput(await opts.getRawInput());
   count("requests");
-  const claimed = await claimIdempotencyKey(ctx.db, { scope: idempotencyScope(ctx.user.id, path), key: parsed.key, fingerprint, correlationId: ctx.correlationId }, options);
+  const sql = sideStatements(ctx.db);
+  const scope = idempotencyScope(ctx.user.id, path);
+  // A key this process answered lately is most likely a retry, which the transaction would only roll back.
+  const likelyRetry = recentKeys.has(scope, parsed.key);
+  recentKeys.add(scope, parsed.key);
+  const claiming = claimIdempotencyKey(sql, { scope, key: parsed.key, fingerprint, correlationId: ctx.correlationId }, options);
+  // A fresh key's transaction is opened while the claim travels (on the side pool: a claim never
+  // waits for a main-pool connection that a transaction waiting for its claim holds), so BEGIN's
+  // round trip hides behind the claim's. The mutation itself starts only once the key is ours.
+  // A likely retry, or a client without a side pool, claims first and opens the transaction after.
+  let transaction: Promise<TransactionOutcome> | undefined;
+  if (sql.ownPool && !likelyRetry) transaction = runTransaction({ ctx, next, claiming, options });
+  let claimed: ClaimResult;
+  try {
+    claimed = await claiming;
+  } catch (error) {
+    await transaction; // rolled back (its body rethrows the claim's failure); never rejects
+    throw error;
+  }
+  if (claimed.kind !== "claimed") {
+    // The speculative transaction rolls back on its own (its body sees the same answer); the answer
+    // does not wait for that round trip.
+    return answerUnclaimed(ctx, path, parsed.key, claimed, count);
+  }
+  if (claimed.claim.recovered) {
+    count("recovered");
+    ctx.logger.info({ path, key: parsed.key }, "idempotency claim recovered after its lease ran out");
+  }
+  transaction ??= runTransaction({ ctx, next, claiming, options });
+  return execute({ ctx, path, claim: claimed.claim, count, key: parsed.key, transaction: await transaction });
+}
 
+function answerUnclaimed(ctx: InnerContext, path: string, key: string, claimed: Exclude<ClaimResult, { kind: "claimed" }>, count: Count): Result {
   switch (claimed.kind) {
     case "mismatch":
       count("mismatches");
       throw new TRPCError({
         code: "UNPROCESSABLE_CONTENT",
-        message: `The Idempotency-Key "${parsed.key}" was already used for a different request to ${path}: send a new key for a new request`,
+        message: `The Idempotency-Key "${key}" was already used for a different request to ${path}: send a new key for a new request`,
       });
     case "in_progress":
       count("conflicts");
       ctx.request?.resHeaders.set("Retry-After", String(claimed.retryAfterSeconds));
       throw new TRPCError({
         code: "CONFLICT",
-        message: `A request with the Idempotency-Key "${parsed.key}" is still being processed: retry in ${claimed.retryAfterSeconds} s to get its result`,
+        message: `A request with the Idempotency-Key "${key}" is still being processed: retry in ${claimed.retryAfterSeconds} s to get its result`,
       });
     case "replay":
       count("replayed");
       ctx.request?.resHeaders.set(IDEMPOTENT_REPLAYED_HEADER, "true");
       return replay(claimed.outcome);
-    case "claimed":
-      if (claimed.claim.recovered) {
-        count("recovered");
-        ctx.logger.info({ path, key: parsed.key }, "idempotency claim recovered after its lease ran out");
-      }
-      return execute({ ctx, path, next, claim: claimed.claim, count, key: parsed.key, options });
   }
 }
 
@@ -142,50 +173,80 @@ class RollBack extends Error {
 /** The record was taken over by another request (this one's lease ran out) before it completed. */
 class ClaimLost extends Error {}
 
-async function execute(args: {
+/** The key was not ours (replay, conflict, mismatch, or the claim failed): the transaction did nothing. */
+class NotClaimed extends Error {}
+
+/** How the mutation's transaction ended; never a rejection (the caller decides what each means). */
+type TransactionOutcome =
+  | { kind: "committed"; result: Result; hooks: AfterCommitHooks }
+  | { kind: "rolledBack"; result: Result }
+  | { kind: "claimLost" }
+  | { kind: "notClaimed" }
+  | { kind: "failed"; error: unknown };
+
+/**
+ * The mutation and the record's completion in one transaction, once the claim says the key is
+ * ours. Settles with an outcome instead of rejecting: it may run ahead of the claim's answer, and a
+ * rejection nobody awaits yet would be an unhandled one.
+ */
+async function runTransaction(args: {
   ctx: InnerContext;
-  path: string;
-  key: string;
   next: () => Promise<Result>;
-  claim: Claim;
-  count: Count;
+  claiming: Promise<ClaimResult>;
   options: ReturnType<typeof resolveIdempotencyOptions>;
-}): Promise<Result> {
-  const { ctx, path, key, next, claim, count, options } = args;
-  const { db } = ctx;
-  let result: Result;
+}): Promise<TransactionOutcome> {
+  const { ctx, next, claiming, options } = args;
   const hooks = new AfterCommitHooks();
   try {
-    result = await db.$transaction(
+    const result = await ctx.db.$transaction(
       async (tx) => {
+        const claimed = await claiming.catch(() => null);
+        if (claimed?.kind !== "claimed") throw new NotClaimed();
         const outcome = await withAmbientTransaction(tx, next, hooks);
         if (!outcome.ok) throw new RollBack(outcome);
         // The guard: if another request took the key over, this completion matches nothing and the
         // mutation's writes roll back with it; only the owner of the key can commit an execution.
-        if (!(await completeClaim(tx, claim, { type: "data", data: outcome.data }, 200))) throw new ClaimLost();
+        if (!(await completeClaim(tx, claimed.claim, { type: "data", data: outcome.data }, 200))) throw new ClaimLost();
         return outcome;
       },
       { timeout: options.transactionTimeoutMs, maxWait: options.transactionMaxWaitMs },
     );
+    return { kind: "committed", result, hooks };
   } catch (error) {
-    if (error instanceof RollBack) {
-      result = error.result;
-    } else if (error instanceof ClaimLost) {
+    if (error instanceof RollBack) return { kind: "rolledBack", result: error.result };
+    if (error instanceof ClaimLost) return { kind: "claimLost" };
+    if (error instanceof NotClaimed) return { kind: "notClaimed" };
+    return { kind: "failed", error };
+  }
+}
+
+async function execute(args: { ctx: InnerContext; path: string; key: string; claim: Claim; count: Count; transaction: TransactionOutcome }): Promise<Result> {
+  const { ctx, path, key, claim, count, transaction } = args;
+  const { db } = ctx;
+  switch (transaction.kind) {
+    case "claimLost":
       // Our lease ran out and a retry took the key over: it is the one whose execution counts.
       count("conflicts");
       ctx.request?.resHeaders.set("Retry-After", "1");
       throw new TRPCError({ code: "CONFLICT", message: `A request with the Idempotency-Key "${key}" is still being processed: retry in 1 s to get its result` });
-    } else {
-      // The transaction itself failed (commit, timeout, lost connection): nothing was committed.
+    case "failed":
+    case "notClaimed": {
+      // The transaction itself failed (begin, commit, timeout, lost connection): nothing was committed.
+      const error = transaction.kind === "failed" ? transaction.error : new Error("the idempotency claim was not seen by its transaction");
       await release(ctx, claim, path, count, error);
       throw error;
     }
+    case "committed":
+      count("executed");
+      // Committed: now the side effects that had to wait for it (e.g. queuing a saga's first step).
+      await transaction.hooks.run();
+      return transaction.result;
+    case "rolledBack":
+      break;
   }
   count("executed");
-  // Committed: now the side effects that had to wait for it (e.g. queuing a saga's first step).
-  if (result.ok) await hooks.run();
-
-  if (result.ok) return result;
+  const result = transaction.result;
+  if (result.ok) return result; // not reached: a success commits
   if (isDeterministic(result.error)) {
     // The writes are rolled back; the answer is stored so a retry gets the very same one. Should
     // this statement fail, the claim stays in_progress and is recovered after its lease.

@@ -26,9 +26,16 @@ function joinTransaction(tx: Prisma.TransactionClient) {
  * inside a keyed mutation's transaction (a quota read, an operator action's load) can write plain
  * `db.user.findUnique(…)` and never asks the pool for a second connection while holding one.
  */
-export function ambientDb(base: Db): Db {
+export function ambientDb(base: Db, options: { onDisconnect?: () => Promise<void> } = {}): Db {
+  const { onDisconnect } = options;
   return new Proxy(base, {
     get(target, prop) {
+      if (prop === "$disconnect" && onDisconnect) {
+        return async () => {
+          await onDisconnect();
+          await target.$disconnect();
+        };
+      }
       const tx = currentTransaction();
       if (tx && !CLIENT_ONLY.has(prop)) {
         if (prop === "$transaction") return joinTransaction(tx);

@@ -1,5 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { ambientDb } from "./ambient-db";
+import { createSidePool, registerSidePool } from "./side-pool";
 import { PrismaClient } from "../../db/generated/client";
 
 export type Db = PrismaClient;
@@ -25,13 +26,15 @@ export function sessionDatabaseUrl(env: { DATABASE_URL: string; DIRECT_DATABASE_
 
 /**
  * A Prisma client on the `pg` driver adapter (Prisma 7: no native query engine), joined to the
- * ambient transaction when there is one (see ambient-db.ts).
+ * ambient transaction when there is one (see ambient-db.ts), with a side pool of SIDE_POOL_MAX
+ * connections opened on first use (see side-pool.ts).
  */
 export function createDb(connectionString: string, options: { max?: number; connectionTimeoutMs?: number } = {}): Db {
-  const adapter = new PrismaPg({
-    connectionString,
-    max: options.max ?? DEFAULT_POOL_MAX,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? POOL_CONNECTION_TIMEOUT_MS,
-  });
-  return ambientDb(new PrismaClient({ adapter }));
+  const connectionTimeoutMillis = options.connectionTimeoutMs ?? POOL_CONNECTION_TIMEOUT_MS;
+  const adapter = new PrismaPg({ connectionString, max: options.max ?? DEFAULT_POOL_MAX, connectionTimeoutMillis });
+  // Plus a small pool for statements sent while a transaction is held (see side-pool.ts), ended by $disconnect.
+  const sidePool = createSidePool(connectionString, connectionTimeoutMillis);
+  const db = ambientDb(new PrismaClient({ adapter }), { onDisconnect: () => sidePool.end() });
+  registerSidePool(db, sidePool);
+  return db;
 }

@@ -1,3 +1,4 @@
+import { sideStatements } from "~/server/platform/db/side-pool";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
@@ -23,7 +24,7 @@ describe("idempotency records of one user", () => {
     const alice = randomUUID();
     const bob = randomUUID();
     for (const [user, proc] of [[alice, "files.create"], [alice, "files.rename"], [bob, "files.create"]] as const) {
-      const claim = await claimIdempotencyKey(db(), { scope: idempotencyScope(user, proc), key: randomUUID(), fingerprint: "f" }, DEFAULT_IDEMPOTENCY_OPTIONS);
+      const claim = await claimIdempotencyKey(sideStatements(db()), { scope: idempotencyScope(user, proc), key: randomUUID(), fingerprint: "f" }, DEFAULT_IDEMPOTENCY_OPTIONS);
       expect(claim.kind).toBe("claimed");
     }
     await db().idempotencyKey.create({ data: { scope: idempotencyScope(alice, "files.delete"), key: "k1", fingerprint: "f", expiresAt: new Date(Date.now() + 60_000) } });

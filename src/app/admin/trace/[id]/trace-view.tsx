@@ -122,7 +122,7 @@ function EntryRow({ entry, start, span, depth }: { entry: Entry; start: number; 
       <td>{formatTime(entry.startedAt)}</td>
       <td>{entry.finishedAt ? formatDuration(entry.durationMs) : "—"}</td>
       <td>
-        <div style={{ position: "relative", height: "0.9rem", background: "rgba(127,127,127,0.12)" }} aria-label={`+${from - start} ms`}>
+        <div role="img" style={{ position: "relative", height: "0.9rem", background: "rgba(127,127,127,0.12)" }} aria-label={`+${from - start} ms`}>
           <div
             style={{
               position: "absolute",

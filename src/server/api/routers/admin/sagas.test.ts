@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionUser } from "~/server/auth/session";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { expectTRPCError } from "~test/support/trpc-error";
+import { FILE_UPLOAD_SAGA } from "~/server/features/files/upload-saga";
+import { queuePrefix } from "~/server/platform/redis";
+import { abortMarkKey, sharedStepQueue } from "~/server/reliability/saga/step-queue";
 
 /** admin.sagas over the real router: who may do what, and what bad input gets back. */
 let app: TestApp;
@@ -91,5 +94,18 @@ describe("admin.sagas actions", () => {
     // Nothing was changed by the refused actions.
     const row = await app.services.db.sagaInstance.findUniqueOrThrow({ where: { id: failedId } });
     expect(row).toMatchObject({ status: "failed", version: 0 });
+  });
+});
+
+describe("admin.sagas.abort from the web process", () => {
+  it("writes the saga's Redis abort mark, so a step job a worker already holds does not run its body", async () => {
+    const running = await app.services.db.sagaInstance.create({
+      // At its first step with nothing done yet: the abort has nothing to compensate.
+      data: { type: FILE_UPLOAD_SAGA, status: "running", input: {}, currentStep: 0, context: { generation: 0, outputs: {} } },
+    });
+    await app.caller(operator).admin.sagas.abort({ id: running.id, reason: "stop this one" });
+    const { redis, config } = app.services;
+    const queue = sharedStepQueue(redis, queuePrefix(config.queuePrefix, redis));
+    expect(await redis.exists(abortMarkKey(queue, { sagaId: running.id, generation: 0 }))).toBe(1);
   });
 });

@@ -1,0 +1,72 @@
+import pg from "pg";
+import type { Db } from "./client";
+
+/**
+ * Short autocommitted statements that a request sends WHILE it holds a transaction of the main
+ * pool (the idempotency claim, sent concurrently with its mutation's BEGIN). On the main pool that
+ * is a deadlock as soon as every connection is held by a transaction waiting for such a statement;
+ * a small pool of their own cannot be taken by transactions. Raw `pg` (no Prisma): these statements
+ * are on the hot path and need none of Prisma's mapping.
+ */
+export interface SideStatements {
+  rows<T>(text: string, values: readonly unknown[]): Promise<T[]>;
+  /** Rows affected. */
+  count(text: string, values: readonly unknown[]): Promise<number>;
+  /** True when the statements run on a pool of their own (safe to send while holding a transaction). */
+  readonly ownPool: boolean;
+}
+
+/** Connections of the side pool per process: claims are one quick statement each. */
+export const SIDE_POOL_MAX = 3;
+
+const sidePools = new WeakMap<object, SidePool>();
+
+interface SidePool {
+  statements: SideStatements;
+  end(): Promise<void>;
+}
+
+/** The side pool of a client made by createDb, made on first use (processes that never use it open none). */
+export function createSidePool(connectionString: string, connectionTimeoutMillis: number): SidePool {
+  let pool: pg.Pool | undefined;
+  const get = () =>
+    (pool ??= new pg.Pool({ connectionString, max: SIDE_POOL_MAX, connectionTimeoutMillis, allowExitOnIdle: true }).on("error", () => {
+      // An idle connection that broke (server restart): the pool drops it; the next statement reconnects.
+    }));
+  return {
+    statements: {
+      ownPool: true,
+      rows: async <T>(text: string, values: readonly unknown[]) => (await get().query(text, values as unknown[])).rows as T[],
+      count: async (text: string, values: readonly unknown[]) => (await get().query(text, values as unknown[])).rowCount ?? 0,
+    },
+    end: async () => {
+      const ending = pool;
+      pool = undefined;
+      await ending?.end();
+    },
+  };
+}
+
+export function registerSidePool(db: Db, sidePool: SidePool) {
+  sidePools.set(db, sidePool);
+}
+
+/** Ends the side pool of `db`, if it has one (with its $disconnect). */
+export async function endSidePool(db: Db): Promise<void> {
+  await sidePools.get(db)?.end();
+}
+
+/**
+ * The side statements of `db`. A client not made by createDb (a test's own) has no side pool: its
+ * statements then go through the client itself (`ownPool: false`), and a caller must not send them
+ * while it holds a transaction of that client.
+ */
+export function sideStatements(db: Db): SideStatements {
+  const own = sidePools.get(db);
+  if (own) return own.statements;
+  return {
+    ownPool: false,
+    rows: <T>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values),
+    count: (text: string, values: readonly unknown[]) => db.$executeRawUnsafe(text, ...values),
+  };
+}
