@@ -6,6 +6,7 @@
 import path from "node:path";
 import { ensureHaproxy, writeHaproxyConfig } from "./haproxy";
 import { manage, type ManagedProcess } from "./supervisor";
+import { fetchWithDeadline } from "./fetch-with-deadline";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 
@@ -36,8 +37,7 @@ export interface Cluster {
 
 async function answers(url: string): Promise<boolean> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
+    const { res } = await fetchWithDeadline(url, {}, 2000);
     // Any answer from the app (503 "degraded" included) means it serves; HAProxy's own 503 (no
     // instance up yet) has no JSON body.
     return res.headers.get("content-type")?.includes("json") ?? false;

@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { hashPassword } from "~/server/auth/passwords";
 import { check, type Check } from "./check";
+import { fetchWithDeadline } from "../../../scripts/deploy-local/fetch-with-deadline";
 
 interface Answer {
   status: number;
@@ -29,7 +30,7 @@ export const SCALE_SIGNIN_LIMITS = { perAccount: 5, perAddress: 20 } as const;
 export async function checkCrossInstance(baseUrl: string, databaseUrl: string, instances: number): Promise<Check[]> {
   async function send(path: string, init: { method?: string; cookie?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer & { setCookie: string | null }> {
     const isForm = init.body instanceof FormData;
-    const res = await fetch(`${baseUrl}/api/trpc/${path}`, {
+    const { res, text } = await fetchWithDeadline(`${baseUrl}/api/trpc/${path}`, {
       method: init.method ?? "GET",
       headers: {
         ...(init.cookie ? { cookie: init.cookie } : {}),
@@ -38,9 +39,7 @@ export async function checkCrossInstance(baseUrl: string, databaseUrl: string, i
       },
       // A mutation without input is sent as the tRPC client sends it: `{}` (superjson of undefined).
       body: init.method !== "POST" ? undefined : isForm ? (init.body as FormData) : JSON.stringify({ json: init.body }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const text = await res.text();
+    }, 20_000);
     let json: unknown = null;
     try {
       json = JSON.parse(text);

@@ -4,6 +4,7 @@
  * decides what a careful client does next.
  */
 import { z } from "zod";
+import { fetchWithDeadline } from "../../../scripts/deploy-local/fetch-with-deadline";
 
 export type Outcome =
   | { kind: "ok"; status: number; data: unknown; replayed: boolean }
@@ -29,8 +30,7 @@ export function trpcHttp(opts: { baseUrl: string; cookie: () => string | null; t
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, { ...init, signal: AbortSignal.timeout(opts.timeoutMs) });
-      text = await res.text();
+      ({ res, text } = await fetchWithDeadline(url, init, opts.timeoutMs));
     } catch (error) {
       const e = error as Error & { cause?: { code?: string } };
       if (e.name === "TimeoutError") return { kind: "timeout", message: `no answer within ${opts.timeoutMs} ms` };
@@ -88,15 +88,14 @@ export function trpcHttp(opts: { baseUrl: string; cookie: () => string | null; t
 export async function signIn(baseUrl: string, email: string, password: string): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await fetch(`${baseUrl}/api/trpc/auth.signIn`, {
-        method: "POST",
-        headers: { "content-type": "application/json", origin: baseUrl },
-        body: JSON.stringify({ json: { email, password } }),
-        signal: AbortSignal.timeout(10_000),
-      });
+      const { res, text } = await fetchWithDeadline(
+        `${baseUrl}/api/trpc/auth.signIn`,
+        { method: "POST", headers: { "content-type": "application/json", origin: baseUrl }, body: JSON.stringify({ json: { email, password } }) },
+        10_000,
+      );
       const cookie = res.headers.getSetCookie().find((c) => c.startsWith("metastore_session="));
       if (res.ok && cookie) return cookie.split(";")[0]!;
-      if (attempt >= 5) throw new Error(`sign-in as ${email} failed: ${res.status} ${await res.text()}`);
+      if (attempt >= 5) throw new Error(`sign-in as ${email} failed: ${res.status} ${text}`);
     } catch (error) {
       if (attempt >= 5) throw error;
     }
