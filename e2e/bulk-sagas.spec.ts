@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import pg from "pg";
-import { e2eEnv } from "./env";
+import { confirmBulkAndCheckAudit, e2eEnv, signIn } from "./support";
 
 /**
  * A bulk redrive of sagas by filter in real Chromium against the running app and worker: from the
@@ -30,18 +30,10 @@ async function seedFailedSagas(marker: string) {
   }
 }
 
-async function signInOperator(page: Page) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await page.getByLabel("Password").fill(e2eEnv.DEMO_OPERATOR_PASSWORD!);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
-
 test("bulk redrive of sagas by filter: link from the sagas list → dry-run count → confirm with a reason → progress → summary → audit log with both counts", async ({ page }, testInfo) => {
   const marker = `saga-bulk-e2e-${randomUUID().slice(0, 8)}`;
   await seedFailedSagas(marker);
-  await signInOperator(page);
+  await signIn(page, "operator");
 
   // The sagas list, filtered; its "Bulk redrive…" link carries the filter to the bulk page.
   await page.goto(`/admin/sagas?status=failed&error=${encodeURIComponent(marker)}`);
@@ -56,25 +48,13 @@ test("bulk redrive of sagas by filter: link from the sagas list → dry-run coun
   await expect(page.getByRole("table", { name: "Dry run sample" }).getByRole("row")).toHaveCount(11); // header + 10
   await page.screenshot({ path: testInfo.outputPath("bulk-sagas-dry-run.png"), fullPage: true });
 
-  await page.getByRole("button", { name: `Redrive ${SAGAS} sagas…` }).click();
-  const dialog = page.getByRole("dialog", { name: "Redrive sagas by filter" });
-  await dialog.getByLabel("Reason (optional, kept in the audit log)").fill(`e2e ${marker}`);
-  await dialog.getByRole("button", { name: "Start" }).click();
-  await expect(page.getByRole("progressbar", { name: "Bulk operation progress" })).toBeVisible();
-  await expect(page.getByRole("status", { name: "Bulk operation summary" })).toHaveText(
-    new RegExp(`^Completed: ${SAGAS} sagas redriven \\(dry run: ${SAGAS}; 0 skipped\\)`),
-    { timeout: 30_000 },
-  );
-  await expect(page.getByRole("status", { name: "Bulk operation counts" })).toContainText(`examined ${SAGAS} of ${SAGAS}, affected ${SAGAS}`);
-  await page.screenshot({ path: testInfo.outputPath("bulk-sagas-summary.png"), fullPage: true });
-
-  await page.goto(`/admin/audit?text=${encodeURIComponent(marker)}&action=bulk.complete`);
-  const row = page.getByRole("table", { name: "Audit log" }).getByRole("row").filter({ hasText: "bulk.complete" });
-  await expect(row).toHaveCount(1);
-  // Columns: when, who, action, target, dry run, affected, reason, outcome.
-  await expect(row.getByRole("cell").nth(1)).toHaveText(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await expect(row.getByRole("cell").nth(4)).toHaveText(String(SAGAS));
-  await expect(row.getByRole("cell").nth(5)).toHaveText(String(SAGAS));
-  await expect(row.getByRole("cell").nth(6)).toHaveText(`e2e ${marker}`);
-  await page.screenshot({ path: testInfo.outputPath("bulk-sagas-audit-log.png"), fullPage: true });
+  await confirmBulkAndCheckAudit(page, testInfo, {
+    button: `Redrive ${SAGAS} sagas…`,
+    dialog: "Redrive sagas by filter",
+    count: SAGAS,
+    done: "sagas redriven",
+    marker,
+    summaryShot: "bulk-sagas-summary.png",
+    auditShot: "bulk-sagas-audit-log.png",
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import pg from "pg";
-import { e2eEnv } from "./env";
+import { confirmBulkAndCheckAudit, e2eEnv, signIn } from "./support";
 
 /**
  * A bulk retry by filter in real Chromium against the running app and worker: the dry run shows the
@@ -29,18 +29,10 @@ async function seedDeadEvents(marker: string) {
   }
 }
 
-async function signInOperator(page: Page) {
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await page.getByLabel("Password").fill(e2eEnv.DEMO_OPERATOR_PASSWORD!);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/files$/);
-}
-
 test("bulk retry by filter: dry-run count → confirm with a reason → progress → summary → in the audit log with both counts", async ({ page }, testInfo) => {
   const marker = `bulk-e2e-${randomUUID().slice(0, 8)}`;
   await seedDeadEvents(marker);
-  await signInOperator(page);
+  await signIn(page, "operator");
 
   await page.goto("/admin/bulk");
   await page.getByLabel("Text in the error").fill(marker);
@@ -49,25 +41,13 @@ test("bulk retry by filter: dry-run count → confirm with a reason → progress
   await expect(page.getByRole("table", { name: "Dry run sample" }).getByRole("row")).toHaveCount(11); // header + 10
   await page.screenshot({ path: testInfo.outputPath("bulk-dry-run.png"), fullPage: true });
 
-  await page.getByRole("button", { name: `Retry ${EVENTS} events…` }).click();
-  const dialog = page.getByRole("dialog", { name: "Retry events by filter" });
-  await dialog.getByLabel("Reason (optional, kept in the audit log)").fill(`e2e ${marker}`);
-  await dialog.getByRole("button", { name: "Start" }).click();
-  await expect(page.getByRole("progressbar", { name: "Bulk operation progress" })).toBeVisible();
-  await expect(page.getByRole("status", { name: "Bulk operation summary" })).toHaveText(
-    new RegExp(`^Completed: ${EVENTS} events retried \\(dry run: ${EVENTS}; 0 skipped\\)`),
-    { timeout: 30_000 },
-  );
-  await expect(page.getByRole("status", { name: "Bulk operation counts" })).toContainText(`examined ${EVENTS} of ${EVENTS}, affected ${EVENTS}`);
-  await page.screenshot({ path: testInfo.outputPath("bulk-summary.png"), fullPage: true });
-
-  await page.goto(`/admin/audit?text=${encodeURIComponent(marker)}&action=bulk.complete`);
-  const row = page.getByRole("table", { name: "Audit log" }).getByRole("row").filter({ hasText: "bulk.complete" });
-  await expect(row).toHaveCount(1);
-  // Columns: when, who, action, target, dry run, affected, reason, outcome.
-  await expect(row.getByRole("cell").nth(1)).toHaveText(e2eEnv.DEMO_OPERATOR_EMAIL!);
-  await expect(row.getByRole("cell").nth(4)).toHaveText(String(EVENTS));
-  await expect(row.getByRole("cell").nth(5)).toHaveText(String(EVENTS));
-  await expect(row.getByRole("cell").nth(6)).toHaveText(`e2e ${marker}`);
-  await page.screenshot({ path: testInfo.outputPath("audit-log.png"), fullPage: true });
+  await confirmBulkAndCheckAudit(page, testInfo, {
+    button: `Retry ${EVENTS} events…`,
+    dialog: "Retry events by filter",
+    count: EVENTS,
+    done: "events retried",
+    marker,
+    summaryShot: "bulk-summary.png",
+    auditShot: "audit-log.png",
+  });
 });

@@ -139,3 +139,35 @@ export async function settled(page: Page) {
   await expect(page.locator("main")).toBeVisible();
   await expect(page.locator('[aria-busy="true"]')).toHaveCount(0);
 }
+
+/**
+ * The second half of every bulk flow, whatever it acts on: confirm the dry run's action with a
+ * reason, follow the progress to the summary, and find the run in the audit log with both counts.
+ */
+export async function confirmBulkAndCheckAudit(
+  page: Page,
+  testInfo: TestInfo,
+  run: { button: string; dialog: string; count: number; done: string; marker: string; summaryShot: string; auditShot: string },
+) {
+  await page.getByRole("button", { name: run.button }).click();
+  const dialog = page.getByRole("dialog", { name: run.dialog });
+  await dialog.getByLabel("Reason (optional, kept in the audit log)").fill(`e2e ${run.marker}`);
+  await dialog.getByRole("button", { name: "Start" }).click();
+  await expect(page.getByRole("progressbar", { name: "Bulk operation progress" })).toBeVisible();
+  await expect(page.getByRole("status", { name: "Bulk operation summary" })).toHaveText(
+    new RegExp(`^Completed: ${run.count} ${run.done} \\(dry run: ${run.count}; 0 skipped\\)`),
+    { timeout: 30_000 },
+  );
+  await expect(page.getByRole("status", { name: "Bulk operation counts" })).toContainText(`examined ${run.count} of ${run.count}, affected ${run.count}`);
+  await page.screenshot({ path: testInfo.outputPath(run.summaryShot), fullPage: true });
+
+  await page.goto(`/admin/audit?text=${encodeURIComponent(run.marker)}&action=bulk.complete`);
+  const row = page.getByRole("table", { name: "Audit log" }).getByRole("row").filter({ hasText: "bulk.complete" });
+  await expect(row).toHaveCount(1);
+  // Columns: when, who, action, target, dry run, affected, reason, outcome.
+  await expect(row.getByRole("cell").nth(1)).toHaveText(ACCOUNTS.operator.email);
+  await expect(row.getByRole("cell").nth(4)).toHaveText(String(run.count));
+  await expect(row.getByRole("cell").nth(5)).toHaveText(String(run.count));
+  await expect(row.getByRole("cell").nth(6)).toHaveText(`e2e ${run.marker}`);
+  await page.screenshot({ path: testInfo.outputPath(run.auditShot), fullPage: true });
+}

@@ -10,6 +10,7 @@ import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { ConfirmButton, formatCount, formatPercent, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
 import { actionMeta, OUTBOX_ACTIONS, type BulkTarget, type Operation, type OutboxActionStatus, type OutboxPlanned, type Planned, type SagaBulkFilter } from "./actions";
 import { SagaFilterForm } from "./saga-filter-form";
+import { ActionAndStatuses, CreatedRange, FailureFields } from "./bulk-form-fields";
 
 type BulkAction = OutboxPlanned["action"];
 type BulkFilter = NonNullable<OutboxPlanned["filter"]>;
@@ -137,25 +138,7 @@ function FilterForm({ onDryRun }: { onDryRun: (p: OutboxPlanned) => void }) {
         onDryRun({ target: "outbox", action, filter });
       }}
     >
-      <label>
-        Action
-        <select value={action} onChange={(e) => setAction(e.target.value as BulkAction)}>
-          {Object.entries(OUTBOX_ACTIONS).map(([value, a]) => (
-            <option key={value} value={value}>
-              {a.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      <fieldset>
-        <legend>Status (none: all the action applies to)</legend>
-        {allowed.map((s) => (
-          <label key={s}>
-            <input type="checkbox" checked={statuses.includes(s)} onChange={(e) => setStatuses(e.target.checked ? [...statuses, s] : statuses.filter((x) => x !== s))} />
-            {s}
-          </label>
-        ))}
-      </fieldset>
+      <ActionAndStatuses actions={OUTBOX_ACTIONS} action={action} onAction={setAction} allowed={allowed} statuses={statuses} onStatuses={setStatuses} />
       <label>
         Event type
         <input {...field("type")} placeholder="e.g. file.tagged" maxLength={100} />
@@ -168,14 +151,7 @@ function FilterForm({ onDryRun }: { onDryRun: (p: OutboxPlanned) => void }) {
         Aggregate id
         <input {...field("aggregateId")} maxLength={200} />
       </label>
-      <label>
-        Text in the error
-        <input {...field("errorContains")} maxLength={200} />
-      </label>
-      <label>
-        Failure group (fingerprint)
-        <input {...field("fingerprint")} maxLength={32} />
-      </label>
+      <FailureFields error={field("errorContains")} fingerprint={field("fingerprint")} />
       <label>
         Payload path
         <input {...field("path")} placeholder="e.g. ownerId or meta.source" maxLength={200} />
@@ -184,14 +160,7 @@ function FilterForm({ onDryRun }: { onDryRun: (p: OutboxPlanned) => void }) {
         Payload value
         <input {...field("value")} placeholder='e.g. "abc", 3 or true' maxLength={500} />
       </label>
-      <label>
-        Created from
-        <input type="datetime-local" {...field("from")} />
-      </label>
-      <label>
-        Created before
-        <input type="datetime-local" {...field("to")} />
-      </label>
+      <CreatedRange from={field("from")} to={field("to")} />
       <button type="submit">Dry run</button>
     </form>
   );

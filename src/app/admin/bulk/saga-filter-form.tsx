@@ -2,6 +2,7 @@
 
 import { useState } from "react";
 import { SAGA_ACTIONS, type SagaActionStatus, type SagaBulkAction, type SagaBulkFilter, type SagaPlanned } from "./actions";
+import { ActionAndStatuses, CreatedRange, FailureFields } from "./bulk-form-fields";
 
 /** The saga side of the bulk filter: which sagas a redrive, abort or resume would act on. */
 export function SagaFilterForm({ initial, onDryRun }: { initial: SagaBulkFilter; onDryRun: (p: SagaPlanned) => void }) {
@@ -40,25 +41,7 @@ export function SagaFilterForm({ initial, onDryRun }: { initial: SagaBulkFilter;
         onDryRun({ target: "saga", action, filter });
       }}
     >
-      <label>
-        Action
-        <select value={action} onChange={(e) => setAction(e.target.value as SagaBulkAction)}>
-          {Object.entries(SAGA_ACTIONS).map(([value, a]) => (
-            <option key={value} value={value}>
-              {a.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      <fieldset>
-        <legend>Status (none: all the action applies to)</legend>
-        {allowed.map((s) => (
-          <label key={s}>
-            <input type="checkbox" checked={statuses.includes(s)} onChange={(e) => setStatuses(e.target.checked ? [...statuses, s] : statuses.filter((x) => x !== s))} />
-            {s}
-          </label>
-        ))}
-      </fieldset>
+      <ActionAndStatuses actions={SAGA_ACTIONS} action={action} onAction={setAction} allowed={allowed} statuses={statuses} onStatuses={setStatuses} />
       <label>
         Saga type
         <input {...field("type")} placeholder="e.g. file.upload" maxLength={100} />
@@ -67,26 +50,12 @@ export function SagaFilterForm({ initial, onDryRun }: { initial: SagaBulkFilter;
         Current step (1 = first)
         <input type="number" min={1} max={1001} {...field("step")} />
       </label>
-      <label>
-        Text in the error
-        <input {...field("errorContains")} maxLength={200} />
-      </label>
-      <label>
-        Failure group (fingerprint)
-        <input {...field("fingerprint")} maxLength={32} />
-      </label>
+      <FailureFields error={field("errorContains")} fingerprint={field("fingerprint")} />
       <label>
         Not moved for (minutes)
         <input type="number" min={1} {...field("idleMinutes")} placeholder="stuck sagas, e.g. 15" />
       </label>
-      <label>
-        Created from
-        <input type="datetime-local" {...field("from")} />
-      </label>
-      <label>
-        Created before
-        <input type="datetime-local" {...field("to")} />
-      </label>
+      <CreatedRange from={field("from")} to={field("to")} />
       <button type="submit">Dry run</button>
     </form>
   );
