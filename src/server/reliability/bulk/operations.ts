@@ -9,6 +9,7 @@ import { DRY_RUN_COUNT_CAP, type BulkRequest, type BulkStart, type BulkTarget } 
 import { bulkConditions, parseStoredFilter, statusesFor, type BulkAction, type BulkFilter } from "./filter";
 import { parseStoredSagaFilter, type SagaBulkAction } from "./saga-filter";
 import { actOnSagas, dryRunSagaBulk, refuseEmptySagaFilter, selectSagaBatch, type BulkSagaActions } from "./saga-target";
+import { countBelowCap, DRY_RUN_SAMPLE_SIZE } from "./dry-run-count";
 
 /**
  * Bulk operator actions by filter: a dry run says what a filter would touch (count and sample);
@@ -22,7 +23,6 @@ import { actOnSagas, dryRunSagaBulk, refuseEmptySagaFilter, selectSagaBatch, typ
  */
 
 export { DRY_RUN_COUNT_CAP };
-const SAMPLE_SIZE = 10;
 /** New rows (ids above the bound) are left alone: a run acts on what existed when it was started. */
 const upperBound = () => uuidv7Floor(new Date(Date.now() + 1));
 
@@ -38,18 +38,16 @@ export async function dryRunBulk(db: Db, action: BulkAction, filter: BulkFilter)
   refuseEmpty(action, filter);
   const where = bulkConditions(action, filter);
   const upper = upperBound();
-  const [counted] = await db.$queryRaw<Array<{ n: number }>>`
-    SELECT count(*)::int AS n FROM (SELECT 1 FROM outbox_event WHERE ${where} AND id < ${upper}::uuid LIMIT ${DRY_RUN_COUNT_CAP + 1}) capped`;
   const sample = await db.$queryRaw<SampleRow[]>`
     SELECT id::text, event_type, aggregate_type, aggregate_id, status::text, attempts, last_error, created_at
-    FROM outbox_event WHERE ${where} AND id < ${upper}::uuid ORDER BY id DESC LIMIT ${SAMPLE_SIZE}`;
-  const n = counted?.n ?? 0;
+    FROM outbox_event WHERE ${where} AND id < ${upper}::uuid ORDER BY id DESC LIMIT ${DRY_RUN_SAMPLE_SIZE}`;
+  const { count, capped } = await countBelowCap(db, "outbox_event", where, upper);
   return {
     target: "outbox" as const,
     action,
-    count: Math.min(n, DRY_RUN_COUNT_CAP),
+    count,
     /** True when more rows match than were counted (the count is a lower bound). */
-    capped: n > DRY_RUN_COUNT_CAP,
+    capped,
     sample: sample.map((r) => ({ id: r.id, eventType: r.event_type, aggregateType: r.aggregate_type, aggregateId: r.aggregate_id, status: r.status, attempts: r.attempts, lastError: r.last_error, createdAt: r.created_at })),
   };
 }

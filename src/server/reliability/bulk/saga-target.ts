@@ -4,8 +4,8 @@ import { Prisma } from "../../db/generated/client";
 import { DomainError } from "../../platform/errors";
 import type { AuditContext } from "../audit";
 import type { SagaOperations } from "../saga/operations";
-import { DRY_RUN_COUNT_CAP } from "./contract";
 import { sagaBulkConditions, sagaStatusesFor, type SagaBulkAction, type SagaBulkFilter } from "./saga-filter";
+import { countBelowCap, DRY_RUN_SAMPLE_SIZE } from "./dry-run-count";
 
 /**
  * Bulk actions on sagas: the saga side of the bulk contract. Selecting is by the saga filter over
@@ -17,7 +17,6 @@ import { sagaBulkConditions, sagaStatusesFor, type SagaBulkAction, type SagaBulk
 /** What a bulk run on sagas needs from the saga service: the one-saga operations it repeats. */
 export type BulkSagaActions = Pick<SagaOperations, "redrive" | "abort" | "resume">;
 
-const SAMPLE_SIZE = 10;
 
 export function refuseEmptySagaFilter(action: SagaBulkAction, filter: SagaBulkFilter) {
   if (sagaStatusesFor(action, filter).length === 0) {
@@ -31,17 +30,15 @@ type SampleRow = { id: string; type: string; status: string; current_step: numbe
 export async function dryRunSagaBulk(db: Db, action: SagaBulkAction, filter: SagaBulkFilter, upper: string) {
   refuseEmptySagaFilter(action, filter);
   const where = sagaBulkConditions(action, filter);
-  const [counted] = await db.$queryRaw<Array<{ n: number }>>`
-    SELECT count(*)::int AS n FROM (SELECT 1 FROM saga_instance WHERE ${where} AND id < ${upper}::uuid LIMIT ${DRY_RUN_COUNT_CAP + 1}) capped`;
   const sample = await db.$queryRaw<SampleRow[]>`
     SELECT id::text, type, status::text, current_step, last_error, created_at, updated_at
-    FROM saga_instance WHERE ${where} AND id < ${upper}::uuid ORDER BY id DESC LIMIT ${SAMPLE_SIZE}`;
-  const n = counted?.n ?? 0;
+    FROM saga_instance WHERE ${where} AND id < ${upper}::uuid ORDER BY id DESC LIMIT ${DRY_RUN_SAMPLE_SIZE}`;
+  const { count, capped } = await countBelowCap(db, "saga_instance", where, upper);
   return {
     target: "saga" as const,
     action,
-    count: Math.min(n, DRY_RUN_COUNT_CAP),
-    capped: n > DRY_RUN_COUNT_CAP,
+    count,
+    capped,
     sample: sample.map((r) => ({ id: r.id, type: r.type, status: r.status, currentStep: r.current_step, lastError: r.last_error, createdAt: r.created_at, updatedAt: r.updated_at })),
   };
 }
