@@ -5,6 +5,7 @@
  */
 import { expect, test, type Browser, type Page, type TestInfo } from "@playwright/test";
 import pg from "pg";
+import { CONSOLE_SECTIONS, type ConsoleSection } from "../src/app/admin/_components/sections";
 import { errorFingerprint } from "../src/server/reliability/failures/fingerprint";
 import { e2eEnv } from "./env";
 
@@ -108,28 +109,24 @@ export function need<T>(value: T | undefined | null, why: string): T {
 }
 
 /**
- * Every page of the console (detail pages of a saga and an event the run has written), the files
- * page last. `uploadAsDemoUser` first if the run may not have a saga yet.
+ * Every page of the console (the nav's sections, each list followed by a detail page of a saga or
+ * an event the run has written), the files page last. `uploadAsDemoUser` first if the run may not
+ * have a saga yet.
  */
 export async function consolePages() {
   const [saga] = await sql<{ id: string }>(`SELECT id::text FROM saga_instance ORDER BY created_at DESC LIMIT 1`);
   const [event] = await sql<{ id: string }>(`SELECT id::text FROM outbox_event ORDER BY id DESC LIMIT 1`);
   const sagaId = need(saga?.id, "no saga in the e2e database");
   const eventId = need(event?.id, "no outbox event in the e2e database");
+  const details: Partial<Record<ConsoleSection["name"], Array<{ name: string; path: string }>>> = {
+    outbox: [{ name: "outbox-event", path: `/admin/outbox/${eventId}` }],
+    sagas: [
+      { name: "saga-timeline", path: `/admin/sagas/${sagaId}` },
+      { name: "trace", path: `/admin/trace/${sagaId}?kind=saga` },
+    ],
+  };
   return [
-    { name: "overview", path: "/admin" },
-    { name: "failures", path: "/admin/failures" },
-    { name: "outbox", path: "/admin/outbox" },
-    { name: "outbox-event", path: `/admin/outbox/${eventId}` },
-    { name: "sagas", path: "/admin/sagas" },
-    { name: "saga-timeline", path: `/admin/sagas/${sagaId}` },
-    { name: "trace", path: `/admin/trace/${sagaId}?kind=saga` },
-    { name: "idempotency", path: "/admin/idempotency" },
-    { name: "cache", path: "/admin/cache" },
-    { name: "fleet", path: "/admin/fleet" },
-    { name: "bulk", path: "/admin/bulk" },
-    { name: "audit-log", path: "/admin/audit" },
-    { name: "users", path: "/admin/users" },
+    ...CONSOLE_SECTIONS.flatMap((s) => [{ name: s.name as string, path: s.href as string }, ...(details[s.name] ?? [])]),
     { name: "files", path: "/files" },
   ];
 }

@@ -4,19 +4,8 @@ import { Badge, Button, Group } from "@mantine/core";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { GlobalSearch } from "./global-search";
+import { CONSOLE_SECTIONS } from "./sections";
 
-const sections = [
-  { href: "/admin", label: "Overview" },
-  { href: "/admin/failures", label: "Failures" },
-  { href: "/admin/outbox", label: "Outbox" },
-  { href: "/admin/sagas", label: "Sagas" },
-  { href: "/admin/idempotency", label: "Idempotency" },
-  { href: "/admin/cache", label: "Cache" },
-  { href: "/admin/fleet", label: "Fleet" },
-  { href: "/admin/bulk", label: "Bulk actions" },
-  { href: "/admin/audit", label: "Audit log" },
-  { href: "/admin/users", label: "Users" },
-];
 
 export function AdminNav({ role }: { role: string }) {
   const pathname = usePathname();
@@ -24,7 +13,7 @@ export function AdminNav({ role }: { role: string }) {
   return (
     <nav className="admin-nav" aria-label="Dashboard sections">
       <Group gap={4} wrap="wrap" style={{ flex: 1 }}>
-        {sections.map((s) => (
+        {CONSOLE_SECTIONS.map((s) => (
           <Button
             key={s.href}
             component={Link}
