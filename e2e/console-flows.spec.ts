@@ -47,13 +47,10 @@ test("a fork of a failed saga from step 3 runs steps 3..n, and its timeline show
   );
   await signIn(page, "operator");
   await page.goto(`/admin/sagas/${saga!.id}`);
-  // The form is the server's render until React hydrates it: pick the step again until the button follows.
-  const forkButton = page.getByRole("button", { name: "Fork from step 3" });
-  await expect(async () => {
-    await page.getByLabel("Start at step").selectOption({ label: "3. store-blob" });
-    await expect(forkButton).toBeVisible({ timeout: 1_000 });
-  }).toPass();
-  await forkButton.click();
+  // The form's controls are disabled until React has hydrated it: the click waits for them.
+  await page.getByRole("combobox", { name: "Start at step" }).click();
+  await page.getByRole("option", { name: "3. store-blob" }).click();
+  await page.getByRole("button", { name: "Fork from step 3" }).click();
   const forked = page.getByRole("status").filter({ hasText: "Forked as" });
   await expect(forked).toContainText("starting at step 3");
   const forkHref = (await forked.getByRole("link").getAttribute("href"))!;

@@ -2,6 +2,7 @@
 
 import { Alert, Button, Checkbox, Group, Stack } from "@mantine/core";
 import { useState, type FormEvent, type ReactNode } from "react";
+import { HydratedForm } from "./hydrated-form";
 
 /**
  * The filter being edited, before it is applied to the URL. Text fields keep what was typed; the
@@ -18,7 +19,7 @@ export function useDraft<T extends object>(initial: T) {
   return { draft, set, text, reset: () => setDraft({} as T) };
 }
 
-/** A list's filter form: its fields, then Apply and Clear; `problem` says what to fix before applying. */
+/** A list's filter form: its fields, then Apply and Clear; `problem` says what to fix before applying. Usable once hydrated. */
 export function FilterForm({
   label,
   onApply,
@@ -35,7 +36,7 @@ export function FilterForm({
   children: ReactNode;
 }) {
   return (
-    <form
+    <HydratedForm
       aria-label={label}
       onSubmit={(e: FormEvent) => {
         e.preventDefault();
@@ -56,7 +57,7 @@ export function FilterForm({
           </Alert>
         )}
       </Stack>
-    </form>
+    </HydratedForm>
   );
 }
 

@@ -1,10 +1,11 @@
 "use client";
 
-import { SegmentedControl } from "@mantine/core";
+import { Button, Group, SegmentedControl, Stack, TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { AUDIT_REASON } from "../_components/audit-reason";
+import { HydratedForm } from "../_components/hydrated-form";
 import type { AdminOutputs } from "../_components/types";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import { ConfirmButton, formatCount, formatPercent, formatTime, plural, QueryError, ResultMessage, shortId, StatusBadge, type Result } from "../_components/ui";
@@ -115,10 +116,16 @@ function FilterForm({ onDryRun }: { onDryRun: (p: OutboxPlanned) => void }) {
   const [action, setAction] = useState<BulkAction>("outbox.retry");
   const [statuses, setStatuses] = useState<OutboxActionStatus[]>([]);
   const [form, setForm] = useState({ type: "", aggregateType: "", aggregateId: "", errorContains: "", fingerprint: "", path: "", value: "", from: "", to: "" });
-  const field = (key: keyof typeof form) => ({ value: form[key], onChange: (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value }) });
+  const field = (key: keyof typeof form) => ({
+    value: form[key],
+    onChange: (e: { currentTarget: { value: string } }) => {
+      const value = e.currentTarget.value;
+      setForm((f) => ({ ...f, [key]: value }));
+    },
+  });
   const allowed = OUTBOX_ACTIONS[action].statuses;
   return (
-    <form
+    <HydratedForm
       aria-label="Bulk action filter"
       onSubmit={(e) => {
         e.preventDefault();
@@ -138,31 +145,24 @@ function FilterForm({ onDryRun }: { onDryRun: (p: OutboxPlanned) => void }) {
         onDryRun({ target: "outbox", action, filter });
       }}
     >
-      <ActionAndStatuses actions={OUTBOX_ACTIONS} action={action} onAction={setAction} allowed={allowed} statuses={statuses} onStatuses={setStatuses} />
-      <label>
-        Event type
-        <input {...field("type")} placeholder="e.g. file.tagged" maxLength={100} />
-      </label>
-      <label>
-        Aggregate type
-        <input {...field("aggregateType")} placeholder="e.g. file" maxLength={100} />
-      </label>
-      <label>
-        Aggregate id
-        <input {...field("aggregateId")} maxLength={200} />
-      </label>
-      <FailureFields error={field("errorContains")} fingerprint={field("fingerprint")} />
-      <label>
-        Payload path
-        <input {...field("path")} placeholder="e.g. ownerId or meta.source" maxLength={200} />
-      </label>
-      <label>
-        Payload value
-        <input {...field("value")} placeholder='e.g. "abc", 3 or true' maxLength={500} />
-      </label>
-      <CreatedRange from={field("from")} to={field("to")} />
-      <button type="submit">Dry run</button>
-    </form>
+      <Stack gap="sm">
+        <ActionAndStatuses actions={OUTBOX_ACTIONS} action={action} onAction={setAction} allowed={allowed} statuses={statuses} onStatuses={setStatuses} />
+        <Group gap="sm" align="flex-end">
+          <TextInput label="Event type" placeholder="e.g. file.tagged" maxLength={100} {...field("type")} />
+          <TextInput label="Aggregate type" placeholder="e.g. file" maxLength={100} {...field("aggregateType")} />
+          <TextInput label="Aggregate id" maxLength={200} {...field("aggregateId")} />
+        </Group>
+        <FailureFields error={field("errorContains")} fingerprint={field("fingerprint")} />
+        <Group gap="sm" align="flex-end">
+          <TextInput label="Payload path" placeholder="e.g. ownerId or meta.source" maxLength={200} {...field("path")} />
+          <TextInput label="Payload value" placeholder='e.g. "abc", 3 or true' maxLength={500} {...field("value")} />
+        </Group>
+        <CreatedRange from={field("from")} to={field("to")} />
+        <Group>
+          <Button type="submit">Dry run</Button>
+        </Group>
+      </Stack>
+    </HydratedForm>
   );
 }
 

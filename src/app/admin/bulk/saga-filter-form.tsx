@@ -1,6 +1,8 @@
 "use client";
 
+import { Button, Group, NumberInput, Stack, TextInput } from "@mantine/core";
 import { useState } from "react";
+import { HydratedForm } from "../_components/hydrated-form";
 import { SAGA_ACTIONS, type SagaActionStatus, type SagaBulkAction, type SagaBulkFilter, type SagaPlanned } from "./actions";
 import { ActionAndStatuses, CreatedRange, FailureFields } from "./bulk-form-fields";
 
@@ -17,10 +19,16 @@ export function SagaFilterForm({ initial, onDryRun }: { initial: SagaBulkFilter;
     from: "",
     to: "",
   });
-  const field = (key: keyof typeof form) => ({ value: form[key], onChange: (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value }) });
+  const set = (key: keyof typeof form, value: string) => setForm((f) => ({ ...f, [key]: value }));
+  const field = (key: keyof typeof form) => ({
+    value: form[key],
+    onChange: (e: { currentTarget: { value: string } }) => set(key, e.currentTarget.value),
+  });
+  /** A NumberInput bound to a key (kept as text: empty means "no filter"). */
+  const number = (key: keyof typeof form) => ({ value: form[key], onChange: (v: number | string) => set(key, String(v)), allowDecimal: false, allowNegative: false });
   const allowed = SAGA_ACTIONS[action].statuses;
   return (
-    <form
+    <HydratedForm
       aria-label="Bulk saga filter"
       onSubmit={(e) => {
         e.preventDefault();
@@ -41,22 +49,19 @@ export function SagaFilterForm({ initial, onDryRun }: { initial: SagaBulkFilter;
         onDryRun({ target: "saga", action, filter });
       }}
     >
-      <ActionAndStatuses actions={SAGA_ACTIONS} action={action} onAction={setAction} allowed={allowed} statuses={statuses} onStatuses={setStatuses} />
-      <label>
-        Saga type
-        <input {...field("type")} placeholder="e.g. file.upload" maxLength={100} />
-      </label>
-      <label>
-        Current step (1 = first)
-        <input type="number" min={1} max={1001} {...field("step")} />
-      </label>
-      <FailureFields error={field("errorContains")} fingerprint={field("fingerprint")} />
-      <label>
-        Not moved for (minutes)
-        <input type="number" min={1} {...field("idleMinutes")} placeholder="stuck sagas, e.g. 15" />
-      </label>
-      <CreatedRange from={field("from")} to={field("to")} />
-      <button type="submit">Dry run</button>
-    </form>
+      <Stack gap="sm">
+        <ActionAndStatuses actions={SAGA_ACTIONS} action={action} onAction={setAction} allowed={allowed} statuses={statuses} onStatuses={setStatuses} />
+        <Group gap="sm" align="flex-end">
+          <TextInput label="Saga type" placeholder="e.g. file.upload" maxLength={100} {...field("type")} />
+          <NumberInput label="Current step (1 = first)" min={1} max={1001} {...number("step")} />
+          <NumberInput label="Not moved for (minutes)" min={1} placeholder="stuck sagas, e.g. 15" {...number("idleMinutes")} />
+        </Group>
+        <FailureFields error={field("errorContains")} fingerprint={field("fingerprint")} />
+        <CreatedRange from={field("from")} to={field("to")} />
+        <Group>
+          <Button type="submit">Dry run</Button>
+        </Group>
+      </Stack>
+    </HydratedForm>
   );
 }

@@ -1,9 +1,11 @@
 "use client";
 
+import { Button, Checkbox, Group, Select, Stack, Textarea, TextInput } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
+import { HydratedForm } from "../../_components/hydrated-form";
 import { errorText, shortId } from "../../_components/ui";
 
 const STOPPED = ["completed", "compensated", "aborted", "failed"];
@@ -53,56 +55,66 @@ export function ForkSaga({
       {!stopped ? (
         <p className="muted">Only a saga that has stopped can be forked (this one is {saga.status}).</p>
       ) : (
-        <form
+        <HydratedForm
+          aria-label="Fork from a step"
           onSubmit={(e) => {
             e.preventDefault();
             if (syntaxError) return;
             fork.mutate({ id: saga.id, fromStep, ...(editInput ? { input } : {}), reason: reason.trim() || undefined });
           }}
         >
-          <label>
-            Start at step
-            <select value={fromStep} onChange={(e) => (setFromStep(Number(e.target.value)), fork.reset())}>
-              {steps.map((s) => (
-                <option key={s.index} value={s.index} disabled={s.index > lastForkable}>
-                  {s.index + 1}. {s.name}
-                  {s.index > lastForkable ? " (an earlier step has no output)" : ""}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="checkbox">
-            <input type="checkbox" checked={editInput} onChange={(e) => (setEditInput(e.target.checked), fork.reset())} /> Edit the input
-          </label>
-          {editInput && (
-            <label>
-              Input (JSON, checked against the saga&apos;s input schema)
-              <textarea value={text} onChange={(e) => (setText(e.target.value), fork.reset())} rows={10} spellCheck={false} className="json" aria-invalid={syntaxError !== null} />
-            </label>
-          )}
-          <label>
-            Reason (kept in the audit log)
-            <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} placeholder="optional" />
-          </label>
-          {syntaxError && (
-            <p role="alert" className="error">
-              {syntaxError}
-            </p>
-          )}
-          {fork.isError && (
-            <p role="alert" className="error">
-              Fork refused: {errorText(fork.error)}
-            </p>
-          )}
-          {fork.isSuccess && (
-            <p role="status" className="ok">
-              Forked as <Link href={`/admin/sagas/${fork.data.id}`}>saga {shortId(fork.data.id)}</Link>, starting at step {fork.data.fromStep + 1}.
-            </p>
-          )}
-          <button type="submit" className="primary" disabled={syntaxError !== null || fork.isPending}>
-            {fork.isPending ? "Forking…" : `Fork from step ${fromStep + 1}`}
-          </button>
-        </form>
+          <Stack gap="sm">
+            <Select
+              label="Start at step"
+              data={steps.map((s) => ({
+                value: String(s.index),
+                label: `${s.index + 1}. ${s.name}${s.index > lastForkable ? " (an earlier step has no output)" : ""}`,
+                disabled: s.index > lastForkable,
+              }))}
+              value={String(fromStep)}
+              onChange={(v) => {
+                if (v === null) return;
+                setFromStep(Number(v));
+                fork.reset();
+              }}
+              allowDeselect={false}
+              maw={420}
+            />
+            <Checkbox label="Edit the input" checked={editInput} onChange={(e) => (setEditInput(e.currentTarget.checked), fork.reset())} />
+            {editInput && (
+              <Textarea
+                label="Input (JSON, checked against the saga's input schema)"
+                value={text}
+                onChange={(e) => (setText(e.currentTarget.value), fork.reset())}
+                rows={10}
+                spellCheck={false}
+                classNames={{ input: "json" }}
+                error={syntaxError !== null}
+              />
+            )}
+            <TextInput label="Reason (kept in the audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} maxLength={500} placeholder="optional" maw={420} />
+            {syntaxError && (
+              <p role="alert" className="error">
+                {syntaxError}
+              </p>
+            )}
+            {fork.isError && (
+              <p role="alert" className="error">
+                Fork refused: {errorText(fork.error)}
+              </p>
+            )}
+            {fork.isSuccess && (
+              <p role="status" className="ok">
+                Forked as <Link href={`/admin/sagas/${fork.data.id}`}>saga {shortId(fork.data.id)}</Link>, starting at step {fork.data.fromStep + 1}.
+              </p>
+            )}
+            <Group>
+              <Button type="submit" disabled={syntaxError !== null} loading={fork.isPending}>
+                {`Fork from step ${fromStep + 1}`}
+              </Button>
+            </Group>
+          </Stack>
+        </HydratedForm>
       )}
     </section>
   );
