@@ -62,7 +62,11 @@ test("the users page changes a role, and it applies to that user's next request"
 
   await signIn(page, "operator");
   await page.goto(`/admin/users`);
-  await page.getByLabel("Find by email or name").fill(email);
+  const search = page.getByRole("form", { name: "Find users" });
+  await search.getByLabel("Find by email or name").fill(email);
+  await search.getByRole("button", { name: "Search" }).click();
+  // The search is in the URL: a shared link or a reload shows the same list.
+  await expect(page).toHaveURL(`/admin/users?${new URLSearchParams({ query: email })}`);
   const row = page.getByRole("row").filter({ hasText: email });
   await row.getByLabel(`Role of ${email}`, { exact: true }).selectOption("user");
   await row.getByRole("button", { name: "Change role" }).click();

@@ -1,19 +1,19 @@
 import { HydrateClient, prefetch, trpc } from "~/trpc/server";
 import { dashboardUser } from "../_components/access";
+import { paramsOf } from "../_components/url-filter";
+import { usersUrlFilter } from "./filter-params";
 import { UsersView } from "./users-view";
 
 export const dynamic = "force-dynamic";
 
-export default async function UsersPage({ searchParams }: { searchParams: Promise<{ query?: string | string[] }> }) {
+export default async function UsersPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await dashboardUser("/admin/users");
   if (!user) return null;
-  // ?query=…: the list filtered (a link from the console search); the list query bounds it.
-  const requested = [(await searchParams).query ?? []].flat()[0]?.trim();
-  const query = requested && requested.length <= 200 ? requested : "";
-  await prefetch(trpc.admin.users.list.queryOptions(query ? { query } : {}));
+  // The same parse as the view's: same input, same cache key, so the list shows without a refetch.
+  await prefetch(trpc.admin.users.list.queryOptions(usersUrlFilter.parse(paramsOf(await searchParams))));
   return (
     <HydrateClient>
-      <UsersView canAct={user.role === "operator"} selfId={user.id} initialQuery={query} />
+      <UsersView canAct={user.role === "operator"} selfId={user.id} />
     </HydrateClient>
   );
 }

@@ -7,6 +7,9 @@ import { useTRPC } from "~/trpc/react";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
 import { DataTable, type Column } from "../_components/data-table";
+import { FilterForm, useDraft } from "../_components/filter-form";
+import { useUrlFilter } from "../_components/use-url-filter";
+import { usersUrlFilter, type UsersFilter } from "./filter-params";
 import { ConfirmButton, errorText, formatTime, ResultMessage, StatusBadge, type Result } from "../_components/ui";
 
 type User = AdminOutputs["users"]["list"]["items"][number];
@@ -33,13 +36,12 @@ function columns(canAct: boolean, selfId: string, onResult: (r: Result) => void)
 }
 
 /** Users and roles: viewers read the list; operators change roles, sign users out, create accounts. */
-export function UsersView({ canAct, selfId, initialQuery = "" }: { canAct: boolean; selfId: string; initialQuery?: string }) {
+export function UsersView({ canAct, selfId }: { canAct: boolean; selfId: string }) {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
-  const [query, setQuery] = useState(initialQuery);
+  const { filter, setFilter, key } = useUrlFilter(usersUrlFilter);
   const [result, setResult] = useState<Result>(null);
-  const input = query.trim() ? { query: query.trim() } : {};
-  const users = useQuery({ ...trpc.admin.users.list.queryOptions(input), refetchInterval });
+  const users = useQuery({ ...trpc.admin.users.list.queryOptions(filter), refetchInterval });
 
   return (
     <>
@@ -51,7 +53,7 @@ export function UsersView({ canAct, selfId, initialQuery = "" }: { canAct: boole
       {canAct && <CreateUser onResult={setResult} />}
       <section className="panel" aria-labelledby="users-title">
         <h2 id="users-title">Accounts</h2>
-        <TextInput type="search" label="Find by email or name" value={query} onChange={(e) => setQuery(e.currentTarget.value)} maxLength={200} maw={360} mb="sm" />
+        <UserSearchForm key={key} initial={filter} onSearch={setFilter} />
         <DataTable
           label="Users"
           what="the users"
@@ -59,11 +61,28 @@ export function UsersView({ canAct, selfId, initialQuery = "" }: { canAct: boole
           rows={users.data?.items}
           columns={columns(canAct, selfId, setResult)}
           rowKey={(u) => u.id}
-          empty="No user matches."
+          empty={filter.query ? `No user matches “${filter.query}”.` : "No user yet."}
           footer={users.data?.nextCursor && <p className="muted">More users match: narrow the search.</p>}
         />
       </section>
     </>
+  );
+}
+
+function UserSearchForm({ initial, onSearch }: { initial: UsersFilter; onSearch: (f: UsersFilter) => void }) {
+  const { draft, text, reset } = useDraft(initial);
+  return (
+    <FilterForm
+      label="Find users"
+      applyLabel="Search"
+      onApply={() => onSearch(draft)}
+      onClear={() => {
+        reset();
+        onSearch({});
+      }}
+    >
+      <TextInput type="search" label="Find by email or name" maxLength={200} maw={360} {...text("query")} />
+    </FilterForm>
   );
 }
 
