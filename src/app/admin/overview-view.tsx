@@ -15,8 +15,8 @@ import { EmptyState, formatCount, formatEstimate, formatDuration, formatPercent,
 export function OverviewView() {
   const trpc = useTRPC();
   const refetchInterval = useRefetchInterval();
-  // Outbox stats and saga metrics arrive through the live stream; the rest refetch when it says so.
-  useLiveUpdates(["outbox", "sagas", "idempotency"]);
+  // Outbox stats, saga metrics and the top failure groups arrive through the live stream; the rest refetch when it says so.
+  useLiveUpdates(["outbox", "sagas", "idempotency", "failures"]);
   const live = { refetchInterval };
   const outbox = useQuery({ ...trpc.admin.outbox.stats.queryOptions(overviewInputs.outboxStats), ...live });
   const blocked = useQuery({ ...trpc.admin.outbox.blocked.queryOptions(overviewInputs.blocked), ...live });

@@ -16,7 +16,7 @@ const RESUBSCRIBE_AFTER_MS = 15_000;
 
 /**
  * Keeps this page's queries of the given topics current through the `admin.live.watch` stream
- * (Server-Sent Events). The overview's snapshots go straight into the query cache; every other
+ * (Server-Sent Events). The overview's snapshots (outbox stats, saga metrics, top failure groups) go straight into the query cache; every other
  * query of a changed topic (lists, details) is invalidated, so what is on screen refetches once.
  * While the stream is down the page polls (useRefetchInterval), and the stream is tried again.
  */
@@ -43,6 +43,11 @@ export function useLiveUpdates(topics: readonly LiveTopic[]) {
         const metrics = trpc.admin.sagas.metrics.queryKey(overviewInputs.sagaMetrics);
         queryClient.setQueryData(metrics, snapshots.sagas.metrics);
         if (!first) void queryClient.invalidateQueries({ ...trpc.admin.sagas.pathFilter(), predicate: (q) => JSON.stringify(q.queryKey) !== JSON.stringify(metrics) });
+      }
+      if (snapshots.failures) {
+        const top = trpc.admin.failures.groups.queryKey(overviewInputs.failureGroups);
+        queryClient.setQueryData(top, snapshots.failures.groups);
+        if (!first) void queryClient.invalidateQueries({ ...trpc.admin.failures.pathFilter(), predicate: (q) => JSON.stringify(q.queryKey) !== JSON.stringify(top) });
       }
       // Idempotency stats also carry Redis counters the snapshot does not: refetch them.
       if (snapshots.idempotency && !first) void queryClient.invalidateQueries(trpc.admin.idempotency.pathFilter());

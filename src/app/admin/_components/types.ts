@@ -2,6 +2,7 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "~/server/api/root";
 import type { FileEventType } from "~/server/contracts/events";
 import type { OutboxViewStatus, SagaStatus } from "~/server/contracts/statuses";
+import type { LIVE_FAILURE_GROUPS_LIMIT, LIVE_OUTBOX_WINDOW_MINUTES } from "~/server/reliability/live/live-feeds";
 
 export type AdminOutputs = inferRouterOutputs<AppRouter>["admin"];
 export type AdminInputs = inferRouterInputs<AppRouter>["admin"];
@@ -24,13 +25,17 @@ export const SAGA_STATUSES = listOf<SagaStatus>({ running: true, compensating: t
 /** Offered as suggestions in the outbox filter (any type may still be typed in). */
 export const FILE_EVENT_TYPES = listOf<FileEventType>({ "file.uploaded": true, "file.renamed": true, "file.tagged": true, "file.deleted": true });
 
-/** Inputs shared by a page's server prefetch and its client queries (same input, same cache key). */
+/**
+ * Inputs shared by a page's server prefetch and its client queries (same input, same cache key).
+ * The live snapshots are read with the same window and limit (checked here, type-only: no server
+ * code reaches the client bundle), so a snapshot can stand in for the query's answer.
+ */
 export const overviewInputs = {
-  outboxStats: { windowMinutes: 15 },
+  outboxStats: { windowMinutes: 15 satisfies typeof LIVE_OUTBOX_WINDOW_MINUTES },
   blocked: { limit: 10 },
   sagaMetrics: {},
   idempotencyStats: {},
-  failureGroups: { limit: 5 },
+  failureGroups: { limit: 5 satisfies typeof LIVE_FAILURE_GROUPS_LIMIT },
 } as const;
 
 export const PAGE_SIZE = 50;

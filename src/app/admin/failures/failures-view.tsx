@@ -7,6 +7,7 @@ import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
 import { AUDIT_REASON } from "../_components/audit-reason";
 import { DataTable, type Column } from "../_components/data-table";
+import { useLiveUpdates } from "../_components/live";
 import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
 import { useUrlFilter } from "../_components/use-url-filter";
@@ -67,6 +68,8 @@ function columns(canAct: boolean, onResult: (r: Result) => void): Array<Column<F
 /** Failures grouped by cause (error fingerprint): one row per cause, with a retry or discard for all of it. */
 export function FailuresView({ canAct }: { canAct: boolean }) {
   const trpc = useTRPC();
+  // A change to any group (a new failure, a retry) arrives through the live stream; polled while it is down.
+  useLiveUpdates(["failures"]);
   const refetchInterval = useRefetchInterval();
   const { filter, setFilter } = useUrlFilter(failuresUrlFilter);
   const groups = useQuery({ ...trpc.admin.failures.groups.queryOptions(groupsInput(filter)), refetchInterval });

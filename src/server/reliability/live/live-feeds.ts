@@ -3,9 +3,9 @@ import type { RedisClient } from "../../platform/redis";
 import { createLiveHub, type LiveHub } from "./live-hub";
 import { createPollingFeed, type PollingFeed } from "./polling-feed";
 import { createSharedPoll, type SharedPoll } from "./shared-poll";
-import { changeKeys, readSnapshot, type LiveSnapshots, type LiveTopic, type SnapshotSources } from "./snapshots";
+import { changeKeys, LIVE_TOPICS, readSnapshot, type LiveSnapshots, type LiveTopic, type SnapshotSources } from "./snapshots";
 
-export { LIVE_TOPICS, LIVE_OUTBOX_WINDOW_MINUTES, type LiveSnapshots, type LiveTopic } from "./snapshots";
+export { LIVE_TOPICS, LIVE_OUTBOX_WINDOW_MINUTES, LIVE_FAILURE_GROUPS_LIMIT, type LiveSnapshots, type LiveTopic } from "./snapshots";
 
 /** How often a watched feed is read from PostgreSQL (once per deployment, whatever the number of instances and watchers). */
 export const LIVE_POLL_INTERVAL_MS = 2_000;
@@ -22,15 +22,16 @@ export interface LiveFeedsOptions extends SnapshotSources {
 }
 
 type Feeds = { [K in LiveTopic]: PollingFeed<LiveSnapshots[K]> };
+type Polls = { [K in LiveTopic]: SharedPoll<LiveSnapshots[K]> };
 
 /**
  * The console's live feeds of one process (`ctx.live`), built once by the composition root: a feed
- * per topic (`ctx.live.outbox`, `.sagas`, `.idempotency`) that streams wait on, each read from
+ * per topic (`ctx.live.outbox`, `.sagas`, `.idempotency`, `.failures`) that streams wait on, each read from
  * PostgreSQL once per interval for the whole deployment (shared-poll.ts) whatever the number of
  * instances and watchers, and the one Redis subscriber connection they and the streams' session
  * watches listen through (`hub`). Nothing runs and no connection opens until someone watches.
  */
-export function createLiveFeeds(options: LiveFeedsOptions): Feeds & { polls: { [K in LiveTopic]: SharedPoll<LiveSnapshots[K]> }; hub: LiveHub } {
+export function createLiveFeeds(options: LiveFeedsOptions): Feeds & { polls: Polls; hub: LiveHub } {
   const intervalMs = options.intervalMs ?? LIVE_POLL_INTERVAL_MS;
   const hub = createLiveHub({ redis: options.redis, logger: options.logger });
 
@@ -55,12 +56,11 @@ export function createLiveFeeds(options: LiveFeedsOptions): Feeds & { polls: { [
     return { feed, poll };
   }
 
-  const [outbox, sagas, idempotency] = [feedFor("outbox"), feedFor("sagas"), feedFor("idempotency")];
+  // One feed and one shared poll per topic, whatever the topics are (LIVE_TOPICS is the one list).
+  const built = LIVE_TOPICS.map((topic) => [topic, feedFor(topic)] as const);
   return {
-    outbox: outbox.feed,
-    sagas: sagas.feed,
-    idempotency: idempotency.feed,
-    polls: { outbox: outbox.poll, sagas: sagas.poll, idempotency: idempotency.poll },
+    ...(Object.fromEntries(built.map(([topic, b]) => [topic, b.feed])) as Feeds),
+    polls: Object.fromEntries(built.map(([topic, b]) => [topic, b.poll])) as Polls,
     hub,
   };
 }

@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "~/server/platform/db/client";
 import { inTransaction } from "~/server/platform/db/transaction";
 import { createTestApp, type TestApp } from "~test/support/app";
+import { errorFingerprint } from "../failures/fingerprint";
+import { listFailureGroups } from "../failures/groups";
 import { appendEvent } from "../outbox/append-event";
-import { readSnapshot, type SnapshotSources } from "./snapshots";
+import { changeKeys, LIVE_FAILURE_GROUPS_LIMIT, readSnapshot, type SnapshotSources } from "./snapshots";
 
 let app: TestApp;
 let writer: pg.Client;
@@ -37,6 +39,18 @@ async function commitElsewhere(): Promise<string> {
     [id, randomUUID()],
   );
   return id;
+}
+
+/**
+ * `count` dead events failed with `error` (each of an aggregate of its own), committed at once on
+ * the writer's connection: the statement triggers count them into their failure group.
+ */
+async function commitDeadEvents(error: string, count = 1) {
+  await writer.query(
+    `INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, status, attempts, last_error, last_failed_at, failure_fingerprint)
+     SELECT gen_random_uuid(), 'file', gen_random_uuid()::text, 1, 'file.tagged', '{}', 'dead', 5, $1, now(), $2 FROM generate_series(1, $3::int)`,
+    [error, errorFingerprint({ message: error }), count],
+  );
 }
 
 /** The app's database, but its `nth` raw query first lets another writer commit (the injected race). */
@@ -85,5 +99,33 @@ describe("a live snapshot", () => {
     });
     await readSnapshot("idempotency", { db, sagaMetrics: () => app.services.sagas.metrics({}) });
     expect(seen).toEqual([{ iso: "repeatable read", ro: "on" }]);
+  });
+
+  it("of the failure groups is the overview's top groups, and one consistent reading with the digest of every group", async () => {
+    const sources: SnapshotSources = { db: app.services.db, sagaMetrics: () => app.services.sagas.metrics({}) };
+    // Seven groups of different sizes: the overview shows the five biggest.
+    for (let i = 1; i <= LIVE_FAILURE_GROUPS_LIMIT + 2; i++) await commitDeadEvents(`consumer file-indexer: group ${"abcdefg"[i - 1]} refused`, i + 1);
+    const before = await readSnapshot("failures", sources);
+    expect(before.groups).toEqual(await listFailureGroups(app.services.db, { limit: LIVE_FAILURE_GROUPS_LIMIT }));
+    expect(before.groups.map((g) => g.count)).toEqual([8, 7, 6, 5, 4]);
+    expect(before.marks.rows).toBe(LIVE_FAILURE_GROUPS_LIMIT + 2);
+
+    // The fault: another writer's failure commits between the snapshot's group read and its digest.
+    const raced = await readSnapshot("failures", { ...sources, db: racingDb(app.services.db, 1, () => commitDeadEvents("consumer file-indexer: group h refused", 20)) });
+    expect(raced).toEqual(before); // neither the top groups nor the digest saw it
+    const after = await readSnapshot("failures", sources);
+    expect(after.groups[0]).toMatchObject({ count: 20, message: expect.stringContaining("group h") });
+    expect(after.marks).not.toEqual(before.marks);
+  });
+
+  it("of the failure groups changes when a group below the top ones changes", async () => {
+    const sources: SnapshotSources = { db: app.services.db, sagaMetrics: () => app.services.sagas.metrics({}) };
+    const before = await readSnapshot("failures", sources);
+    expect(before.marks.rows).toBeGreaterThan(LIVE_FAILURE_GROUPS_LIMIT); // the previous test's groups are there
+    // One more failure in the smallest group: the top five stay as they were, the change key does not.
+    await commitDeadEvents("consumer file-indexer: group a refused");
+    const after = await readSnapshot("failures", sources);
+    expect(after.groups).toEqual(before.groups);
+    expect(changeKeys.failures(after)).not.toEqual(changeKeys.failures(before));
   });
 });

@@ -1,15 +1,19 @@
 import type { Db } from "../../platform/db/client";
 import { inReadSnapshot } from "../../platform/db/transaction";
+import { listFailureGroups } from "../failures/groups";
 import { countRecordsByState } from "../idempotency/queries";
 import { outboxStats } from "../outbox/queries";
 import type { SagaMetrics } from "../saga/queries";
 
 /** What the console can watch live: one feed per reliability mechanism. */
-export const LIVE_TOPICS = ["outbox", "sagas", "idempotency"] as const;
+export const LIVE_TOPICS = ["outbox", "sagas", "idempotency", "failures"] as const;
 export type LiveTopic = (typeof LIVE_TOPICS)[number];
 
 /** The overview's window, so the outbox snapshot is exactly what `admin.outbox.stats` answers for it. */
 export const LIVE_OUTBOX_WINDOW_MINUTES = 15;
+
+/** The overview's top failure groups, so the failures snapshot is exactly what `admin.failures.groups` answers for it. */
+export const LIVE_FAILURE_GROUPS_LIMIT = 5;
 
 /** What the snapshots are read from. */
 export interface SnapshotSources {
@@ -45,19 +49,34 @@ async function idempotencySnapshot({ db }: SnapshotSources) {
   return { records, newest: newest?.id ?? null };
 }
 
+async function failuresSnapshot({ db }: SnapshotSources) {
+  const groups = await listFailureGroups(db, { limit: LIVE_FAILURE_GROUPS_LIMIT });
+  // The top groups miss a change further down (a new failure in the sixth group, a group retried
+  // away): a digest of every counter row (one per group, type and status: the failures page's whole
+  // list) catches it, so the failures page can ride this topic too.
+  const [all] = await db.$queryRaw<Array<{ rows: number; digest: string }>>`
+    SELECT count(*)::int AS rows,
+           md5(coalesce(string_agg(concat_ws(':', source, fingerprint, type, status, count, last_seen), ',' ORDER BY source, fingerprint, type, status), '')) AS digest
+    FROM failure_group_count WHERE count > 0`;
+  return { groups, marks: { rows: all?.rows ?? 0, digest: all?.digest ?? "" } };
+}
+
 export type OutboxSnapshot = Awaited<ReturnType<typeof outboxSnapshot>>;
 export type SagasSnapshot = Awaited<ReturnType<typeof sagasSnapshot>>;
 export type IdempotencySnapshot = Awaited<ReturnType<typeof idempotencySnapshot>>;
+export type FailuresSnapshot = Awaited<ReturnType<typeof failuresSnapshot>>;
 export interface LiveSnapshots {
   outbox: OutboxSnapshot;
   sagas: SagasSnapshot;
   idempotency: IdempotencySnapshot;
+  failures: FailuresSnapshot;
 }
 
 const readers: { [K in LiveTopic]: (sources: SnapshotSources) => Promise<LiveSnapshots[K]> } = {
   outbox: outboxSnapshot,
   sagas: sagasSnapshot,
   idempotency: idempotencySnapshot,
+  failures: failuresSnapshot,
 };
 
 /**
@@ -78,4 +97,6 @@ export const changeKeys: { [K in LiveTopic]: (s: LiveSnapshots[K]) => unknown } 
   outbox: (s) => ({ counts: s.stats.counts, marks: s.marks }),
   sagas: (s) => ({ byStatus: s.metrics.byStatus, marks: s.marks }),
   idempotency: (s) => s,
+  // Nothing in it moves with the clock (first/last seen are failure times).
+  failures: (s) => s,
 };

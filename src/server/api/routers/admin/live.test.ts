@@ -11,6 +11,8 @@ import { createInnerContext } from "~/server/api/trpc";
 import { createDb } from "~/server/platform/db/client";
 import { withDomainServices } from "~/server/composition";
 import type { LiveSnapshots } from "~/server/reliability/live/live-feeds";
+import { errorFingerprint } from "~/server/reliability/failures/fingerprint";
+import { overviewInputs } from "~/app/admin/_components/types";
 
 let app: TestApp;
 let operator: SessionUser;
@@ -73,6 +75,31 @@ describe("admin.live.watch over SSE", () => {
       expect(third.snapshots.outbox?.stats.counts.discarded).toBe(1);
       expect(third.snapshots.sagas).toBeUndefined();
       await resumed.close();
+    } finally {
+      ac.abort();
+      await stream.close();
+    }
+  });
+
+  it("streams the overview's top failure groups, and sends them again when a failure joins a group", async () => {
+    const ac = new AbortController();
+    const stream = sseReader(await app.http(watchUrl({ topics: ["failures"] }), { user: viewer, signal: ac.signal }));
+    try {
+      const first = await stream.nextMeaningful();
+      expect(first?.id).toMatch(/^failures:[\w-]+$/);
+      // What the overview's query (admin.failures.groups with its limit) answers: the snapshot stands in for it.
+      expect(decode(first!.data).snapshots.failures?.groups).toEqual(await app.caller(viewer).admin.failures.groups(overviewInputs.failureGroups));
+
+      // The change: an event goes dead with an error of a new group.
+      const event = await append();
+      await app.services.db.outboxEvent.update({
+        where: { id: event.id },
+        data: { status: "dead", lastError: "consumer file-indexer: refused the tags", lastFailedAt: new Date(), failureFingerprint: errorFingerprint({ message: "consumer file-indexer: refused the tags" }) },
+      });
+      const second = decode((await stream.nextMeaningful())!.data).snapshots.failures;
+      const group = second?.groups.find((g) => g.sample.id === event.id);
+      expect(group).toMatchObject({ source: "outbox", count: 1, byStatus: { dead: 1 } });
+      expect(second?.groups).toEqual(await app.caller(viewer).admin.failures.groups(overviewInputs.failureGroups));
     } finally {
       ac.abort();
       await stream.close();

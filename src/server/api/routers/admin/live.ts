@@ -12,12 +12,12 @@ import { createTRPCRouter, viewerProcedure } from "../../trpc";
  */
 export const liveAdminRouter = createTRPCRouter({
   watch: viewerProcedure
-    .meta({ description: "Live snapshots of the outbox, sagas and idempotency records, when they change" })
+    .meta({ description: "Live snapshots of the outbox, sagas, idempotency records and failure groups, when they change" })
     .input(
       z.object({
         topics: z
           .array(z.enum(LIVE_TOPICS))
-          .min(1, "watch at least one topic (outbox, sagas, idempotency)")
+          .min(1, `watch at least one topic (${LIVE_TOPICS.join(", ")})`)
           .max(LIVE_TOPICS.length)
           .refine((t) => new Set(t).size === t.length, "each topic at most once"),
         lastEventId: z.string().regex(LIVE_EVENT_ID, "lastEventId is the id of an event this stream sent").nullish(),
