@@ -1,11 +1,13 @@
 /**
  * The console on the component library: it renders with the library and its charts, the live
- * stream takes over from polling (and polling takes over when the stream is refused), a retry goes
- * through a confirm dialog and ends with a toast, and a tablet-width screen never scrolls sideways.
+ * stream takes over from polling (and polling takes over when the stream is refused; the top
+ * failure groups ride it too), a retry goes through a confirm dialog and ends with a toast, and a
+ * tablet-width screen never scrolls sideways.
  * Screenshots of every page at desktop and tablet width are attached to the test results.
  */
+import { randomUUID } from "node:crypto";
 import { expect, test, type Page } from "@playwright/test";
-import { screenshot, signIn, sql } from "./support";
+import { screenshot, seedDeadEvents, signIn, sql } from "./support";
 
 const DESKTOP = { width: 1280, height: 900 };
 const TABLET = { width: 820, height: 1180 };
@@ -58,6 +60,22 @@ test("the overview renders with the library, its charts, and turns live; a chang
   await expect(dead).toHaveText(String(Number(deadBefore) + 1));
   expect(polls, "the stats came through the stream, not a refetch").toEqual([]);
   expect(violations).toEqual([]);
+});
+
+test("a new failure group reaches the overview's top failure groups through the stream, without polling", async ({ page }) => {
+  await signIn(page, "operator");
+  await page.goto("/admin");
+  await expect(liveIndicator(page)).toHaveAttribute("data-mode", "live");
+  const polls: string[] = [];
+  page.on("request", (req) => {
+    if (req.url().includes("admin.failures.groups")) polls.push(req.url());
+  });
+  // Letters only: the fingerprint keeps words and drops numbers, so the marker names the group.
+  const marker = randomUUID().replace(/[^a-f]/g, "").slice(0, 8);
+  // Enough events to rank among the top groups whatever earlier specs left behind.
+  await seedDeadEvents(`consumer file-indexer: live ${marker} refused the tags`, 100);
+  await expect(page.getByRole("list", { name: "Top failure groups" }).getByRole("link", { name: new RegExp(marker) })).toBeVisible();
+  expect(polls, "the groups came through the stream, not a refetch").toEqual([]);
 });
 
 test("retry an event through the confirm dialog, and the toast says so", async ({ page }, testInfo) => {
