@@ -1,6 +1,6 @@
 "use client";
 
-import { TextInput } from "@mantine/core";
+import { Button, Group, NativeSelect, TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/react";
@@ -8,6 +8,7 @@ import { RefreshBar, useRefetchInterval } from "../_components/refresh";
 import type { AdminOutputs } from "../_components/types";
 import { DataTable, type Column } from "../_components/data-table";
 import { FilterForm, useDraft } from "../_components/filter-form";
+import { HydratedForm } from "../_components/hydrated-form";
 import { useUrlFilter } from "../_components/use-url-filter";
 import { usersUrlFilter, type UsersFilter } from "./filter-params";
 import { ConfirmButton, errorText, formatTime, ResultMessage, StatusBadge, type Result } from "../_components/ui";
@@ -100,13 +101,7 @@ function RoleSelect({ user, onResult }: { user: User; onResult: (r: Result) => v
   const change = useMutation(trpc.admin.users.changeRole.mutationOptions({ onSettled: refresh }));
   return (
     <div className="row">
-      <select aria-label={`Role of ${user.email}`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-        {ROLES.map((r) => (
-          <option key={r} value={r}>
-            {r}
-          </option>
-        ))}
-      </select>
+      <NativeSelect aria-label={`Role of ${user.email}`} data={ROLES} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)} size="xs" />
       <ConfirmButton
         label="Change role"
         title={`Change the role of ${user.email}`}
@@ -122,10 +117,7 @@ function RoleSelect({ user, onResult }: { user: User; onResult: (r: Result) => v
         <p>
           {user.email}: {user.role} → <strong>{role}</strong>. It applies to their next request, on every instance.
         </p>
-        <label>
-          Reason (kept in the audit log)
-          <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} placeholder="optional" />
-        </label>
+        <TextInput label="Reason (kept in the audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} maxLength={500} placeholder="optional" />
       </ConfirmButton>
     </div>
   );
@@ -162,37 +154,23 @@ function CreateUser({ onResult }: { onResult: (r: Result) => void }) {
   return (
     <section className="panel" aria-labelledby="create-user-title">
       <h2 id="create-user-title">Create a user</h2>
-      <form
+      <HydratedForm
+        aria-label="Create a user"
         onSubmit={(e) => {
           e.preventDefault();
           onResult(null);
           create.mutate({ email, name, role });
         }}
       >
-        <div className="row">
-          <label>
-            Email
-            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} required maxLength={254} />
-          </label>
-          <label>
-            Name
-            <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
-          </label>
-          <label>
-            Role
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-              {ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit" className="primary" disabled={create.isPending}>
-            {create.isPending ? "Creating…" : "Create user"}
-          </button>
-        </div>
-      </form>
+        <Group gap="sm" align="flex-end">
+          <TextInput type="email" label="Email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} required maxLength={254} />
+          <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required maxLength={200} />
+          <NativeSelect label="Role" data={ROLES} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)} />
+          <Button type="submit" loading={create.isPending}>
+            Create user
+          </Button>
+        </Group>
+      </HydratedForm>
       {create.isError && (
         <p role="alert" className="error">
           Could not create the user: {errorText(create.error)}
