@@ -12,6 +12,7 @@ import { createTestApp, type TestApp } from "~test/support/app";
 import { inMemoryDispatcher } from "~test/support/saga";
 import { TEST_TABLES_SQL, testSagaRegistry } from "~test/fixtures/saga/test-sagas";
 import { createSagaEngine } from "./engine";
+import { createSagaQueries } from "./queries";
 import type { StepJob } from "./types";
 
 let app: TestApp;
@@ -62,6 +63,10 @@ describe("a saga step's UPDATE stays HOT", () => {
     const afterStep0 = await read();
     expect(afterStep0).toMatchObject({ status: "running", updatedAt: started.updatedAt });
     expect(afterStep0.progressedAt!.getTime()).toBeGreaterThan(started.updatedAt.getTime());
+    // Readers still see "updated" as the last change, the step included.
+    const queries = createSagaQueries({ db: app.services.db, registry: testSagaRegistry(app.services.db) });
+    expect((await queries.timeline(id)).updatedAt).toEqual(afterStep0.progressedAt);
+    expect((await queries.list({ limit: 50 })).items.find((s) => s.id === id)?.updatedAt).toEqual(afterStep0.progressedAt);
     for (let job = queued.shift(); job; job = queued.shift()) await engine.runStep(job, attempt);
     const done = await read();
     expect(done.status).toBe("completed");
