@@ -297,6 +297,7 @@ async function main() {
     ];
     console.log(lines.join("\n"));
     const ratio = s.rate / b.rate;
+    console.log(`\n${await hotUpdates()}`);
     console.log(`\nsaga / bare chain: ${(ratio * 100).toFixed(0)}%; sagas per second: ${s.rate.toFixed(0)}; ${STEPS} steps each, concurrency ${CONCURRENCY}, ${os()}`);
     const sagaCounts = counts.find((c) => c.unit.includes("all at once") && c.unit.startsWith("saga step"))!;
     const writeCommitsPerStep = sagaCounts.pg!.writeCommits / sagaCounts.units;
@@ -309,6 +310,26 @@ async function main() {
   } finally {
     await database.drop();
     await redisServer.close();
+  }
+}
+
+/**
+ * How many of the run's UPDATEs of the saga tables were HOT (a new row version on the same page,
+ * no index entries written): a step's UPDATE that changes an indexed column, or finds its page
+ * full, writes every index of the table. Over the whole run (warm-up and both saga scenarios);
+ * PostgreSQL counts them as each backend ends, and every pool is closed by now.
+ */
+async function hotUpdates(): Promise<string> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ relname: string; upd: string; hot: string }>(
+      "SELECT relname, n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname IN ('saga_instance', 'saga_step_log') ORDER BY relname",
+    );
+    const parts = rows.map((r) => `${r.relname} ${r.hot} of ${r.upd} (${Number(r.upd) ? ((100 * Number(r.hot)) / Number(r.upd)).toFixed(0) : "0"}%)`);
+    return `HOT updates over the run: ${parts.join("; ")}`;
+  } finally {
+    await client.end();
   }
 }
 

@@ -4,7 +4,6 @@ import type { AppendOptions } from "./reliability/outbox/append-event";
 import { createSagaRegistry, type SagaRegistry } from "./reliability/saga/definition";
 import { fileUploadSaga } from "./features/files/upload-saga";
 import { createSagaService, type SagaLogger, type SagaService } from "./reliability/saga/saga-service";
-import type { SagaDispatcher } from "./reliability/saga/types";
 import { createBullSagaDispatcher, sharedStepQueue } from "./reliability/saga/step-queue";
 import { queuePrefix, type RedisClient } from "./platform/redis";
 
@@ -41,14 +40,8 @@ export function webSagaService(services: {
   config: { queuePrefix: string };
   logger?: SagaLogger;
 }): SagaService {
-  let bull: SagaDispatcher | undefined;
-  const bullDispatcher = () =>
-    (bull ??= createBullSagaDispatcher(sharedStepQueue(services.redis, queuePrefix(services.config.queuePrefix, services.redis)), { timeoutMs: WEB_DISPATCH_TIMEOUT_MS }));
-  const dispatcher: SagaDispatcher = {
-    dispatch: (job, options) => bullDispatcher().dispatch(job, options),
-    ensure: (job, options) => bullDispatcher().ensure(job, options),
-    // Without the mark, a worker already holding the saga's next step job would run its body after the abort.
-    markAbort: (saga, ttlMs) => bullDispatcher().markAbort!(saga, ttlMs),
-  };
+  const dispatcher = createBullSagaDispatcher(() => sharedStepQueue(services.redis, queuePrefix(services.config.queuePrefix, services.redis)), {
+    timeoutMs: WEB_DISPATCH_TIMEOUT_MS,
+  });
   return createSagaService({ db: services.db, registry: appSagaRegistry(services), dispatcher, logger: services.logger });
 }

@@ -10,12 +10,29 @@ import { pino } from "pino";
 import type { SagaRegistry } from "~/server/reliability/saga/definition";
 import { createSagaService } from "~/server/reliability/saga/saga-service";
 import { createBullSagaDispatcher, createStepQueue } from "~/server/reliability/saga/step-queue";
-import type { SagaStatus } from "~/server/reliability/saga/types";
+import type { AbortMarkKey, SagaDispatcher, SagaStatus } from "~/server/reliability/saga/types";
 import type { TestApp } from "./app";
 import { childEnvFor } from "./child-process";
 import { startSagaRunner } from "./worker";
 
 type SagaRunnerOptions = Parameters<typeof startSagaRunner>[0];
+
+/**
+ * A dispatcher that queues nothing (a test drives steps by hand or captures the jobs), with real
+ * abort marks kept in memory: an abort through it still stops a pre-claimed job of the same
+ * dispatcher, as Redis' marks would. Override dispatch/ensure to capture or fail.
+ */
+export function inMemoryDispatcher(overrides: Partial<SagaDispatcher> = {}): SagaDispatcher {
+  const marks = new Map<string, number>();
+  const key = (saga: AbortMarkKey) => `${saga.sagaId}_g${saga.generation}`;
+  return {
+    dispatch: async () => {},
+    ensure: async () => false,
+    markAbort: async (saga, ttlMs) => void marks.set(key(saga), Date.now() + ttlMs),
+    abortMarked: async (saga) => (marks.get(key(saga)) ?? 0) > Date.now(),
+    ...overrides,
+  };
+}
 
 /** A saga runner on the test app's database (prepared statements on a pg pool) and queue. */
 export function startTestSagaRunner(app: TestApp, registry: SagaRegistry, options: Partial<SagaRunnerOptions> = {}) {

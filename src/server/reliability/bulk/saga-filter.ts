@@ -77,6 +77,6 @@ export function sagaBulkConditions(action: SagaBulkAction, filter: SagaBulkFilte
   if (filter.fingerprint) {
     parts.push(filter.fingerprint === UNFINGERPRINTED ? Prisma.sql`failure_fingerprint IS NULL` : Prisma.sql`failure_fingerprint = ${filter.fingerprint}`);
   }
-  if (filter.idleMinutes) parts.push(Prisma.sql`updated_at < now() - ${filter.idleMinutes}::int * interval '1 minute'`);
+  if (filter.idleMinutes) parts.push(Prisma.sql`GREATEST(updated_at, progressed_at) < now() - ${filter.idleMinutes}::int * interval '1 minute'`);
   return Prisma.join(parts, " AND ");
 }

@@ -127,16 +127,14 @@ export function createSagaEngine(deps: SagaEngineDeps) {
    * May this job use its pre-claim, i.e. has no operator aborted the saga since? The abort marks
    * the saga beside the step jobs (Redis) before it writes, so with a dispatcher that keeps marks
    * the answer costs one Redis read and no PostgreSQL statement: a step is one commit, its finish.
-   * If the mark cannot be read (Redis slow or down), or the dispatcher keeps none, PostgreSQL
+   * If the mark cannot be read (Redis slow or down), PostgreSQL
    * answers: the saga is still at the pre-claim's version.
    */
   async function noAbortSince(job: StepJob, pre: PreClaim): Promise<boolean> {
-    if (dispatcher.abortMarked) {
-      try {
-        return !(await dispatcher.abortMarked(job));
-      } catch (error) {
-        deps.logger?.warn({ err: errorText(error), sagaId: job.sagaId }, "could not read the saga's abort mark; asking PostgreSQL");
-      }
+    try {
+      return !(await dispatcher.abortMarked(job));
+    } catch (error) {
+      deps.logger?.warn({ err: errorText(error), sagaId: job.sagaId }, "could not read the saga's abort mark; asking PostgreSQL");
     }
     return sagaAtVersion(job.sagaId, pre.version);
   }
@@ -466,6 +464,9 @@ export function createSagaEngine(deps: SagaEngineDeps) {
       const rows = await db.$queryRaw<Array<{ id: string; type: string; status: SagaStatus; current_step: number; context: unknown; correlation_id: string | null; traceparent: string | null; updated_at: Date }>>`
         SELECT id, type, status, current_step, context, correlation_id, traceparent, updated_at FROM saga_instance
         WHERE status IN ('running', 'compensating') AND updated_at < now() - ${options.stuckAfterMs} * interval '1 millisecond'
+          -- updated_at moves only with the status (steps leave it for HOT updates), so the index
+          -- gives the candidates and progressed_at, the last step's finish, says which are idle.
+          AND (progressed_at IS NULL OR progressed_at < now() - ${options.stuckAfterMs} * interval '1 millisecond')
           AND type = ANY(${types}::text[])
           AND (${after === null}::boolean OR (updated_at, id) > (${after?.updatedAt ?? new Date(0)}::timestamptz, ${after?.id ?? "00000000-0000-0000-0000-000000000000"}::uuid))
         ORDER BY updated_at, id LIMIT ${limit}`;

@@ -90,7 +90,6 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
    * could otherwise start after it. The operator sees why and tries again.
    */
   async function markAbort(saga: Loaded) {
-    if (!dispatcher.markAbort) return;
     const def = registry.get(saga.type);
     // A job uses its pre-claim for at most half a lease after it was taken: twice the longest lease
     // (plus a minute of clock skew) outlives every pre-claim taken before this abort.

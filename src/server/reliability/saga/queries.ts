@@ -17,8 +17,18 @@ const sagaSummarySelect = {
   version: true,
   createdAt: true,
   updatedAt: true,
+  progressedAt: true,
   finishedAt: true,
 } satisfies Prisma.SagaInstanceSelect;
+
+/**
+ * What readers call "updated": the later of the status change (updated_at) and the last step's
+ * finish (progressed_at, which steps write instead of updated_at to keep their UPDATE HOT).
+ */
+function lastChange<T extends { updatedAt: Date; progressedAt: Date | null }>(row: T): Omit<T, "progressedAt"> {
+  const { progressedAt, ...rest } = row;
+  return progressedAt && progressedAt > row.updatedAt ? { ...rest, updatedAt: progressedAt } : rest;
+}
 
 export interface SagaListFilter {
   status?: SagaStatus[];
@@ -70,17 +80,18 @@ export function createSagaQueries(deps: { db: Db; registry: SagaRegistry }) {
         ...(filter.cursor ? { id: { lt: filter.cursor } } : {}),
       };
       const rows = await db.sagaInstance.findMany({ where, orderBy: { id: "desc" }, take: filter.limit + 1, select: sagaSummarySelect });
-      const items = rows.slice(0, filter.limit);
+      const items = rows.slice(0, filter.limit).map(lastChange);
       return { items, nextCursor: rows.length > filter.limit ? (items.at(-1)?.id ?? null) : null };
     },
 
     /** One saga with every step and compensation, in the order they started. */
     async timeline(id: string) {
-      const saga = await db.sagaInstance.findUnique({
+      const found = await db.sagaInstance.findUnique({
         where: { id },
         select: { ...sagaSummarySelect, input: true, context: true, forkedFrom: true, forkedFromStep: true },
       });
-      if (!saga) throw notFound(`Saga ${id} was not found`);
+      if (!found) throw notFound(`Saga ${id} was not found`);
+      const saga = lastChange(found);
       // Every attempt of every step (newest first, bounded: the retry policy bounds them per run;
       // the cap keeps a saga redriven many times from growing the page).
       const stepAttempts = await db.sagaStepAttempt.findMany({

@@ -10,6 +10,7 @@ import pg from "pg";
 import { asTestOperator } from "~test/support/audit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "~test/support/app";
+import { inMemoryDispatcher } from "~test/support/saga";
 import { createSagaEngine } from "./engine";
 import { DomainError } from "../../platform/errors";
 import { createSagaOperations } from "./operations";
@@ -31,9 +32,19 @@ async function calls(sagaId: string, phase: "execute" | "compensate") {
 }
 
 describe("abort and the pre-claimed next step", () => {
-  it("a step pre-claimed before the abort does not run; the saga compensates what ran and ends aborted", async () => {
+  // Both ways a job learns of the abort: the mark, and PostgreSQL when the mark store cannot answer.
+  const markStores = {
+    "abort marks in memory": () => ({}),
+    "mark store that cannot answer (PostgreSQL answers)": () => ({
+      markAbort: async () => {},
+      abortMarked: async (): Promise<boolean> => {
+        throw new Error("mark store unreachable");
+      },
+    }),
+  };
+  it.each(Object.entries(markStores))("a step pre-claimed before the abort does not run; the saga compensates what ran and ends aborted (%s)", async (_, marks) => {
     const queued: StepJob[] = [];
-    const dispatcher = { dispatch: async (job: StepJob) => void queued.push(job), ensure: async () => false };
+    const dispatcher = inMemoryDispatcher({ dispatch: async (job: StepJob) => void queued.push(job), ...marks() });
     const registry = testSagaRegistry(app.services.db, { timeoutMs: 5_000, attempts: 3 });
     const engine = createSagaEngine({ db: app.services.db, registry, dispatcher });
     const operations = createSagaOperations({ db: app.services.db, registry, dispatcher });

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { createTestApp, type TestApp } from "~test/support/app";
 import { asTestOperator } from "~test/support/audit";
 import { startSagaRunner } from "~test/support/worker";
-import { startSagaTestBed } from "~test/support/saga";
+import { inMemoryDispatcher, startSagaTestBed } from "~test/support/saga";
 import { DomainError } from "../../platform/errors";
 import { errorFingerprint } from "../failures/fingerprint";
 import { createSagaEngine, type StepOutcome } from "./engine";
@@ -295,7 +295,7 @@ describe("operator operations", () => {
 
   it("resume re-queues the step of a saga whose job was lost, and queues nothing when a live job exists", async () => {
     // A saga persisted but never queued (its job lost).
-    const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
+    const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: inMemoryDispatcher() });
     const lost = await engine.startSaga("test.five", {});
     expect(await sagas.resume(lost.id, asTestOperator)).toEqual({ status: "running", stepIndex: 0, redispatched: true });
     // Held in step 0: its job is active for as long as the test needs.
@@ -316,7 +316,7 @@ describe("operator operations", () => {
 
   it("the sweeper re-queues a saga whose next job is missing (crash between commit and dispatch)", async () => {
     // Simulate the crash: a saga row at step 2 with no job at all.
-    const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
+    const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: inMemoryDispatcher() });
     const { id } = await engine.startSaga("test.five", {});
     await app.services.db.$executeRaw`UPDATE saga_instance SET current_step = 2, updated_at = now() - interval '10 seconds' WHERE id = ${id}::uuid`;
     const done = await waitForStatus([id]);
@@ -330,12 +330,11 @@ describe("Redis down at start", () => {
     const down = createSagaEngine({
       db: app.services.db,
       registry: sagas.registry,
-      dispatcher: {
+      dispatcher: inMemoryDispatcher({
         dispatch: async () => {
           throw new Error("connect ECONNREFUSED 127.0.0.1:6379");
         },
-        ensure: async () => false,
-      },
+      }),
     });
     const { id, status } = await down.startSaga("test.five", {});
     expect(status).toBe("running");
@@ -348,8 +347,8 @@ describe("Redis down at start", () => {
 describe("concurrency", () => {
   it("the start pre-claims step 0 for its job: a copy without the pre-claim (e.g. the sweeper's) waits, the step runs once", async () => {
     const queued: StepJob[] = [];
-    const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async (j) => void queued.push(j), ensure: async () => false } });
-    const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
+    const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: inMemoryDispatcher({ dispatch: async (j) => void queued.push(j) }) });
+    const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: inMemoryDispatcher() });
     const { id } = await engineA.startSaga("test.five", { holdAt: 0 });
     const real = queued.find((j) => j.sagaId === id)!;
     expect(real.preclaim?.attempt).toBe(1);
@@ -364,8 +363,8 @@ describe("concurrency", () => {
   });
 
   it("two copies of one step job (two workers) run the step once; the other waits then is dropped", async () => {
-    const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
-    const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: { dispatch: async () => {}, ensure: async () => false } });
+    const engineA = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: inMemoryDispatcher() });
+    const engineB = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: inMemoryDispatcher() });
     const { id } = await engineA.startSaga("test.five", { holdAt: 0 });
     // The start pre-claimed step 0 for the job it queued (not used here): as if that job were lost,
     // its lease has run out, so both copies below go through the claim.
@@ -386,7 +385,7 @@ describe("concurrency", () => {
 
   it("fast path: a finish pre-claims the next step for its job; a redelivered copy of that job waits instead of running the step too", async () => {
     const queued: StepJob[] = [];
-    const capture = { dispatch: async (job: StepJob) => void queued.push(job), ensure: async () => false };
+    const capture = inMemoryDispatcher({ dispatch: async (job: StepJob) => void queued.push(job) });
     const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: capture });
     const { id } = await engine.startSaga("test.five", { holdAt: 1 });
     const first = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };
@@ -408,7 +407,7 @@ describe("concurrency", () => {
 
   it("a pre-claimed job delivered too late for the fast path re-takes its own lease under the same attempt: one run, one attempt", async () => {
     const queued: StepJob[] = [];
-    const capture = { dispatch: async (job: StepJob) => void queued.push(job), ensure: async () => false };
+    const capture = inMemoryDispatcher({ dispatch: async (job: StepJob) => void queued.push(job) });
     const engine = createSagaEngine({ db: app.services.db, registry: sagas.registry, dispatcher: capture });
     const { id } = await engine.startSaga("test.five", {});
     const first = { attemptsMade: 0, maxAttempts: 3, queuedAt: Date.now() };

@@ -105,7 +105,11 @@ const APPLY_SQL = `
       status = $3::"SagaStatus",
       current_step = $4::int,
       version = version + 1,
-      updated_at = now(),
+      -- updated_at is indexed: written only when the status changes, so a step that keeps the
+      -- status changes no indexed column and its UPDATE is HOT (no index writes). progressed_at,
+      -- in no index, is the per-step heartbeat the sweeper reads (see engine.sweep).
+      updated_at = CASE WHEN status = $3::"SagaStatus" THEN updated_at ELSE now() END,
+      progressed_at = now(),
       last_error = COALESCE($5::text, last_error),
       failure_fingerprint = CASE WHEN $5::text IS NULL THEN failure_fingerprint ELSE $22::text END,
       finished_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,

@@ -57,10 +57,14 @@ function withDeadline<T>(work: Promise<T>, ms: number | undefined): Promise<T> {
  * saga's row (the runner), so checking them again against the schema before queuing is CPU spent on
  * every step for nothing; the runner still parses every job it takes from Redis.
  */
-export function createBullSagaDispatcher(queue: Queue, opts: { timeoutMs?: number; validated?: boolean } = {}): SagaDispatcher {
+export function createBullSagaDispatcher(source: Queue | (() => Queue), opts: { timeoutMs?: number; validated?: boolean } = {}): SagaDispatcher {
+  // A function: the queue is made at the first use, so a process that never queues a step (a web
+  // process nobody starts a saga in) opens no connection for it.
+  let made: Queue | undefined = typeof source === "function" ? undefined : source;
+  const q = () => (made ??= (source as () => Queue)());
   async function add(job: StepJob, options: DispatchOptions) {
     const data = opts.validated ? job : jobSchemas["saga-step"].parse(job);
-    await queue.add(`${job.sagaType}:${job.phase}:${job.stepIndex}`, data, {
+    await q().add(`${job.sagaType}:${job.phase}:${job.stepIndex}`, data, {
       jobId: stepJobId(job),
       attempts: options.attempts,
       backoff: { type: "exponential", delay: options.backoffMs, jitter: 0.2 },
@@ -71,7 +75,7 @@ export function createBullSagaDispatcher(queue: Queue, opts: { timeoutMs?: numbe
     });
   }
   async function ensure(job: StepJob, options: DispatchOptions) {
-    const existing = await queue.getJob(stepJobId(job));
+    const existing = await q().getJob(stepJobId(job));
     if (existing) {
       const state = await existing.getState();
       if (LIVE_STATES.has(state)) return false;
@@ -86,11 +90,14 @@ export function createBullSagaDispatcher(queue: Queue, opts: { timeoutMs?: numbe
     ensure: (job, options) => withDeadline(ensure(job, options), opts.timeoutMs),
     markAbort: (saga, ttlMs) =>
       withDeadline(
-        queue.getBackend().client.then((redis) => redis.set(abortMarkKey(queue, saga), "1", { PX: Math.ceil(ttlMs) })).then(() => undefined),
+        q()
+          .getBackend()
+          .client.then((redis) => redis.set(abortMarkKey(q(), saga), "1", { PX: Math.ceil(ttlMs) }))
+          .then(() => undefined),
         opts.timeoutMs,
       ),
     // Bounded even in the worker (whose connection waits out outages): past it the engine asks PostgreSQL.
-    abortMarked: (saga) => withDeadline(queue.getBackend().client.then(async (redis) => (await redis.get(abortMarkKey(queue, saga))) !== null), opts.timeoutMs ?? ABORT_MARK_READ_MS),
+    abortMarked: (saga) => withDeadline(q().getBackend().client.then(async (redis) => (await redis.get(abortMarkKey(q(), saga))) !== null), opts.timeoutMs ?? ABORT_MARK_READ_MS),
   };
 }
 

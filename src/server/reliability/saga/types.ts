@@ -22,16 +22,19 @@ export interface SagaDispatcher {
   /** Queue the job unless a live one (waiting, delayed, active) exists; true if it had to queue it. */
   ensure(job: StepJob, options: DispatchOptions): Promise<boolean>;
   /**
-   * Abort marks, kept beside the step jobs (optional: without them the engine asks PostgreSQL
-   * before every pre-claimed step, one read per step). An operator's abort marks the saga's
+   * Abort marks, kept beside the step jobs. Required, so that no dispatcher can forget them: a
+   * dispatcher without marks would let a pre-claimed step start after an abort. An operator's abort marks the saga's
    * generation BEFORE it writes the abort; a pre-claimed job checks the mark after BullMQ handed it
    * over and before its body starts, and if marked takes the real claim, which reads the abort
    * under the saga's row lock. Since the mark precedes the abort's write, a job that does not see
    * it passed its gate before the abort began: the step was in flight, which the abort allows.
    */
-  markAbort?(saga: AbortMarkKey, ttlMs: number): Promise<void>;
-  /** Whether an abort marked this saga generation (throws if the store cannot answer). */
-  abortMarked?(saga: AbortMarkKey): Promise<boolean>;
+  markAbort(saga: AbortMarkKey, ttlMs: number): Promise<void>;
+  /**
+   * Whether an abort marked this saga generation. Throws if the store cannot answer; the engine
+   * then asks PostgreSQL (is the saga still at the pre-claim's version?), one read for that step.
+   */
+  abortMarked(saga: AbortMarkKey): Promise<boolean>;
 }
 
 export type AbortMarkKey = Pick<StepJob, "sagaId" | "generation">;
