@@ -49,6 +49,7 @@ export function webSagaService(services: {
     ensure: (job, options) => bullDispatcher().ensure(job, options),
     // Without the mark, a worker already holding the saga's next step job would run its body after the abort.
     markAbort: (saga, ttlMs) => bullDispatcher().markAbort!(saga, ttlMs),
+    markAborts: (marks) => bullDispatcher().markAborts!(marks),
   };
   return createSagaService({ db: services.db, registry: appSagaRegistry(services), dispatcher, logger: services.logger });
 }

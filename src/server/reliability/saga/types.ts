@@ -30,6 +30,11 @@ export interface SagaDispatcher {
    * it passed its gate before the abort began: the step was in flight, which the abort allows.
    */
   markAbort?(saga: AbortMarkKey, ttlMs: number): Promise<void>;
+  /**
+   * Several marks in one round trip (a bulk abort marks a whole batch before its transaction
+   * begins, so no row lock waits on Redis). Resolves once every mark is written; throws otherwise.
+   */
+  markAborts?(marks: ReadonlyArray<{ saga: AbortMarkKey; ttlMs: number }>): Promise<void>;
   /** Whether an abort marked this saga generation (throws if the store cannot answer). */
   abortMarked?(saga: AbortMarkKey): Promise<boolean>;
 }
