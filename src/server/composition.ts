@@ -20,6 +20,8 @@ export interface ServiceSettings {
   databaseUrl: string;
   /** PostgreSQL pool size (default: the client's). */
   poolMax?: number;
+  /** How long a query or a transaction waits for a pooled connection (default: POOL_CONNECTION_TIMEOUT_MS). */
+  poolConnectionTimeoutMs?: number;
   /** One Redis or a Redis Cluster: every client built here goes through createRedisClient. */
   redisTarget: RedisTarget;
   /** Retries of one command of the app's Redis client before it fails (the web: 1, the worker: 3). */
@@ -49,7 +51,10 @@ export interface ComposedServices {
 
 export function composeServices(settings: ServiceSettings): ComposedServices {
   const { logger, queuePrefix } = settings;
-  const db = createDb(settings.databaseUrl, settings.poolMax ? { max: settings.poolMax } : {});
+  const db = createDb(settings.databaseUrl, {
+    ...(settings.poolMax ? { max: settings.poolMax } : {}),
+    ...(settings.poolConnectionTimeoutMs ? { connectionTimeoutMs: settings.poolConnectionTimeoutMs } : {}),
+  });
   const redis = createRedisClient(settings.redisTarget, { maxRetriesPerRequest: settings.redisMaxRetriesPerRequest });
   // Sessions resolved once per user and version, reused while the Redis invalidation channel is
   // live (its own subscriber connection); PostgreSQL on every request otherwise.

@@ -15,6 +15,7 @@ import type { SignInThrottleOptions } from "~/server/auth/sign-in-throttle";
 import { hashPassword } from "~/server/auth/passwords";
 import { composeServices } from "~/server/composition";
 import type { AppServices } from "~/server/services";
+import type { IdempotencyOptions } from "~/server/reliability/idempotency/options";
 import { bullmqConnection, queuePrefix, redisTargetFrom, scanKeys, unlinkKeys, type RedisClient, type RedisTarget } from "~/server/platform/redis";
 import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import { createTestDatabase } from "./database";
@@ -74,6 +75,10 @@ export async function createTestApp(
     trustProxy?: number;
     maxJsonBodyBytes?: number;
     logger?: AppServices["logger"];
+    /** How long this app's queries and transactions wait for a pooled connection (default: the app's 10 s). */
+    poolConnectionTimeoutMs?: number;
+    /** Idempotency tunables of this app (default: the app's). */
+    idempotency?: Partial<IdempotencyOptions>;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
@@ -90,6 +95,7 @@ export async function createTestApp(
     // session (LISTEN, the saga runner's prepared statements) gets `databaseUrl` (DIRECT_DATABASE_URL).
     databaseUrl: database.pooledUrl,
     poolMax: opts.poolMax ?? 20,
+    poolConnectionTimeoutMs: opts.poolConnectionTimeoutMs,
     redisTarget,
     redisMaxRetriesPerRequest: 1, // the web app's: one retry, then a command fails
     storageDir,
@@ -104,6 +110,7 @@ export async function createTestApp(
       appOrigin: opts.appOrigin,
       trustProxy: opts.trustProxy,
       maxJsonBodyBytes: opts.maxJsonBodyBytes,
+      ...(opts.idempotency ? { idempotency: opts.idempotency } : {}),
     },
   });
   const { services } = composed;

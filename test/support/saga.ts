@@ -29,6 +29,7 @@ export function inMemoryDispatcher(overrides: Partial<SagaDispatcher> = {}): Sag
     dispatch: async () => {},
     ensure: async () => false,
     markAbort: async (saga, ttlMs) => void marks.set(key(saga), Date.now() + ttlMs),
+    markAborts: async (batch) => batch.forEach(({ saga, ttlMs }) => marks.set(key(saga), Date.now() + ttlMs)),
     abortMarked: async (saga) => (marks.get(key(saga)) ?? 0) > Date.now(),
     ...overrides,
   };

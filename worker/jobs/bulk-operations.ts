@@ -40,8 +40,9 @@ export async function startBulkOperations(opts: {
   const o = { concurrency: 2, sweepEveryMs: 10_000, staleAfterMs: 30_000, lockDurationMs: 30_000, ...opts.options };
   let closing = false;
   // Saga steps a bulk redrive, abort or resume queues go to the saga runner's own step queue. Its
-  // Redis calls (an abort's mark, a resume's check) run inside a batch's transaction: bounded, so
-  // a Redis outage fails the batch (rolled back, retried) instead of holding its connection.
+  // Redis calls (an abort's marks, a resume's check) run before a batch's transaction begins, and
+  // a redrive's after it commits (bulk/saga-target.ts): bounded, so a Redis outage fails the batch
+  // before it holds a lock, and the job runs it again.
   const stepQueue = opts.sagaRegistry ? createStepQueue({ connection: opts.connection, prefix: opts.prefix }) : undefined;
   stepQueue?.on("error", (err) => logger.warn({ err: err.message }, "bulk saga step queue error"));
   const actors: BulkActors = stepQueue && opts.sagaRegistry ? { sagas: createSagaOperations({ db, registry: opts.sagaRegistry, dispatcher: createBullSagaDispatcher(stepQueue, { timeoutMs: SAGA_DISPATCH_TIMEOUT_MS }), logger }) } : {};

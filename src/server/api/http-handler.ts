@@ -25,8 +25,13 @@ export function createTrpcHttpHandler(services: AppServices) {
     // Every body is counted as it streams in, whatever Content-Length says (or does not say).
     const { limitBytes, message } = bodyLimitFor(incoming, limits);
     const req = limitRequestBody(incoming, limitBytes, () => new TRPCError({ code: "PAYLOAD_TOO_LARGE", message }));
-    // Set by responseMeta, which sees every call's error (a batch answers 207 with a 503 inside).
+    // Set by responseMeta, which sees every call's error (a batch answers 207 with a 503 inside),
+    // and by onError: a streamed response (SSE subscription, jsonl batch) calls responseMeta with
+    // no errors, since its headers go out before its results are known; but a 503 that comes
+    // before the first byte (the session lookup in createContext finding PostgreSQL unreachable;
+    // for a subscription, any middleware's) reaches onError before the Response is returned.
     let unavailable = false;
+    let answered = false;
     const response = await fetchRequestHandler({
       endpoint: "/api/trpc",
       req,
@@ -39,6 +44,8 @@ export function createTrpcHttpHandler(services: AppServices) {
         return {};
       },
       onError({ error, path, type }) {
+        // A stream's errors once its headers are gone can no longer change them.
+        if (!answered && error.code === "SERVICE_UNAVAILABLE") unavailable = true;
         // Expected client errors are answered, not logged as failures; 5xx are logged with the cause
         // and an error id, which is all the client is told (see errorFormatter in trpc.ts).
         if (error.code === "INTERNAL_SERVER_ERROR" || error.code === "SERVICE_UNAVAILABLE") {
@@ -47,6 +54,7 @@ export function createTrpcHttpHandler(services: AppServices) {
         }
       },
     });
+    answered = true;
     response.headers.set(REQUEST_ID_HEADER, correlationId);
     // Every 503 tells the client when to come back (the app's links and proxies honour it).
     return withRetryAfter(response, unavailable);

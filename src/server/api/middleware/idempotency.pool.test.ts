@@ -25,7 +25,19 @@ let owner: SessionUser;
 let operator: SessionUser;
 
 beforeAll(async () => {
-  app = await createTestApp({ poolMax: DEFAULT_POOL_MAX, maxUploadBytes: 64 * 1024 });
+  // What is under test is a deadlock: a request holding its transaction's connection while it
+  // waits for a second one, which no request ever frees: every holder fails (its transaction
+  // expires at 30 s, or its second wait ends), so a deadlock still fails this test. The time a request queues for its FIRST connection is not under test: at the
+  // app's 10 s (pg-pool's connectionTimeoutMillis, which also bounds the start of a transaction)
+  // a burst of 50 on 10 connections answered 1 to 17 of its last requests 503 on this loaded
+  // 2-core machine (load 18-21: uploads 8.6-13.3 s median, 13.8-16.6 s max) — the overload
+  // answer, not a deadlock. So this app queues up to 60 s (lease: more than wait + timeout).
+  app = await createTestApp({
+    poolMax: DEFAULT_POOL_MAX,
+    maxUploadBytes: 64 * 1024,
+    poolConnectionTimeoutMs: 60_000,
+    idempotency: { transactionMaxWaitMs: 60_000, leaseMs: 180_000 },
+  });
   owner = await app.createUser();
   operator = await app.createUser({ role: "operator" });
 });

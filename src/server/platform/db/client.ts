@@ -1,5 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { ambientDb } from "./ambient-db";
+import { POOL_CONNECTION_TIMEOUT_MS } from "./pool-timeouts";
 import { createSidePool, registerSidePool } from "./side-pool";
 import { PrismaClient } from "../../db/generated/client";
 
@@ -9,11 +10,7 @@ export type { Prisma } from "../../db/generated/client";
 /** Connections per process (web and worker each): PostgreSQL's default max_connections is 100. */
 export const DEFAULT_POOL_MAX = 10;
 
-/**
- * How long a query waits for a free pooled connection before it fails. Without it `pg` waits
- * forever, and one leak or overload turns into every request of the process hanging.
- */
-export const POOL_CONNECTION_TIMEOUT_MS = 10_000;
+export { POOL_CONNECTION_TIMEOUT_MS };
 
 /**
  * The connection for what needs a PostgreSQL session of its own, which a transaction pooler

@@ -115,3 +115,28 @@ describe("the ambient-transaction db handle", () => {
     await expect(escaped).resolves.toBeGreaterThanOrEqual(0);
   });
 });
+
+describe("a transaction queued behind a busy pool", () => {
+  it("waits for a connection as long as a query does (not Prisma's 2 s), so a burst on a loaded machine commits", async () => {
+    // The fault: the pool's only connection busy for 3 s, longer than Prisma's default maxWait
+    // (2 s), shorter than the pool's connection timeout (10 s) that a plain query waits.
+    const db = createDb(app.databaseUrl, { max: 1 });
+    try {
+      await db.$queryRaw`SELECT 1`; // the one connection, opened
+      let holding!: () => void;
+      const isHolding = new Promise<void>((resolve) => (holding = resolve));
+      const holder = inTransaction(db, async (tx) => {
+        await tx.$queryRaw`SELECT 1`;
+        holding();
+        await new Promise((r) => setTimeout(r, 3_000));
+      });
+      await isHolding;
+      const began = Date.now();
+      await inTransaction(db, (tx) => tx.$executeRaw`INSERT INTO tx_probe DEFAULT VALUES`);
+      expect(Date.now() - began).toBeGreaterThanOrEqual(2_500); // it did wait for the holder
+      await holder;
+    } finally {
+      await db.$disconnect();
+    }
+  });
+});

@@ -1,5 +1,15 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Db, Prisma } from "./client";
+import { POOL_CONNECTION_TIMEOUT_MS } from "./pool-timeouts";
+
+/**
+ * How long a transaction waits to start (a free pooled connection, then BEGIN): as long as a plain
+ * query waits for its connection (POOL_CONNECTION_TIMEOUT_MS), and as the idempotency middleware's
+ * transactions wait. Prisma's own default (2 s) assumed a quiet machine: under load a burst of
+ * transactions queued behind a busy pool failed with "Unable to start a transaction in the given
+ * time" while a query sent at the same moment would have waited and succeeded.
+ */
+export const TRANSACTION_MAX_WAIT_MS = POOL_CONNECTION_TIMEOUT_MS;
 
 export type Tx = Prisma.TransactionClient;
 
@@ -56,11 +66,11 @@ async function runAmbient<T>(tx: Tx, hooks: AfterCommitHooks, fn: () => Promise<
   }
 }
 
-export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, options?: { timeout?: number }): Promise<T> {
+export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, options?: { timeout?: number; maxWait?: number }): Promise<T> {
   const current = openAmbient();
   if (current) return fn(current.tx);
   const hooks = new AfterCommitHooks();
-  const result = await db.$transaction((tx) => runAmbient(tx, hooks, () => fn(tx)), { timeout: options?.timeout ?? 15_000 });
+  const result = await db.$transaction((tx) => runAmbient(tx, hooks, () => fn(tx)), { timeout: options?.timeout ?? 15_000, maxWait: options?.maxWait ?? TRANSACTION_MAX_WAIT_MS });
   await hooks.run();
   return result;
 }
@@ -102,6 +112,6 @@ export async function inReadSnapshot<T>(db: Db, fn: () => Promise<T>, options?: 
       await tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`;
       return runAmbient(tx, new AfterCommitHooks(), fn);
     },
-    { timeout: options?.timeout ?? 15_000 },
+    { timeout: options?.timeout ?? 15_000, maxWait: TRANSACTION_MAX_WAIT_MS },
   );
 }

@@ -125,6 +125,17 @@ describe("connections terminated by the server (restart, failover, pg_terminate_
 describe("no pooled connection free in time", () => {
   it("is unreachable for a query (pg-pool's connect timeout) and a transaction (Prisma's maxWait)", async () => {
     const db = createDb(app.databaseUrl, { max: 1, connectionTimeoutMs: 300 });
+    // Open the pool's one connection first, retrying: on a loaded machine a new PostgreSQL
+    // connection can take longer than the 300 ms, and then the holder below would fail to connect
+    // instead of holding. What is under test is a pool with its connection in use, not a slow connect.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await db.$queryRaw`SELECT 1`;
+        break;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+      }
+    }
     let releaseHolder!: () => void;
     const held = new Promise<void>((resolve) => (releaseHolder = resolve));
     let holding!: () => void;

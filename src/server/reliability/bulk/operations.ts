@@ -8,7 +8,7 @@ import { uuidv7Floor } from "../outbox/queries";
 import { DRY_RUN_COUNT_CAP, type BulkRequest, type BulkStart, type BulkTarget } from "./contract";
 import { bulkConditions, parseStoredFilter, statusesFor, type BulkAction, type BulkFilter } from "./filter";
 import { parseStoredSagaFilter, type SagaBulkAction } from "./saga-filter";
-import { actOnSagas, dryRunSagaBulk, refuseEmptySagaFilter, selectSagaBatch, type BulkSagaActions } from "./saga-target";
+import { actOnSagas, BatchNotPreparedError, dryRunSagaBulk, prepareSagaBatch, preparedPrefix, refuseEmptySagaFilter, selectSagaBatch, type BulkSagaActions, type PreparedSagaBatch } from "./saga-target";
 import { countBelowCap, DRY_RUN_SAMPLE_SIZE } from "./dry-run-count";
 
 /**
@@ -181,15 +181,38 @@ export interface BulkActors {
   sagas?: BulkSagaActions;
 }
 
+const sagaActorsOf = (actors: BulkActors) => {
+  if (!actors.sagas) throw new Error("this bulk runner was started without the saga operations, so it cannot run a bulk action on sagas");
+  return actors.sagas;
+};
+
+/**
+ * A saga batch's Redis effects, before its transaction (saga-target.ts, PreparedSagaBatch): read
+ * the operation and its next batch without locks, and prepare that batch. Null when there is
+ * nothing to prepare (an event batch, a finished or cancelled operation).
+ */
+async function prepareNextBatch(db: Db, id: string, actors: BulkActors): Promise<PreparedSagaBatch | null> {
+  const op = await db.bulkOperation.findUnique({ where: { id } });
+  if (!op || op.target !== "saga" || (op.status !== "pending" && op.status !== "running") || op.cancelRequested) return null;
+  const sagas = sagaActorsOf(actors);
+  const action = op.action as SagaBulkAction;
+  if (action === "saga.redrive") return prepareSagaBatch(sagas, action, []); // nothing to do before it
+  const ids = await selectSagaBatch(db, action, parseStoredSagaFilter(op.filter), { cursor: op.cursor, upperId: op.upperId, batchSize: op.batchSize });
+  return prepareSagaBatch(sagas, action, ids);
+}
+
 /** Select the next batch after the cursor and act on it; the ids, how many changed, and the audit target kind. */
-async function actOnNextBatch(tx: Tx, op: OperationRow, actors: BulkActors) {
+async function actOnNextBatch(tx: Tx, op: OperationRow, actors: BulkActors, prepared: PreparedSagaBatch | null) {
   const audit = { ...actorOf(op), correlationId: op.id };
   const page = { cursor: op.cursor, upperId: op.upperId, batchSize: op.batchSize };
   if (op.target === "saga") {
-    if (!actors.sagas) throw new Error("this bulk runner was started without the saga operations, so it cannot run a bulk action on sagas");
+    const sagas = sagaActorsOf(actors);
     const action = op.action as SagaBulkAction;
-    const ids = await selectSagaBatch(tx, action, parseStoredSagaFilter(op.filter), page);
-    return { ids, kind: "saga", affected: ids.length ? await actOnSagas(actors.sagas, action, ids, audit) : 0, notify: false };
+    // Prepared by the read before the transaction; if that read saw another state (the operation
+    // was cancelled, then not), the batch is prepared again.
+    if (!prepared || prepared.action !== action) throw new BatchNotPreparedError("the batch was not prepared");
+    const ids = preparedPrefix(await selectSagaBatch(tx, action, parseStoredSagaFilter(op.filter), page), prepared);
+    return { ids, kind: "saga", affected: ids.length ? await actOnSagas(sagas, prepared, ids, audit) : 0, notify: false };
   }
   const action = op.action as BulkAction;
   const after = op.cursor ? Prisma.sql`AND id > ${op.cursor}::uuid` : Prisma.empty;
@@ -201,12 +224,28 @@ async function actOnNextBatch(tx: Tx, op: OperationRow, actors: BulkActors) {
   return { ids, kind: "outbox_event", affected, notify: action === "outbox.retry" && affected > 0 };
 }
 
+/** How many times a batch that moved under its preparation is prepared again before the run fails (and its job retries). */
+const PREPARE_ATTEMPTS = 5;
+
 /**
  * Run ONE batch of an operation, in one transaction: lock the operation row (so two runners of the
  * same operation take turns and each reads the other's committed cursor), select the next ids
- * after the cursor, act on them, move the cursor, count, and write the batch's audit row.
+ * after the cursor, act on them, move the cursor, count, and write the batch's audit row. A saga
+ * batch's Redis effects come first, outside the transaction (prepareNextBatch), so no lock is held
+ * while Redis is slow; the batch then acts only on what was prepared.
  */
 export async function runBulkBatch(db: Db, id: string, actors: BulkActors = {}): Promise<BatchOutcome> {
+  for (let attempt = 1; ; attempt += 1) {
+    const prepared = await prepareNextBatch(db, id, actors);
+    try {
+      return await runPreparedBatch(db, id, actors, prepared);
+    } catch (error) {
+      if (!(error instanceof BatchNotPreparedError) || attempt >= PREPARE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function runPreparedBatch(db: Db, id: string, actors: BulkActors, prepared: PreparedSagaBatch | null): Promise<BatchOutcome> {
   const outcome = await inTransaction(db, async (tx): Promise<BatchOutcome & { wake?: boolean }> => {
     const [locked] = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM bulk_operation WHERE id = ${id}::uuid FOR UPDATE`;
     if (!locked) return { done: true, status: "missing" };
@@ -216,7 +255,7 @@ export async function runBulkBatch(db: Db, id: string, actors: BulkActors = {}):
       await finish(tx, op, "cancelled", actorOf(op));
       return { done: true, status: "cancelled" };
     }
-    const { ids, kind, affected, notify } = await actOnNextBatch(tx, op, actors);
+    const { ids, kind, affected, notify } = await actOnNextBatch(tx, op, actors, prepared);
     if (ids.length === 0) {
       await finish(tx, op, "completed", actorOf(op));
       return { done: true, status: "completed" };

@@ -15,6 +15,27 @@ import { readContext, type SagaContext, type SagaDispatcher, type SagaStatus, ty
  */
 
 const conflict = (message: string) => new DomainError("conflict", message);
+
+/**
+ * An abort told its marks were written beforehand (a bulk batch marks before its transaction
+ * begins) met a saga generation they do not cover: it writes nothing, and the caller marks again.
+ */
+export class AbortNotMarkedError extends DomainError {
+  constructor(sagaId: string, generation: number) {
+    super("precondition_failed", `Saga ${sagaId} (generation ${generation}) was not marked for abort before the transaction`, undefined, { transient: true });
+    this.name = "AbortNotMarkedError";
+  }
+}
+
+/** The key of one saga generation in a set of written abort marks. */
+export const abortMarkId = (sagaId: string, generation: number) => `${sagaId}_g${generation}`;
+
+/** How one saga stands after a resume queued (or found) its current step's job. */
+export interface ResumeOutcome {
+  status: SagaStatus;
+  stepIndex: number;
+  redispatched: boolean;
+}
 const MAX_RACES = 5;
 
 interface Loaded {
@@ -84,26 +105,33 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
     return recordOperatorAction(tx, { ...audit, action, targetKind: "saga", targetIds: [id], affectedCount: 1 });
   }
 
+  /** How long an abort mark lives: past every pre-claim taken before the abort. */
+  function abortMarkTtlMs(type: string) {
+    const def = registry.get(type);
+    // A job uses its pre-claim for at most half a lease after it was taken: twice the longest lease
+    // (plus a minute of clock skew) outlives every pre-claim taken before this abort.
+    return def ? 2 * Math.max(...def.steps.map((_, i) => leaseMsFor(def, i))) + 60_000 : 3_600_000;
+  }
+
+  const markRefused = (what: string) =>
+    new DomainError(
+      "precondition_failed",
+      `${what} was not aborted: the step queue (Redis) did not answer, so a step about to start could not be stopped. Try again once Redis is reachable.`,
+      undefined,
+      { transient: true },
+    );
+
   /**
    * Mark the abort where the step runners look before using a pre-claim (see
    * SagaDispatcher.markAbort). If it cannot be marked, the abort is not written: a pre-claimed step
    * could otherwise start after it. The operator sees why and tries again.
    */
   async function markAbort(saga: Loaded) {
-    const def = registry.get(saga.type);
-    // A job uses its pre-claim for at most half a lease after it was taken: twice the longest lease
-    // (plus a minute of clock skew) outlives every pre-claim taken before this abort.
-    const ttlMs = def ? 2 * Math.max(...def.steps.map((_, i) => leaseMsFor(def, i))) + 60_000 : 3_600_000;
     try {
-      await dispatcher.markAbort({ sagaId: saga.id, generation: saga.context.generation }, ttlMs);
+      await dispatcher.markAbort({ sagaId: saga.id, generation: saga.context.generation }, abortMarkTtlMs(saga.type));
     } catch (error) {
       deps.logger?.warn({ err: errorText(error), sagaId: saga.id }, "could not mark the saga's abort in Redis; abort refused");
-      throw new DomainError(
-        "precondition_failed",
-        `Saga ${saga.id} was not aborted: the step queue (Redis) did not answer, so a step about to start could not be stopped. Try again once Redis is reachable.`,
-        undefined,
-        { transient: true },
-      );
+      throw markRefused(`Saga ${saga.id}`);
     }
   }
 
@@ -116,18 +144,57 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
     throw new DomainError("conflict", `Saga ${id} kept changing while we acted on it; look at its timeline and try again`, undefined, { transient: true });
   }
 
+  /**
+   * The Redis half of a resume: queue the saga's current step unless a live job has it. Separate
+   * so a bulk batch can do it for every saga before its transaction begins (no row lock waits on
+   * Redis) and record the resumes inside it.
+   */
+  async function queueCurrentStep(id: string): Promise<ResumeOutcome> {
+    const saga = await load(id);
+    if (saga.status !== "running" && saga.status !== "compensating") {
+      throw conflict(`Saga ${id} is ${saga.status}; only a running or compensating saga can be resumed (a failed one: retry its step)`);
+    }
+    const def = definitionOf(saga);
+    const job: StepJob = {
+      sagaId: id,
+      sagaType: saga.type,
+      phase: saga.status === "running" ? "execute" : "compensate",
+      stepIndex: saga.currentStep,
+      generation: saga.context.generation,
+    };
+    const redispatched = await dispatcher.ensure(job, dispatchOptionsFor(def, saga.currentStep)).catch((err: unknown) => {
+      // Redis slow or gone: the saga is unchanged in PostgreSQL, so this is "try again", not a bug (503).
+      throw new DomainError(
+        "unavailable",
+        `Redis did not take the step job of saga ${id} in time; nothing changed. Try again in a few seconds (the sweeper also re-queues a stuck step once Redis answers)`,
+        undefined,
+        { transient: true, cause: err },
+      );
+    });
+    return { status: saga.status, stepIndex: saga.currentStep, redispatched };
+  }
+
+  /** The audit row of a resume whose effect (queueCurrentStep) happened: a failed dispatch threw first, no row. */
+  async function recordResume(id: string, audit: AuditContext, outcome: ResumeOutcome) {
+    await recordAfterEffect(db, { ...audit, action: "saga.resume", targetKind: "saga", targetIds: [id], affectedCount: outcome.redispatched ? 1 : 0 });
+  }
+
   return {
     /**
      * Compensate now. A step in flight is let finish (killing it half-way would leave its side
      * effect unknown); the saga then turns around, undoing that step too. Otherwise compensation
      * starts at once from the last completed step. The saga ends `aborted`.
      */
-    abort(id: string, reason: string, audit: AuditContext) {
+    abort(id: string, reason: string, audit: AuditContext, opts: { marked?: ReadonlySet<string> } = {}) {
       return retrying(id, async (loaded) => {
         // Mark the abort beside the step jobs before writing it: a job whose step the previous
         // finish pre-claimed checks the mark instead of PostgreSQL before it starts (engine.ts,
-        // noAbortSince), so the mark must exist before the abort can be seen as done.
-        if (loaded.status === "running" && !loaded.context.abortRequested) await markAbort(loaded);
+        // noAbortSince), so the mark must exist before the abort can be seen as done. `marked`: the
+        // caller wrote the marks already (markAborts), before opening the transaction it runs us in.
+        if (loaded.status === "running" && !loaded.context.abortRequested) {
+          if (!opts.marked) await markAbort(loaded);
+          else if (!opts.marked.has(abortMarkId(id, loaded.context.generation))) throw new AbortNotMarkedError(id, loaded.context.generation);
+        }
         return inTransaction(db, async (tx) => {
           // The saga row lock orders this decision with step claims (which take it too): a step is
           // either claimed before (we see it in flight) or its claim finds the saga compensating.
@@ -189,30 +256,33 @@ export function createSagaOperations(deps: { db: Db; registry: SagaRegistry; dis
      * (idempotent by nature), and the Redis round trips never run while a connection is held.
      */
     async resume(id: string, audit: AuditContext) {
-      const saga = await load(id);
-      if (saga.status !== "running" && saga.status !== "compensating") {
-        throw conflict(`Saga ${id} is ${saga.status}; only a running or compensating saga can be resumed (a failed one: retry its step)`);
+      const outcome = await queueCurrentStep(id);
+      await recordResume(id, audit, outcome);
+      return outcome;
+    },
+
+    queueCurrentStep,
+    recordResume,
+
+    /**
+     * Write the abort marks of every running saga among `ids` in one round trip, before the caller
+     * opens the transaction it aborts them in (abort with `marked`). Returns the marked generations.
+     * A mark without its abort (the batch rolls back, the saga moves on) only sends a pre-claimed
+     * step through the real claim, which reads PostgreSQL: harmless.
+     */
+    async markAborts(ids: readonly string[]): Promise<ReadonlySet<string>> {
+      const rows = await db.sagaInstance.findMany({ where: { id: { in: [...ids] }, status: "running" }, select: { id: true, type: true, context: true } });
+      const marks = rows
+        .map((r) => ({ id: r.id, type: r.type, context: readContext(r.context) }))
+        .filter((r) => !r.context.abortRequested)
+        .map((r) => ({ saga: { sagaId: r.id, generation: r.context.generation }, ttlMs: abortMarkTtlMs(r.type) }));
+      try {
+        await dispatcher.markAborts(marks);
+      } catch (error) {
+        deps.logger?.warn({ err: errorText(error), sagas: marks.length }, "could not mark the sagas' aborts in Redis; aborts refused");
+        throw markRefused(`None of ${marks.length} sagas`);
       }
-      const def = definitionOf(saga);
-      const job: StepJob = {
-        sagaId: id,
-        sagaType: saga.type,
-        phase: saga.status === "running" ? "execute" : "compensate",
-        stepIndex: saga.currentStep,
-        generation: saga.context.generation,
-      };
-      const redispatched = await dispatcher.ensure(job, dispatchOptionsFor(def, saga.currentStep)).catch((err: unknown) => {
-        // Redis slow or gone: the saga is unchanged in PostgreSQL, so this is "try again", not a bug (503).
-        throw new DomainError(
-          "unavailable",
-          `Redis did not take the step job of saga ${id} in time; nothing changed. Try again in a few seconds (the sweeper also re-queues a stuck step once Redis answers)`,
-          undefined,
-          { transient: true, cause: err },
-        );
-      });
-      // Its effect is in Redis: recorded once it happened (a failed dispatch throws first, no row).
-      await recordAfterEffect(db, { ...audit, action: "saga.resume", targetKind: "saga", targetIds: [id], affectedCount: redispatched ? 1 : 0 });
-      return { status: saga.status, stepIndex: saga.currentStep, redispatched };
+      return new Set(marks.map((m) => abortMarkId(m.saga.sagaId, m.saga.generation)));
     },
 
     /**

@@ -37,6 +37,7 @@ describe("abort and the pre-claimed next step", () => {
     "abort marks in memory": () => ({}),
     "mark store that cannot answer (PostgreSQL answers)": () => ({
       markAbort: async () => {},
+      markAborts: async () => {},
       abortMarked: async (): Promise<boolean> => {
         throw new Error("mark store unreachable");
       },

@@ -96,6 +96,19 @@ export function createBullSagaDispatcher(source: Queue | (() => Queue), opts: { 
           .then(() => undefined),
         opts.timeoutMs,
       ),
+    markAborts: (marks) =>
+      withDeadline(
+        q().getBackend().client.then(async (redis) => {
+          if (marks.length === 0) return;
+          // One pipeline: the keys share the queue's hash tag on a cluster, so one node takes them all.
+          const pipeline = redis.pipeline();
+          for (const { saga, ttlMs } of marks) pipeline.runCommand("set", [abortMarkKey(q(), saga), "1", "PX", Math.ceil(ttlMs)]);
+          const replies = await pipeline.exec();
+          const failed = replies?.find(([err]) => err !== null)?.[0];
+          if (!replies || failed) throw failed ?? new Error("the abort marks' pipeline was discarded");
+        }),
+        opts.timeoutMs,
+      ),
     // Bounded even in the worker (whose connection waits out outages): past it the engine asks PostgreSQL.
     abortMarked: (saga) => withDeadline(q().getBackend().client.then(async (redis) => (await redis.get(abortMarkKey(q(), saga))) !== null), opts.timeoutMs ?? ABORT_MARK_READ_MS),
   };

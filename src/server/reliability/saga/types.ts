@@ -31,6 +31,11 @@ export interface SagaDispatcher {
    */
   markAbort(saga: AbortMarkKey, ttlMs: number): Promise<void>;
   /**
+   * Several marks in one round trip (a bulk abort marks a whole batch before its transaction
+   * begins, so no row lock waits on Redis). Resolves once every mark is written; throws otherwise.
+   */
+  markAborts(marks: ReadonlyArray<{ saga: AbortMarkKey; ttlMs: number }>): Promise<void>;
+  /**
    * Whether an abort marked this saga generation. Throws if the store cannot answer; the engine
    * then asks PostgreSQL (is the saga still at the pre-claim's version?), one read for that step.
    */
