@@ -52,6 +52,9 @@ export interface SagaMetrics {
 /** Durations and steps per saga are taken from at most this many of the latest finished sagas. */
 export const DURATION_SAMPLE = 10_000;
 
+/** How far before `since` a saga's id may have been taken (see metrics). */
+const ID_SLACK_MS = 5 * 60_000;
+
 /** How many step attempts a timeline shows (newest first). */
 export const ATTEMPTS_SHOWN = 200;
 
@@ -138,9 +141,14 @@ export function createSagaQueries(deps: { db: Db; registry: SagaRegistry }) {
      */
     async metrics(filter: { type?: string; since?: Date } = {}): Promise<SagaMetrics> {
       const type = filter.type ? Prisma.sql` AND type = ${filter.type}` : Prisma.empty;
-      // Ids are UUIDv7 taken at or after created_at (as in bulk/saga-filter.ts): the id bound lets
-      // `since` walk a range of the primary key instead of testing created_at on every row.
-      const since = filter.since ? Prisma.sql` AND created_at >= ${filter.since} AND id >= ${uuidv7Floor(filter.since)}::uuid` : Prisma.empty;
+      // Ids are UUIDv7, so a time bound is an id bound: it lets `since` walk a range of the primary
+      // key instead of testing created_at on every row. A saga's id is taken in the app *before*
+      // its INSERT (created_at is the database's now(), of the caller's transaction if any, on
+      // another clock): the id bound is widened by ID_SLACK_MS so it never cuts off a saga that
+      // created_at keeps; created_at stays the exact condition.
+      const since = filter.since
+        ? Prisma.sql` AND created_at >= ${filter.since} AND id >= ${uuidv7Floor(new Date(filter.since.getTime() - ID_SLACK_MS))}::uuid`
+        : Prisma.empty;
       const byStatus: Record<SagaStatus, number> = { running: 0, compensating: 0, completed: 0, compensated: 0, failed: 0, aborted: 0 };
       const estimated: SagaStatus[] = [];
       for (const status of Object.keys(byStatus) as SagaStatus[]) {

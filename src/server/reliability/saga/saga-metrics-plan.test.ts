@@ -6,6 +6,7 @@ import pg from "pg";
 import { createDb, type Db } from "../../platform/db/client";
 import { createSagaRegistry } from "./definition";
 import { createSagaQueries } from "./queries";
+import { uuidv7Floor } from "../outbox/queries";
 
 /**
  * The dashboard's saga overview (sagas.metrics) reads an index at every size, never the whole
@@ -72,5 +73,22 @@ describe.each(SIZES)("sagas.metrics plans at %i sagas", (size) => {
       const plan = await metricsPlan(s, filter);
       expect(plan.seqScansOnBig, `${JSON.stringify(filter)}: ${plan.nodes.join(", ")}`).toEqual([]);
     }
+  });
+});
+
+describe("sagas.metrics since", () => {
+  it("counts a saga whose id was taken before its created_at (the id bound has slack, created_at decides)", async () => {
+    const s = sized.get(SIZES[0]!)!;
+    const since = new Date(Date.now() + 3_600_000); // after every seeded saga
+    // A UUIDv7 of a minute before `since`: "tttttttt-tttt-7000-8000-000000000001".
+    const id = `${uuidv7Floor(new Date(since.getTime() - 60_000)).slice(0, 14)}7000-8000-000000000001`;
+    await s.client.query(
+      `INSERT INTO saga_instance (id, type, status, current_step, input, context, version, created_at, updated_at, finished_at)
+       VALUES ($1::uuid, 'file.upload', 'completed', 1, '{}', '{"generation": 0}', 1, $2, $2, $2)`,
+      [id, new Date(since.getTime() + 1_000)],
+    );
+    const metrics = await createSagaQueries({ db: s.db, registry: createSagaRegistry([]) }).metrics({ since });
+    expect(metrics.byStatus.completed).toBe(1);
+    expect(metrics.total).toBe(1);
   });
 });
