@@ -24,7 +24,7 @@ import { deleteExpiredOutboxRows } from "../src/server/reliability/outbox/retent
 import { goal } from "./counts";
 import { EVENT_SPACING_MS, outboxInsertSql, seedTable } from "./support/dashboard-seed";
 import { fmtMs } from "./support/query-plans";
-import { comparedRows, measureDashboard, NOISE_FLOOR_MS, openComparedDatabases } from "./support/compared-databases";
+import { COMPARED_HEADER, comparedRows, measureDashboard, NOISE_FLOOR_MS, openComparedDatabases } from "./support/compared-databases";
 import { percentile } from "./support";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
@@ -135,17 +135,16 @@ async function main() {
 
     lines.push(`outbox_event at ${EVENTS.toLocaleString("en")} rows (seeded in ${seedSecs.toFixed(0)} s, indexes rebuilt after): heap ${before.heap}, indexes ${before.indexes}. ${REPS} timed calls per query; p95 in ms.`);
     lines.push("");
-    lines.push("| measurement | @10k | @10M | ratio | goal ≤ 2× | plan at 10M (node types) |");
-    lines.push("|---|---:|---:|---:|---|---|");
+    lines.push(...COMPARED_HEADER.map((l, i) => (i === 0 ? l.replace("| query |", "| measurement |").replace(/@full/g, "@10M").replace("at full size", "at 10M") : l)));
     const claimRatio = claim.full.p95 / claim.small.p95;
     const claimOk = claimRatio <= 2 || claim.full.p95 <= NOISE_FLOOR_MS;
-    lines.push(`| relay claim (claimDueEvents, batch 100), p95 | ${fmtMs(claim.small.p95)} | ${fmtMs(claim.full.p95)} | ${claimRatio.toFixed(2)} | ${claimOk ? "met" : "**NOT met**"} | (p50 ${fmtMs(claim.small.p50)} → ${fmtMs(claim.full.p50)}; at 10M after retention + VACUUM: p95 ${fmtMs(claimAfter.p95)}) |`);
+    lines.push(`| relay claim (claimDueEvents, batch 100), p95 | ${fmtMs(claim.small.p95)} | ${fmtMs(claim.full.p95)} | ${claimRatio.toFixed(2)} | ${claimOk ? "met" : "**NOT met**"} | – | – | – | – | (p50 ${fmtMs(claim.small.p50)} → ${fmtMs(claim.full.p50)}; at 10M after retention + VACUUM: p95 ${fmtMs(claimAfter.p95)}) |`);
     const table = comparedRows(measured);
     lines.push(...table.rows);
     const met = table.met + (claimOk ? 1 : 0);
     const seq = table.seqScans;
     lines.push("");
-    lines.push(`${met} of ${measured.size + 1} met (p95 at 10M ≤ 2× p95 at 10k, or ≤ ${NOISE_FLOOR_MS} ms); ${seq} sequential scans of outbox_event.`);
+    lines.push(`${met} of ${measured.size + 1} met the time goal (queries: median of the rounds' p95 ratios ≤ 2×; the claim: p95 ratio ≤ 2× or ≤ ${NOISE_FLOOR_MS} ms); ${table.buffersMet} of ${measured.size} queries touch ≤ 2× the buffers at 10k (+1 per row returned) at 10M; ${seq} sequential scans of outbox_event.`);
     lines.push("");
     lines.push("| retention (deleteExpiredOutboxRows, batches of 1,000) | figure |");
     lines.push("|---|---:|");

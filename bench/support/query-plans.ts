@@ -75,6 +75,28 @@ export async function explainAll(client: pg.Client, statements: Captured[], bigT
   return { nodes, seqScansOnBig: seq, maxCost };
 }
 
+/**
+ * Shared buffers (8 kB pages, hit in PostgreSQL's cache or read) that one run of the statements
+ * touches, from EXPLAIN (ANALYZE, BUFFERS): a count of the work done that does not swing with the
+ * machine's load the way milliseconds do. The root node's counts include its children's (and the
+ * CTEs and InitPlans run under it); planning is not counted. The statements are run for real, so
+ * only SELECT/WITH ones are captured (see install()). `rows`: the rows the statements return.
+ */
+export async function sharedBuffers(client: pg.Client, statements: Captured[]): Promise<{ blocks: number; rows: number }> {
+  let blocks = 0;
+  let rows = 0;
+  for (const s of statements) {
+    const { rows: out } = await client.query<{ "QUERY PLAN": Array<{ Plan: Record<string, number> }> }>({
+      text: `EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) ${s.text}`,
+      values: s.values,
+    });
+    const root = out[0]!["QUERY PLAN"][0]!.Plan;
+    blocks += (root["Shared Hit Blocks"] ?? 0) + (root["Shared Read Blocks"] ?? 0);
+    rows += root["Actual Rows"] ?? 0;
+  }
+  return { blocks, rows };
+}
+
 /** Node labels a reader needs (joins, sorts and scans), without the plumbing nodes. */
 export function shortPlan(p: PlanSummary): string {
   const skip = new Set(["Result", "Limit", "Subquery Scan", "Materialize", "Append", "CTE Scan", "Aggregate", "Unique"]);
@@ -116,5 +138,5 @@ export async function timeInterleaved(a: () => Promise<unknown>, b: () => Promis
   }
   ta.sort((x, y) => x - y);
   tb.sort((x, y) => x - y);
-  return { a: { p50: percentile(ta, 50), p95: percentile(ta, 95) }, b: { p50: percentile(tb, 50), p95: percentile(tb, 95) } };
+  return { a: { p50: percentile(ta, 50), p95: percentile(ta, 95), samples: ta }, b: { p50: percentile(tb, 50), p95: percentile(tb, 95), samples: tb } };
 }
