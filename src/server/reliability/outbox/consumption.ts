@@ -96,11 +96,20 @@ export async function handleOnce(
  * whether a next event of one of their aggregates is waiting. Only then does the statement NOTIFY
  * (sent at commit, see consumedNotify) to wake the relays at once; otherwise there is nothing for
  * them to do, and a wake-up per batch would only cost claim queries.
+ * An event still `publishing` (its relay defers its published mark, see the relay's
+ * outbox-published-marks.ts) is marked published here too, in the same row version: the relay's
+ * mark, guarded by `status = 'publishing'`, then leaves it alone. No update of outbox_event can be
+ * HOT, so a row version saved is a write to every index saved.
  */
 function consumedMarkCtes(ids: string[]) {
   return Prisma.sql`
     done AS (
-      UPDATE outbox_event SET consumed_at = now()
+      UPDATE outbox_event
+      SET consumed_at = now(),
+          status = CASE WHEN status = 'publishing' THEN 'published'::"OutboxStatus" ELSE status END,
+          published_at = CASE WHEN status = 'publishing' THEN coalesce(published_at, now()) ELSE published_at END,
+          lease_until = CASE WHEN status = 'publishing' THEN NULL ELSE lease_until END,
+          claimed_by = CASE WHEN status = 'publishing' THEN NULL ELSE claimed_by END
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
       RETURNING aggregate_type, aggregate_id, aggregate_seq
     ), waiting AS (
