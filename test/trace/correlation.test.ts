@@ -143,8 +143,8 @@ describe("a keyed upload, request → idempotency record → saga → events →
     closers.push(consumers.close);
     const event = await app.services.db.outboxEvent.findFirstOrThrow({ where: { aggregateId: started.fileId } });
     await waitFor("the event to be consumed", async () => (await app.services.db.outboxEvent.findUniqueOrThrow({ where: { id: event.id } })).consumedAt);
-    // Consumer runs are the delivery-attempt history, written with each run's outcome.
-    await waitFor("the consumer runs", async () => (await app.services.db.outboxDeliveryAttempt.count({ where: { eventId: event.id } })) > 0);
+    // Consumer runs are the delivery-attempt history, written with each run's outcome (a success in its inbox row).
+    await waitFor("the consumer runs", async () => (await app.services.db.inboxEntry.count({ where: { eventId: event.id, startedAt: { not: null } } })) > 0);
 
     const consumerLine = worker.lines.find((l) => l.msg === "outbox event handled" && l.eventId === event.id);
     expect(consumerLine).toMatchObject({ correlationId });

@@ -101,13 +101,51 @@ describe("outbox relay", () => {
       await waitFor("consumer stats", async () => consumers.stats.handled >= total);
       expect(consumers.stats.handled).toBe(total);
       await Promise.all(relays.map((r) => r.close()));
-      // Each event marked published once, by the relay that claimed it.
-      expect(relays.reduce((n, r) => n + r.stats.published, 0)).toBe(total);
+      // Each event marked published once: by the relay that claimed it, or (consumed before that
+      // relay's deferred mark came due) by the consumers' consumed mark, which the relay's then skips.
+      expect(relays.reduce((n, r) => n + r.stats.published + r.stats.markedElsewhere, 0)).toBe(total);
       const published = await db().outboxEvent.count({ where: { aggregateId: { in: aggregates }, status: "published" } });
       expect(published).toBe(total);
     } finally {
       await Promise.all(relays.map((r) => r.close()));
       await consumers.close();
+    }
+  });
+
+  it("defers its published mark: an event consumed first costs no mark of its own; an unconsumed one is marked after the delay or at close", async () => {
+    // A delay far beyond the test: only the consumed mark (or close) can mark these published.
+    const recorder = recordingConsumer();
+    const consumers = await startConsumers(app, [recorder.consumer]);
+    const relay = await startRelay(app, { publishedMarkDelayMs: 60_000 });
+    const queue = outboxQueue(app);
+    try {
+      await waitFor("the relay to LISTEN", async () => relay.listening);
+      const { id: consumedId } = await appendTagged(db(), randomUUID());
+      await waitFor("the event to be consumed", async () => (await db().outboxEvent.findUniqueOrThrow({ where: { id: consumedId } })).consumedAt);
+      // The consumed mark made it published in the same row version, lease released.
+      expect(await db().outboxEvent.findUniqueOrThrow({ where: { id: consumedId } })).toMatchObject({ status: "published", publishedAt: expect.any(Date), leaseUntil: null, claimedBy: null });
+      await consumers.close();
+      // Nobody consumes this one: it stays `publishing` (leased) with its job in the queue until the relay marks it.
+      const { id: waitingId } = await appendTagged(db(), randomUUID());
+      await waitFor("its job in the queue", async () => (await queue.getJob(waitingId))?.id);
+      expect((await db().outboxEvent.findUniqueOrThrow({ where: { id: waitingId } })).status).toBe("publishing");
+      await relay.close();
+      // Close marks what is still deferred; the consumed event's deferred mark changed nothing.
+      expect(await db().outboxEvent.findUniqueOrThrow({ where: { id: waitingId } })).toMatchObject({ status: "published", publishedAt: expect.any(Date), consumedAt: null, leaseUntil: null });
+      expect(relay.stats).toMatchObject({ published: 1, markedElsewhere: 1 });
+      // A short delay marks an unconsumed event by itself, well inside its lease.
+      const quick = await startRelay(app, { publishedMarkDelayMs: 200, leaseMs: 60_000 });
+      try {
+        const { id } = await appendTagged(db(), randomUUID());
+        await waitFor("the deferred mark", async () => (await db().outboxEvent.findUniqueOrThrow({ where: { id } })).status === "published", 5000);
+      } finally {
+        await quick.close();
+      }
+    } finally {
+      await relay.close();
+      await consumers.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
     }
   });
 

@@ -9,6 +9,7 @@ import type { Logger } from "~/server/platform/logger";
 import { queueKeyPrefix, QueueName } from "~/server/contracts/queues";
 import type { WorkerMetrics } from "../metrics";
 import { listenForOutboxEvents } from "./outbox-notify-listener";
+import { createDeferredMarks } from "./outbox-published-marks";
 import type { Link } from "@opentelemetry/api";
 import { bullmqTelemetry } from "~/server/platform/telemetry/bullmq";
 import { linkFromCarrier, SpanKind, tracingEnabled, withSpan, type TraceCarrier } from "~/server/platform/telemetry/tracing";
@@ -25,6 +26,12 @@ export interface OutboxRelayOptions {
   consumerJob?: { attempts: number; backoffMs: number };
   /** Give up on one publish call after this long (Redis unresponsive). */
   publishTimeoutMs?: number;
+  /**
+   * How long after publishing a batch the relay marks it published (default: half the lease). The
+   * consumers' consumed mark marks an event published too, so the events consumed by then cost no
+   * mark of their own (outbox-published-marks.ts). 0: mark at once.
+   */
+  publishedMarkDelayMs?: number;
   relayId?: string;
 }
 
@@ -154,7 +161,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
 
   const listener = listenForOutboxEvents({ databaseUrl: deps.databaseUrl, logger: log, onNotify: wake });
 
-  const stats = { claimed: 0, published: 0, failed: 0, released: 0, cycles: 0 };
+  const stats = { claimed: 0, published: 0, markedElsewhere: 0, failed: 0, released: 0, cycles: 0 };
 
   async function redisReachable(): Promise<boolean> {
     try {
@@ -193,7 +200,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
   /** One claim → publish → mark round. Returns how many events it claimed. */
   async function cycle(): Promise<number> {
     // At most one batch's mark pending behind the publishing: marks never pile up.
-    if (marksInFlight > 1) await marking;
+    if (marks.running > 1) await marks.settled();
     const events = await claimDueEvents(db, { relayId, batchSize: options.batchSize, leaseMs: options.leaseMs });
     if (events.length === 0) return 0;
     // A round's span links to the requests whose events it carries (a span has one parent; a batch has many).
@@ -225,22 +232,23 @@ export async function startOutboxRelay(deps: RelayDeps) {
     return events.length;
   }
 
-  // Marking published is off the critical path: the next claim may start while the previous batch is
-  // being marked (its rows are leased, so no relay claims them meanwhile). Marks run one at a time,
-  // in order; a lost mark (crash) only means a no-op re-publish after the lease.
-  let marking: Promise<void> = Promise.resolve();
-  let marksInFlight = 0;
+  // Marking published is off the critical path: the next claim may start while earlier batches are
+  // being marked (their rows are leased, so no relay claims them meanwhile), and the mark waits half a
+  // lease so that events consumed by then need none (see outbox-published-marks.ts). A lost mark
+  // (crash) only means a no-op re-publish after the lease.
+  const marks = createDeferredMarks({
+    delayMs: options.publishedMarkDelayMs ?? Math.floor(options.leaseMs / 2),
+    mark: (ids) => markPublished(db, relayId, ids),
+    onMarked: (given, changed) => {
+      stats.published += changed;
+      // Consumed before the mark came due (the consumers marked them), or taken over by another relay.
+      stats.markedElsewhere += given - changed;
+    },
+    onError: (error, ids) =>
+      log.warn({ err: (error as Error).message, events: ids.length }, "marking events published failed; they are re-published (a no-op) after their lease"),
+  });
   function markInBackground(ids: string[]) {
-    marksInFlight++;
-    marking = marking.then(async () => {
-      try {
-        stats.published += await markPublished(db, relayId, ids);
-      } catch (error) {
-        log.warn({ err: (error as Error).message, events: ids.length }, "marking events published failed; they are re-published (a no-op) after their lease");
-      } finally {
-        marksInFlight--;
-      }
-    });
+    marks.add(ids);
   }
 
   async function publishOneByOne(events: ClaimedEvent[]) {
@@ -308,7 +316,7 @@ export async function startOutboxRelay(deps: RelayDeps) {
         stopping = true;
         wakeNow?.();
         await loop;
-        await marking;
+        await marks.flush();
         await listener.close();
         await queue.close();
         log.info(stats, "outbox relay stopped");

@@ -7,10 +7,11 @@ import { createMicroBatcher } from "../../platform/micro-batcher";
 import { describeError } from "./relay-store";
 
 /**
- * One delivery attempt of an event to a consumer, as the worker saw it begin. Its outcome is kept in
- * outbox_delivery_attempt, written with the outcome itself (the inbox row, the consumed mark or the
- * failure), so the history and the event's state can never disagree. The same rows are the trace
- * page's consumer runs (reliability/trace).
+ * One delivery attempt of an event to a consumer, as the worker saw it begin. Its outcome is written
+ * with the outcome itself, so the history and the event's state can never disagree: a success in
+ * the inbox row that commits with the effect (inbox_entry's attempt columns: no second row per event
+ * on the hot path), a duplicate or a failure as a row of outbox_delivery_attempt. Both are the event
+ * page's attempts and the trace page's consumer runs (readers take both).
  */
 export interface DeliveryAttempt {
   /** The BullMQ attempt (1 for the first delivery). */
@@ -80,13 +81,18 @@ export async function handleOnce(
   attempt?: DeliveryAttempt,
 ): Promise<"handled" | "duplicate"> {
   return inTransaction(db, async (tx) => {
+    // The inbox row carries the attempt (a success); its duration runs to this statement.
+    const started = attempt ? new Date(attempt.startedAt).toISOString() : null;
+    const duration = attempt ? (attempt.durationMs ?? Math.max(0, Date.now() - attempt.startedAt)) : null;
     const inserted = await tx.$executeRaw`
-      INSERT INTO inbox_entry (consumer, event_id) VALUES (${consumer}, ${eventId}::uuid) ON CONFLICT DO NOTHING`;
+      INSERT INTO inbox_entry (consumer, event_id, attempt, started_at, duration_ms, worker)
+      VALUES (${consumer}, ${eventId}::uuid, ${attempt?.attempt ?? null}::int, ${started}::timestamptz, ${duration}::int, ${attempt?.worker ?? null})
+      ON CONFLICT DO NOTHING`;
     // Someone (an earlier delivery) already committed this consumer's effect for this event.
     const outcome = inserted === 0 ? "duplicate" : "handled";
     if (outcome === "handled") await effect(tx);
-    // The attempt commits with its effect: in the history exactly when it happened.
-    if (attempt) await insertAttempts(tx, [attemptRow(eventId, consumer, attempt, outcome === "handled" ? "succeeded" : "duplicate", null)]);
+    // A duplicate's attempt commits here too: in the history exactly when it happened.
+    else if (attempt) await insertAttempts(tx, [attemptRow(eventId, consumer, attempt, "duplicate", null)]);
     return outcome;
   });
 }
@@ -96,11 +102,20 @@ export async function handleOnce(
  * whether a next event of one of their aggregates is waiting. Only then does the statement NOTIFY
  * (sent at commit, see consumedNotify) to wake the relays at once; otherwise there is nothing for
  * them to do, and a wake-up per batch would only cost claim queries.
+ * An event still `publishing` (its relay defers its published mark, see the relay's
+ * outbox-published-marks.ts) is marked published here too, in the same row version: the relay's
+ * mark, guarded by `status = 'publishing'`, then leaves it alone. No update of outbox_event can be
+ * HOT, so a row version saved is a write to every index saved.
  */
 function consumedMarkCtes(ids: string[]) {
   return Prisma.sql`
     done AS (
-      UPDATE outbox_event SET consumed_at = now()
+      UPDATE outbox_event
+      SET consumed_at = now(),
+          status = CASE WHEN status = 'publishing' THEN 'published'::"OutboxStatus" ELSE status END,
+          published_at = CASE WHEN status = 'publishing' THEN coalesce(published_at, now()) ELSE published_at END,
+          lease_until = CASE WHEN status = 'publishing' THEN NULL ELSE lease_until END,
+          claimed_by = CASE WHEN status = 'publishing' THEN NULL ELSE claimed_by END
       WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
       RETURNING aggregate_type, aggregate_id, aggregate_seq
     ), waiting AS (
@@ -171,45 +186,50 @@ type InboxItem = {
 
 /**
  * One inbox batch in ONE transaction of three round trips (BEGIN, one statement, COMMIT), with each
- * new item's effect run between the statement and the commit. The statement inserts the inbox rows,
- * keeps each item's attempt (succeeded, or duplicate when an earlier delivery did the work) and marks
- * consumed the events whose last consumer this is; it all commits with the effects or not at all.
- * An attempt's duration runs to that statement (batched effects are short by contract).
+ * new item's effect run between the statement and the commit. The statement inserts the inbox rows
+ * (each with its attempt: a success), keeps a duplicate's attempt (an earlier delivery did the work)
+ * in outbox_delivery_attempt, and marks consumed the events whose last consumer this is; it all
+ * commits with the effects or not at all. An attempt's duration runs to that statement (batched
+ * effects are short by contract).
+ * The items travel as ONE json parameter (jsonb_to_recordset): Prisma serialises each element of an
+ * array parameter on its own, which was measurable CPU per event; one string is one value.
  */
 async function handleInboxBatch(db: Db, batch: InboxItem[]): Promise<Array<"handled" | "duplicate">> {
-  const attempts = batch.map((b) => (b.attempt ? attemptRow(b.eventId, b.consumer, b.attempt, "succeeded", null) : null));
-  const a = {
-    ids: attempts.map((r) => r?.id ?? null),
-    attempts: attempts.map((r) => r?.attempt ?? null),
-    starts: attempts.map((r) => (r ? new Date(r.startedAt).toISOString() : null)),
-    durations: attempts.map((r) => r?.durationMs ?? null),
-    workers: attempts.map((r) => r?.worker ?? null),
-  };
+  const now = Date.now();
+  const items = JSON.stringify(
+    batch.map((b, i) => ({
+      pos: i + 1,
+      consumer: b.consumer,
+      event_id: b.eventId,
+      ...(b.attempt
+        ? { attempt: b.attempt.attempt, started_at: new Date(b.attempt.startedAt).toISOString(), duration_ms: b.attempt.durationMs ?? Math.max(0, now - b.attempt.startedAt), worker: b.attempt.worker }
+        : {}),
+    })),
+  );
   // Duplicates too: an earlier delivery may have died between its effect and this mark.
   const toMark = [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))];
   return inTransaction(db, async (tx) => {
     const rows = await tx.$queryRaw<Array<{ pos: bigint; fresh: boolean }>>`
       WITH item AS (
-        SELECT * FROM unnest(${batch.map((b) => b.consumer)}::text[], ${batch.map((b) => b.eventId)}::uuid[]) WITH ORDINALITY AS i(consumer, event_id, pos)
+        SELECT * FROM jsonb_to_recordset(${items}::jsonb)
+          AS i(pos int, consumer text, event_id uuid, attempt int, started_at timestamptz, duration_ms int, worker text)
       ), inserted AS (
-        INSERT INTO inbox_entry (consumer, event_id)
-        SELECT DISTINCT consumer, event_id FROM item
+        -- Two deliveries of one key in a batch: the first one's attempt is the success.
+        INSERT INTO inbox_entry (consumer, event_id, attempt, started_at, duration_ms, worker)
+        SELECT DISTINCT ON (consumer, event_id) consumer, event_id, attempt, started_at, duration_ms, worker FROM item ORDER BY consumer, event_id, pos
         ON CONFLICT DO NOTHING
         RETURNING consumer, event_id
       ), outcome AS (
         -- A key inserted by this batch runs once, even if two deliveries of it landed here together.
-        SELECT i.pos, i.consumer, i.event_id,
+        SELECT i.pos, i.consumer, i.event_id, i.attempt, i.started_at, i.duration_ms, i.worker,
                (n.consumer IS NOT NULL AND i.pos = min(i.pos) OVER (PARTITION BY i.consumer, i.event_id)) AS fresh
         FROM item i LEFT JOIN inserted n ON n.consumer = i.consumer AND n.event_id = i.event_id
       ), att AS (
+        -- Only duplicates get a row of their own (rare: a redelivery); successes are the inbox rows.
         INSERT INTO outbox_delivery_attempt (id, event_id, consumer, attempt, outcome, started_at, duration_ms, error, worker)
-        SELECT x.id, o.event_id, o.consumer, x.attempt, (CASE WHEN o.fresh THEN 'succeeded' ELSE 'duplicate' END)::"DeliveryOutcome",
-               x.started_at, x.duration_ms, NULL, x.worker
-        FROM unnest(${a.ids}::uuid[], ${a.attempts}::int[], ${a.starts}::timestamptz[], ${a.durations}::int[], ${a.workers}::text[])
-               WITH ORDINALITY AS x(id, attempt, started_at, duration_ms, worker, pos)
-        JOIN outcome o ON o.pos = x.pos
-        WHERE x.id IS NOT NULL
-        ON CONFLICT (id) DO NOTHING
+        SELECT gen_random_uuid(), o.event_id, o.consumer, o.attempt, 'duplicate'::"DeliveryOutcome", o.started_at, o.duration_ms, NULL, o.worker
+        FROM outcome o
+        WHERE NOT o.fresh AND o.attempt IS NOT NULL
       ), ${consumedMarkCtes(toMark)}, notified AS (SELECT ${consumedNotify} AS notified FROM waiting)
       SELECT o.pos, o.fresh, notified.notified FROM outcome o CROSS JOIN notified ORDER BY o.pos`;
     const out: Array<"handled" | "duplicate"> = [];

@@ -108,6 +108,21 @@ export async function listEvents(db: Db, filter: OutboxFilter, page: { cursor?: 
   return { items, nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
+/** A successful attempt as its inbox row keeps it, in the shape of an outbox_delivery_attempt row. */
+export const successFromInbox =
+  (eventId: string) =>
+  (r: { consumer: string; attempt: number | null; startedAt: Date | null; durationMs: number | null; worker: string | null }) => ({
+    // Not a row id: one inbox row per event and consumer, so this names it.
+    id: `inbox:${r.consumer}:${eventId}`,
+    consumer: r.consumer,
+    attempt: r.attempt ?? 1,
+    outcome: "succeeded" as const,
+    startedAt: r.startedAt!,
+    durationMs: r.durationMs ?? 0,
+    error: null,
+    worker: r.worker ?? "unknown",
+  });
+
 /** How many delivery attempts the event page shows (newest first). */
 export const ATTEMPTS_SHOWN = 200;
 
@@ -117,13 +132,23 @@ export async function getEvent(db: Db, id: string, opts: StalledOption = {}) {
     select: { ...summarySelect, payload: true, headers: true, lastErrorStack: true, leaseUntil: true, claimedBy: true, replayOf: true },
   });
   if (!event) throw notFound(`Outbox event ${id} was not found (it may have been removed by retention)`);
-  // Every delivery attempt, per consumer, newest first (bounded: maxAttempts per retry round).
-  const deliveryAttempts = await db.outboxDeliveryAttempt.findMany({
-    where: { eventId: id },
-    orderBy: [{ startedAt: "desc" }, { id: "desc" }],
-    take: ATTEMPTS_SHOWN,
-    select: { id: true, consumer: true, attempt: true, outcome: true, startedAt: true, durationMs: true, error: true, worker: true },
-  });
+  // Every delivery attempt, per consumer, newest first (bounded: maxAttempts per retry round): the
+  // failures and duplicates, and the successes, which their inbox rows keep (one per consumer).
+  const [kept, inbox] = await Promise.all([
+    db.outboxDeliveryAttempt.findMany({
+      where: { eventId: id },
+      orderBy: [{ startedAt: "desc" }, { id: "desc" }],
+      take: ATTEMPTS_SHOWN,
+      select: { id: true, consumer: true, attempt: true, outcome: true, startedAt: true, durationMs: true, error: true, worker: true },
+    }),
+    db.inboxEntry.findMany({
+      where: { eventId: id, startedAt: { not: null } },
+      select: { consumer: true, attempt: true, startedAt: true, durationMs: true, worker: true },
+    }),
+  ]);
+  const deliveryAttempts = [...kept, ...inbox.map(successFromInbox(id))]
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : -1))
+    .slice(0, ATTEMPTS_SHOWN);
   const replays = await db.outboxEvent.findMany({
     where: { replayOf: id },
     orderBy: { id: "desc" },

@@ -103,6 +103,7 @@ export async function reconcileTotals(db: Db): Promise<Record<ReconcileReason, n
  * stalled too often: the workers running it died). That is the machinery's failure, not a verdict
  * on the event, so it goes back to the relay's retry path with backoff, counting one attempt; an
  * event that keeps killing workers ends `dead` after max_attempts, like a publish that keeps failing.
+ * The event may still be `publishing` (its relay's published mark is deferred): it counts as in flight.
  */
 export async function recordStalledOut(db: Db, eventId: string, error: unknown, policy?: BackoffPolicy): Promise<number> {
   const { message, stack } = describeError(error);
@@ -117,5 +118,5 @@ export async function recordStalledOut(db: Db, eventId: string, error: unknown, 
         last_error = ${`consumer job: ${message}`}, last_error_stack = ${stack}, last_failed_at = now(),
         failure_fingerprint = ${errorFingerprint({ message: `consumer job: ${message}`, stack })},
         lease_until = NULL, claimed_by = NULL
-    WHERE id = ${eventId}::uuid AND status = 'published' AND consumed_at IS NULL`;
+    WHERE id = ${eventId}::uuid AND status IN ('published', 'publishing') AND consumed_at IS NULL`;
 }

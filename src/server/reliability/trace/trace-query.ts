@@ -2,8 +2,9 @@
  * One user action's whole chain, read from PostgreSQL only (the source of truth; no tracing
  * backend needed): the request (from its idempotency record), the record itself, the saga and its
  * steps, the outbox events it wrote and every consumer run on them, joined by the correlation id.
- * A consumer run is a row of the outbox's delivery-attempt history (outbox_delivery_attempt): the
- * one record of consumer runs, written with each run's outcome.
+ * A consumer run is a record of the outbox's delivery-attempt history, written with each run's
+ * outcome: a row of outbox_delivery_attempt (failures, duplicates) or, for a success, the attempt
+ * columns of its inbox_entry row.
  *
  * The request row is DERIVED from the idempotency record rather than logged per request: a keyed
  * mutation already writes that row (procedure and caller in its scope, key, HTTP status, claim →
@@ -196,8 +197,13 @@ export function createTraceQuery(db: Db) {
       eventIds.length === 0
         ? []
         : db.$queryRaw<RunRow[]>`
-            SELECT id, event_id, consumer, attempt, outcome::text AS outcome, started_at, duration_ms, error, worker
-            FROM outbox_delivery_attempt WHERE event_id = ANY(${eventIds}::uuid[]) ORDER BY started_at LIMIT ${LIMIT * 4}`,
+            SELECT id::text AS id, event_id, consumer, attempt, outcome::text AS outcome, started_at, duration_ms, error, worker
+            FROM outbox_delivery_attempt WHERE event_id = ANY(${eventIds}::uuid[])
+            UNION ALL
+            -- Successful runs are kept in their inbox rows (see InboxEntry).
+            SELECT 'inbox:' || consumer || ':' || event_id::text, event_id, consumer, coalesce(attempt, 1), 'succeeded', started_at, coalesce(duration_ms, 0), NULL, coalesce(worker, 'unknown')
+            FROM inbox_entry WHERE event_id = ANY(${eventIds}::uuid[]) AND started_at IS NOT NULL
+            ORDER BY started_at LIMIT ${LIMIT * 4}`,
     ]);
 
     const entries: TraceEntry[] = [];
