@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 import { jobSchemas, queueKeyPrefix, QueueName } from "../../contracts/queues";
+import { createBatchedGet } from "./mark-batch";
 import type { AbortMarkKey, DispatchOptions, SagaDispatcher, StepJob } from "./types";
 
 /**
@@ -85,6 +86,11 @@ export function createBullSagaDispatcher(source: Queue | (() => Queue), opts: { 
     await add(job, options);
     return true;
   }
+  // The runner reads one abort mark per step: concurrent jobs' reads go out as one MGET per
+  // event-loop turn instead of one GET round trip each. Safe for the argument in types.ts
+  // (SagaDispatcher.markAbort): each job's read is still sent after BullMQ handed the job over and
+  // before its body starts, only possibly later, and a later read can only see more marks.
+  const readMark = createBatchedGet(() => q().getBackend().client);
   return {
     dispatch: (job, options) => withDeadline(add(job, options), opts.timeoutMs),
     ensure: (job, options) => withDeadline(ensure(job, options), opts.timeoutMs),
@@ -110,7 +116,7 @@ export function createBullSagaDispatcher(source: Queue | (() => Queue), opts: { 
         opts.timeoutMs,
       ),
     // Bounded even in the worker (whose connection waits out outages): past it the engine asks PostgreSQL.
-    abortMarked: (saga) => withDeadline(q().getBackend().client.then(async (redis) => (await redis.get(abortMarkKey(q(), saga))) !== null), opts.timeoutMs ?? ABORT_MARK_READ_MS),
+    abortMarked: (saga) => withDeadline(readMark(abortMarkKey(q(), saga)).then((mark) => mark !== null), opts.timeoutMs ?? ABORT_MARK_READ_MS),
   };
 }
 
