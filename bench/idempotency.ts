@@ -78,7 +78,8 @@ async function main() {
   REDIS_URL = redisServer.url;
   await database.recreate();
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
-  const db = createDb(DATABASE_URL, { max: 10 });
+  // A direct connection, as the app's DATABASE_URL without DIRECT_DATABASE_URL: the claim is prepared.
+  const db = createDb(DATABASE_URL, { max: 10, sessionCapable: process.env.BENCH_UNPREPARED !== "1" });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger: pino({ level: "warn" }) });
