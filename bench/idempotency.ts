@@ -33,7 +33,9 @@ import { withDomainServices } from "../src/server/composition";
 import { LocalDiskStorage } from "../src/server/platform/storage/local-disk-storage";
 import { createRequestMetrics } from "../src/server/metrics/request-metrics";
 import { commandDelta, commandStats, countsTable, goal, installPgCounter, installRedisCounter, pgDelta, type UnitCounts } from "./counts";
+import pg from "pg";
 import { benchDatabase, benchRedis, percentile } from "./support";
+import { cpuTable, ownCpuMs, pgBackendCpu, pgCpuBetween, redisCpuMs, type CpuMs } from "./support/cpu-per-unit";
 import { clearPrefix } from "./support/redis-prefix";
 
 const pgCounter = installPgCounter();
@@ -76,7 +78,8 @@ async function main() {
   REDIS_URL = redisServer.url;
   await database.recreate();
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "metastore-bench-idem-"));
-  const db = createDb(DATABASE_URL, { max: 10 });
+  // A direct connection, as the app's DATABASE_URL without DIRECT_DATABASE_URL: the claim is prepared.
+  const db = createDb(DATABASE_URL, { max: 10, sessionCapable: process.env.BENCH_UNPREPARED !== "1" });
   const redis = new Redis(redisConnectionOptions(REDIS_URL, { maxRetriesPerRequest: 1 }));
   // As the app composes it (src/server/composition.ts): sessions cached while the invalidation channel is live.
   const sessionCache = createSessionCache({ subscriber: new Redis(redisConnectionOptions(REDIS_URL)), publisher: redis, channel: `${PREFIX}:sessions:changed`, logger: pino({ level: "warn" }) });
@@ -165,15 +168,31 @@ async function main() {
     const ROUNDS = 10;
     const perRound = Math.ceil(REQUESTS / ROUNDS);
     /** Latency at concurrency 1 (no queueing behind other requests), throughput at CONCURRENCY. */
+    // CPU each scenario burnt (this process, the private redis-server, the bench database's
+    // backends): on this shared machine the wall clock swings 2–3×, the CPU per request much less.
+    const probe = new pg.Client({ connectionString: DATABASE_URL, application_name: "bench-probe" });
+    await probe.connect();
+    const cpuAdmin = new Redis(REDIS_URL);
     async function measure(concurrency: number, perRound: number) {
-      const samples = scenarios.map(() => ({ latencies: [] as number[], wall: 0 }));
+      const samples = scenarios.map(() => ({ latencies: [] as number[], wall: 0, cpu: { node: 0, redis: 0, pg: 0 } as CpuMs }));
       log(`${ROUNDS} rounds of ${perRound} requests per scenario, concurrency ${concurrency}`);
       for (let round = 0; round < ROUNDS; round++) {
-        for (const [i, s] of scenarios.entries()) samples[i]!.wall += await run(s.call, perRound, s.expectReplay, samples[i]!.latencies, concurrency);
+        for (const [i, s] of scenarios.entries()) {
+          const [pgBefore, redisBefore] = [await pgBackendCpu(probe, DB_NAME, ["bench-probe"]), await redisCpuMs(cpuAdmin)];
+          const nodeBefore = ownCpuMs();
+          samples[i]!.wall += await run(s.call, perRound, s.expectReplay, samples[i]!.latencies, concurrency);
+          const node = ownCpuMs() - nodeBefore;
+          const [pgAfter, redisAfter] = [await pgBackendCpu(probe, DB_NAME, ["bench-probe"]), await redisCpuMs(cpuAdmin)];
+          samples[i]!.cpu.node += node;
+          samples[i]!.cpu.redis += redisAfter - redisBefore;
+          samples[i]!.cpu.pg += pgCpuBetween(pgBefore, pgAfter);
+        }
       }
-      return samples.map(({ latencies, wall }) => {
+      return samples.map(({ latencies, wall, cpu }) => {
         latencies.sort((a, b) => a - b);
         return {
+          cpu,
+          units: latencies.length,
           p50: percentile(latencies, 50),
           p99: percentile(latencies, 99),
           mean: latencies.reduce((sum, v) => sum + v, 0) / latencies.length,
@@ -214,6 +233,8 @@ async function main() {
     await admin.quit();
     const serial = await measure(1, perRound);
     const loaded = await measure(CONCURRENCY, perRound);
+    await probe.end();
+    await cpuAdmin.quit();
     const rows: Row[] = scenarios.map((s, i) => ({ mutation: s.mutation, scenario: s.scenario, ...serial[i]!, rpsLoaded: loaded[i]!.rps, p50Loaded: loaded[i]!.p50 }));
 
     const f = (n: number) => n.toFixed(2);
@@ -238,6 +259,15 @@ async function main() {
       "| per unit | statements | alongside another | round trips waited on |",
       "|---|---:|---:|---:|",
       ...counts.map((c) => `| ${c.unit} | ${f(c.pg!.statements / c.units)} | ${f((c.pg!.overlapped ?? 0) / c.units)} | ${f(waitedOn(c))} |`),
+    );
+    lines.push(
+      "",
+      "CPU per request (µs; one request at a time: this process, the private redis-server, the bench database's PostgreSQL backends):",
+      "",
+      cpuTable(
+        scenarios.map((s, i) => ({ unit: `${s.mutation}, ${s.scenario}`, units: serial[i]!.units, cpu: serial[i]!.cpu })),
+        "this process",
+      ),
     );
     lines.push("", "Targets (issue 12): a fresh key adds at most 25% p50 over no key and exactly one PostgreSQL commit; a replay is at least 3× faster than executing (fresh key).");
     console.log(lines.join("\n"));

@@ -18,6 +18,11 @@ import type { AppInfrastructure, AppServices } from "./services";
  */
 export interface ServiceSettings {
   databaseUrl: string;
+  /**
+   * databaseUrl is a PostgreSQL session (no transaction pooler in front: DIRECT_DATABASE_URL unset),
+   * so statements may be prepared on it (the idempotency claim's side pool does).
+   */
+  databaseSessionCapable?: boolean;
   /** PostgreSQL pool size (default: the client's). */
   poolMax?: number;
   /** How long a query or a transaction waits for a pooled connection (default: POOL_CONNECTION_TIMEOUT_MS). */
@@ -54,6 +59,7 @@ export function composeServices(settings: ServiceSettings): ComposedServices {
   const db = createDb(settings.databaseUrl, {
     ...(settings.poolMax ? { max: settings.poolMax } : {}),
     ...(settings.poolConnectionTimeoutMs ? { connectionTimeoutMs: settings.poolConnectionTimeoutMs } : {}),
+    sessionCapable: settings.databaseSessionCapable ?? false,
   });
   const redis = createRedisClient(settings.redisTarget, { maxRetriesPerRequest: settings.redisMaxRetriesPerRequest });
   // Sessions resolved once per user and version, reused while the Redis invalidation channel is
@@ -124,6 +130,8 @@ export function settingsFromEnv(env: ServerEnv, processName: "web" | "worker"): 
   const redisTarget = redisTargetFrom(env);
   return {
     databaseUrl: env.DATABASE_URL,
+    // DIRECT_DATABASE_URL is set exactly when DATABASE_URL goes through a transaction pooler (.env.example).
+    databaseSessionCapable: !env.DIRECT_DATABASE_URL || env.DIRECT_DATABASE_URL === env.DATABASE_URL,
     redisTarget,
     // The worker rides out short Redis blips on its long-lived jobs; a request should fail fast.
     redisMaxRetriesPerRequest: processName === "worker" ? 3 : 1,

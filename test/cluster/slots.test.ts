@@ -1,7 +1,7 @@
 /**
  * The multi-key and per-node operations that a Redis Cluster changes, on the suite's real cluster:
  * entries spread over every master while tag tokens share one slot; a prefix flush and the key
- * count walk every master; idempotency counters (one MULTI) land; the eviction check asks every
+ * count walk every master; idempotency counters (one script) land; the eviction check asks every
  * node; BullMQ's prefix carries a hash tag, each queue its own, and the queues land on different
  * masters while a job still goes through every one of them.
  */
@@ -105,7 +105,7 @@ describe("on a Redis Cluster", () => {
     expect(await admin.exists(entryKey(ks, specs[0]!))).toBe(0);
   });
 
-  it("records idempotency counters (one MULTI over the total and the hourly hash) and reads them back", async () => {
+  it("records idempotency counters (one script over the total and the hourly hash) and reads them back", async () => {
     const metrics = createIdempotencyMetrics(admin, appPrefix, (err) => {
       throw err;
     });

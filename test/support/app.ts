@@ -94,6 +94,7 @@ export async function createTestApp(
     // The app's queries go through the pooler when the suite has one (DATABASE_URL); what needs a
     // session (LISTEN, the saga runner's prepared statements) gets `databaseUrl` (DIRECT_DATABASE_URL).
     databaseUrl: database.pooledUrl,
+    databaseSessionCapable: database.pooledUrl === database.url,
     poolMax: opts.poolMax ?? 20,
     poolConnectionTimeoutMs: opts.poolConnectionTimeoutMs,
     redisTarget,

@@ -26,11 +26,22 @@ export function sessionDatabaseUrl(env: { DATABASE_URL: string; DIRECT_DATABASE_
  * ambient transaction when there is one (see ambient-db.ts), with a side pool of SIDE_POOL_MAX
  * connections opened on first use (see side-pool.ts).
  */
-export function createDb(connectionString: string, options: { max?: number; connectionTimeoutMs?: number } = {}): Db {
+export function createDb(
+  connectionString: string,
+  options: {
+    max?: number;
+    connectionTimeoutMs?: number;
+    /**
+     * `connectionString` reaches PostgreSQL directly (no transaction pooler in between): the side
+     * pool then prepares its statements (side-pool.ts). Off by default: safe behind PgBouncer.
+     */
+    sessionCapable?: boolean;
+  } = {},
+): Db {
   const connectionTimeoutMillis = options.connectionTimeoutMs ?? POOL_CONNECTION_TIMEOUT_MS;
   const adapter = new PrismaPg({ connectionString, max: options.max ?? DEFAULT_POOL_MAX, connectionTimeoutMillis });
   // Plus a small pool for statements sent while a transaction is held (see side-pool.ts), ended by $disconnect.
-  const sidePool = createSidePool(connectionString, connectionTimeoutMillis);
+  const sidePool = createSidePool(connectionString, connectionTimeoutMillis, options.sessionCapable ?? false);
   const db = ambientDb(new PrismaClient({ adapter }), { onDisconnect: () => sidePool.end() });
   registerSidePool(db, sidePool);
   return db;

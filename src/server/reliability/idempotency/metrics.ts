@@ -28,16 +28,48 @@ export type IdempotencyCounts = Record<IdempotencyCounter, number>;
 
 const HOURLY_TTL_SECONDS = 8 * 24 * 3600;
 
+/**
+ * One request's counters as ONE command: a script that increments each field in the total and the
+ * hourly hash and renews the hourly hash's expiry. The same data as a MULTI of HINCRBYs (read()
+ * is unchanged), but the client builds, sends and parses one command instead of up to 11 (MULTI,
+ * 4 HINCRBY per counter, EXPIRE, EXEC): on the keyed request path that was ~0.3 ms of this
+ * process's CPU per request, more than the record's statements cost PostgreSQL. A script runs
+ * atomically, as the MULTI did; both keys share one hash tag, so a cluster runs it on one node.
+ * KEYS: total hash, hourly hash. ARGV: hourly TTL (s), then the fields to increment by 1.
+ */
+const RECORD_SCRIPT = `
+for i = 2, #ARGV do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], 1)
+  redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 0`;
+
+type RecordCommand = (total: string, hourly: string, ttlSeconds: number, ...fields: string[]) => Promise<unknown>;
+
+/** Clients the script is defined on (defineCommand: EVALSHA, loading the script on NOSCRIPT). */
+const withRecordScript = new WeakSet<RedisClient>();
+
+function recordCommand(redis: RedisClient): RecordCommand {
+  if (!withRecordScript.has(redis)) {
+    redis.defineCommand("metastoreIdempotencyRecord", { numberOfKeys: 2, lua: RECORD_SCRIPT });
+    withRecordScript.add(redis);
+  }
+  const command = (redis as unknown as { metastoreIdempotencyRecord: RecordCommand }).metastoreIdempotencyRecord;
+  return command.bind(redis);
+}
+
 function hourOf(date: Date) {
   return date.toISOString().slice(0, 13).replace(/[-T]/g, ""); // YYYYMMDDHH
 }
 
 export function createIdempotencyMetrics(redis: RedisClient, prefix: string, onError: (err: unknown) => void = () => {}) {
-  // One hash tag for all of them: a request's counters go out as one MULTI, which a cluster runs only
-  // when every key is in the same slot.
+  // One hash tag for all of them: a request's counters go out as one script, which a cluster runs
+  // only when every key it names is in the same slot.
   const root = slotGroup(prefix, "idempotency:stats");
   const totalKey = `${root}:total`;
   const hourKey = (hour: string) => `${root}:h:${hour}`;
+  const increment = recordCommand(redis);
 
   return {
     /**
@@ -45,16 +77,9 @@ export function createIdempotencyMetrics(redis: RedisClient, prefix: string, onE
      * telemetry must never fail or slow a request.
      */
     record(counters: IdempotencyCounter | IdempotencyCounter[], procedure: string): void {
-      const hourly = hourKey(hourOf(new Date()));
-      const multi = redis.multi();
-      for (const counter of Array.isArray(counters) ? counters : [counters]) {
-        multi
-          .hincrby(totalKey, counter, 1)
-          .hincrby(totalKey, `${counter}|${procedure}`, 1)
-          .hincrby(hourly, counter, 1)
-          .hincrby(hourly, `${counter}|${procedure}`, 1);
-      }
-      multi.expire(hourly, HOURLY_TTL_SECONDS).exec().catch(onError);
+      const fields: string[] = [];
+      for (const counter of Array.isArray(counters) ? counters : [counters]) fields.push(counter, `${counter}|${procedure}`);
+      increment(totalKey, hourKey(hourOf(new Date())), HOURLY_TTL_SECONDS, ...fields).catch(onError);
     },
 
     /** Totals since start, or over the last `hours` whole UTC hours (including the current one). */

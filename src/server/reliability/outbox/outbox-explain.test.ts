@@ -42,7 +42,9 @@ describe("query plans at 200k rows", () => {
 
   it("the dashboard's status list, error search and blocked-aggregates queries use indexes", async () => {
     const dead = await plan(`SELECT id FROM outbox_event WHERE status IN ('dead') ORDER BY id DESC LIMIT 51`);
-    expect(dead).toMatch(/outbox_event_status_id_idx/);
+    // The dead ones through (status, id), or through the failure-group partial index (dead rows only)
+    // and a sort of its few rows: ANALYZE samples ~10 dead rows of 200k, and both plans were seen.
+    expect(dead).toMatch(/outbox_event_(status_id|failure_group)_idx/);
     const failures = await plan(`SELECT date_trunc('minute', last_failed_at), count(*) FROM outbox_event WHERE last_failed_at IS NOT NULL AND last_failed_at >= now() - interval '15 minutes' GROUP BY 1`);
     expect(failures).toMatch(/outbox_event_failed_idx/);
     const published = await plan(`SELECT count(*) FROM outbox_event WHERE status = 'published' AND published_at >= now() - interval '15 minutes'`);
