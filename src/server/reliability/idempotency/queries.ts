@@ -83,11 +83,12 @@ export async function listIdempotencyRecords(db: Db, query: RecordQuery): Promis
     // A user's records page on (user_id, id): user_id is the scope's user part, set by a trigger on
     // every write (a trigram lookup of a UUID prefix matched nearly every row). User and procedure
     // together are one scope: the (scope, key) unique index. user_id is given beside the scope
-    // (it is implied by it) so the planner can also weigh the (user_id, id) walk and does not take
-    // the scope alone for a common one: with `scope =` only it misjudged a scope of 95 records at
-    // 1M as 5,000 and walked the primary key backward (12,898 buffers against 104). The page
-    // still reads every record of the scope and sorts them (cost grows with the scope's history);
-    // what would bound it is an index on (scope, id), not added here (see the dashfix report).
+    // (it is implied by it) so the estimate never rests on the scope's statistics alone: at 1M
+    // records, with an ANALYZE sample that put scope's n_distinct low, `scope =` alone was taken
+    // for 5,000 rows and planned as a backward primary-key walk (12,898 buffers, 26 rows); with
+    // both it is a bitmap (104–110 buffers). The page still reads every record of the scope and
+    // sorts them (its cost follows the scope's history); what would bound it is an index on
+    // (scope, id), not added here (another change owns this table's indexes).
     ...(query.userId && query.procedure
       ? { userId: query.userId, scope: `${query.userId}:${query.procedure}` }
       : query.userId
