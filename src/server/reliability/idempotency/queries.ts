@@ -82,15 +82,12 @@ export async function listIdempotencyRecords(db: Db, query: RecordQuery): Promis
     ...(query.cursor ? { id: { lt: query.cursor } } : {}),
     // A user's records page on (user_id, id): user_id is the scope's user part, set by a trigger on
     // every write (a trigram lookup of a UUID prefix matched nearly every row). User and procedure
-    // together are one scope: the (scope, key) unique index. user_id is given beside the scope
-    // (it is implied by it) so the estimate never rests on the scope's statistics alone: at 1M
-    // records, with an ANALYZE sample that put scope's n_distinct low, `scope =` alone was taken
-    // for 5,000 rows and planned as a backward primary-key walk (12,898 buffers, 26 rows); with
-    // both it is a bitmap (104–110 buffers). The page still reads every record of the scope and
-    // sorts them (its cost follows the scope's history); what would bound it is an index on
-    // (scope, id), not added here (another change owns this table's indexes).
+    // together are one scope: the (scope, key) unique index. That page reads every record of the
+    // scope and sorts them (its cost follows the scope's history); an index on (scope, id) would
+    // bound it by the page size. Giving user_id beside the scope was tried and not kept: with
+    // statistics it only turned the bitmap into a BitmapAnd (104 → 110 buffers at 1M records).
     ...(query.userId && query.procedure
-      ? { userId: query.userId, scope: `${query.userId}:${query.procedure}` }
+      ? { scope: `${query.userId}:${query.procedure}` }
       : query.userId
         ? { userId: query.userId }
         : query.procedure
