@@ -1,7 +1,7 @@
 /**
  * npm run bench:dashboard — does the operator dashboard's cost grow with the tables?
  *
- * Seeds two databases (INSERT … SELECT generate_series, see bench/support/dashboard-seed.ts for
+ * Seeds two databases (INSERT … SELECT generate_series, see test/support/dashboard-seed.ts for
  * the model): one with 10,000 rows per table, one at the full size (1,000,000 outbox events,
  * 100,000 sagas, 1,000,000 idempotency records, 100,000 audit rows) whose newest 10,000 rows are
  * the small one's rows. Every dashboard query (bench/support/dashboard-queries.ts: the functions
@@ -16,7 +16,7 @@
  * query and round, default 25), BENCH_ROUNDS (default 5), BENCH_KEEP_DB=1 (keep the database for a look with psql).
  */
 import { goal } from "./counts";
-import { aggregateInsertSql, auditInsertSql, fileInsertSql, idempotencyInsertSql, outboxInsertSql, sagaInsertSql, seedTable, userInsertSql } from "./support/dashboard-seed";
+import { aggregateInsertSql, auditInsertSql, fileInsertSql, idempotencyInsertSql, outboxInsertSql, sagaInsertSql, seedTable, userInsertSql } from "../test/support/dashboard-seed";
 import { COMPARED_HEADER, comparedRows, measureDashboard, openComparedDatabases, ROUNDS } from "./support/compared-databases";
 
 const QUICK = process.env.BENCH_QUICK === "1";

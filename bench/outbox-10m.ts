@@ -1,7 +1,7 @@
 /**
  * npm run bench:outbox-10m — where one PostgreSQL ends for the outbox: 10,000,000 seeded events.
  *
- * Seeds 10,000 events (bench/support/dashboard-seed.ts: one event every 86.4 ms, i.e. 1M a day,
+ * Seeds 10,000 events (test/support/dashboard-seed.ts: one event every 86.4 ms, i.e. 1M a day,
  * with a bounded recent backlog) and measures, then grows the table to 10M (ten days of history)
  * and measures again:
  *   - claim latency: the relay's own claim (claimDueEvents, relay-store.ts), claims given back
@@ -22,7 +22,7 @@ import type { Db } from "../src/server/platform/db/client";
 import { claimDueEvents, releaseClaims } from "../src/server/reliability/outbox/relay-store";
 import { deleteExpiredOutboxRows } from "../src/server/reliability/outbox/retention";
 import { goal } from "./counts";
-import { EVENT_SPACING_MS, outboxInsertSql, seedTable } from "./support/dashboard-seed";
+import { EVENT_SPACING_MS, outboxInsertSql, seedTable } from "../test/support/dashboard-seed";
 import { fmtMs } from "./support/query-plans";
 import { COMPARED_HEADER, comparedRows, measureDashboard, NOISE_FLOOR_MS, openComparedDatabases } from "./support/compared-databases";
 import { percentile } from "./support";

@@ -15,7 +15,7 @@ import { countRecordsByState, listIdempotencyRecords } from "../../src/server/re
 import { searchAudit } from "../../src/server/reliability/audit/search";
 import { createTraceQuery } from "../../src/server/reliability/trace/trace-query";
 import { createConsoleSearch } from "../../src/server/features/console-search/console-search";
-import { ERROR_TEMPLATES, PROCEDURES, userIdOf } from "./dashboard-seed";
+import { ERROR_TEMPLATES, PROCEDURES, userIdOf } from "../../test/support/dashboard-seed";
 
 export interface DashboardQuery {
   area: "outbox" | "bulk" | "failures" | "sagas" | "idempotency" | "audit" | "trace" | "search";

@@ -67,7 +67,7 @@ export function bulkConditions(action: BulkAction, filter: BulkFilter): Prisma.S
   if (filter.type) parts.push(Prisma.sql`event_type = ${filter.type}`);
   if (filter.aggregateType) parts.push(Prisma.sql`aggregate_type = ${filter.aggregateType}`);
   if (filter.aggregateId) parts.push(Prisma.sql`aggregate_id = ${filter.aggregateId}`);
-  if (filter.from) parts.push(Prisma.sql`created_at >= ${filter.from} AND id >= ${uuidv7Floor(filter.from)}::uuid`);
+  if (filter.from) parts.push(Prisma.sql`created_at >= ${filter.from} AND id >= ${uuidv7Floor(new Date(filter.from.getTime() - ID_SLACK_MS))}::uuid`);
   if (filter.to) parts.push(Prisma.sql`created_at < ${filter.to} AND id < ${uuidv7Floor(new Date(filter.to.getTime() + ID_SLACK_MS))}::uuid`);
   if (filter.errorContains) parts.push(Prisma.sql`last_error ILIKE ${`%${likeEscape(filter.errorContains)}%`}`);
   if (filter.fingerprint) {

@@ -51,7 +51,14 @@ export function parseStoredSagaFilter(value: unknown): SagaBulkFilter {
   });
 }
 
-const ID_SLACK_MS = 5 * 60_000;
+/**
+ * A saga's id (UUIDv7) is taken in the app before its INSERT, while created_at is the database's
+ * now(): the id's time may be earlier (by the insert's latency, or by the skew between the two
+ * clocks). The id bounds only narrow the primary-key range and are widened by this slack on both
+ * sides, so they never cut off a saga that created_at (the exact condition) admits. Same rule as
+ * the saga overview's `since` (saga/queries.ts).
+ */
+export const ID_SLACK_MS = 5 * 60_000;
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Statuses the filter leaves for the action: none means the filter can never match. */
@@ -71,7 +78,7 @@ export function sagaBulkConditions(action: SagaBulkAction, filter: SagaBulkFilte
   ];
   if (filter.type) parts.push(Prisma.sql`type = ${filter.type}`);
   if (filter.currentStep !== undefined) parts.push(Prisma.sql`current_step = ${filter.currentStep}`);
-  if (filter.from) parts.push(Prisma.sql`created_at >= ${filter.from} AND id >= ${uuidv7Floor(filter.from)}::uuid`);
+  if (filter.from) parts.push(Prisma.sql`created_at >= ${filter.from} AND id >= ${uuidv7Floor(new Date(filter.from.getTime() - ID_SLACK_MS))}::uuid`);
   if (filter.to) parts.push(Prisma.sql`created_at < ${filter.to} AND id < ${uuidv7Floor(new Date(filter.to.getTime() + ID_SLACK_MS))}::uuid`);
   if (filter.errorContains) parts.push(Prisma.sql`last_error ILIKE ${`%${likeEscape(filter.errorContains)}%`}`);
   if (filter.fingerprint) {

@@ -42,6 +42,10 @@ describe("idempotency records of one user", () => {
     expect(ofBob.items).toHaveLength(1);
     const next = await listIdempotencyRecords(db(), { userId: bob, limit: 1, cursor: ofBob.nextCursor! });
     expect([...ofBob.items, ...next.items].map((r) => r.procedure).sort()).toEqual(["files.create", "files.delete"]);
+    // User and procedure together: that one scope (user_id and scope both in the filter).
+    const bobDeletes = await listIdempotencyRecords(db(), { userId: bob, procedure: "files.delete", limit: 10 });
+    expect(bobDeletes.items.map((r) => [r.userId, r.procedure])).toEqual([[bob, "files.delete"]]);
+    expect((await listIdempotencyRecords(db(), { userId: alice, procedure: "files.delete", limit: 10 })).items).toEqual([]);
   });
 
   it("pages a user's records on the (user_id, id) index among many users' records", async () => {

@@ -45,7 +45,9 @@ export function uuidv7Floor(at: Date): string {
 /**
  * An event's id is assigned inside its transaction, after created_at (the transaction's start), and
  * at most one transaction timeout later: the slack keeps the id bound of `to` from cutting off an
- * event whose transaction ran long.
+ * event whose transaction ran long. The id comes from the app's clock and created_at from the
+ * database's, so an app clock behind the database's makes the id earlier than created_at: the
+ * bound of `from` gets the same slack.
  */
 const ID_SLACK_MS = 5 * 60_000;
 
@@ -66,7 +68,7 @@ function statusWhere(statuses: readonly OutboxViewStatus[], before: Date): Prism
 export function whereOf(filter: OutboxFilter, opts: StalledOption = {}): Prisma.OutboxEventWhereInput {
   const id: Prisma.UuidFilter<"OutboxEvent"> = {};
   // Id bounds let the time range use the primary key (and the (status,id)/(event_type,id) indexes).
-  if (filter.from) id.gte = uuidv7Floor(filter.from);
+  if (filter.from) id.gte = uuidv7Floor(new Date(filter.from.getTime() - ID_SLACK_MS));
   if (filter.to) id.lt = uuidv7Floor(new Date(filter.to.getTime() + ID_SLACK_MS));
   return {
     ...(filter.status ? statusWhere(filter.status, stalledBefore(opts)) : {}),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "~test/support/database";
-import { captureStatements, explainAll } from "../../../../bench/support/query-plans";
-import { sagaInsertSql } from "../../../../bench/support/dashboard-seed";
+import { captureStatements, explainAll } from "~test/support/query-plans";
+import { sagaInsertSql } from "~test/support/dashboard-seed";
 import pg from "pg";
 import { createDb, type Db } from "../../platform/db/client";
 import { createSagaRegistry } from "./definition";
@@ -27,7 +27,7 @@ interface Sized {
 }
 const sized = new Map<number, Sized>();
 
-/** The dashboard bench's sagas (bench/support/dashboard-seed.ts): ~97% completed, 2% compensated, 0.5% aborted, failures among the newest. */
+/** The dashboard bench's sagas (test/support/dashboard-seed.ts): ~97% completed, 2% compensated, 0.5% aborted, failures among the newest. */
 async function seed(client: pg.Client, total: number) {
   await client.query(sagaInsertSql(0, total, Date.now()));
   await client.query(`ANALYZE saga_instance`);
