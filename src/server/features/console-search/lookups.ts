@@ -44,16 +44,10 @@ export async function fileById(db: Db, id: string): Promise<SearchHit[]> {
 }
 
 /**
- * Files by name: those whose name starts with the text (a btree range scan that stops at the LIMIT,
- * so a common word costs what a rare one does); only when no name starts with it and the text is
- * long enough, those whose name contains it anywhere, in any case (trigram index; no ORDER BY
- * there: sorting every match would read them all). The exact match is put first (rankByName).
- *
- * Why not also fill a short page of prefix matches with substring matches: a trigram lookup is a
- * bitmap scan that cannot stop at the LIMIT; it probes the posting list of every trigram of the
- * text (for "notes-19941", also "not", "tes", "es-" … that one file in eight has), so its work grows
- * with the table. Measured at 10k → 1M files: 24 → 319 buffers for the same 1 → 9 matches, all of
- * which the prefix walk (6 → 40 buffers) had already found. See substringFallback().
+ * Files by name: those whose name starts with the text first (a btree range scan that stops at the
+ * LIMIT, so a common word costs what a rare one does), then, when they do not fill the page and
+ * the text is long enough, those whose name contains it anywhere, in any case (trigram index; no
+ * ORDER BY there: sorting every match would read them all). The exact match is put first (rankByName).
  */
 export async function filesByName(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
   const prefixed = await db.$queryRaw<FileRow[]>`
@@ -65,7 +59,7 @@ export async function filesByName(db: Db, text: string, limit: number, opts: { s
      ORDER BY f.name
      LIMIT ${limit}`;
   let rows = prefixed;
-  if (substringFallback(opts, prefixed.length)) {
+  if (opts.substring && prefixed.length < limit) {
     const contained = await db.$queryRaw<FileRow[]>`
       SELECT f.id::text, f.name, f.status::text, u.email
         FROM file f JOIN app_user u ON u.id = f.owner_id
@@ -127,7 +121,7 @@ export async function userById(db: Db, id: string): Promise<SearchHit[]> {
   return rows.map(userHit);
 }
 
-/** Users by e-mail (stored lower-case): by its start, then, as for files, any part of it when no e-mail starts with it. */
+/** Users by e-mail (stored lower-case): its start first, then, as for files, any part of it. */
 export async function usersByEmail(db: Db, text: string, limit: number, opts: { substring: boolean }): Promise<SearchHit[]> {
   const lower = text.toLowerCase();
   const prefixed = await db.$queryRaw<UserRow[]>`
@@ -135,23 +129,12 @@ export async function usersByEmail(db: Db, text: string, limit: number, opts: { 
      WHERE email >= ${lower} AND email < ${upperBoundOf(lower)} AND email LIKE ${startsWithPattern(lower)}
      ORDER BY email LIMIT ${limit}`;
   let rows = prefixed;
-  if (substringFallback(opts, prefixed.length)) {
+  if (opts.substring && prefixed.length < limit) {
     const contained = await db.$queryRaw<UserRow[]>`
       SELECT id::text, email, role::text FROM app_user WHERE email ILIKE ${containsPattern(lower)} LIMIT ${limit}`;
     rows = unionById(prefixed, contained);
   }
   return rankByName(rows, text, (r) => r.email).slice(0, limit).map(userHit);
-}
-
-/**
- * Whether a name lookup goes on to the trigram (substring) search: only when the text is long
- * enough for the trigram index and the bounded prefix walk found nothing. A text that starts some
- * names is answered by them alone, at a cost bounded by the LIMIT at any table size; the trigram
- * search (whose cost follows the posting lists of the text's trigrams, i.e. the table) is kept for
- * a part of a name that starts none.
- */
-export function substringFallback(opts: { substring: boolean }, prefixMatches: number): boolean {
-  return opts.substring && prefixMatches === 0;
 }
 
 /** `a`, then the rows of `b` that are not in it. */
