@@ -17,7 +17,7 @@ export function startBenchConsumers(opts: { db: Db; connection: ConnectionOption
     prefix: opts.prefix,
     logger: opts.logger,
     storage: new LocalDiskStorage("/tmp/metastore-bench-storage"),
-    consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, handle: async (event) => void onEvent?.(event.id) }],
+    consumers: [{ name: "bench", handles: ["file.tagged"], batchable: true, txFree: true, handle: async (event) => void onEvent?.(event.id) }],
     options: { concurrency: opts.concurrency, inboxMaxBatch: opts.inboxMaxBatch, inboxMaxDelayMs: opts.inboxMaxDelayMs },
   });
 }

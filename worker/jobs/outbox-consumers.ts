@@ -31,7 +31,7 @@ export interface ConsumerDeps {
     consumer: string,
     eventId: string,
     effect: (tx: Tx) => Promise<void>,
-    opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt },
+    opts?: { markConsumed?: boolean; attempt?: DeliveryAttempt; txFree?: boolean },
   ): Promise<"handled" | "duplicate">;
   /** Per-consumer durations and the end-to-end lag, for the worker's /metrics. */
   metrics?: Pick<WorkerMetrics, "consumerRan" | "consumed">;
@@ -95,7 +95,7 @@ async function dispatchToConsumers(deps: ConsumerDeps, job: OutboxJob, event: De
       consumerStarted = performance.now();
       const outcome = await withSpan(`consumer ${consumer.name}`, { attributes: { "metastore.consumer": consumer.name } }, () =>
         consumer.batchable && deps.handleBatched
-          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last, attempt: delivery })
+          ? deps.handleBatched(consumer.name, event.id, effect, { markConsumed: last, attempt: delivery, txFree: consumer.txFree })
           : handleOnce(deps.db, consumer.name, event.id, effect, delivery),
       );
       deps.metrics?.consumerRan(consumer.name, outcome, (performance.now() - consumerStarted) / 1000);

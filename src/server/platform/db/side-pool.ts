@@ -24,8 +24,22 @@ const sidePools = new WeakMap<object, SidePool>();
 
 interface SidePool {
   statements: SideStatements;
+  transaction: SideTransaction;
   end(): Promise<void>;
 }
+
+/**
+ * A transaction on raw `pg` (BEGIN, the callback's statements, COMMIT; ROLLBACK if it throws), for a
+ * hot path whose transaction needs none of Prisma: an interactive Prisma transaction costs the
+ * process measurable CPU per transaction (query compiler, result mapping, async hooks).
+ */
+export type SideTransaction = <T>(fn: (sql: Omit<SideStatements, "ownPool">) => Promise<T>) => Promise<T>;
+
+/**
+ * Connections for side transactions: a pool of their own, so a transaction held open (its callback
+ * runs between statements) never takes the connections of the short side statements (claims).
+ */
+export const SIDE_TRANSACTION_POOL_MAX = 2;
 
 /**
  * A statement's text as a query config: named (a prepared statement) when `prepared`, so each
@@ -55,20 +69,43 @@ const statementNames = new Map<string, string>();
  */
 export function createSidePool(connectionString: string, connectionTimeoutMillis: number, prepared = false): SidePool {
   let pool: pg.Pool | undefined;
-  const get = () =>
-    (pool ??= new pg.Pool({ connectionString, max: SIDE_POOL_MAX, connectionTimeoutMillis, allowExitOnIdle: true }).on("error", () => {
+  let txPool: pg.Pool | undefined;
+  const make = (max: number) =>
+    new pg.Pool({ connectionString, max, connectionTimeoutMillis, allowExitOnIdle: true }).on("error", () => {
       // An idle connection that broke (server restart): the pool drops it; the next statement reconnects.
-    }));
+    });
+  const get = () => (pool ??= make(SIDE_POOL_MAX));
+  const transaction: SideTransaction = async (fn) => {
+    const client = await (txPool ??= make(SIDE_TRANSACTION_POOL_MAX)).connect();
+    let broken: unknown;
+    try {
+      await client.query("BEGIN");
+      const result = await fn({
+        rows: async <T>(text: string, values: readonly unknown[]) => (await client.query(statementConfig(text, values, prepared))).rows as T[],
+        count: async (text: string, values: readonly unknown[]) => (await client.query(statementConfig(text, values, prepared))).rowCount ?? 0,
+      });
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      // A failed ROLLBACK (connection lost) means the connection is unusable: the pool must drop it.
+      await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  };
   return {
+    transaction,
     statements: {
       ownPool: true,
       rows: async <T>(text: string, values: readonly unknown[]) => (await get().query(statementConfig(text, values, prepared))).rows as T[],
       count: async (text: string, values: readonly unknown[]) => (await get().query(statementConfig(text, values, prepared))).rowCount ?? 0,
     },
     end: async () => {
-      const ending = pool;
+      const ending = [pool, txPool];
       pool = undefined;
-      await ending?.end();
+      txPool = undefined;
+      await Promise.all(ending.map((p) => p?.end()));
     },
   };
 }
@@ -95,4 +132,9 @@ export function sideStatements(db: Db): SideStatements {
     rows: <T>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<T[]>(text, ...values),
     count: (text: string, values: readonly unknown[]) => db.$executeRawUnsafe(text, ...values),
   };
+}
+
+/** The raw-pg transactions of `db`, or undefined for a client not made by createDb (use Prisma's). */
+export function sideTransaction(db: Db): SideTransaction | undefined {
+  return sidePools.get(db)?.transaction;
 }

@@ -26,5 +26,11 @@ export interface EventConsumer {
    * would hold the shared transaction, and its row locks, open for everyone in the batch.
    */
   batchable?: boolean;
+  /**
+   * handle() never uses ctx.tx (its effects are outside the database, e.g. Redis): a batchable
+   * consumer's inbox batch then commits on raw pg instead of an interactive Prisma transaction,
+   * which costs the worker measurable CPU per batch. Using ctx.tx then throws.
+   */
+  txFree?: boolean;
   handle(event: DeliveredEvent, ctx: ConsumerContext): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../platform/db/client";
 import { inTransaction, type Tx } from "../../platform/db/transaction";
-import { Prisma } from "../../db/generated/client";
+import { sideTransaction } from "../../platform/db/side-pool";
 import { errorFingerprint } from "../failures/fingerprint";
 import { createMicroBatcher } from "../../platform/micro-batcher";
 import { describeError } from "./relay-store";
@@ -107,8 +107,8 @@ export async function handleOnce(
  * mark, guarded by `status = 'publishing'`, then leaves it alone. No update of outbox_event can be
  * HOT, so a row version saved is a write to every index saved.
  */
-function consumedMarkCtes(ids: string[]) {
-  return Prisma.sql`
+function consumedMarkCtes(idsParam: string) {
+  return `
     done AS (
       UPDATE outbox_event
       SET consumed_at = now(),
@@ -116,7 +116,7 @@ function consumedMarkCtes(ids: string[]) {
           published_at = CASE WHEN status = 'publishing' THEN coalesce(published_at, now()) ELSE published_at END,
           lease_until = CASE WHEN status = 'publishing' THEN NULL ELSE lease_until END,
           claimed_by = CASE WHEN status = 'publishing' THEN NULL ELSE claimed_by END
-      WHERE id = ANY(${ids}::uuid[]) AND consumed_at IS NULL
+      WHERE id = ANY(${idsParam}::uuid[]) AND consumed_at IS NULL
       RETURNING aggregate_type, aggregate_id, aggregate_seq
     ), waiting AS (
       SELECT EXISTS (
@@ -128,14 +128,16 @@ function consumedMarkCtes(ids: string[]) {
       ) AS yes
     )`;
 }
-const consumedNotify = Prisma.sql`CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END`;
+const consumedNotify = `CASE WHEN waiting.yes THEN (SELECT 1 FROM pg_notify('outbox_event', 'consumed')) END`;
+
+const MARK_CONSUMED_SQL = `
+    WITH ${consumedMarkCtes("$1")}
+    SELECT (SELECT count(*) FROM done) AS n, ${consumedNotify} AS notified FROM waiting`;
 
 /** Every consumer has handled these events: the next event of each aggregate may now be published. */
 export async function markConsumed(db: Db | Tx, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const rows = await db.$queryRaw<Array<{ n: bigint }>>`
-    WITH ${consumedMarkCtes(ids)}
-    SELECT (SELECT count(*) FROM done) AS n, ${consumedNotify} AS notified FROM waiting`;
+  const rows = await db.$queryRawUnsafe<Array<{ n: bigint }>>(MARK_CONSUMED_SQL, ids);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -182,6 +184,8 @@ type InboxItem = {
   markConsumed: boolean;
   attempt?: DeliveryAttempt;
   effect: (tx: Tx) => Promise<void>;
+  /** The effect never uses its transaction (it acts outside the database): the batch may run on raw pg. */
+  txFree?: boolean;
 };
 
 /**
@@ -208,10 +212,28 @@ async function handleInboxBatch(db: Db, batch: InboxItem[]): Promise<Array<"hand
   );
   // Duplicates too: an earlier delivery may have died between its effect and this mark.
   const toMark = [...new Set(batch.filter((b) => b.markConsumed).map((b) => b.eventId))];
+  const outcomes = (rows: Array<{ fresh: boolean }>) => batch.map((_, i) => (rows[i]?.fresh === true ? ("handled" as const) : ("duplicate" as const)));
+  // No effect needs the transaction as a Prisma client (txFree): the same statement and commit on
+  // raw pg, without an interactive Prisma transaction's CPU per batch.
+  const raw = batch.every((b) => b.txFree) ? sideTransaction(db) : undefined;
+  if (raw) {
+    return raw(async (sql) => {
+      const out = outcomes(await sql.rows<{ fresh: boolean }>(INBOX_BATCH_SQL, [items, toMark]));
+      for (const [i, item] of batch.entries()) if (out[i] === "handled") await item.effect(NO_TX);
+      return out;
+    });
+  }
   return inTransaction(db, async (tx) => {
-    const rows = await tx.$queryRaw<Array<{ pos: bigint; fresh: boolean }>>`
+    const out = outcomes(await tx.$queryRawUnsafe<Array<{ fresh: boolean }>>(INBOX_BATCH_SQL, items, toMark));
+    for (const [i, item] of batch.entries()) if (out[i] === "handled") await item.effect(tx);
+    return out;
+  });
+}
+
+/** $1: the items (json), $2: the ids to mark consumed. Returns one row per item, in order (pos). */
+const INBOX_BATCH_SQL = `
       WITH item AS (
-        SELECT * FROM jsonb_to_recordset(${items}::jsonb)
+        SELECT * FROM jsonb_to_recordset($1::jsonb)
           AS i(pos int, consumer text, event_id uuid, attempt int, started_at timestamptz, duration_ms int, worker text)
       ), inserted AS (
         -- Two deliveries of one key in a batch: the first one's attempt is the success.
@@ -230,17 +252,15 @@ async function handleInboxBatch(db: Db, batch: InboxItem[]): Promise<Array<"hand
         SELECT gen_random_uuid(), o.event_id, o.consumer, o.attempt, 'duplicate'::"DeliveryOutcome", o.started_at, o.duration_ms, NULL, o.worker
         FROM outcome o
         WHERE NOT o.fresh AND o.attempt IS NOT NULL
-      ), ${consumedMarkCtes(toMark)}, notified AS (SELECT ${consumedNotify} AS notified FROM waiting)
+      ), ${consumedMarkCtes("$2")}, notified AS (SELECT ${consumedNotify} AS notified FROM waiting)
       SELECT o.pos, o.fresh, notified.notified FROM outcome o CROSS JOIN notified ORDER BY o.pos`;
-    const out: Array<"handled" | "duplicate"> = [];
-    for (const [i, item] of batch.entries()) {
-      const fresh = rows[i]?.fresh === true;
-      if (fresh) await item.effect(tx);
-      out.push(fresh ? "handled" : "duplicate");
-    }
-    return out;
-  });
-}
+
+/** What a txFree effect is handed for its transaction: it said it needs none, so any use is a bug. */
+const NO_TX = new Proxy({} as Tx, {
+  get(_, prop) {
+    throw new Error(`a txFree inbox effect used its transaction (${String(prop)}): declare the consumer without txFree`);
+  },
+});
 
 /** One inbox item alone (its batch's shared transaction failed): a failing effect fails only its own job. */
 async function handleInboxItem(db: Db, item: InboxItem): Promise<"handled" | "duplicate"> {
@@ -272,9 +292,9 @@ export function createInboxBatcher(db: Db, opts: { maxBatch?: number; maxDelayMs
       consumer: string,
       eventId: string,
       effect: (tx: Tx) => Promise<void>,
-      opts: { markConsumed?: boolean; attempt?: DeliveryAttempt } = {},
+      opts: { markConsumed?: boolean; attempt?: DeliveryAttempt; txFree?: boolean } = {},
     ): Promise<"handled" | "duplicate"> {
-      return batcher.add({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, attempt: opts.attempt });
+      return batcher.add({ consumer, eventId, effect, markConsumed: opts.markConsumed ?? false, attempt: opts.attempt, txFree: opts.txFree });
     },
     flush: batcher.flush,
   };

@@ -13,6 +13,7 @@ export function createCacheInvalidator(cache: Pick<QueryCache, "invalidate">): E
     name: "cache-invalidator",
     handles: FILE_EVENT_TYPES,
     batchable: true,
+    txFree: true,
     async handle(event) {
       await invalidateForFileEvent(cache, event);
     },
