@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { createTestDatabase, type TestDatabase } from "~test/support/database";
-import { createDb, type Db } from "../../platform/db/client";
-import { uuidv7Floor } from "../outbox/queries";
+import { openSqlTestDatabase, uuidv7At, type SqlTestDatabase } from "~test/support/sql-database";
+import type { Db } from "../../platform/db/client";
 import { ID_SLACK_MS, sagaBulkConditions } from "./saga-filter";
 
 /**
@@ -10,24 +9,18 @@ import { ID_SLACK_MS, sagaBulkConditions } from "./saga-filter";
  * narrow the primary-key range. A saga's id is taken in the app before its INSERT, so its time can
  * be earlier than created_at: such a saga, created just after `from`, must still be selected.
  */
-let database: TestDatabase;
+let t: SqlTestDatabase;
 let db: Db;
 let client: pg.Client;
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb(database.url, { max: 2 });
-  client = new pg.Client({ connectionString: database.url });
-  await client.connect();
+  t = await openSqlTestDatabase();
+  ({ db, client } = t);
 });
-afterAll(async () => {
-  await db?.$disconnect();
-  await client?.end();
-  await database?.drop();
-});
+afterAll(() => t?.close());
 
 /** A failed saga whose id carries `idTime` and whose created_at is `createdAt`. */
 async function insertSaga(n: number, idTime: Date, createdAt: Date) {
-  const id = `${uuidv7Floor(idTime).slice(0, 14)}7000-8000-${n.toString(16).padStart(12, "0")}`;
+  const id = uuidv7At(idTime, n);
   await client.query(
     `INSERT INTO saga_instance (id, type, status, current_step, input, context, version, created_at, updated_at, last_error)
      VALUES ($1::uuid, 'file.upload', 'failed', 1, '{}', '{"generation": 0}', 1, $2, $2, 'boom')`,

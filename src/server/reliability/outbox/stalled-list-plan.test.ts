@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "~test/support/database";
-import { createDb, type Db } from "../../platform/db/client";
+import { openSqlTestDatabase, type SqlTestDatabase } from "~test/support/sql-database";
+import type { Db } from "../../platform/db/client";
 import { listEvents } from "./queries";
 
 /**
@@ -10,14 +10,12 @@ import { listEvents } from "./queries";
  * partial index's `status = 'published'`: the statement below has that shape (a parameterised
  * cast), and outbox_event_unconsumed_id_idx carries no status in its predicate for that reason.
  */
-let database: TestDatabase;
+let t: SqlTestDatabase;
 let db: Db;
 let client: pg.Client;
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb(database.url, { max: 2 });
-  client = new pg.Client({ connectionString: database.url });
-  await client.connect();
+  t = await openSqlTestDatabase();
+  ({ db, client } = t);
   await client.query(`
     INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, status, published_at, consumed_at, created_at)
     SELECT gen_random_uuid(), 'file', 'f' || g, 1, 'file.tagged', '{}'::jsonb, 'published',
@@ -25,11 +23,7 @@ beforeAll(async () => {
     FROM generate_series(1, 100000) g`);
   await client.query(`ANALYZE outbox_event`);
 }, 120_000);
-afterAll(async () => {
-  await client?.end();
-  await db?.$disconnect();
-  await database?.drop();
-});
+afterAll(() => t?.close());
 
 describe("the stalled list at 100k published rows", () => {
   it("reads outbox_event_unconsumed_id_idx, not the published rows", async () => {

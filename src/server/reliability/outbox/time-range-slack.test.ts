@@ -1,9 +1,9 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "~test/support/database";
-import { createDb, type Db } from "../../platform/db/client";
+import { openSqlTestDatabase, uuidv7At, type SqlTestDatabase } from "~test/support/sql-database";
+import type { Db } from "../../platform/db/client";
 import { bulkConditions } from "../bulk/filter";
-import { listEvents, uuidv7Floor } from "./queries";
+import { listEvents } from "./queries";
 
 /**
  * An event's time range is decided by created_at (the database's clock); the id bounds beside it
@@ -11,23 +11,17 @@ import { listEvents, uuidv7Floor } from "./queries";
  * database's, an event created just after `from` has an id older than `from`: the outbox list and
  * the bulk filter must still select it.
  */
-let database: TestDatabase;
+let t: SqlTestDatabase;
 let db: Db;
 let client: pg.Client;
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb(database.url, { max: 2 });
-  client = new pg.Client({ connectionString: database.url });
-  await client.connect();
+  t = await openSqlTestDatabase();
+  ({ db, client } = t);
 });
-afterAll(async () => {
-  await db?.$disconnect();
-  await client?.end();
-  await database?.drop();
-});
+afterAll(() => t?.close());
 
 async function insertEvent(n: number, idTime: Date, createdAt: Date) {
-  const id = `${uuidv7Floor(idTime).slice(0, 14)}7000-8000-${n.toString(16).padStart(12, "0")}`;
+  const id = uuidv7At(idTime, n);
   await client.query(
     `INSERT INTO outbox_event (id, aggregate_type, aggregate_id, aggregate_seq, event_type, payload, status, last_error, last_failed_at, created_at)
      VALUES ($1::uuid, 'file', $2, 1, 'file.tagged', '{}'::jsonb, 'failed', 'boom', $3, $3)`,
