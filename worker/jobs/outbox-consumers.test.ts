@@ -174,6 +174,66 @@ describe("batched inbox (batchable consumers)", () => {
   });
 });
 
+describe("batched inbox on raw pg (txFree consumers)", () => {
+  it("same outcomes and consumed marks as the Prisma path; a failing effect rolls its batch back and fails only its own event", async () => {
+    const { sideTransaction } = await import("~/server/platform/db/side-pool");
+    // The app's client is made by createDb: it has side transactions, so txFree batches take them.
+    expect(sideTransaction(db())).toBeDefined();
+    const batcher = createInboxBatcher(db(), { maxDelayMs: 20, maxBatch: 100 });
+    const events = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const aggregateId = randomUUID();
+        const { id } = await inTransaction(db(), (tx) => appendEvent(tx, { type: "file.renamed", aggregateId, payload: { fileId: aggregateId, ownerId: alice.id, from: "a", to: "b" } }));
+        return id;
+      }),
+    );
+    const poison = events[5]!;
+    const ran: string[] = [];
+    const effect = (eventId: string) => async () => void ran.push(eventId);
+    const attempt = { attempt: 1, startedAt: Date.now(), worker: "test:1" };
+    const results = await Promise.allSettled([
+      ...events.slice(0, 5).map((id) => batcher.run("raw-batched", id, effect(id), { markConsumed: true, attempt, txFree: true })),
+      batcher.run("raw-batched", events[0]!, effect(events[0]!), { markConsumed: true, attempt, txFree: true }),
+      batcher.run("raw-batched", poison, async () => {
+        throw new Error("this one is broken");
+      }, { markConsumed: true, attempt, txFree: true }),
+    ]);
+    expect(results.slice(0, 5).map((r) => r.status === "fulfilled" && r.value)).toEqual(events.slice(0, 5).map(() => "handled"));
+    expect(results[5]).toEqual({ status: "fulfilled", value: "duplicate" });
+    expect(results[6]).toMatchObject({ status: "rejected", reason: { message: "this one is broken" } });
+    // The failed shared batch committed nothing: each good effect ran in it and once more alone.
+    expect(new Set(ran)).toEqual(new Set(events.slice(0, 5)));
+    const rows = await db().outboxEvent.findMany({ where: { id: { in: events } }, select: { id: true, consumedAt: true } });
+    const consumed = new Map(rows.map((r) => [r.id, r.consumedAt !== null]));
+    expect(events.map((id) => consumed.get(id))).toEqual([true, true, true, true, true, false]);
+    const inbox = await db().inboxEntry.findMany({ where: { consumer: "raw-batched", eventId: { in: events } } });
+    expect(inbox.map((r) => r.eventId).sort()).toEqual(events.slice(0, 5).sort());
+    expect(inbox.every((r) => r.attempt === 1 && r.worker === "test:1")).toBe(true);
+
+    // A batch that commits on raw pg: inbox rows, consumed marks and the duplicate's attempt row.
+    const more = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const aggregateId = randomUUID();
+        const { id } = await inTransaction(db(), (tx) => appendEvent(tx, { type: "file.renamed", aggregateId, payload: { fileId: aggregateId, ownerId: alice.id, from: "a", to: "b" } }));
+        return id;
+      }),
+    );
+    ran.length = 0;
+    const second = await Promise.all([
+      ...more.map((id) => batcher.run("raw-batched", id, effect(id), { markConsumed: true, attempt, txFree: true })),
+      batcher.run("raw-batched", events[1]!, effect(events[1]!), { markConsumed: true, attempt: { ...attempt, attempt: 2 }, txFree: true }),
+    ]);
+    expect(second).toEqual(["handled", "handled", "handled", "duplicate"]);
+    expect(ran.sort()).toEqual([...more].sort());
+    expect(await db().outboxEvent.count({ where: { id: { in: more }, consumedAt: { not: null } } })).toBe(3);
+    expect(await db().outboxDeliveryAttempt.count({ where: { eventId: events[1]!, consumer: "raw-batched", outcome: "duplicate", attempt: 2 } })).toBe(1);
+
+    // A txFree effect that uses its transaction anyway fails loudly instead of writing outside it.
+    const stray = more[0]!;
+    await expect(batcher.run("raw-stray", stray, async (tx) => void (await tx.$executeRaw`SELECT 1`), { txFree: true })).rejects.toThrow(/txFree/);
+  });
+});
+
 describe("real handlers", () => {
   it("file.* → the cache invalidator drops the query-cache entries of the changed file", async () => {
     const { createQueryCache } = await import("~/server/reliability/cache");
