@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from "~test/support/database";
 import { DEFAULT_IDEMPOTENCY_OPTIONS } from "../../reliability/idempotency/options";
 import { claimIdempotencyKey } from "../../reliability/idempotency/store";
 import { createDb, type Db } from "./client";
-import { sideStatements } from "./side-pool";
+import { sideStatements, sideTransaction } from "./side-pool";
 
 /**
  * The side pool prepares its statements only on a session connection (createDb's sessionCapable),
@@ -49,5 +49,34 @@ describe("side pool statements", () => {
     expect(await claimIdempotencyKey(sql, { ...request, fingerprint: "other" }, options)).toEqual({ kind: "mismatch" });
     expect(await claimIdempotencyKey(sql, { ...request, key: "k-2" }, options)).toMatchObject({ kind: "claimed" });
     expect(await preparedClaimRuns(db())).toBe(expectedRuns);
+  });
+});
+
+describe("side transactions", () => {
+  it.each([
+    ["prepared (session connection)", () => prepared],
+    ["unprepared (default: safe behind a pooler)", () => unprepared],
+  ] as const)("%s: commit together, or roll back together when the callback throws", async (_label, db) => {
+    const tx = sideTransaction(db())!;
+    const scope = `side-tx-${_label.slice(0, 4)}`;
+    const insert = `INSERT INTO outbox_aggregate (aggregate_type, aggregate_id, last_seq) VALUES ($1, $2, 1)`;
+    const count = async () => Number((await sideStatements(db()).rows<{ n: string }>(`SELECT count(*) AS n FROM outbox_aggregate WHERE aggregate_type = $1`, [scope]))[0]!.n);
+    await tx(async (sql) => {
+      await sql.count(insert, [scope, "a"]);
+      await sql.count(insert, [scope, "b"]);
+      // Not visible outside before the commit.
+      expect(await count()).toBe(0);
+    });
+    expect(await count()).toBe(2);
+    await expect(
+      tx(async (sql) => {
+        await sql.count(insert, [scope, "c"]);
+        throw new Error("effect failed");
+      }),
+    ).rejects.toThrow("effect failed");
+    // A statement error rolls back too, and the connection is usable afterwards.
+    await expect(tx(async (sql) => void (await sql.count(insert, [scope, "a"])))).rejects.toThrow(/duplicate key/);
+    expect(await count()).toBe(2);
+    expect(await tx(async (sql) => (await sql.rows<{ one: number }>("SELECT 1 AS one", []))[0]!.one)).toBe(1);
   });
 });
