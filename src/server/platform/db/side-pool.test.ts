@@ -78,5 +78,18 @@ describe("side transactions", () => {
     await expect(tx(async (sql) => void (await sql.count(insert, [scope, "a"])))).rejects.toThrow(/duplicate key/);
     expect(await count()).toBe(2);
     expect(await tx(async (sql) => (await sql.rows<{ one: number }>("SELECT 1 AS one", []))[0]!.one)).toBe(1);
+    // A callback that hangs: the transaction times out and rolls back (its connection is closed).
+    let late: Promise<unknown> | undefined;
+    await expect(
+      tx(async (sql) => {
+        await sql.count(insert, [scope, "d"]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        late = sql.count(insert, [scope, "e"]);
+        await late;
+      }, 100),
+    ).rejects.toThrow(/timed out/);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await expect(late).rejects.toThrow(/already ended/);
+    expect(await count()).toBe(2);
   });
 });

@@ -33,7 +33,10 @@ interface SidePool {
  * hot path whose transaction needs none of Prisma: an interactive Prisma transaction costs the
  * process measurable CPU per transaction (query compiler, result mapping, async hooks).
  */
-export type SideTransaction = <T>(fn: (sql: Omit<SideStatements, "ownPool">) => Promise<T>) => Promise<T>;
+export type SideTransaction = <T>(fn: (sql: Omit<SideStatements, "ownPool">) => Promise<T>, timeoutMs?: number) => Promise<T>;
+
+/** As long as inTransaction lets a Prisma transaction run: a hung callback must not hold its row locks for ever. */
+export const SIDE_TRANSACTION_TIMEOUT_MS = 15_000;
 
 /**
  * Connections for side transactions: a pool of their own, so a transaction held open (its callback
@@ -75,22 +78,40 @@ export function createSidePool(connectionString: string, connectionTimeoutMillis
       // An idle connection that broke (server restart): the pool drops it; the next statement reconnects.
     });
   const get = () => (pool ??= make(SIDE_POOL_MAX));
-  const transaction: SideTransaction = async (fn) => {
+  const transaction: SideTransaction = async (fn, timeoutMs = SIDE_TRANSACTION_TIMEOUT_MS) => {
     const client = await (txPool ??= make(SIDE_TRANSACTION_POOL_MAX)).connect();
     let broken: unknown;
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const run = async (text: string, values: readonly unknown[]) => {
+      // A callback still running after its transaction timed out must not reach the connection again.
+      if (ended) throw new Error("side transaction already ended (timed out)");
+      return client.query(statementConfig(text, values, prepared));
+    };
     try {
       await client.query("BEGIN");
-      const result = await fn({
-        rows: async <T>(text: string, values: readonly unknown[]) => (await client.query(statementConfig(text, values, prepared))).rows as T[],
-        count: async (text: string, values: readonly unknown[]) => (await client.query(statementConfig(text, values, prepared))).rowCount ?? 0,
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`side transaction timed out after ${timeoutMs} ms`)), timeoutMs);
       });
+      const result = await Promise.race([
+        fn({
+          rows: async <T>(text: string, values: readonly unknown[]) => (await run(text, values)).rows as T[],
+          count: async (text: string, values: readonly unknown[]) => (await run(text, values)).rowCount ?? 0,
+        }),
+        timedOut,
+      ]);
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      // A failed ROLLBACK (connection lost) means the connection is unusable: the pool must drop it.
-      await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError));
+      ended = true;
+      // Timed out: the callback may still hold a statement on the connection, so it is closed
+      // (PostgreSQL rolls back). Otherwise ROLLBACK; if that fails the connection is unusable too.
+      if (error instanceof Error && error.message.startsWith("side transaction timed out")) broken = error;
+      else await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError));
       throw error;
     } finally {
+      ended = true;
+      clearTimeout(timer);
       client.release(broken instanceof Error ? broken : undefined);
     }
   };
